@@ -1,0 +1,1 @@
+"""One module per ``cpap-lab`` subcommand; each exposes ``register(subparsers)``."""

@@ -1,0 +1,304 @@
+"""Recordings and the reader for the lab's 100 Hz venturi text files.
+
+A :class:`Recording` is what every reader returns and what the analysis takes:
+a time axis in seconds (the recording's own time base), the patient's flow in
+L/s (positive on inspiration), the mask pressure in cmH2O where known, and what
+the reader had to skip.
+
+The lab format is a header line, then rows of seven comma-separated numbers::
+
+    Time [s], V1-P2, V1-P1-Ins, V1-P1-Exp, V2-P2, V2-P1-Ins, V2-P1-Exp   (ADC counts)
+
+Rows that cannot be used (empty field, NaN, text, wrong number of fields, a
+fraction where an ADC integer belongs) are skipped and reported with their
+1-based physical line numbers (the header is line 1).
+
+Examples
+--------
+>>> import io
+>>> from cpap_lib.recording import read_lab_file
+>>> text = "Time [s],a,b,c,d,e,f\\n" + "".join(
+...     f"{i / 100:.2f},5000,{5021 if i % 200 < 100 else 1638},"
+...     f"{1638 if i % 200 < 100 else 5021},5000,5000,1638\\n" for i in range(1000))
+>>> rec = read_lab_file(io.StringIO(text + "10.00,5000,,1638,5000,5000,1638\\n"))
+>>> rec.samples, rec.fs_hz, rec.skipped_rows, rec.skipped_lines
+(1000, 100.0, 1, (1002,))
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from .errors import RecordingError
+from .flow import adc_to_pa, lab_flow_lps, pa_to_cmh2o
+
+__all__ = ["Recording", "read_lab_file", "LAB_COLUMNS", "MAX_REPORTED_LINES"]
+
+LAB_COLUMNS = ("time_s", "v1_p2", "v1_p1_ins", "v1_p1_exp", "v2_p2", "v2_p1_ins", "v2_p1_exp")
+MAX_REPORTED_LINES = 10
+"""How many skipped line numbers a recording keeps (the count is always exact)."""
+MIN_DURATION_S = 5.0
+"""A recording shorter than this cannot hold a breath."""
+_ADC_MIN, _ADC_MAX = 0, 65535
+
+
+@dataclass(frozen=True, eq=False)
+class Recording:
+    """One recording, ready for analysis.
+
+    Attributes
+    ----------
+    time_s : ndarray of float64
+        Sample times in seconds, strictly increasing, in the recording's own
+        time base (the lab files start a few seconds after 0).
+    flow_lps : ndarray of float64
+        Patient flow, L/s, positive on inspiration.
+    fs_hz : float
+        Nominal sampling rate, Hz.
+    source : str
+        Where it came from (a file name, or ``"<stream>"``).
+    pressure_cmh2o : ndarray of float64 or None
+        Mask pressure, cmH2O, where the format records it.
+    skipped_rows : int
+        Exact number of data rows the reader skipped.
+    skipped_lines : tuple of int
+        The first few (at most ``MAX_REPORTED_LINES``) skipped 1-based line numbers.
+    start_time : datetime or None
+        Wall-clock time of ``time_s[0]`` where the format records it.
+    channels : dict of str to ndarray
+        Further channels (raw ADC columns, device trends), keyed by name.
+    meta : dict
+        Format-specific facts (device, session, ...).
+    """
+
+    time_s: np.ndarray
+    flow_lps: np.ndarray
+    fs_hz: float
+    source: str = "<recording>"
+    pressure_cmh2o: np.ndarray | None = None
+    skipped_rows: int = 0
+    skipped_lines: tuple[int, ...] = ()
+    start_time: datetime | None = None
+    channels: dict[str, np.ndarray] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def samples(self) -> int:
+        """Number of samples."""
+        return int(self.time_s.size)
+
+    @property
+    def duration_s(self) -> float:
+        """Duration in seconds: samples divided by the sampling rate."""
+        return float(self.samples / self.fs_hz)
+
+    def __repr__(self) -> str:
+        return (
+            f"Recording(source={self.source!r}, samples={self.samples}, fs_hz={self.fs_hz:g}, "
+            f"duration_s={self.duration_s:.1f}, skipped_rows={self.skipped_rows})"
+        )
+
+
+def _source_name(src: Any) -> str:
+    if isinstance(src, (str, os.PathLike)):
+        return str(src)
+    return str(getattr(src, "name", "<stream>"))
+
+
+def _read_bytes(src: str | os.PathLike | IO, name: str) -> bytes:
+    if isinstance(src, (str, os.PathLike)):
+        try:
+            return Path(src).read_bytes()
+        except FileNotFoundError:
+            raise RecordingError("file not found", file=name) from None
+        except IsADirectoryError:
+            raise RecordingError("is a directory, not a lab recording file", file=name) from None
+        except OSError as exc:
+            raise RecordingError(f"cannot be read ({exc.strerror})", file=name) from None
+    data = src.read()
+    if isinstance(data, str):
+        data = data.encode("utf-8", errors="replace")
+    return bytes(data)
+
+
+def _fast_parse(body: bytes) -> np.ndarray | None:
+    """Parse a clean body with pyarrow; None if anything at all is off."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    bad: list[int] = []
+
+    def _on_invalid(row: Any) -> str:
+        bad.append(1)
+        return "skip"
+
+    try:
+        table = csv.read_csv(
+            io.BytesIO(body),
+            read_options=csv.ReadOptions(column_names=list(LAB_COLUMNS), block_size=16 << 20),
+            parse_options=csv.ParseOptions(invalid_row_handler=_on_invalid),
+            convert_options=csv.ConvertOptions(
+                column_types={c: pa.float64() for c in LAB_COLUMNS}, strings_can_be_null=True
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError):
+        return None
+    if bad or table.num_rows == 0 or any(table.column(i).null_count for i in range(7)):
+        return None
+    data = np.empty((table.num_rows, 7), dtype=np.float64)
+    for i in range(7):
+        data[:, i] = table.column(i).to_numpy()
+    adc = data[:, 1:]
+    if not np.isfinite(data).all() or (adc != np.round(adc)).any():
+        return None
+    if (adc < _ADC_MIN).any() or (adc > _ADC_MAX).any():
+        return None
+    if body.count(b"\n\n") or body.count(b"\r\n\r\n"):  # blank lines shift line numbers
+        return None
+    return data
+
+
+def _robust_parse(body: bytes, first_line: int) -> tuple[np.ndarray, np.ndarray]:
+    """Parse any body; return (good rows, 1-based line numbers of bad rows).
+
+    Field counts come from the positions of newlines and commas (vectorized);
+    values from pandas' C parser with non-numbers coerced to NaN.
+    """
+    import pandas as pd
+
+    raw = np.frombuffer(body, dtype=np.uint8)
+    newlines = np.flatnonzero(raw == 10)
+    ends = newlines if (raw.size and raw[-1] == 10) else np.append(newlines, raw.size)
+    starts = np.concatenate(([0], ends[:-1] + 1)) if ends.size else np.zeros(0, dtype=np.int64)
+    lengths = ends - starts
+    commas = np.bincount(np.searchsorted(ends, np.flatnonzero(raw == 44)), minlength=ends.size)[: ends.size]
+    # a line is blank if it holds only whitespace (\r, spaces, tabs)
+    printable = (raw > 32) & (raw != 127)
+    has_content = np.bincount(
+        np.searchsorted(ends, np.flatnonzero(printable)), minlength=ends.size
+    )[: ends.size] > 0
+    line_no = np.arange(ends.size) + first_line
+    candidate = has_content & (commas == 6)
+    bad_lines = [line_no[has_content & (commas != 6)]]
+
+    if candidate.any():
+        keep_bytes = np.repeat(candidate, lengths + 1)[: raw.size]
+        # lines end at the newline; the last line may lack one
+        if keep_bytes.size < raw.size:
+            keep_bytes = np.concatenate((keep_bytes, np.zeros(raw.size - keep_bytes.size, bool)))
+        sub = raw[keep_bytes].tobytes()
+        frame = pd.read_csv(
+            io.BytesIO(sub), header=None, names=list(LAB_COLUMNS), dtype=str,
+            encoding="latin-1", skip_blank_lines=False, na_filter=False, engine="c",
+            quoting=3,  # csv.QUOTE_NONE: quotes are data, not syntax
+        )
+        values = np.column_stack(
+            [pd.to_numeric(frame[c].str.strip(), errors="coerce").to_numpy(np.float64) for c in LAB_COLUMNS]
+        ) if len(frame) else np.zeros((0, 7))
+        cand_lines = line_no[candidate]
+        if values.shape[0] != cand_lines.size:  # pandas disagreed on row boundaries: be safe
+            raise RecordingError("could not split the file into rows (binary or corrupt data?)")
+        adc = values[:, 1:]
+        with np.errstate(invalid="ignore"):
+            ok = (
+                np.isfinite(values).all(axis=1)
+                & (adc == np.round(adc)).all(axis=1)
+                & (adc >= _ADC_MIN).all(axis=1)
+                & (adc <= _ADC_MAX).all(axis=1)
+            )
+        bad_lines.append(cand_lines[~ok])
+        good = values[ok]
+    else:
+        good = np.zeros((0, 7))
+    return good, np.sort(np.concatenate(bad_lines))
+
+
+def read_lab_file(src: str | os.PathLike | IO, *, keep_adc: bool = False) -> Recording:
+    """Read one of the lab's 100 Hz venturi text files.
+
+    Parameters
+    ----------
+    src : path or file-like
+        The file, or an open text/binary stream.
+    keep_adc : bool
+        Also keep the six raw ADC columns in ``channels`` (costs memory).
+
+    Returns
+    -------
+    Recording
+        With ``flow_lps`` from the patient-side venturi (V1) and
+        ``pressure_cmh2o`` from its throat port.
+
+    Raises
+    ------
+    RecordingError
+        Empty file, header only, no valid rows, time not increasing, or too
+        short to hold a breath; the message names the file and the reason.
+    """
+    name = _source_name(src)
+    data = _read_bytes(src, name)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.strip():
+        raise RecordingError("the file is empty", file=name)
+    if b"\x00" in data[:4096]:
+        raise RecordingError("binary data, not a lab text recording", file=name)
+    first_nl = data.find(b"\n")
+    header, body = (data, b"") if first_nl < 0 else (data[:first_nl], data[first_nl + 1 :])
+    header_fields = header.decode("latin-1").split(",")
+    try:
+        [float(f) for f in header_fields]
+        body, first_line = data, 1  # no header: the first line is data
+    except ValueError:
+        first_line = 2
+    if not body.strip():
+        raise RecordingError("header only, no data rows", file=name)
+
+    values = _fast_parse(body) if first_line == 2 else None
+    if values is not None:
+        bad = np.zeros(0, dtype=np.int64)
+    else:
+        try:
+            values, bad = _robust_parse(body, first_line)
+        except RecordingError as exc:
+            raise RecordingError(exc.reason, file=name) from None
+    if values.shape[0] == 0:
+        raise RecordingError(f"no valid data rows ({bad.size} malformed)", file=name)
+
+    time_s = values[:, 0]
+    steps = np.diff(time_s)
+    if steps.size and (steps <= 0).any():
+        first = int(np.flatnonzero(steps <= 0)[0]) + 1
+        raise RecordingError(
+            f"time is not increasing (t={time_s[first]:g} s follows t={time_s[first - 1]:g} s)", file=name
+        )
+    if steps.size == 0:
+        raise RecordingError("only one valid row; too short to hold a breath", file=name)
+    fs_hz = float(np.round(1.0 / np.median(steps), 6))
+    duration = time_s.size / fs_hz
+    if duration < MIN_DURATION_S:
+        raise RecordingError(
+            f"too short to hold a breath ({duration:.1f} s; at least {MIN_DURATION_S:g} s needed)", file=name
+        )
+
+    flow = lab_flow_lps(values[:, 1], values[:, 2], values[:, 3])
+    pressure = pa_to_cmh2o(adc_to_pa(values[:, 1]))
+    channels = {c: values[:, i].copy() for i, c in enumerate(LAB_COLUMNS) if i} if keep_adc else {}
+    return Recording(
+        time_s=np.ascontiguousarray(time_s),
+        flow_lps=flow,
+        fs_hz=fs_hz,
+        source=name,
+        pressure_cmh2o=pressure,
+        skipped_rows=int(bad.size),
+        skipped_lines=tuple(int(x) for x in bad[:MAX_REPORTED_LINES]),
+        channels=channels,
+        meta={"format": "lab-venturi"},
+    )
