@@ -1,0 +1,131 @@
+"""One entry point for every kind of recording a user can point us at.
+
+:func:`read_recording` dispatches on what ``path`` is:
+
+============================================  ======================================
+lab text file (``.txt``, ``.csv``, not EDF)    :func:`cpap_lib.recording.read_lab_file`
+``*_BRP.edf`` (ResMed flow + pressure, 25 Hz)  :func:`cpap_lib.edf.read_brp`
+other ``.edf`` (PLD, EVE, CSL, SA2, STR)       error: these hold no flow; says which do
+``DATALOG/<date>/`` folder                     the whole night, sessions concatenated,
+                                               gaps kept as gaps in ``time_s``
+SD-card root (has ``DATALOG/``)                its night, if it holds exactly one; with
+                                               several nights, an error listing them
+                                               (pick a ``DATALOG/<date>`` folder)
+============================================  ======================================
+
+:func:`read_device_data` does the same for device data but keeps the device's
+own events and trends (a :class:`~cpap_lib.edf.DeviceSession` or
+:class:`~cpap_lib.edf.DeviceNight`), for :mod:`cpap_lib.compare`.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from cpap_lib.io import read_recording
+>>> p = pathlib.Path(tempfile.mkdtemp()) / "night.txt"
+>>> _ = p.write_text("Time [s],a,b,c,d,e,f\\n" + "".join(
+...     f"{i / 100:.2f},5000,{5021 if i % 200 < 100 else 1638},"
+...     f"{1638 if i % 200 < 100 else 5021},5000,5000,1638\\n" for i in range(1000)))
+>>> read_recording(p).fs_hz
+100.0
+>>> read_recording(p.parent)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+cpap_lib.errors.DeviceDataError: ...: a folder, but neither a ResMed DATALOG/<date> folder nor a card root ...
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import edf
+from .errors import DeviceDataError, RecordingError
+from .recording import Recording, read_lab_file
+
+__all__ = ["read_recording", "read_device_data", "FLOW_HINT"]
+
+FLOW_HINT = (
+    "flow is in the *_BRP.edf files; pass a *_BRP.edf file, a DATALOG/<date> folder or the SD-card root"
+)
+
+
+def _night_folder(path: Path) -> Path:
+    """The DATALOG/<date> folder to read for a folder path (date folder or card root)."""
+    if edf.is_card_root(path):
+        card = edf.read_card(path)
+        if not card.nights:
+            raise DeviceDataError("the card holds no DATALOG/<date> folder with flow data", file=str(path))
+        if len(card.nights) > 1:
+            names = ", ".join(n.name for n in card.nights)
+            raise DeviceDataError(
+                f"the card holds {len(card.nights)} nights ({names}); pass one DATALOG/<date> folder",
+                file=str(path),
+            )
+        return card.nights[0]
+    if edf.find_sessions(path):
+        return path
+    raise DeviceDataError(
+        "a folder, but neither a ResMed DATALOG/<date> folder nor a card root (no *_BRP.edf, no DATALOG/)",
+        file=str(path),
+    )
+
+
+def _check_flow_file(path: Path) -> None:
+    stamp = edf.session_stamp(path)
+    if stamp is not None and stamp[1] != "BRP":
+        raise DeviceDataError(f"a ResMed {stamp[1]} file holds no flow signal; {FLOW_HINT}", file=str(path))
+    if stamp is None and path.name.upper() == "STR.EDF":
+        raise DeviceDataError(f"STR.edf is the device's daily summary and holds no flow; {FLOW_HINT}", file=str(path))
+
+
+def read_recording(path: str | os.PathLike) -> Recording:
+    """Read a lab text file, a ResMed BRP file, a DATALOG night folder or a card root.
+
+    Parameters
+    ----------
+    path : path
+        See the module docstring for what each kind of path yields.
+
+    Returns
+    -------
+    Recording
+
+    Raises
+    ------
+    RecordingError
+        The file cannot be read (``DeviceDataError`` for device data); the
+        message names the file and the reason.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return edf.read_datalog(_night_folder(path)).recording
+    if not path.exists():
+        raise RecordingError("file not found", file=str(path))
+    if path.suffix.lower() == ".edf" or edf.is_edf_file(path):
+        _check_flow_file(path)
+        return edf.read_brp(path)
+    return read_lab_file(path)
+
+
+def read_device_data(path: str | os.PathLike) -> edf.DeviceSession | edf.DeviceNight:
+    """Read device data with the device's own events and trends.
+
+    A ``*_BRP.edf`` file gives its :class:`~cpap_lib.edf.DeviceSession`; a
+    ``DATALOG/<date>`` folder or a one-night card root its
+    :class:`~cpap_lib.edf.DeviceNight`.
+
+    Raises
+    ------
+    DeviceDataError
+        ``path`` is not device data (a lab text file, a non-flow EDF file, an
+        unrelated folder), or a file is corrupt.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return edf.read_datalog(_night_folder(path))
+    if not path.exists():
+        raise DeviceDataError("file not found", file=str(path))
+    if not (path.suffix.lower() == ".edf" or edf.is_edf_file(path)):
+        raise DeviceDataError(f"not device data (EDF); {FLOW_HINT}", file=str(path))
+    _check_flow_file(path)
+    return edf.read_session(path)
