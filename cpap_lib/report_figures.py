@@ -1,0 +1,371 @@
+"""Static figures and tables for the batch report notebook.
+
+Reports are read offline, so everything here is plain matplotlib (rendered to
+PNG, which nbconvert embeds as base64) and pandas tables. The functions are
+pure: they take an :class:`~cpap_lib.analysis.Analysis` (or its ``to_dict()``
+summary) and return a :class:`matplotlib.figure.Figure` or a
+:class:`pandas.DataFrame`; only :func:`show` touches the notebook's display.
+No pyplot: figures are never kept in a global registry, so a long batch does
+not accumulate them.
+
+Examples
+--------
+>>> summary = {"duration_s": 7200.0, "breath_count": 1800, "breath_rate_bpm": 15.0,
+...            "apnea_count": 12, "apnea_index": 6.0, "severity": "mild",
+...            "hypopnea_count": 4, "ahi": 8.0, "tidal_volume_l": 0.5,
+...            "minute_ventilation_lpm": 7.5, "leak_lpm": 0.2, "skipped_rows": 0}
+>>> table = summary_table(summary)
+>>> table.loc["Apnea index (AASM severity)", "value"]
+'6.0 /h (mild)'
+>>> is_severe(summary), is_severe({"severity": "severe"})
+(False, True)
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .decimate import minmax_lttb, window
+
+__all__ = [
+    "summary_table",
+    "events_table",
+    "measurements_table",
+    "night_flow_figure",
+    "worst_event",
+    "worst_event_figure",
+    "breath_rate_figure",
+    "pressure_history_figure",
+    "figure_png",
+    "show",
+    "show_markdown",
+    "show_server_history",
+    "use_logging",
+    "is_severe",
+    "time_unit",
+    "EVENT_COLORS",
+]
+
+EVENT_COLORS = {"apnea": "tab:red", "hypopnea": "tab:orange"}
+"""Shading colour of each event kind in the flow figures."""
+NIGHT_POINTS = 4000
+"""Points drawn for the whole night's flow (MinMaxLTTB keeps the envelope)."""
+ZOOM_MARGIN_S = 30.0
+"""Seconds of flow shown on each side of the worst event."""
+FIGURE_DPI = 90
+
+
+def is_severe(summary: Mapping[str, Any]) -> bool:
+    """Whether a summary's AASM severity band is ``"severe"``.
+
+    >>> is_severe({"severity": "moderate"})
+    False
+    """
+    return summary.get("severity") == "severe"
+
+
+def _fmt(value: Any, digits: int, unit: str = "") -> str:
+    """Format a number with ``digits`` decimals (``"n/a"`` for missing/NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    text = f"{value:.{digits}f}" if digits else f"{int(round(value))}"
+    return f"{text} {unit}".rstrip()
+
+
+def _duration_text(seconds: float) -> str:
+    """``5025.0`` -> ``'1 h 23 min 45 s'``.
+
+    >>> _duration_text(5025.0), _duration_text(48.5)
+    ('1 h 23 min 45 s', '48.5 s')
+    """
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return (f"{hours} h " if hours else "") + f"{minutes} min {secs} s"
+
+
+def summary_table(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """The report's summary table from an analysis summary (``Analysis.to_dict()``).
+
+    The values are formatted with fixed decimals (the same the tests compare
+    against ``cpap-lab analyze --json``): counts as integers, rates, indices
+    and ventilation with 1 decimal, volumes with 3.
+
+    Parameters
+    ----------
+    summary : mapping
+        At least the keys of the Analysis contract listed in the Examples.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by quantity, one column ``value`` (text, with units).
+    """
+    rows = {
+        "Duration": _duration_text(float(summary["duration_s"])),
+        "Breaths": _fmt(summary["breath_count"], 0),
+        "Breath rate": _fmt(summary["breath_rate_bpm"], 1, "breaths/min"),
+        "Apneas": _fmt(summary["apnea_count"], 0),
+        "Apnea index (AASM severity)": f"{_fmt(summary['apnea_index'], 1, '/h')} ({summary['severity']})",
+        "Hypopneas (candidates)": _fmt(summary["hypopnea_count"], 0),
+        "AHI": _fmt(summary["ahi"], 1, "/h"),
+        "Tidal volume (median)": _fmt(summary["tidal_volume_l"], 3, "L"),
+        "Minute ventilation": _fmt(summary["minute_ventilation_lpm"], 1, "L/min"),
+        "Leak (mean)": _fmt(summary["leak_lpm"], 2, "L/min"),
+        "Rows skipped": _fmt(summary["skipped_rows"], 0),
+    }
+    table = pd.DataFrame({"value": list(rows.values())}, index=pd.Index(list(rows), name="quantity"))
+    return table
+
+
+def events_table(events: pd.DataFrame) -> pd.DataFrame:
+    """Events for the report: kind, start (h:mm:ss), duration, amplitude ratio.
+
+    >>> ev = pd.DataFrame({"kind": ["apnea"], "start_s": [3725.0], "end_s": [3740.5],
+    ...                    "duration_s": [15.5], "amplitude_ratio": [0.05]})
+    >>> events_table(ev).to_dict("records")
+    [{'kind': 'apnea', 'start': '1:02:05', 'duration_s': 15.5, 'amplitude_ratio': 0.05}]
+    """
+    start = events["start_s"].to_numpy(dtype=float)
+    return pd.DataFrame(
+        {
+            "kind": events["kind"].to_numpy(),
+            "start": [_clock(s) for s in start],
+            "duration_s": events["duration_s"].to_numpy(dtype=float).round(1),
+            "amplitude_ratio": events["amplitude_ratio"].to_numpy(dtype=float).round(2),
+        },
+        index=pd.RangeIndex(1, len(events) + 1, name="event"),
+    )
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def time_unit(duration_s: float) -> tuple[str, float]:
+    """Axis unit for a recording: minutes up to two hours, hours beyond.
+
+    >>> time_unit(600.0), time_unit(8 * 3600.0)
+    (('min', 60.0), ('h', 3600.0))
+    """
+    return ("min", 60.0) if duration_s <= 7200 else ("h", 3600.0)
+
+
+def _shade_events(ax: Any, events: pd.DataFrame, scale: float) -> None:
+    """Shade each event kind with one ``broken_barh`` call (no per-event artists)."""
+    y0, y1 = ax.get_ylim()
+    for kind, color in EVENT_COLORS.items():
+        sel = events[events["kind"] == kind]
+        if sel.empty:
+            continue
+        spans = np.column_stack([sel["start_s"].to_numpy(float) / scale, sel["duration_s"].to_numpy(float) / scale])
+        ax.broken_barh(spans, (y0, y1 - y0), facecolors=color, alpha=0.25, label=f"{kind} ({len(sel)})")
+    ax.set_ylim(y0, y1)
+
+
+def night_flow_figure(time_s: np.ndarray, flow_lps: np.ndarray, events: pd.DataFrame, *, max_points: int = NIGHT_POINTS) -> Figure:
+    """The whole recording's flow, decimated, with apneas and hypopneas shaded.
+
+    Parameters
+    ----------
+    time_s, flow_lps : ndarray
+        The flow trace (decimated here to ``max_points`` with MinMaxLTTB).
+    events : DataFrame
+        ``kind, start_s, duration_s`` per event.
+
+    Examples
+    --------
+    >>> t = np.arange(0, 600, 0.01); f = 0.5 * np.sin(2 * np.pi * t / 4)
+    >>> ev = pd.DataFrame({"kind": ["apnea"], "start_s": [100.0], "end_s": [115.0], "duration_s": [15.0]})
+    >>> fig = night_flow_figure(t, f, ev)
+    >>> len(fig.axes[0].lines[0].get_xdata()) <= NIGHT_POINTS
+    True
+    """
+    unit, scale = time_unit(float(time_s[-1] - time_s[0]) if len(time_s) else 0.0)
+    td, fd = minmax_lttb(time_s, flow_lps, max_points)
+    fig = Figure(figsize=(11, 3.2), dpi=FIGURE_DPI, layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(td / scale, fd, color="tab:blue", linewidth=0.5)
+    ax.set_xlim(td[0] / scale, td[-1] / scale)
+    _shade_events(ax, events, scale)
+    ax.set_xlabel(f"time ({unit})")
+    ax.set_ylabel("flow (L/s)")
+    ax.set_title("Whole recording: flow with apneas and hypopneas shaded")
+    if len(events):
+        ax.legend(loc="upper right", fontsize="small")
+    return fig
+
+
+def worst_event(events: pd.DataFrame) -> pd.Series | None:
+    """The worst event: the longest apnea, else the longest hypopnea, else None.
+
+    >>> ev = pd.DataFrame({"kind": ["hypopnea", "apnea", "apnea"], "start_s": [5.0, 50.0, 90.0],
+    ...                    "duration_s": [40.0, 12.0, 20.0]})
+    >>> float(worst_event(ev)["start_s"])
+    90.0
+    """
+    if events.empty:
+        return None
+    ranked = events.assign(_apnea=events["kind"] == "apnea").sort_values(["_apnea", "duration_s"], ascending=False)
+    return ranked.iloc[0].drop("_apnea")
+
+
+def worst_event_figure(time_s: np.ndarray, flow_lps: np.ndarray, events: pd.DataFrame, *, margin_s: float = ZOOM_MARGIN_S) -> Figure:
+    """Zoom on the worst event (see :func:`worst_event`) with ``margin_s`` around it.
+
+    Without events the figure says so instead of showing flow.
+
+    >>> t = np.arange(0, 300, 0.01); f = np.sin(t)
+    >>> ev = pd.DataFrame({"kind": ["apnea"], "start_s": [100.0], "end_s": [115.0], "duration_s": [15.0]})
+    >>> ax = worst_event_figure(t, f, ev).axes[0]
+    >>> [round(v) for v in ax.get_xlim()]
+    [70, 145]
+    """
+    fig = Figure(figsize=(11, 3.0), dpi=FIGURE_DPI, layout="constrained")
+    ax = fig.add_subplot()
+    event = worst_event(events)
+    if event is None:
+        ax.text(0.5, 0.5, "No apnea or hypopnea in this recording", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    start, duration = float(event["start_s"]), float(event["duration_s"])
+    lo, hi = start - margin_s, start + duration + margin_s
+    tz, fz = window(np.asarray(time_s, float), np.asarray(flow_lps, float), lo, hi, 20 * int(hi - lo) + 3)
+    ax.plot(tz, fz, color="tab:blue", linewidth=0.8)
+    ax.axvspan(start, start + duration, color=EVENT_COLORS.get(str(event["kind"]), "tab:gray"), alpha=0.25)
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("flow (L/s)")
+    ax.set_title(f"Worst event: {event['kind']} of {duration:.1f} s at {_clock(start)}")
+    return fig
+
+
+def breath_rate_figure(breaths: pd.DataFrame, *, bin_s: float = 60.0) -> Figure:
+    """Breath-rate trend: per-breath rate (dots) and its median per ``bin_s``.
+
+    >>> b = pd.DataFrame({"peak_s": np.arange(0, 600, 4.0), "rate_bpm": np.full(150, 15.0)})
+    >>> line = breath_rate_figure(b).axes[0].lines[0]
+    >>> len(line.get_xdata()), float(line.get_ydata()[0])
+    (10, 15.0)
+    """
+    fig = Figure(figsize=(11, 2.8), dpi=FIGURE_DPI, layout="constrained")
+    ax = fig.add_subplot()
+    if breaths.empty:
+        ax.text(0.5, 0.5, "No breaths found", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    peak = breaths["peak_s"].to_numpy(float)
+    rate = breaths["rate_bpm"].to_numpy(float)
+    unit, scale = time_unit(float(peak[-1] - peak[0]))
+    binned = pd.Series(rate).groupby(np.floor(peak / bin_s)).median()
+    ax.plot((binned.index.to_numpy() + 0.5) * bin_s / scale, binned.to_numpy(), color="tab:green", linewidth=1.5,
+            label=f"median per {bin_s:g} s")
+    if len(peak) > NIGHT_POINTS:
+        keep = np.linspace(0, len(peak) - 1, NIGHT_POINTS).astype(np.intp)
+        peak, rate = peak[keep], rate[keep]
+    ax.scatter(peak / scale, rate, s=2, color="tab:gray", alpha=0.4, label="per breath")
+    ax.set_xlabel(f"time ({unit})")
+    ax.set_ylabel("breath rate (breaths/min)")
+    ax.set_title("Breath-rate trend")
+    ax.legend(loc="upper right", fontsize="small")
+    return fig
+
+
+def measurements_table(measurements: pd.DataFrame) -> pd.DataFrame:
+    """Earlier measurements of a server patient, newest first.
+
+    Parameters
+    ----------
+    measurements : DataFrame
+        One row per measurement with at least ``recorded_at``; other columns
+        (apnea index, severity, pressure ...) are kept as they are.
+
+    >>> m = pd.DataFrame({"recorded_at": ["2026-01-01", "2026-01-03"], "apnea_index": [3.0, 7.5]})
+    >>> measurements_table(m)["apnea_index"].tolist()
+    [7.5, 3.0]
+    """
+    if measurements.empty:
+        return measurements
+    return measurements.sort_values("recorded_at", ascending=False).reset_index(drop=True)
+
+
+def pressure_history_figure(history: pd.DataFrame) -> Figure:
+    """A server patient's prescribed/measured CPAP pressure over time.
+
+    Parameters
+    ----------
+    history : DataFrame
+        ``time`` (datetime-like) and ``pressure_cmh2o`` columns.
+
+    >>> h = pd.DataFrame({"time": pd.to_datetime(["2026-01-01", "2026-01-02"]), "pressure_cmh2o": [8.0, 9.0]})
+    >>> pressure_history_figure(h).axes[0].get_ylabel()
+    'pressure (cmH2O)'
+    """
+    fig = Figure(figsize=(11, 2.8), dpi=FIGURE_DPI, layout="constrained")
+    ax = fig.add_subplot()
+    if history.empty:
+        ax.text(0.5, 0.5, "No pressure history on the server", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    ordered = history.sort_values("time")
+    ax.step(pd.to_datetime(ordered["time"]), ordered["pressure_cmh2o"].to_numpy(float), where="post", color="tab:purple",
+            marker="o", markersize=3)
+    ax.set_ylabel("pressure (cmH2O)")
+    ax.set_title("CPAP pressure history")
+    fig.autofmt_xdate()
+    return fig
+
+
+def figure_png(fig: Figure) -> bytes:
+    """Render ``fig`` to PNG bytes.
+
+    >>> figure_png(Figure(figsize=(1, 1)))[:4]
+    b'\\x89PNG'
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def show(fig: Figure) -> None:
+    """Display ``fig`` in the notebook as a PNG (embedded as base64 by nbconvert)."""
+    from IPython.display import Image, display
+
+    display(Image(data=figure_png(fig), format="png"))
+
+
+def show_markdown(text: str) -> None:
+    """Display Markdown ``text`` in the notebook."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def show_server_history(subject: Any) -> None:
+    """For a server patient, show the pressure history and earlier measurements.
+
+    Shows nothing for a recording file (no history exists for it).
+    """
+    if not subject.is_server_patient:
+        return
+    from IPython.display import display
+
+    show_markdown("## Pressure history and earlier measurements")
+    show(pressure_history_figure(subject.pressure_history))
+    display(measurements_table(subject.measurements))
+
+
+def use_logging(level: int = logging.WARNING) -> None:
+    """Send the library's diagnostics (warnings and worse) to the notebook's stderr."""
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

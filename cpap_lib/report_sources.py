@@ -1,0 +1,259 @@
+"""What a batch report is about: jobs (one per patient) and their data.
+
+The runner (:mod:`cpap_lib.reports`) turns its inputs into :class:`ReportJob`
+objects (recording files and globs, or every room of a server); the report
+notebook calls :func:`load_report_subject` with the job's parameters to get a
+:class:`ReportSubject` (the analysis, and for server patients their pressure
+history and earlier measurements) and :func:`write_summary` to hand the key
+figures back to the runner as JSON.
+
+Examples
+--------
+>>> jobs = file_jobs(["/data/a/night.txt", "/data/b/night.txt", "/data/c.txt"])
+>>> [job.name for job in jobs]
+['night', 'night-2', 'c']
+>>> jobs[2].notebook_parameters("/out")["recording_path"]
+'/data/c.txt'
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import ParameterError
+
+__all__ = [
+    "ReportJob",
+    "ReportSubject",
+    "expand_inputs",
+    "file_jobs",
+    "safe_name",
+    "load_report_subject",
+    "write_summary",
+    "SUMMARY_SUFFIX",
+]
+
+log = logging.getLogger(__name__)
+
+SUMMARY_SUFFIX = ".summary.json"
+"""File name ending of the JSON a report notebook writes for the runner."""
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of ``text`` (letters, digits, ``._-``).
+
+    >>> safe_name("Room 3 / MRN 007")
+    'Room-3-MRN-007'
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return cleaned or "report"
+
+
+@dataclass(frozen=True)
+class ReportJob:
+    """One patient's report: a recording file, or a server patient.
+
+    Attributes
+    ----------
+    name : str
+        Unique, file-name-safe name of the report in the batch.
+    recording_path : str
+        Absolute path of the recording ("" for server patients).
+    server_url, room, mrn, token : str
+        Where a server patient's data lives ("" for files).
+    method : str
+        Analysis method (``"amplitude"`` or ``"gap"``).
+    params : dict
+        Further keyword arguments of :func:`cpap_lib.analysis.analyze`.
+    """
+
+    name: str
+    recording_path: str = ""
+    server_url: str = ""
+    room: str = ""
+    mrn: str = ""
+    token: str = ""
+    method: str = "amplitude"
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def notebook_parameters(self, output_dir: str | os.PathLike) -> dict[str, Any]:
+        """The values papermill injects into the notebook's ``parameters`` cell."""
+        return {
+            "report_name": self.name,
+            "recording_path": self.recording_path,
+            "server_url": self.server_url,
+            "room": self.room,
+            "mrn": self.mrn,
+            "token": self.token,
+            "output_dir": str(output_dir),
+            "method": self.method,
+            "analysis_params": dict(self.params),
+        }
+
+
+def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
+    """Expand recording paths and globs (``**`` allowed) into existing paths.
+
+    Directories are kept as they are (a ResMed card or DATALOG folder is one
+    recording). Duplicates are dropped; the order is that of the inputs,
+    sorted within each glob.
+
+    Raises
+    ------
+    ParameterError
+        If a path does not exist or a glob matches nothing.
+
+    >>> expand_inputs(["/no/such/night.txt"])
+    Traceback (most recent call last):
+    ...
+    cpap_lib.errors.ParameterError: inputs: /no/such/night.txt does not exist
+    """
+    found: list[Path] = []
+    for item in inputs:
+        text = os.fspath(item)
+        if _GLOB_CHARS.search(text):
+            matches = sorted(glob.glob(os.path.expanduser(text), recursive=True))
+            if not matches:
+                raise ParameterError("inputs", f"{text} matches no file")
+            candidates = [Path(m) for m in matches]
+        else:
+            path = Path(text).expanduser()
+            if not path.exists():
+                raise ParameterError("inputs", f"{text} does not exist")
+            candidates = [path]
+        found.extend(c.resolve() for c in candidates)
+    return list(dict.fromkeys(found))
+
+
+def _unique_names(stems: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    names = []
+    for stem in stems:
+        base = safe_name(stem)
+        seen[base] = seen.get(base, 0) + 1
+        names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return names
+
+
+def file_jobs(paths: Sequence[str | os.PathLike], *, method: str = "amplitude", params: Mapping[str, Any] | None = None) -> list[ReportJob]:
+    """One :class:`ReportJob` per recording path, named after the file."""
+    stems = [Path(p).name if Path(p).is_dir() else Path(p).stem for p in paths]
+    return [
+        ReportJob(name=name, recording_path=os.fspath(path), method=method, params=dict(params or {}))
+        for name, path in zip(_unique_names(stems), paths)
+    ]
+
+
+@dataclass
+class ReportSubject:
+    """Everything one report shows.
+
+    Attributes
+    ----------
+    name : str
+        The report's name.
+    analysis : cpap_lib.analysis.Analysis
+        The analysis of the recording.
+    summary : dict
+        ``analysis.to_dict()``.
+    patient : dict
+        Header facts (patient, room, MRN, source, start time).
+    measurements : DataFrame
+        Earlier measurements (server patients; empty for files).
+    pressure_history : DataFrame
+        ``time, pressure_cmh2o`` (server patients; empty for files).
+    analysis_s : float
+        Seconds the analysis took (reading included).
+    """
+
+    name: str
+    analysis: Any
+    summary: dict
+    patient: dict
+    measurements: pd.DataFrame
+    pressure_history: pd.DataFrame
+    analysis_s: float
+
+    @property
+    def is_server_patient(self) -> bool:
+        """Whether the data came from the server (history sections apply)."""
+        return bool(self.patient.get("server_url"))
+
+    def header_markdown(self) -> str:
+        """The report's header as Markdown."""
+        title = self.patient.get("name") or self.name
+        lines = [f"# Sleep report: {title}", ""]
+        facts = [(k.replace("_", " ").capitalize(), v) for k, v in self.patient.items() if v not in (None, "")]
+        lines += [f"- **{key}**: {value}" for key, value in facts]
+        return "\n".join(lines)
+
+
+def load_report_subject(*, report_name: str = "", recording_path: str = "", server_url: str = "", room: str = "",
+                        mrn: str = "", token: str = "", method: str = "amplitude",
+                        params: Mapping[str, Any] | None = None) -> ReportSubject:
+    """Read and analyze one patient's data for the report notebook.
+
+    Give either ``recording_path`` (a recording file or folder) or
+    ``server_url`` with ``room`` or ``mrn``.
+
+    Raises
+    ------
+    ParameterError
+        If neither or both sources are given.
+    RecordingError
+        If the recording cannot be read or analyzed.
+    ApiError
+        If the server cannot be reached or refuses the request.
+    """
+    if bool(recording_path) == bool(server_url):
+        raise ParameterError("recording_path", "give either a recording path or a server URL (with room or MRN)")
+    if server_url:
+        from .report_server import load_server_subject
+
+        return load_server_subject(report_name=report_name, server_url=server_url, room=room, mrn=mrn, token=token,
+                                   method=method, params=params)
+    from .analysis import analyze_file
+
+    started = time.perf_counter()
+    analysis = analyze_file(recording_path, method=method, **dict(params or {}))
+    analysis_s = time.perf_counter() - started
+    summary = analysis.to_dict()
+    recording = analysis.recording
+    patient = {
+        "name": report_name or Path(recording_path).stem,
+        "recording": os.path.basename(os.path.normpath(recording_path)),
+        "start_time": recording.start_time.isoformat(sep=" ", timespec="seconds") if recording.start_time else "",
+        "method": method,
+    }
+    log.info("analyzed %s in %.2f s", recording_path, analysis_s)
+    return ReportSubject(name=report_name or safe_name(Path(recording_path).stem), analysis=analysis, summary=summary,
+                         patient=patient, measurements=pd.DataFrame(), pressure_history=pd.DataFrame(),
+                         analysis_s=analysis_s)
+
+
+def write_summary(subject: ReportSubject, output_dir: str | os.PathLike) -> Path | None:
+    """Write the key figures of ``subject`` as ``<output_dir>/<name>.summary.json``.
+
+    Does nothing (returns None) when ``output_dir`` is empty, so the notebook
+    run on its own writes no files.
+    """
+    if not output_dir:
+        return None
+    path = Path(output_dir) / f"{subject.name}{SUMMARY_SUFFIX}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"name": subject.name, "patient": subject.patient, "analysis": subject.summary,
+               "timings": {"analysis_s": subject.analysis_s}}
+    path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
+    return path

@@ -1,0 +1,378 @@
+"""Batch reports: one papermill run of ``notebooks/batch_report.ipynb`` per patient.
+
+The pipeline of :func:`run_reports`:
+
+1. expand the inputs (recording files and globs, or :class:`ReportJob` objects
+   such as the server's rooms) into jobs, one per patient;
+2. execute the notebook for each job with papermill, here
+   (``workers=1``), in a process pool (``workers=N``) or on a Dask
+   distributed cluster (``scheduler="tcp://host:8786"``);
+3. keep every executed notebook (failed ones with their partial outputs) and
+   export the successful ones to HTML without code cells;
+4. write ``index.html`` (every patient with the key figures, severe ones
+   flagged, failures with their error) and ``results.json``.
+
+Everything is built in a staging folder inside ``out_dir`` and then moved in
+place, so a re-run replaces the previous outputs cleanly and a crashed run
+leaves them untouched. On a multi-machine Dask cluster ``out_dir`` and the
+recordings must be on a file system every worker sees.
+
+Output layout::
+
+    out_dir/index.html                  the overview page
+    out_dir/results.json                one record per patient (status, error, timings)
+    out_dir/reports/<name>.html         the report, code cells removed
+    out_dir/notebooks/<name>.ipynb      the executed notebook (partial if it failed)
+    out_dir/summaries/<name>.summary.json   the key figures the notebook handed back
+
+Examples
+--------
+>>> from cpap_lib.reports import BatchResult
+>>> BatchResult(out_dir=Path("out"), results=[], seconds=0.0).exit_status
+0
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ParameterError, ReportError
+from .report_index import write_index
+from .report_sources import SUMMARY_SUFFIX, ReportJob, expand_inputs, file_jobs
+
+__all__ = ["run_reports", "run_one_report", "current_env_kernel", "ReportResult", "BatchResult", "DEFAULT_NOTEBOOK"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "batch_report.ipynb"
+"""The report notebook shipped with the project."""
+CELL_TIMEOUT_S = 1800
+"""Longest one notebook cell may run (an 8-hour night analyzes in well under this)."""
+KERNEL_START_TIMEOUT_S = 120
+_MANAGED = ("reports", "notebooks", "summaries", "index.html", "results.json")
+_PYTHON_NAMES = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """The outcome of one patient's report.
+
+    Attributes
+    ----------
+    name : str
+        The report's name.
+    ok : bool
+        Whether the notebook ran to the end.
+    notebook : str
+        Executed notebook, relative to the batch's output folder.
+    html : str or None
+        HTML report, relative to the output folder (None if it failed).
+    summary : dict or None
+        Key figures the notebook wrote (``analysis``, ``patient``, ``timings``).
+    error : str or None
+        ``"ErrorName: message"`` of the failure.
+    run_s : float
+        Wall time of the papermill run (kernel start and stop included).
+    cells_s : float
+        Sum of the notebook's cell execution times.
+    export_s : float
+        Time to export the HTML.
+    """
+
+    name: str
+    ok: bool
+    notebook: str
+    html: str | None = None
+    summary: dict | None = None
+    error: str | None = None
+    run_s: float = 0.0
+    cells_s: float = 0.0
+    export_s: float = 0.0
+
+    @property
+    def overhead_s(self) -> float:
+        """Time of the run outside cells: kernel start, stop and papermill's bookkeeping."""
+        return max(self.run_s - self.cells_s, 0.0)
+
+
+@dataclass
+class BatchResult:
+    """The outcome of a batch: every patient's :class:`ReportResult`."""
+
+    out_dir: Path
+    results: list[ReportResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def succeeded(self) -> list[ReportResult]:
+        """Reports that ran to the end."""
+        return [r for r in self.results if r.ok]
+
+    @property
+    def failed(self) -> list[ReportResult]:
+        """Reports that failed (their partial notebooks are kept)."""
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def index_html(self) -> Path:
+        """The overview page."""
+        return self.out_dir / "index.html"
+
+    @property
+    def exit_status(self) -> int:
+        """0 if every report succeeded, else 1."""
+        return 1 if self.failed else 0
+
+
+def _runs_this_python(argv0: str) -> bool:
+    """Whether a kernelspec's executable is the running interpreter.
+
+    >>> _runs_this_python("python3"), _runs_this_python(sys.executable), _runs_this_python("/opt/other/python")
+    (True, True, False)
+    """
+    if argv0 in _PYTHON_NAMES:  # jupyter_client substitutes sys.executable for these
+        return True
+    return os.path.abspath(argv0) == os.path.abspath(sys.executable)
+
+
+def current_env_kernel() -> str:
+    """The name of a kernelspec that runs this environment's Python.
+
+    ``python3`` when it resolves to ``sys.executable`` (the usual case in a
+    virtualenv with ipykernel); otherwise a kernelspec for this interpreter is
+    installed under ``sys.prefix`` (``cpap-lab-<hash>``) and its name returned.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    try:
+        if _runs_this_python(manager.get_kernel_spec("python3").argv[0]):
+            return "python3"
+    except NoSuchKernel:
+        pass
+    name = f"cpap-lab-{uuid.uuid5(uuid.NAMESPACE_URL, sys.executable).hex[:8]}"
+    try:
+        if _runs_this_python(manager.get_kernel_spec(name).argv[0]):
+            return name
+    except NoSuchKernel:
+        pass
+    from ipykernel.kernelspec import install
+
+    install(kernel_name=name, display_name=f"Python ({sys.prefix})", prefix=sys.prefix)
+    log.info("installed kernelspec %s for %s", name, sys.executable)
+    return name
+
+
+def _cell_seconds(nb: Any) -> float:
+    """Sum of papermill's per-cell durations in an executed notebook."""
+    total = 0.0
+    for cell in nb.cells:
+        duration = cell.get("metadata", {}).get("papermill", {}).get("duration")
+        if duration:
+            total += float(duration)
+    return total
+
+
+def _export_html(nb: Any, title: str) -> str:
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    return body
+
+
+def run_one_report(job: ReportJob, notebook: str | os.PathLike, build_dir: str | os.PathLike, *,
+                   kernel_name: str | None = None, cell_timeout_s: float = CELL_TIMEOUT_S) -> ReportResult:
+    """Execute the report notebook for one job into ``build_dir``.
+
+    A failure inside the notebook (an unreadable recording, an unreachable
+    server, a dead kernel, a cell timeout) is returned as a failed
+    :class:`ReportResult` with the partial notebook kept; it is not raised.
+    This function runs in worker processes (pool or Dask), so it takes and
+    returns only picklable values.
+    """
+    import nbformat
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    build = Path(build_dir)
+    for sub in ("notebooks", "reports", "summaries"):
+        (build / sub).mkdir(parents=True, exist_ok=True)
+    notebook_rel = f"notebooks/{job.name}.ipynb"
+    output = build / notebook_rel
+    summary_path = build / "summaries" / f"{job.name}{SUMMARY_SUFFIX}"
+    error = None
+    started = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            os.fspath(notebook), os.fspath(output), parameters=job.notebook_parameters(build / "summaries"),
+            kernel_name=kernel_name or current_env_kernel(), shutdown_kernel="immediate", progress_bar=False,
+            cwd=os.fspath(Path(notebook).resolve().parent), execution_timeout=cell_timeout_s,
+            start_timeout=KERNEL_START_TIMEOUT_S,
+        )
+    except papermill.PapermillExecutionError as exc:
+        error = f"{exc.ename}: {exc.evalue}"
+    except (DeadKernelError, CellTimeoutError) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    run_s = time.perf_counter() - started
+    nb = nbformat.read(output, as_version=4)
+    cells_s = _cell_seconds(nb)
+    if error is not None:
+        log.warning("report %s failed: %s", job.name, error)
+        return ReportResult(name=job.name, ok=False, notebook=notebook_rel, error=error, run_s=run_s, cells_s=cells_s)
+    started = time.perf_counter()
+    html_rel = f"reports/{job.name}.html"
+    (build / html_rel).write_text(_export_html(nb, job.name), encoding="utf-8")
+    export_s = time.perf_counter() - started
+    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else None
+    return ReportResult(name=job.name, ok=True, notebook=notebook_rel, html=html_rel, summary=summary, run_s=run_s,
+                        cells_s=cells_s, export_s=export_s)
+
+
+def _jobs_from(inputs: Iterable[str | os.PathLike | ReportJob], method: str, params: Mapping[str, Any] | None) -> list[ReportJob]:
+    jobs = [item for item in inputs if isinstance(item, ReportJob)]
+    paths = [item for item in inputs if not isinstance(item, ReportJob)]
+    jobs += file_jobs(expand_inputs(paths), method=method, params=params) if paths else []
+    names = [job.name for job in jobs]
+    if len(set(names)) != len(names):
+        raise ParameterError("inputs", f"report names must be unique, got {sorted(n for n in set(names) if names.count(n) > 1)}")
+    if not jobs:
+        raise ParameterError("inputs", "no recording or server patient to report on")
+    return jobs
+
+
+def _progress(total: int, enabled: bool | None) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="report", desc="reports", disable=None if enabled is None else not enabled)
+
+
+def _run_local(jobs: Sequence[ReportJob], notebook: Path, build: Path, kernel: str, workers: int,
+               on_done: Callable[[ReportResult], None]) -> None:
+    if workers == 1:
+        for job in jobs:
+            on_done(run_one_report(job, notebook, build, kernel_name=kernel))
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding threads (tqdm, clients)
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(run_one_report, job, notebook, build, kernel_name=kernel) for job in jobs]
+        for future in concurrent.futures.as_completed(futures):
+            on_done(future.result())
+
+
+def _run_dask(jobs: Sequence[ReportJob], notebook: Path, build: Path, scheduler: str,
+              on_done: Callable[[ReportResult], None]) -> None:
+    from distributed import Client, KilledWorker, as_completed
+
+    with Client(scheduler, set_as_default=False) as client:
+        batch = uuid.uuid4().hex[:8]
+        futures = {client.submit(run_one_report, job, os.fspath(notebook), os.fspath(build), pure=False,
+                                 key=f"report-{job.name}-{batch}"): job for job in jobs}
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                on_done(future.result())
+            except KilledWorker as exc:  # the worker died: the others go on
+                on_done(ReportResult(name=job.name, ok=False, notebook=f"notebooks/{job.name}.ipynb",
+                                     error=f"KilledWorker: {exc}"))
+
+
+def _replace_outputs(build: Path, out_dir: Path) -> None:
+    """Move the staged outputs over the previous run's ones."""
+    for name in _MANAGED:
+        target, staged = out_dir / name, build / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        if staged.exists():
+            staged.rename(target)
+    shutil.rmtree(build)
+
+
+def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | os.PathLike, *, workers: int = 1,
+                scheduler: str | None = None, params: Mapping[str, Any] | None = None, method: str = "amplitude",
+                notebook: str | os.PathLike = DEFAULT_NOTEBOOK, progress: bool | None = None) -> BatchResult:
+    """Produce one report per patient and an ``index.html`` in ``out_dir``.
+
+    Parameters
+    ----------
+    inputs : iterable of str, path or ReportJob
+        Recording files, folders or globs (``**`` allowed), and/or ready jobs
+        (e.g. :func:`cpap_lib.report_server.server_jobs` for a server's rooms).
+    out_dir : str or path
+        Output folder (created; the previous run's outputs are replaced).
+    workers : int
+        Reports run at the same time on this machine (process pool when > 1).
+    scheduler : str, optional
+        Address of a Dask distributed scheduler (``"tcp://host:8786"``); the
+        reports then run on its workers and ``workers`` is ignored.
+    params : mapping, optional
+        Keyword arguments of :func:`cpap_lib.analysis.analyze` for file inputs.
+    method : str
+        Analysis method for file inputs (``"amplitude"`` or ``"gap"``).
+    notebook : str or path
+        The report notebook (default: ``notebooks/batch_report.ipynb``).
+    progress : bool, optional
+        Show a tqdm progress bar (default: only on a terminal).
+
+    Returns
+    -------
+    BatchResult
+        One :class:`ReportResult` per patient, in input order.
+
+    Raises
+    ------
+    ParameterError
+        For unknown inputs, no inputs, or ``workers < 1``.
+    ReportError
+        If the notebook does not exist.
+    """
+    if workers < 1:
+        raise ParameterError("workers", f"must be at least 1, got {workers}")
+    notebook = Path(notebook).resolve()
+    if not notebook.is_file():
+        raise ReportError(f"report notebook {notebook} does not exist")
+    jobs = _jobs_from(list(inputs), method, params)
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    build = out / f".staging-{uuid.uuid4().hex[:12]}"
+    build.mkdir()
+    started = time.perf_counter()
+    results: dict[str, ReportResult] = {}
+    bar = _progress(len(jobs), progress)
+
+    def on_done(result: ReportResult) -> None:
+        results[result.name] = result
+        bar.update(1)
+        bar.set_postfix(failed=sum(not r.ok for r in results.values()))
+
+    try:
+        if scheduler:
+            _run_dask(jobs, notebook, build, scheduler, on_done)
+        else:
+            _run_local(jobs, notebook, build, current_env_kernel(), workers, on_done)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    finally:
+        bar.close()
+    batch = BatchResult(out_dir=out, results=[results[job.name] for job in jobs], seconds=time.perf_counter() - started)
+    write_index(build / "index.html", batch.results)
+    (build / "results.json").write_text(json.dumps([asdict(r) for r in batch.results], indent=1, default=str),
+                                        encoding="utf-8")
+    _replace_outputs(build, out)
+    log.info("%d reports in %.1f s, %d failed", len(jobs), batch.seconds, len(batch.failed))
+    return batch
