@@ -1,0 +1,70 @@
+"""The FastAPI application factory.
+
+Examples
+--------
+>>> from cpap_lib.server.settings import Settings
+>>> app = create_app(Settings(database_url="sqlite://"))
+>>> sorted(p for p in app.openapi()["paths"] if p.startswith("/api/v1/rooms"))[:3]
+['/api/v1/rooms', '/api/v1/rooms/{room}', '/api/v1/rooms/{room}/measurements']
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from ..errors import NotFoundError
+from .db import Database
+from .middleware import AccessLog, BodySizeLimit
+from .routes import ROUTERS
+from .settings import Settings
+
+__all__ = ["create_app", "API_VERSION"]
+
+API_VERSION = "1.0.0"
+logger = logging.getLogger("cpap_lib.server")
+
+
+async def _not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
+    return JSONResponse({"detail": exc.message}, status_code=404)
+
+
+async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:
+    logger.warning("event=db_conflict method=%s path=%s error=%s", request.method, request.url.path, type(exc.orig).__name__)
+    return JSONResponse({"detail": "the request conflicts with stored data; try again"}, status_code=409)
+
+
+async def _database_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+    # The exception text may quote stored values (names): log only its class.
+    logger.error("event=db_error method=%s path=%s error=%s", request.method, request.url.path, type(exc).__name__)
+    return JSONResponse({"detail": "database unavailable; try again shortly"}, status_code=503)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app: database (schema created if missing), routers, error handlers, middleware.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Default: :meth:`Settings.from_env`.
+    """
+    settings = settings or Settings.from_env()
+    app = FastAPI(
+        title="Sleep Lab Monitor API",
+        version=API_VERSION,
+        description="Bedside stations upload measurements and poll for CPAP pressure commands; "
+        "the monitoring station reads the ward and commands pressures.",
+    )
+    app.state.settings = settings
+    app.state.db = Database(settings.database_url)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(IntegrityError, _conflict)
+    app.add_exception_handler(SQLAlchemyError, _database_error)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLog)
+    return app

@@ -1,0 +1,335 @@
+"""Database operations, one keyword-only function per use case.
+
+Functions take an open :class:`~sqlalchemy.orm.Session` (the caller owns the
+transaction: :meth:`Database.write` / :meth:`Database.read`) and raise
+:class:`~cpap_lib.errors.NotFoundError` with a fixed message for unknown
+rooms, patients and measurements; the app answers those 404.
+
+Examples
+--------
+>>> from cpap_lib.server.db import Database
+>>> from cpap_lib.server.schemas import MeasurementCreate
+>>> db = Database("sqlite://")
+>>> with db.write() as s:
+...     receipt = upload(s, room=12, data=MeasurementCreate(mrn="A1", cpap_pressure_cmh2o=8,
+...                                                       analysis={"apnea_count": 2}))
+...     _ = command_pressure(s, room=12, cmh2o=10)
+>>> receipt.new_admission, receipt.measurement_id
+(True, 1)
+>>> with db.read() as s:
+...     state = ward(s)[0]
+...     state.room, state.mrn, state.latest_measurement.apnea_count, state.commanded_cmh2o
+(12, 'A1', 2, 10)
+>>> with db.read() as s:
+...     poll_pressure(s, room=99)
+Traceback (most recent call last):
+...
+cpap_lib.errors.NotFoundError: room 99 not found
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+
+from ..decimate import minmax_lttb
+from ..errors import NotFoundError
+from .models import (
+    METRIC_COLUMNS,
+    STORED_TRACE_POINTS,
+    Admission,
+    Measurement,
+    MeasurementEvent,
+    Patient,
+    PressureCommand,
+    Room,
+    utcnow,
+)
+from .schemas import (
+    AdmissionCreate,
+    AdmissionPublic,
+    FlowTrace,
+    Interval,
+    MeasurementCreate,
+    MeasurementPublic,
+    MeasurementSummary,
+    PatientPublic,
+    PressureCommandPublic,
+    PressurePoll,
+    RoomPublic,
+    UploadReceipt,
+    decode_png_base64,
+)
+
+__all__ = [
+    "room_not_found",
+    "upload",
+    "admit",
+    "command_pressure",
+    "poll_pressure",
+    "ward",
+    "room_state",
+    "list_measurements",
+    "get_measurement",
+    "get_patient",
+    "list_patients",
+    "latest_pressures",
+]
+
+
+def room_not_found(room: int) -> NotFoundError:
+    """The fixed 404 error for an unknown room."""
+    return NotFoundError(f"room {room} not found")
+
+
+def _insert_ignore(session: Session, model, values: dict) -> None:
+    """INSERT a row unless its unique key exists (race-free on SQLite and PostgreSQL)."""
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(model).values(**values).on_conflict_do_nothing())
+
+
+def _lock_room(session: Session, room: int, *, create: bool) -> Room | None:
+    if create:
+        _insert_ignore(session, Room, {"number": room, "created_at": utcnow()})
+    return session.execute(select(Room).where(Room.number == room).with_for_update()).scalar_one_or_none()
+
+
+def admit(session: Session, *, room: int, data: AdmissionCreate, now: datetime | None = None) -> tuple[Admission, bool]:
+    """Make ``data.mrn`` the patient of ``room`` (creating room and patient as needed).
+
+    A different MRN than the room's current patient discharges the current
+    admission and opens a new one. A given name replaces the stored one.
+
+    Returns
+    -------
+    (Admission, bool)
+        The current admission and whether it was opened by this call.
+    """
+    now = now or utcnow()
+    room_row = _lock_room(session, room, create=True)
+    _insert_ignore(session, Patient, {"mrn": data.mrn, "name": data.name, "created_at": now})
+    patient = session.execute(select(Patient).where(Patient.mrn == data.mrn)).scalar_one()
+    if data.name is not None and patient.name != data.name:
+        patient.name = data.name
+    current = session.get(Admission, room_row.current_admission_id) if room_row.current_admission_id else None
+    if current is not None and current.patient_id == patient.id:
+        return current, False
+    if current is not None:
+        current.discharged_at = now
+    admission = Admission(room_number=room, patient_id=patient.id, admitted_at=now)
+    session.add(admission)
+    session.flush()
+    room_row.current_admission_id = admission.id
+    return admission, True
+
+
+def _trace_bytes(trace: FlowTrace) -> tuple[bytes, bytes]:
+    time_s = np.asarray(trace.time_s, dtype=np.float64)
+    flow = np.asarray(trace.flow_lps, dtype=np.float64)
+    if time_s.size > STORED_TRACE_POINTS:
+        time_s, flow = minmax_lttb(time_s, flow, STORED_TRACE_POINTS)
+    return time_s.astype("<f8").tobytes(), flow.astype("<f4").tobytes()
+
+
+def upload(session: Session, *, room: int, data: MeasurementCreate, now: datetime | None = None) -> UploadReceipt:
+    """Admit the patient and, when a pressure or analysis is given, append a measurement.
+
+    The measurement is stamped with the server's time of receipt.
+    """
+    now = now or utcnow()
+    admission, new = admit(session, room=room, data=data, now=now)
+    has_data = data.cpap_pressure_cmh2o is not None or data.analysis is not None
+    has_data = has_data or data.flow_trace is not None or data.flow_image_png_base64 is not None
+    if not has_data:
+        return UploadReceipt(room=room, mrn=data.mrn, admission_id=admission.id, new_admission=new,
+                             measurement_id=None, recorded_at=None)
+    analysis = data.analysis
+    metrics = {key: getattr(analysis, key) for key in METRIC_COLUMNS} if analysis else {}
+    measurement = Measurement(admission_id=admission.id, recorded_at=now,
+                              cpap_pressure_cmh2o=data.cpap_pressure_cmh2o, **metrics)
+    if data.flow_trace is not None:
+        measurement.trace_time_s, measurement.trace_flow_lps = _trace_bytes(data.flow_trace)
+    if data.flow_image_png_base64 is not None:
+        measurement.flow_png = decode_png_base64(data.flow_image_png_base64)
+    session.add(measurement)
+    session.flush()
+    if analysis is not None:
+        events = [{"measurement_id": measurement.id, "kind": kind, "start_s": iv.start_s, "end_s": iv.end_s}
+                  for kind, intervals in (("apnea", analysis.apneas), ("hypopnea", analysis.hypopneas))
+                  for iv in intervals]
+        if events:
+            session.execute(MeasurementEvent.__table__.insert(), events)
+    admission.latest_measurement_id = measurement.id
+    return UploadReceipt(room=room, mrn=data.mrn, admission_id=admission.id, new_admission=new,
+                         measurement_id=measurement.id, recorded_at=now)
+
+
+def command_pressure(session: Session, *, room: int, cmh2o: int) -> PressureCommandPublic:
+    """Store a new commanded CPAP pressure for an existing room."""
+    room_row = _lock_room(session, room, create=False)
+    if room_row is None:
+        raise room_not_found(room)
+    command = PressureCommand(room_number=room, cmh2o=cmh2o, commanded_at=utcnow())
+    session.add(command)
+    session.flush()
+    room_row.latest_command_id = command.id
+    return PressureCommandPublic(id=command.id, room=room, cmh2o=cmh2o, commanded_at=command.commanded_at)
+
+
+def poll_pressure(session: Session, *, room: int) -> PressurePoll:
+    """The room's latest commanded pressure (nulls when none was commanded)."""
+    row = session.execute(
+        select(Room.number, PressureCommand.id, PressureCommand.cmh2o, PressureCommand.commanded_at)
+        .outerjoin(PressureCommand, PressureCommand.id == Room.latest_command_id)
+        .where(Room.number == room)
+    ).one_or_none()
+    if row is None:
+        raise room_not_found(room)
+    return PressurePoll(room=room, command_id=row[1], cmh2o=row[2], commanded_at=row[3])
+
+
+_SUMMARY_FIELDS = tuple(f for f in MeasurementSummary.model_fields if f != "recorded_at" and f != "id")
+
+
+def _ward_query(room: int | None = None):
+    latest = aliased(Measurement)
+    columns = [Room.number, Patient.mrn, Patient.name, Admission.id, Admission.admitted_at,
+               latest.id, latest.recorded_at, *(getattr(latest, f) for f in _SUMMARY_FIELDS),
+               PressureCommand.cmh2o, PressureCommand.commanded_at]
+    query = (
+        select(*columns)
+        .outerjoin(Admission, Admission.id == Room.current_admission_id)
+        .outerjoin(Patient, Patient.id == Admission.patient_id)
+        .outerjoin(latest, latest.id == Admission.latest_measurement_id)
+        .outerjoin(PressureCommand, PressureCommand.id == Room.latest_command_id)
+        .order_by(Room.number)
+    )
+    return query if room is None else query.where(Room.number == room)
+
+
+def _room_public(row) -> RoomPublic:
+    room, mrn, name, admission_id, admitted_at, m_id, m_at, *rest = row
+    summary_values, (cmh2o, commanded_at) = rest[:-2], rest[-2:]
+    latest = None
+    if m_id is not None:
+        latest = MeasurementSummary(id=m_id, recorded_at=m_at, **dict(zip(_SUMMARY_FIELDS, summary_values)))
+    return RoomPublic(room=room, mrn=mrn, name=name, admission_id=admission_id, admitted_at=admitted_at,
+                      latest_measurement=latest, commanded_cmh2o=cmh2o, commanded_at=commanded_at)
+
+
+def ward(session: Session) -> list[RoomPublic]:
+    """Every room's latest state, in one query of primary-key joins (cost independent of history)."""
+    return [_room_public(row) for row in session.execute(_ward_query())]
+
+
+def room_state(session: Session, *, room: int) -> RoomPublic:
+    """One room's latest state."""
+    row = session.execute(_ward_query(room)).one_or_none()
+    if row is None:
+        raise room_not_found(room)
+    return _room_public(row)
+
+
+def _patient(session: Session, mrn: str) -> Patient:
+    patient = session.execute(select(Patient).where(Patient.mrn == mrn)).scalar_one_or_none()
+    if patient is None:
+        raise NotFoundError(f"patient {mrn} not found")
+    return patient
+
+
+def list_measurements(session: Session, *, room: int, mrn: str | None = None) -> list[MeasurementSummary]:
+    """Measurements (oldest first) of a room's current patient, or of patient ``mrn`` in that room."""
+    room_row = session.get(Room, room)
+    if room_row is None:
+        raise room_not_found(room)
+    if mrn is None:
+        if room_row.current_admission_id is None:
+            return []
+        patient_id = session.get(Admission, room_row.current_admission_id).patient_id
+    else:
+        patient_id = _patient(session, mrn).id
+    columns = [Measurement.id, Measurement.recorded_at, *(getattr(Measurement, f) for f in _SUMMARY_FIELDS)]
+    rows = session.execute(
+        select(*columns)
+        .join(Admission, Admission.id == Measurement.admission_id)
+        .where(Admission.room_number == room, Admission.patient_id == patient_id)
+        .order_by(Measurement.id)
+    )
+    return [MeasurementSummary(id=r[0], recorded_at=r[1], **dict(zip(_SUMMARY_FIELDS, r[2:]))) for r in rows]
+
+
+def get_measurement(session: Session, *, measurement_id: int) -> MeasurementPublic:
+    """One measurement with every metric, its events, flow trace and image."""
+    row = session.execute(
+        select(Measurement, Admission.room_number, Patient.mrn)
+        .join(Admission, Admission.id == Measurement.admission_id)
+        .join(Patient, Patient.id == Admission.patient_id)
+        .where(Measurement.id == measurement_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"measurement {measurement_id} not found")
+    m, room, mrn = row
+    events = session.execute(
+        select(MeasurementEvent.kind, MeasurementEvent.start_s, MeasurementEvent.end_s)
+        .where(MeasurementEvent.measurement_id == m.id)
+        .order_by(MeasurementEvent.id)
+    ).all()
+    trace = None
+    if m.trace_time_s is not None:
+        trace = FlowTrace.model_construct(
+            time_s=np.frombuffer(m.trace_time_s, dtype="<f8").tolist(),
+            flow_lps=np.frombuffer(m.trace_flow_lps, dtype="<f4").astype(np.float64).tolist(),
+        )
+    return MeasurementPublic(
+        id=m.id, room=room, mrn=mrn, admission_id=m.admission_id, recorded_at=m.recorded_at,
+        cpap_pressure_cmh2o=m.cpap_pressure_cmh2o,
+        analysis={key: getattr(m, key) for key in METRIC_COLUMNS},
+        apneas=[Interval(start_s=s, end_s=e) for kind, s, e in events if kind == "apnea"],
+        hypopneas=[Interval(start_s=s, end_s=e) for kind, s, e in events if kind == "hypopnea"],
+        flow_trace=trace,
+        flow_image_png_base64=base64.b64encode(m.flow_png).decode("ascii") if m.flow_png else None,
+    )
+
+
+def _admissions_public(session: Session, patient_ids: list[int]) -> dict[int, list[AdmissionPublic]]:
+    counts = (
+        select(Measurement.admission_id, func.count().label("n")).group_by(Measurement.admission_id).subquery()
+    )
+    rows = session.execute(
+        select(Admission, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.admission_id == Admission.id)
+        .where(Admission.patient_id.in_(patient_ids))
+        .order_by(Admission.id)
+    )
+    found: dict[int, list[AdmissionPublic]] = {pid: [] for pid in patient_ids}
+    for admission, count in rows:
+        found[admission.patient_id].append(AdmissionPublic(
+            id=admission.id, room=admission.room_number, admitted_at=admission.admitted_at,
+            discharged_at=admission.discharged_at, measurement_count=count))
+    return found
+
+
+def get_patient(session: Session, *, mrn: str) -> PatientPublic:
+    """A patient with every stay (room, dates, number of measurements)."""
+    patient = _patient(session, mrn)
+    admissions = _admissions_public(session, [patient.id])[patient.id]
+    return PatientPublic(mrn=patient.mrn, name=patient.name, admissions=admissions)
+
+
+def list_patients(session: Session) -> list[PatientPublic]:
+    """Every patient ever admitted, with their stays."""
+    patients = session.execute(select(Patient).order_by(Patient.id)).scalars().all()
+    admissions = _admissions_public(session, [p.id for p in patients]) if patients else {}
+    return [PatientPublic(mrn=p.mrn, name=p.name, admissions=admissions[p.id]) for p in patients]
+
+
+def latest_pressures(session: Session, *, room: int) -> tuple[int | None, float | None]:
+    """``(commanded cmH2O, latest measured cmH2O)`` of a room, either None when absent."""
+    state = room_state(session, room=room)
+    measured = state.latest_measurement.cpap_pressure_cmh2o if state.latest_measurement else None
+    return state.commanded_cmh2o, measured

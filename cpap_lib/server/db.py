@@ -1,0 +1,110 @@
+"""Database engine and sessions (SQLAlchemy 2).
+
+SQLite (the default) is opened with WAL journaling, foreign keys on and a
+busy timeout; its writes are serialized inside the server process by
+:class:`Database.write` (SQLite allows one writer at a time, and a
+lock avoids ``database is locked`` failures under concurrent uploads).
+PostgreSQL (``postgresql+psycopg://...``) needs no process lock: the write
+paths lock the room's row (``SELECT ... FOR UPDATE``).
+
+Examples
+--------
+>>> from sqlalchemy import text
+>>> db = Database("sqlite://")
+>>> with db.read() as session:
+...     session.execute(text("PRAGMA foreign_keys")).scalar_one()
+1
+>>> db.dialect
+'sqlite'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from ..errors import ParameterError
+from .models import Base
+
+__all__ = ["Database", "make_engine"]
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url`` (SQLite or PostgreSQL), configured for the server.
+
+    Raises
+    ------
+    ParameterError
+        If the URL cannot be parsed or names an unsupported database.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ParameterError("database_url", f"cannot parse {url!r}: {exc}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        in_memory = parsed.database in (None, "", ":memory:")
+        engine = create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            poolclass=StaticPool if in_memory else None,
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            raise ParameterError("database_url", "use the psycopg 3 driver: postgresql+psycopg://...")
+        return create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    raise ParameterError("database_url", f"unsupported database {backend!r}; use sqlite:/// or postgresql+psycopg://")
+
+
+class Database:
+    """An engine, its session factory and the write discipline.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL; the schema is created if missing.
+    """
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
+        Base.metadata.create_all(self.engine)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading (rolled back at the end)."""
+        with self._sessions() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session in one transaction, committed on success, rolled back on error."""
+        with self._write_lock, self._sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

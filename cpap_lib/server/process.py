@@ -1,0 +1,254 @@
+"""Run the server: in the foreground (:func:`serve`) or as a child process (:func:`start_server`).
+
+:func:`start_server` binds the listening socket itself (port 0 picks a free
+one, with no race) and hands it to a child ``python -m cpap_lib.server.process``
+that runs uvicorn; it returns once ``/health`` answers. Tests, benchmarks and
+``cpap-lab demo`` use it::
+
+    with start_server("sqlite:////tmp/lab.db") as server:
+        CpapClient(server.url).ward()
+
+Examples
+--------
+>>> configure_logging("warning")  # key=value lines on stderr
+>>> free_port() > 0
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import requests
+
+from ..errors import ServerUnavailableError
+from .settings import Settings, check_bind_host
+
+__all__ = ["ServerProcess", "start_server", "serve", "configure_logging", "free_port", "bind_socket"]
+
+LOG_FORMAT = "ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+
+
+def configure_logging(level: str = "info") -> None:
+    """Log ``key=value`` lines to stderr at ``level`` (access log included at info)."""
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT, stream=sys.stderr, force=True)
+
+
+def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ServerUnavailableError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    return sock
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free a moment ago (prefer :func:`start_server`'s own binding)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
+          sock: socket.socket | None = None, log_level: str = "info") -> None:
+    """Run the server in this process until interrupted (SIGINT / SIGTERM)."""
+    import uvicorn
+
+    from .app import create_app
+
+    check_bind_host(host, settings)
+    configure_logging(log_level)
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
+                            log_config=None, timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock] if sock is not None else None)
+    finally:
+        app.state.db.dispose()
+
+
+class ServerProcess:
+    """A running child server. Use as a context manager or call :meth:`stop`.
+
+    Attributes
+    ----------
+    url : str
+        Base URL, e.g. ``http://127.0.0.1:43125``.
+    host, port : str, int
+    database_url : str
+    log_path : Path
+        The child's stderr (structured log lines).
+    """
+
+    def __init__(self, process: subprocess.Popen, host: str, port: int, database_url: str, log_path: Path):
+        self.process = process
+        self.host = host
+        self.port = port
+        self.database_url = database_url
+        self.log_path = log_path
+        self.url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last ``lines`` lines of the child's log."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """Stop the child (SIGTERM, then SIGKILL after ``timeout`` s); return its exit code."""
+        if self.running:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        return self.process.returncode
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"ServerProcess(url={self.url!r}, pid={self.process.pid}, running={self.running})"
+
+
+def start_server(
+    database_url: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    device_tokens: str | list[str] | None = None,
+    staff_tokens: str | list[str] | None = None,
+    token_file: str | os.PathLike | None = None,
+    max_body_bytes: int | None = None,
+    log_level: str = "warning",
+    log_path: str | os.PathLike | None = None,
+    startup_timeout: float = 30.0,
+    env: Mapping[str, str] | None = None,
+) -> ServerProcess:
+    """Start the server in a child process and wait until ``/health`` answers.
+
+    Parameters
+    ----------
+    database_url : str
+        SQLAlchemy URL (``sqlite:////abs/path.db`` or ``postgresql+psycopg://...``).
+    host, port : str, int
+        Where to listen; port 0 (default) picks a free port.
+    device_tokens, staff_tokens : str or list of str, optional
+        Bearer tokens per role (comma-separated string or list).
+    token_file : path, optional
+        File of ``<role> <token>`` lines.
+    max_body_bytes : int, optional
+        Body size limit (default: the server's).
+    log_level : str
+        ``"info"`` logs every request.
+    log_path : path, optional
+        Where the child's log goes (default: a temporary file).
+    startup_timeout : float
+        Seconds to wait for ``/health``.
+    env : mapping, optional
+        Base environment (default ``os.environ``); ``CPAP_*`` settings are set from the arguments.
+
+    Raises
+    ------
+    ServerUnavailableError
+        If the port is taken, the child exits, or ``/health`` does not answer in time
+        (the message quotes the end of the child's log).
+    ParameterError
+        For a non-loopback host without tokens.
+    """
+    child_env = {k: v for k, v in (os.environ if env is None else env).items()
+                 if not k.startswith("CPAP_") or k in ("CPAP_LOG_LEVEL",)}
+    child_env["CPAP_DATABASE_URL"] = database_url
+    for name, tokens in (("CPAP_DEVICE_TOKEN", device_tokens), ("CPAP_STAFF_TOKEN", staff_tokens)):
+        if tokens:
+            child_env[name] = tokens if isinstance(tokens, str) else ",".join(tokens)
+    if token_file is not None:
+        child_env["CPAP_TOKEN_FILE"] = str(token_file)
+    if max_body_bytes is not None:
+        child_env["CPAP_MAX_BODY_BYTES"] = str(max_body_bytes)
+    check_bind_host(host, Settings.from_env(child_env))
+
+    if log_path is None:
+        handle, name = tempfile.mkstemp(prefix="cpap-server-", suffix=".log")
+        os.close(handle)
+        log_path = name
+    log_path = Path(log_path)
+    sock = bind_socket(host, port)
+    actual_port = sock.getsockname()[1]
+    try:
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cpap_lib.server.process", "--fd", str(sock.fileno()),
+                 "--host", host, "--port", str(actual_port), "--log-level", log_level],
+                env=child_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                pass_fds=(sock.fileno(),),
+            )
+    finally:
+        sock.close()
+    server = ServerProcess(process, host, actual_port, database_url, log_path)
+    try:
+        _wait_healthy(server, startup_timeout)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _wait_healthy(server: ServerProcess, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with requests.Session() as session:
+        while True:
+            if not server.running:
+                raise ServerUnavailableError(
+                    f"server exited with status {server.process.returncode} during startup:\n{server.log_tail()}",
+                    url=server.url)
+            try:
+                if session.get(server.url + "/health", timeout=1.0).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise ServerUnavailableError(
+                    f"server did not answer /health within {timeout:.0f} s:\n{server.log_tail()}", url=server.url)
+            time.sleep(0.05)
+
+
+def _child_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cpap_lib.server.process")
+    parser.add_argument("--fd", type=int, required=True, help="inherited listening socket")
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+    sock = socket.socket(fileno=args.fd)
+    serve(Settings.from_env(), host=args.host, port=args.port, sock=sock, log_level=args.log_level)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main())

@@ -1,0 +1,255 @@
+"""Request and response bodies of the versioned API (pydantic), one family per resource.
+
+Every range below is enforced on input; a value outside it is answered 422
+with the field and the allowed range (FastAPI's standard error body).
+
+Examples
+--------
+>>> m = MeasurementCreate(mrn="A123", cpap_pressure_cmh2o=8,
+...                       analysis={"breath_rate_bpm": 14.2, "apnea_count": 3, "source": "x.txt"})
+>>> m.analysis.breath_rate_bpm, m.analysis.apnea_count
+(14.2, 3)
+>>> PressureCommandCreate(cmh2o=30)
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for PressureCommandCreate
+cmh2o
+  Input should be less than or equal to 25 ...
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import base64
+import binascii
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "ROOM_MIN",
+    "ROOM_MAX",
+    "PRESSURE_MIN",
+    "PRESSURE_MAX",
+    "MAX_TRACE_POINTS",
+    "Mrn",
+    "PatientName",
+    "Interval",
+    "AnalysisIn",
+    "FlowTrace",
+    "MeasurementCreate",
+    "AdmissionCreate",
+    "UploadReceipt",
+    "MeasurementSummary",
+    "MeasurementPublic",
+    "PressureCommandCreate",
+    "PressureCommandPublic",
+    "PressurePoll",
+    "RoomPublic",
+    "WardPublic",
+    "AdmissionPublic",
+    "PatientPublic",
+    "Health",
+    "decode_png_base64",
+    "PNG_SIGNATURE",
+]
+
+ROOM_MIN, ROOM_MAX = 1, 99_999
+PRESSURE_MIN, PRESSURE_MAX = 4, 25
+MAX_TRACE_POINTS = 5000
+MAX_EVENTS = 20_000
+
+Mrn = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+PatientName = Annotated[str, Field(min_length=1, max_length=100)]
+_FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class Interval(BaseModel):
+    """One apnea or hypopnea, in the recording's time base (s)."""
+
+    model_config = ConfigDict(extra="ignore")
+    start_s: Annotated[float, Field(ge=0, le=1e7, allow_inf_nan=False)]
+    end_s: Annotated[float, Field(ge=0, le=1e7, allow_inf_nan=False)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Interval:
+        if self.end_s < self.start_s:
+            raise ValueError("end_s must not be before start_s")
+        return self
+
+
+class AnalysisIn(BaseModel):
+    """The metrics of ``Analysis.to_dict()``; unknown keys are ignored, missing ones stored as null."""
+
+    model_config = ConfigDict(extra="ignore")
+    breath_count: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    breath_rate_bpm: Annotated[float, Field(ge=0, le=200, allow_inf_nan=False)] | None = None
+    apnea_count: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    hypopnea_count: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    apnea_index: Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)] | None = None
+    ahi: Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)] | None = None
+    severity: Literal["normal", "mild", "moderate", "severe"] | None = None
+    tidal_volume_l: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
+    minute_ventilation_lpm: Annotated[float, Field(ge=0, le=500, allow_inf_nan=False)] | None = None
+    inspiratory_time_s: Annotated[float, Field(ge=0, le=120, allow_inf_nan=False)] | None = None
+    net_volume_l: Annotated[float, Field(ge=-1e7, le=1e7, allow_inf_nan=False)] | None = None
+    leak_lpm: Annotated[float, Field(ge=-1000, le=1000, allow_inf_nan=False)] | None = None
+    duration_s: Annotated[float, Field(ge=0, le=1e7, allow_inf_nan=False)] | None = None
+    samples: Annotated[int, Field(ge=0, le=2_000_000_000)] | None = None
+    fs_hz: Annotated[float, Field(gt=0, le=100_000, allow_inf_nan=False)] | None = None
+    method: Literal["amplitude", "gap"] | None = None
+    source: Annotated[str, Field(max_length=255)] | None = None
+    apneas: Annotated[list[Interval], Field(max_length=MAX_EVENTS)] = []
+    hypopneas: Annotated[list[Interval], Field(max_length=MAX_EVENTS)] = []
+
+
+class FlowTrace(BaseModel):
+    """A (decimated) flow trace: time (s, non-decreasing) and flow (L/s), equal lengths."""
+
+    time_s: Annotated[list[_FiniteFloat], Field(min_length=2, max_length=MAX_TRACE_POINTS)]
+    flow_lps: Annotated[list[Annotated[float, Field(ge=-100, le=100, allow_inf_nan=False)]], Field(min_length=2, max_length=MAX_TRACE_POINTS)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FlowTrace:
+        if len(self.time_s) != len(self.flow_lps):
+            raise ValueError(f"time_s has {len(self.time_s)} points but flow_lps has {len(self.flow_lps)}")
+        if any(b < a for a, b in zip(self.time_s, self.time_s[1:])):
+            raise ValueError("time_s must be non-decreasing")
+        return self
+
+
+class AdmissionCreate(BaseModel):
+    """Register (or rename) the patient in a room without a measurement."""
+
+    mrn: Mrn
+    name: PatientName | None = None
+
+
+class MeasurementCreate(AdmissionCreate):
+    """One upload from a bedside station: who, the CPAP pressure, the analysis, the flow."""
+
+    cpap_pressure_cmh2o: Annotated[float, Field(ge=0, le=40, allow_inf_nan=False)] | None = None
+    analysis: AnalysisIn | None = None
+    flow_trace: FlowTrace | None = None
+    flow_image_png_base64: Annotated[str, Field(max_length=6_000_000)] | None = None
+
+    @field_validator("flow_image_png_base64")
+    @classmethod
+    def _png(cls, value: str | None) -> str | None:
+        if value is not None:
+            decode_png_base64(value)
+        return value
+
+
+def decode_png_base64(value: str) -> bytes:
+    """Decode a base64 PNG; a ValueError says why it is not one.
+
+    >>> decode_png_base64(base64.b64encode(PNG_SIGNATURE + b"rest").decode())[:4]
+    b'\\x89PNG'
+    >>> decode_png_base64("aGVsbG8=")
+    Traceback (most recent call last):
+    ...
+    ValueError: not a PNG image (wrong signature)
+    """
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not valid base64") from None
+    if not data.startswith(PNG_SIGNATURE):
+        raise ValueError("not a PNG image (wrong signature)")
+    return data
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class UploadReceipt(BaseModel):
+    room: int
+    mrn: str
+    admission_id: int
+    new_admission: bool
+    measurement_id: int | None
+    recorded_at: datetime | None
+
+
+class MeasurementSummary(BaseModel):
+    id: int
+    recorded_at: datetime
+    cpap_pressure_cmh2o: float | None = None
+    breath_rate_bpm: float | None = None
+    apnea_count: int | None = None
+    apnea_index: float | None = None
+    ahi: float | None = None
+    severity: str | None = None
+
+
+class MeasurementPublic(BaseModel):
+    id: int
+    room: int
+    mrn: str
+    admission_id: int
+    recorded_at: datetime
+    cpap_pressure_cmh2o: float | None
+    analysis: dict[str, float | int | str | None]
+    apneas: list[Interval]
+    hypopneas: list[Interval]
+    flow_trace: FlowTrace | None
+    flow_image_png_base64: str | None
+
+
+class PressureCommandCreate(BaseModel):
+    cmh2o: Annotated[int, Field(ge=PRESSURE_MIN, le=PRESSURE_MAX, strict=True)]
+
+
+class PressureCommandPublic(BaseModel):
+    id: int
+    room: int
+    cmh2o: int
+    commanded_at: datetime
+
+
+class PressurePoll(BaseModel):
+    """What a bedside station polls: the latest commanded pressure, or nulls if none yet."""
+
+    room: int
+    cmh2o: int | None
+    command_id: int | None
+    commanded_at: datetime | None
+
+
+class RoomPublic(BaseModel):
+    """A room's latest state (also one entry of the ward view)."""
+
+    room: int
+    mrn: str | None
+    name: str | None
+    admission_id: int | None
+    admitted_at: datetime | None
+    latest_measurement: MeasurementSummary | None
+    commanded_cmh2o: int | None
+    commanded_at: datetime | None
+
+
+class WardPublic(BaseModel):
+    generated_at: datetime
+    rooms: list[RoomPublic]
+
+
+class AdmissionPublic(BaseModel):
+    id: int
+    room: int
+    admitted_at: datetime
+    discharged_at: datetime | None
+    measurement_count: int
+
+
+class PatientPublic(BaseModel):
+    mrn: str
+    name: str | None
+    admissions: list[AdmissionPublic]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: str
