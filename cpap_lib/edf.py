@@ -12,7 +12,12 @@ EVE/CSL  EDF+D annotations scored by the device (apneas, hypopneas)
 =======  ==========================================================
 
 The annotation files of a session start a few seconds before its BRP/PLD files,
-so everything is aligned by absolute (wall-clock) time.  Files are read with
+so everything is aligned by absolute (wall-clock) time.  The device stamps an
+event when it *ends*: the annotation's onset is the moment of scoring and the
+event fills the ``duration`` seconds before it (on the reference night both
+apneas' flat flow ends within a second of the stamp, and the flow after the
+stamp is normal breathing).  :class:`DeviceSession` therefore gives each event
+the span ``[onset - duration, onset]`` in ``start_s`` / ``end_s``.  Files are read with
 :mod:`edfio`; a truncated or corrupt file raises
 :class:`~cpap_lib.errors.DeviceDataError` naming the file and the reason.
 
@@ -105,7 +110,7 @@ COMPANION_TOLERANCE_S = 60.0
 _STAMP = re.compile(r"^(\d{8})_(\d{6})_([A-Za-z0-9]+)\.edf$", re.IGNORECASE)
 _SKIP_SIGNALS = {"crc16"}
 
-EVENT_COLUMNS = ("kind", "label", "onset_s", "duration_s", "start_time", "end_time", "source")
+EVENT_COLUMNS = ("kind", "label", "onset_s", "duration_s", "start_time", "source")
 
 
 def event_kind(label: str) -> str:
@@ -319,7 +324,6 @@ def _empty_events() -> pd.DataFrame:
             "onset_s": pd.Series(dtype=np.float64),
             "duration_s": pd.Series(dtype=np.float64),
             "start_time": pd.Series(dtype="datetime64[us]"),
-            "end_time": pd.Series(dtype="datetime64[us]"),
             "source": pd.Series(dtype=object),
         }
     )
@@ -334,8 +338,10 @@ def read_events(path: str | Path) -> pd.DataFrame:
         One row per event, in time order: ``kind`` (one of
         :data:`EVENT_KINDS`, from the label matched case-insensitively),
         ``label`` (the device's text), ``onset_s`` and ``duration_s`` (seconds,
-        relative to this annotation file's own start), absolute ``start_time``
-        and ``end_time``, and ``source`` (file name).  The bookkeeping
+        relative to this annotation file's own start), the absolute time of
+        the annotation ``start_time`` (file start + onset), and ``source``
+        (file name).  Values are as the device wrote them (it stamps an event
+        when the event ends; see the module docstring).  The bookkeeping
         annotation "Recording starts" is dropped.
 
     Examples
@@ -364,9 +370,6 @@ def read_events(path: str | Path) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["kind", "label", "onset_s", "duration_s"])
     base = pd.Timestamp(start)
     frame["start_time"] = (base + pd.to_timedelta(frame["onset_s"], unit="s")).astype("datetime64[us]")
-    frame["end_time"] = (frame["start_time"] + pd.to_timedelta(frame["duration_s"], unit="s")).astype(
-        "datetime64[us]"
-    )
     frame["source"] = path.name
     return frame.sort_values("onset_s", kind="stable").reset_index(drop=True)
 
@@ -492,9 +495,10 @@ class DeviceSession:
     recording : Recording
         The BRP flow and pressure (``time_s`` from 0 at ``start_time``).
     events : DataFrame
-        :func:`read_events` columns (EVE and CSL together) plus ``start_s`` and
-        ``end_s`` in the recording's time base (absolute times aligned, so the
-        annotation file's earlier start is accounted for).
+        :func:`read_events` columns (EVE and CSL together) plus the event's
+        span ``start_s`` = stamp - duration, ``end_s`` = stamp, in the
+        recording's time base (aligned by absolute time, so the annotation
+        file's earlier start is accounted for).
     trends : DataFrame
         :func:`read_trends` columns plus ``recording_time_s`` in the
         recording's time base; empty if the session has no PLD file.
@@ -538,6 +542,12 @@ def _seconds_since(times: pd.Series, origin: datetime) -> np.ndarray:
     return ((times - pd.Timestamp(origin)) / pd.Timedelta(seconds=1)).to_numpy(np.float64)
 
 
+def _event_spans(events: pd.DataFrame, origin: datetime) -> pd.DataFrame:
+    """Add ``start_s``/``end_s``: the event fills the ``duration_s`` before its stamp."""
+    stamp = _seconds_since(events["start_time"], origin)
+    return events.assign(start_s=stamp - events["duration_s"].to_numpy(np.float64), end_s=stamp)
+
+
 def read_session(session: SessionFiles | str | Path) -> DeviceSession:
     """Read one session: its BRP file plus the PLD/EVE/CSL files that go with it.
 
@@ -558,8 +568,8 @@ def read_session(session: SessionFiles | str | Path) -> DeviceSession:
     ...     starttime=datetime.time(5, 52, 49), recording=edfio.Recording(startdate=datetime.date(2024, 10, 18))
     ...     ).write(d / "20241018_055249_EVE.edf")
     >>> s = read_session(d / "20241018_055256_BRP.edf")
-    >>> s.events[["kind", "onset_s", "start_s", "end_s"]].to_dict("records")
-    [{'kind': 'central_apnea', 'onset_s': 30.0, 'start_s': 23.0, 'end_s': 33.0}]
+    >>> s.events[["kind", "onset_s", "start_s", "end_s"]].to_dict("records")  # EVE starts 7 s earlier
+    [{'kind': 'central_apnea', 'onset_s': 30.0, 'start_s': 13.0, 'end_s': 23.0}]
     """
     if not isinstance(session, SessionFiles):
         brp = Path(session)
@@ -570,8 +580,7 @@ def read_session(session: SessionFiles | str | Path) -> DeviceSession:
     frames = [f for f in frames if len(f)]
     events = pd.concat(frames, ignore_index=True) if frames else _empty_events()
     events = events.sort_values("start_time", kind="stable").reset_index(drop=True)
-    events["start_s"] = _seconds_since(events["start_time"], recording.start_time)
-    events["end_s"] = _seconds_since(events["end_time"], recording.start_time)
+    events = _event_spans(events, recording.start_time)
     if session.pld is not None:
         trends = read_trends(session.pld)
         trends["recording_time_s"] = _seconds_since(trends["time"], recording.start_time)
@@ -675,9 +684,7 @@ class DeviceNight:
 def _night_frames(sessions: tuple[DeviceSession, ...], origin: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
     events, trends = [], []
     for i, session in enumerate(sessions):
-        ev = session.events.assign(session=i)
-        ev["start_s"] = _seconds_since(ev["start_time"], origin)
-        ev["end_s"] = _seconds_since(ev["end_time"], origin)
+        ev = _event_spans(session.events.assign(session=i), origin)
         events.append(ev)
         if len(session.trends):
             tr = session.trends.assign(session=i)

@@ -59,9 +59,9 @@ def test_device_events_align_by_absolute_time(night):
     assert ev.onset_s.tolist() == [3704.0, 3728.0, 4803.0]  # relative to the EVE file (05:52:49)
     assert ev.duration_s.tolist() == [10.0, 10.0, 0.0]
     assert ev.start_time[0] == datetime(2024, 10, 18, 6, 54, 33)
-    # the BRP file starts 7 s after the EVE file
-    assert ev.start_s.tolist() == [3697.0, 3721.0, 4796.0]
-    assert ev.end_s.tolist() == [3707.0, 3731.0, 4796.0]
+    # the BRP file starts 7 s after the EVE file; the device stamps an event at its end
+    assert ev.end_s.tolist() == [3697.0, 3721.0, 4796.0]
+    assert ev.start_s.tolist() == [3687.0, 3711.0, 4796.0]
     assert all(len(s.events) == 0 for s in night.sessions[:3])
 
 
@@ -94,7 +94,7 @@ def test_night_recording_keeps_gaps_in_the_time_axis(night):
         {"start_s": 27116.0, "end_s": 27247.0},
     ]
     # night events in the night's time base: session 4 starts 27247 s in
-    assert night.events.start_s.tolist() == [27247.0 + 3697, 27247.0 + 3721, 27247.0 + 4796]
+    assert night.events.end_s.tolist() == [27247.0 + 3697, 27247.0 + 3721, 27247.0 + 4796]
     assert night.trends.recording_time_s.is_monotonic_increasing
 
 
@@ -161,3 +161,13 @@ def test_session_without_companions_reads_alone(tmp_path):
     assert session.files.pld is None and session.files.eve is None
     assert len(session.events) == 0 and len(session.trends) == 0
     assert session.duration_s == 5220.0
+
+
+def test_device_apnea_spans_hold_flat_flow_and_breathing_resumes_at_the_stamp(night):
+    """Evidence for reading an event as the ``duration_s`` before its stamp."""
+    last = night.sessions[3]
+    t, flow = last.recording.time_s, last.recording.flow_lps
+    for ev in last.events[last.events.kind.str.endswith("apnea")].itertuples():
+        during = flow[(t >= ev.end_s - 8) & (t < ev.end_s - 1)]
+        after = flow[(t >= ev.end_s) & (t < ev.end_s + 8)]
+        assert np.ptp(during) < 0.2 < 0.6 < np.ptp(after)
