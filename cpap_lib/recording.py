@@ -31,7 +31,6 @@ import io
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -114,23 +113,44 @@ def _source_name(src: Any) -> str:
 
 def _read_bytes(src: str | os.PathLike | IO, name: str) -> bytes:
     if isinstance(src, (str, os.PathLike)):
-        try:
-            return Path(src).read_bytes()
-        except FileNotFoundError:
-            raise RecordingError("file not found", file=name) from None
-        except IsADirectoryError:
-            raise RecordingError("is a directory, not a lab recording file", file=name) from None
-        except OSError as exc:
-            raise RecordingError(f"cannot be read ({exc.strerror})", file=name) from None
+        return _read_head(src, name, size=-1)
     data = src.read()
     if isinstance(data, str):
         data = data.encode("utf-8", errors="replace")
     return bytes(data)
 
 
-def _fast_parse(body: bytes) -> np.ndarray | None:
-    """Parse a clean body with pyarrow; None if anything at all is off."""
+def _read_head(path: str | os.PathLike, name: str, size: int = 65536) -> bytes:
+    """The first ``size`` bytes of a file, with read errors as RecordingError."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except FileNotFoundError:
+        raise RecordingError("file not found", file=name) from None
+    except IsADirectoryError:
+        raise RecordingError("is a directory, not a lab recording file", file=name) from None
+    except OSError as exc:
+        raise RecordingError(f"cannot be read ({exc.strerror})", file=name) from None
+
+
+def _body(data: bytes, has_header: bool) -> bytes:
+    """The data rows: everything after the header line (if any)."""
+    if not has_header:
+        return data
+    nl = data.find(b"\n")
+    return b"" if nl < 0 else data[nl + 1 :]
+
+
+def _fast_parse(source: Any) -> np.ndarray | None:
+    """Parse a clean body with pyarrow (typed columns, threads); None if anything is off.
+
+    ``source`` is a path (the header line is skipped) or a bytes body without
+    header. Empty lines, wrong field counts, empty fields, text and fractions
+    in ADC columns all make it give up, so the robust parser can report them
+    with their line numbers.
+    """
     import pyarrow as pa
+    import pyarrow.compute as pc
     from pyarrow import csv
 
     bad: list[int] = []
@@ -139,30 +159,30 @@ def _fast_parse(body: bytes) -> np.ndarray | None:
         bad.append(1)
         return "skip"
 
+    is_path = isinstance(source, (str, os.PathLike))
     try:
         table = csv.read_csv(
-            io.BytesIO(body),
-            read_options=csv.ReadOptions(column_names=list(LAB_COLUMNS), block_size=16 << 20),
-            parse_options=csv.ParseOptions(invalid_row_handler=_on_invalid),
+            source if is_path else io.BytesIO(source),
+            read_options=csv.ReadOptions(
+                column_names=list(LAB_COLUMNS), skip_rows=1 if is_path else 0, block_size=8 << 20
+            ),
+            parse_options=csv.ParseOptions(invalid_row_handler=_on_invalid, ignore_empty_lines=False),
             convert_options=csv.ConvertOptions(
-                column_types={c: pa.float64() for c in LAB_COLUMNS}, strings_can_be_null=True
+                column_types={c: (pa.float64() if i == 0 else pa.int32()) for i, c in enumerate(LAB_COLUMNS)}
             ),
         )
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError, OSError):
         return None
     if bad or table.num_rows == 0 or any(table.column(i).null_count for i in range(7)):
         return None
-    data = np.empty((table.num_rows, 7), dtype=np.float64)
-    for i in range(7):
-        data[:, i] = table.column(i).to_numpy()
-    adc = data[:, 1:]
-    if not np.isfinite(data).all() or (adc != np.round(adc)).any():
+    time_s = table.column(0).to_numpy()
+    if not np.isfinite(time_s).all():
         return None
-    if (adc < _ADC_MIN).any() or (adc > _ADC_MAX).any():
-        return None
-    if body.count(b"\n\n") or body.count(b"\r\n\r\n"):  # blank lines shift line numbers
-        return None
-    return data
+    for i in range(1, 7):
+        lo, hi = pc.min_max(table.column(i)).values()
+        if lo.as_py() < _ADC_MIN or hi.as_py() > _ADC_MAX:
+            return None
+    return table
 
 
 def _robust_parse(body: bytes, first_line: int) -> tuple[np.ndarray, np.ndarray]:
@@ -243,36 +263,47 @@ def read_lab_file(src: str | os.PathLike | IO, *, keep_adc: bool = False) -> Rec
         short to hold a breath; the message names the file and the reason.
     """
     name = _source_name(src)
-    data = _read_bytes(src, name)
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if not data.strip():
-        raise RecordingError("the file is empty", file=name)
-    if b"\x00" in data[:4096]:
+    is_path = isinstance(src, (str, os.PathLike))
+    data = None if is_path else _read_bytes(src, name)
+    head = _read_head(src, name) if is_path else data[:65536]
+    if head.startswith(b"\xef\xbb\xbf") or not head.strip():  # rare: work on the whole bytes
+        data = (_read_bytes(src, name) if data is None else data).removeprefix(b"\xef\xbb\xbf")
+        head = data[:65536]
+        if not data.strip():
+            raise RecordingError("the file is empty", file=name)
+    if b"\x00" in head[:4096]:
         raise RecordingError("binary data, not a lab text recording", file=name)
-    first_nl = data.find(b"\n")
-    header, body = (data, b"") if first_nl < 0 else (data[:first_nl], data[first_nl + 1 :])
-    header_fields = header.decode("latin-1").split(",")
+    first_nl = head.find(b"\n")
+    header = head if first_nl < 0 else head[:first_nl]
     try:
-        [float(f) for f in header_fields]
-        body, first_line = data, 1  # no header: the first line is data
+        [float(f) for f in header.decode("latin-1").split(",")]
+        has_header = False  # no header: the first line is data
     except ValueError:
-        first_line = 2
-    if not body.strip():
-        raise RecordingError("header only, no data rows", file=name)
+        has_header = True
 
-    values = _fast_parse(body) if first_line == 2 else None
-    if values is not None:
+    table = None
+    if has_header:
+        table = _fast_parse(src) if (is_path and data is None) else _fast_parse(_body(data, True))
+    if table is not None:
+        time_s = table.column(0).to_numpy()
+        adc = [table.column(i).to_numpy() for i in range(1, 7)]
+        del table
         bad = np.zeros(0, dtype=np.int64)
     else:
+        data = _read_bytes(src, name) if data is None else data
+        body = _body(data, has_header)
+        if not body.strip():
+            raise RecordingError("header only, no data rows", file=name)
         try:
-            values, bad = _robust_parse(body, first_line)
+            values, bad = _robust_parse(body, 2 if has_header else 1)
         except RecordingError as exc:
             raise RecordingError(exc.reason, file=name) from None
-    if values.shape[0] == 0:
-        raise RecordingError(f"no valid data rows ({bad.size} malformed)", file=name)
+        if values.shape[0] == 0:
+            raise RecordingError(f"no valid data rows ({bad.size} malformed)", file=name)
+        time_s = np.ascontiguousarray(values[:, 0])
+        adc = [np.ascontiguousarray(values[:, i]) for i in range(1, 7)]
+        del values
 
-    time_s = values[:, 0]
     steps = np.diff(time_s)
     if steps.size and (steps <= 0).any():
         first = int(np.flatnonzero(steps <= 0)[0]) + 1
@@ -288,11 +319,11 @@ def read_lab_file(src: str | os.PathLike | IO, *, keep_adc: bool = False) -> Rec
             f"too short to hold a breath ({duration:.1f} s; at least {MIN_DURATION_S:g} s needed)", file=name
         )
 
-    flow = lab_flow_lps(values[:, 1], values[:, 2], values[:, 3])
-    pressure = pa_to_cmh2o(adc_to_pa(values[:, 1]))
-    channels = {c: values[:, i].copy() for i, c in enumerate(LAB_COLUMNS) if i} if keep_adc else {}
+    flow = lab_flow_lps(adc[0], adc[1], adc[2])
+    pressure = pa_to_cmh2o(adc_to_pa(adc[0]))
+    channels = dict(zip(LAB_COLUMNS[1:], adc)) if keep_adc else {}
     return Recording(
-        time_s=np.ascontiguousarray(time_s),
+        time_s=time_s,
         flow_lps=flow,
         fs_hz=fs_hz,
         source=name,
