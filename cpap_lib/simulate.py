@@ -52,6 +52,7 @@ __all__ = [
     "MALFORMED_KINDS",
     "SimulatedRecording",
     "Truth",
+    "minimum_minutes",
     "simulate_recording",
     "truth_path_for",
     "write_lab_file",
@@ -312,25 +313,57 @@ def _check_count(name: str, value: int, high: int = 10_000) -> int:
     return int(value)
 
 
-def _event_budget(total_s: float, t_max: float, apneas: int, hypopneas: int, pauses: int) -> float:
-    """How far event durations may stretch above their minimum (0..1) so all events fit.
+def _least_event_time_s(t_max: float, apneas: int, hypopneas: int, pauses: int) -> float:
+    """Shortest recording (s) that holds these events at their minimum durations.
 
     Reserves the edges, the least gaps, one breath of overrun before each
     event (events start at a breath boundary) and one breath of overrun per
-    hypopnea (which is whole breaths). Raises ParameterError if even the
-    shortest events do not fit.
+    hypopnea (which is whole breaths).
+    """
+    k = apneas + hypopneas + pauses
+    if k == 0:
+        return 0.0
+    fixed = 2 * EDGE_S + EVENT_GAP_S * (k - 1) + k * t_max
+    return fixed + apneas * APNEA_S[0] + pauses * PAUSE_S[0] + hypopneas * (HYPOPNEA_S[0] + t_max)
+
+
+def minimum_minutes(*, apneas: int = 0, hypopneas: int = 0, pauses: int = 0, rate_bpm: float = 15.0) -> float:
+    """The shortest ``minutes`` :func:`simulate_recording` accepts for these events.
+
+    Events are at least 45 s apart, not in the first or last 60 s, and start
+    at a breath boundary (slower breathing needs a little more room).
+
+    Examples
+    --------
+    >>> minimum_minutes(apneas=15)
+    16.9
+    >>> minimum_minutes(apneas=15, rate_bpm=8)
+    18.1
+    >>> minimum_minutes()
+    0.1
+    """
+    rate_bpm = _check_range("rate_bpm", rate_bpm, 4.0, 60.0)
+    t_max = 60.0 / rate_bpm * (1 + PERIOD_CLIP)
+    least = _least_event_time_s(t_max, _check_count("apneas", apneas), _check_count("hypopneas", hypopneas),
+                                _check_count("pauses", pauses))
+    return max(0.1, math.ceil(least / 60 * 10 - 1e-9) / 10)
+
+
+def _event_budget(total_s: float, t_max: float, apneas: int, hypopneas: int, pauses: int) -> float:
+    """How far event durations may stretch above their minimum (0..1) so all events fit.
+
+    Raises ParameterError if even the shortest events do not fit.
     """
     k = apneas + hypopneas + pauses
     if k == 0:
         return 1.0
-    fixed = 2 * EDGE_S + EVENT_GAP_S * (k - 1) + k * t_max
-    least = fixed + apneas * APNEA_S[0] + pauses * PAUSE_S[0] + hypopneas * (HYPOPNEA_S[0] + t_max)
+    least = _least_event_time_s(t_max, apneas, hypopneas, pauses)
     if least > total_s:
         raise ParameterError(
             "minutes",
             f"{apneas} apneas, {hypopneas} hypopneas and {pauses} pauses do not fit in "
             f"{total_s / 60:g} minutes (events are >= {EVENT_GAP_S:g} s apart and not in the "
-            f"first or last {EDGE_S:g} s); at least {math.ceil(least / 60 * 10) / 10:g} minutes are needed",
+            f"first or last {EDGE_S:g} s); at least {math.ceil(least / 60 * 10 - 1e-9) / 10:g} minutes are needed",
         )
     stretch = (
         apneas * (APNEA_S[1] - APNEA_S[0])

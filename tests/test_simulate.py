@@ -19,6 +19,7 @@ from cpap_lib.simulate import (
     MALFORMED_KINDS,
     V2_BIAS_FLOW_LPS,
     Truth,
+    minimum_minutes,
     simulate_recording,
     truth_path_for,
     write_lab_file,
@@ -228,6 +229,18 @@ def test_malformed_rows_cycle_through_every_kind():
 def test_bad_parameters_raise_parameter_error(params, match):
     with pytest.raises(ParameterError, match=match):
         simulate_recording(**{"seed": 1, "minutes": 3, **params})
+
+
+@pytest.mark.parametrize(
+    "events", [dict(apneas=15, rate_bpm=8), dict(apneas=4, hypopneas=3, pauses=2, rate_bpm=30), dict(hypopneas=2, rate_bpm=4)]
+)
+def test_minimum_minutes_is_exactly_enough(events):
+    rate = events.pop("rate_bpm")
+    minutes = minimum_minutes(rate_bpm=rate, **events)
+    truth = simulate_recording(seed=3, minutes=minutes, rate_bpm=rate, **events).truth
+    assert len(truth.apneas) + len(truth.hypopneas) + len(truth.pauses) == sum(events.values())
+    with pytest.raises(ParameterError, match="do not fit"):
+        simulate_recording(seed=3, minutes=minutes - 0.1, rate_bpm=rate, **events)
 
 
 # --------------------------------------------------------------------------- sample data
