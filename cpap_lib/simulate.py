@@ -397,8 +397,8 @@ def _take(pool: dict[str, np.ndarray], start: int, stop: int, scale: float = 1.0
     return part
 
 
-def _build_timeline(rng, *, total_s, period_s, t_max, kinds, pool, hypopnea_parts, durations):
-    """Lay breaths and events end to end; return (breath cycles, onsets, event intervals).
+def _build_timeline(rng, *, total_s, t_max, kinds, pool, hypopnea_parts, durations):
+    """Lay breaths and events end to end; return (breath cycles with onsets, event intervals).
 
     Event ``j`` starts at the end of the first breath that ends at or after its
     planned start; planned starts keep the edges and gaps even after that overrun.
@@ -640,7 +640,7 @@ def simulate_recording(
     pool_size = int(math.ceil(total_s / t_min)) + 4
     pool = _draw_breaths(rng, pool_size, period_s, rate_variability, tidal_volume_l, amplitude_variability)
     cycles, intervals = _build_timeline(
-        rng, total_s=total_s, period_s=period_s, t_max=t_max, kinds=kinds, pool=pool,
+        rng, total_s=total_s, t_max=t_max, kinds=kinds, pool=pool,
         hypopnea_parts=hypopnea_parts, durations=durations,
     )
 
