@@ -595,7 +595,7 @@ def simulate_recording(
     pressure_cmh2o = _check_range("pressure_cmh2o", pressure_cmh2o, 0.0, 25.0)
     fs_hz = _check_range("fs_hz", fs_hz, 10.0, 1000.0)
     start_s = _check_range("start_s", start_s, 0.0, 1e6)
-    n = int(round(minutes * 60.0 * fs_hz))
+    n = round(minutes * 60.0 * fs_hz)
     malformed_rows = _check_count("malformed_rows", malformed_rows, high=n - 1)
     params.update(seed=seed, minutes=minutes, rate_bpm=rate_bpm, rate_variability=rate_variability,
                   tidal_volume_l=tidal_volume_l, amplitude_variability=amplitude_variability,
@@ -619,7 +619,7 @@ def simulate_recording(
     scales = np.ones(k)
     hyp_span = max(HYPOPNEA_S[1] - HYPOPNEA_S[0] - t_max, 0.0)
     hypopnea_parts: dict[int, dict[str, np.ndarray]] = {}
-    hyp_pool_size = int(math.ceil(HYPOPNEA_S[1] / t_min)) + 2
+    hyp_pool_size = math.ceil(HYPOPNEA_S[1] / t_min) + 2
     for j, kind in enumerate(kinds):
         if kind == "apnea":
             durations[j] = APNEA_S[0] + u[j] * stretch * (APNEA_S[1] - APNEA_S[0])
@@ -637,7 +637,7 @@ def simulate_recording(
                 count -= 1  # never longer than 40 s; what is left is >= 40 s - one breath >= 15 s
             hypopnea_parts[j] = _take(breaths, 0, count, scale=scales[j])
 
-    pool_size = int(math.ceil(total_s / t_min)) + 4
+    pool_size = math.ceil(total_s / t_min) + 4
     pool = _draw_breaths(rng, pool_size, period_s, rate_variability, tidal_volume_l, amplitude_variability)
     cycles, intervals = _build_timeline(
         rng, total_s=total_s, t_max=t_max, kinds=kinds, pool=pool,
