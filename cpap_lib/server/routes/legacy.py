@@ -36,6 +36,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from ...errors import NotFoundError
 from .. import crud
 from ..deps import ANY_ROLE, DEVICE, STAFF, DbDep
 from ..schemas import PRESSURE_MAX, PRESSURE_MIN, ROOM_MAX, ROOM_MIN, MeasurementCreate
@@ -194,8 +195,11 @@ def cpap_query(room_number: str, db: DbDep):
         room = _room_number(room_number)
     except LegacyInputError as exc:
         return _bad(str(exc))
-    with db.read() as session:
-        commanded, measured = crud.latest_pressures(session, room=room)
+    try:
+        with db.read() as session:
+            commanded, measured = crud.latest_pressures(session, room=room)
+    except NotFoundError as exc:
+        return _bad(exc.message, 404)
     pressure = commanded if commanded is not None else measured
     if pressure is None:
         return _bad(f"no CPAP pressure for room {room} yet", 404)
@@ -210,8 +214,11 @@ def new_cpap_pressure(room_number: str, value: str, db: DbDep) -> PlainTextRespo
         cmh2o = _integer("CPAP_pressure", value, PRESSURE_MIN, PRESSURE_MAX)
     except LegacyInputError as exc:
         return _bad(str(exc))
-    with db.write() as session:
-        crud.command_pressure(session, room=room, cmh2o=cmh2o)
+    try:
+        with db.write() as session:
+            crud.command_pressure(session, room=room, cmh2o=cmh2o)
+    except NotFoundError as exc:
+        return _bad(exc.message, 404)
     return PlainTextResponse(f"CPAP pressure for room {room} set to {cmh2o}")
 
 
