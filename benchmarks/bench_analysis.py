@@ -1,0 +1,120 @@
+"""Read + full analysis of an 8-hour night at 100 Hz (2.88 million rows) vs a bare pandas/pyarrow parse.
+
+Every measurement runs in a fresh Python process (so peak memory is that
+process's own maximum resident set), three times; the median time is kept.
+
+    python benchmarks/bench_analysis.py [--hours 8] [--repeat 3]
+
+Targets (issue 2): read + analysis within 1.5x of the bare parse, under 3 s,
+peak memory under 1 GB. Prints a table and writes benchmarks/results/analysis.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+_BASELINE = """
+import resource, sys, time, json
+import pandas as pd
+t0 = time.perf_counter()
+frame = pd.read_csv(sys.argv[1], engine="pyarrow")
+dt = time.perf_counter() - t0
+print(json.dumps({"seconds": dt, "rows": len(frame), "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+_OURS = """
+import resource, sys, time, json
+from cpap_lib.recording import read_lab_file
+from cpap_lib.analysis import analyze
+import pandas, scipy.signal, scipy.ndimage, pyarrow.csv  # imports are not part of the measured work
+t0 = time.perf_counter()
+rec = read_lab_file(sys.argv[1])
+t1 = time.perf_counter()
+result = analyze(rec)
+t2 = time.perf_counter()
+d = result.to_dict()
+print(json.dumps({"seconds": t2 - t0, "read_s": t1 - t0, "analysis_s": t2 - t1, "rows": rec.samples,
+                  "breaths": d["breath_count"], "apneas": d["apnea_count"],
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+_IMPORTS_ONLY = """
+import resource, json
+from cpap_lib.recording import read_lab_file
+from cpap_lib.analysis import analyze
+import pandas, scipy.signal, scipy.ndimage, pyarrow.csv
+print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _run(code: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hours", type=float, default=8.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    from cpap_lib.simulate import simulate_recording
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "night.txt"
+        t0 = time.perf_counter()
+        sim = simulate_recording(seed=8, minutes=args.hours * 60, rate_bpm=14, apneas=int(args.hours * 12),
+                                 hypopneas=int(args.hours * 4), pauses=int(args.hours * 4), leak_lps=0.02)
+        sim.write(path)
+        gen_s = time.perf_counter() - t0
+        truth_apneas = len(sim.truth.apneas)
+        del sim
+        size_mb = path.stat().st_size / 1e6
+        baseline = [_run(_BASELINE, str(path)) for _ in range(args.repeat)]
+        ours = [_run(_OURS, str(path)) for _ in range(args.repeat)]
+        imports = _run(_IMPORTS_ONLY)
+
+    base_s = statistics.median(r["seconds"] for r in baseline)
+    ours_s = statistics.median(r["seconds"] for r in ours)
+    best = min(ours, key=lambda r: abs(r["seconds"] - ours_s))
+    result = {
+        "rows": best["rows"],
+        "file_mb": round(size_mb, 1),
+        "generate_s": round(gen_s, 2),
+        "pandas_pyarrow_parse_s": round(base_s, 3),
+        "read_plus_analysis_s": round(ours_s, 3),
+        "read_s": round(best["read_s"], 3),
+        "analysis_s": round(best["analysis_s"], 3),
+        "ratio_to_parse": round(ours_s / base_s, 2),
+        "peak_mb": round(max(r["peak_mb"] for r in ours), 0),
+        "peak_mb_imports_only": round(imports["peak_mb"], 0),
+        "baseline_parse_peak_mb": round(max(r["peak_mb"] for r in baseline), 0),
+        "breaths": best["breaths"],
+        "apneas_found": best["apneas"],
+        "apneas_true": truth_apneas,
+        "targets": {"ratio_to_parse": 1.5, "read_plus_analysis_s": 3.0, "peak_mb": 1024},
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "analysis.json").write_text(json.dumps(result, indent=2))
+    print(f"8-hour night: {result['rows']:,} rows, {result['file_mb']} MB (generated in {result['generate_s']} s)")
+    print(f"{'bare pandas read_csv(engine=pyarrow)':42s} {base_s:7.3f} s  peak {result['baseline_parse_peak_mb']:.0f} MB")
+    print(f"{'cpap_lib read + full analysis':42s} {ours_s:7.3f} s  peak {result['peak_mb']:.0f} MB "
+          f"(read {result['read_s']:.3f} s, analysis {result['analysis_s']:.3f} s; imports alone {result['peak_mb_imports_only']:.0f} MB)")
+    print(f"{'ratio to bare parse':42s} {result['ratio_to_parse']:7.2f} x  (target <= 1.5)")
+    print(f"breaths {result['breaths']}, apneas found {result['apneas_found']} of {result['apneas_true']} simulated")
+    ok = result["ratio_to_parse"] <= 1.5 and ours_s <= 3.0 and result["peak_mb"] <= 1024
+    print("targets met" if ok else "TARGETS NOT MET")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
