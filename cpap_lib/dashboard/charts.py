@@ -160,7 +160,7 @@ class FlowChart(widgets.VBox):
         self.x_scale = bq.LinearScale()
         self.y_scale = bq.LinearScale()
         scales = {"x": self.x_scale, "y": self.y_scale}
-        shade = dict(scales=scales, fill="inside", close_path=True, stroke_width=0, x=[], y=[])
+        shade = dict(scales=scales, fill="inside", close_path=True, stroke_width=1, x=[], y=[])
         self.hypopnea_shading = bq.Lines(
             colors=[EVENT_COLORS["hypopnea"]], fill_colors=[EVENT_COLORS["hypopnea"]],
             fill_opacities=[0.3], labels=["hypopnea"], **shade,
@@ -215,6 +215,7 @@ class FlowChart(widgets.VBox):
         *,
         breaths_peak_s: Any = None,
         events: Any = None,
+        keep_view: bool = False,
     ) -> None:
         """Show a new signal (full resolution is kept here, not sent).
 
@@ -226,6 +227,9 @@ class FlowChart(widgets.VBox):
             Times of breath peaks, marked on the line.
         events : DataFrame or iterable of mappings, optional
             Events with ``kind`` ("apnea" / "hypopnea"), ``start_s``, ``end_s``.
+        keep_view : bool
+            Keep the current time window (e.g. the same recording re-analysed)
+            instead of showing the whole signal.
         """
         t = _as_1d_float("time_s", time_s)
         f = _as_1d_float("flow_lps", flow_lps)
@@ -234,7 +238,6 @@ class FlowChart(widgets.VBox):
         if t.size == 0:
             self.clear()
             return
-        self._time, self._flow = t, f
         peaks = np.zeros(0) if breaths_peak_s is None else _as_1d_float("breaths_peak_s", breaths_peak_s)
         self._peak_s = np.sort(peaks)
         self._peak_flow = np.interp(self._peak_s, t, f) if peaks.size else np.zeros(0)
@@ -247,8 +250,13 @@ class FlowChart(widgets.VBox):
             self.y_scale.min, self.y_scale.max = y_min, y_max
         for mark, kind in ((self.apnea_shading, "apnea"), (self.hypopnea_shading, "hypopnea")):
             self._set_shading(mark, events_to_spans(events, kind), EVENT_COLORS[kind], y_min, y_max)
+        previous = self.visible_range if keep_view else None
+        self._time, self._flow = t, f
         self._drawn_window = None
-        self.reset_zoom()
+        if previous is not None:
+            self.zoom(*previous)
+        else:
+            self.reset_zoom()
 
     @staticmethod
     def _set_shading(mark: bq.Lines, spans: np.ndarray, color: str, y_min: float, y_max: float) -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -50,6 +51,7 @@ __all__ = [
     "catch_errors",
     "report_errors",
     "LEVEL_STYLES",
+    "log_to_server_console",
 ]
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,38 @@ LEVEL_STYLES = {
     "error": ("#8b0000", "#fdecea"),
 }
 """Text and background colour of each message level."""
+
+
+def log_to_server_console(level: int = logging.INFO) -> logging.Handler:
+    """Send ``cpap_lib`` log records to the process's real stderr, once.
+
+    In a kernel, ``sys.stderr`` is captured and shown in the page: without
+    this, a logged traceback (or Python's last-resort handler) would appear
+    in the dashboard. ``sys.__stderr__`` is the kernel process's own stderr,
+    which ends up in the Voilà server's console. Records still propagate to
+    the root logger's handlers (if any); Python's last-resort handler (which
+    writes to the captured stream) is no longer used.
+
+    Returns
+    -------
+    logging.Handler
+        The handler (the same one on every call).
+
+    Examples
+    --------
+    >>> log_to_server_console() is log_to_server_console()
+    True
+    """
+    root = logging.getLogger("cpap_lib")
+    for handler in root.handlers:
+        if getattr(handler, "_cpap_server_console", False):
+            return handler
+    handler = logging.StreamHandler(sys.__stderr__)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler._cpap_server_console = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(min(root.level or level, level))
+    return handler
 
 
 def escape(value: Any) -> str:

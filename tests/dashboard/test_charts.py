@@ -139,3 +139,15 @@ def test_trend_chart_shares_the_time_axis_and_clears():
         chart.set_data(times, leak=[1, 2, 3, 4, 5])
     chart.clear()
     assert chart.points_sent == 0
+
+
+def test_keep_view_keeps_the_window_when_the_same_signal_is_redrawn(night):
+    t, flow = night
+    chart = FlowChart(max_points=1000)
+    chart.set_data(t, flow)
+    chart.zoom(500.0, 700.0)
+    chart.set_data(t, flow * 0.5, keep_view=True)
+    assert chart.visible_range == (500.0, 700.0)
+    assert chart.flow_line.x[0] <= 500.0 and chart.flow_line.x[-1] >= 700.0
+    chart.set_data(t, flow)
+    assert chart.visible_range == (t[0], t[-1])

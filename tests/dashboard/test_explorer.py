@@ -1,0 +1,163 @@
+"""SignalExplorer in-process: opening recordings, numbers, errors as messages, live re-analysis, export."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cpap_lib.dashboard.explorer import MAX_UPLOAD_BYTES, SignalExplorer
+from cpap_lib.simulate import Truth
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "sample_data"
+DEVICE_NIGHT = REPO.parent / "shared" / "reference_data" / "resmed_airsense11" / "DATALOG" / "20241017"
+WAIT_S = 60
+
+
+@pytest.fixture(scope="module")
+def severe():
+    """The explorer with severe_apnea.txt open (shared: opening costs about 0.4 s)."""
+    explorer = SignalExplorer(debounce_s=0.05)
+    explorer.open_sample("severe_apnea.txt")
+    assert explorer.wait_idle(WAIT_S)
+    return explorer
+
+
+def _csv_from_link(html: str, filename: str) -> pd.DataFrame:
+    match = re.search(rf'download="{re.escape(filename)}" href="data:text/csv;base64,([A-Za-z0-9+/=]+)"', html)
+    assert match, f"no download link for {filename}"
+    return pd.read_csv(io.BytesIO(base64.b64decode(match.group(1))))
+
+
+def test_a_sample_shows_its_numbers_chart_events_and_exports(severe):
+    truth = Truth.from_json(SAMPLES / "severe_apnea.truth.json")
+    result = severe.analysis
+    assert result.apnea_count == len(truth.apneas) == 6
+    assert severe.messages.level == "success" and "Opened severe_apnea.txt" in severe.messages.text
+    summary = severe.summary.value
+    assert "36.0 /h" in summary and "48.0 /h" in summary and ">severe<" in summary
+    assert re.search(r'class="cpap-apnea-count" style="color:#c62828[^"]*">6<', summary)  # red when >= 2
+    assert f"{result.breath_rate_bpm:.1f} breaths/min" in summary
+    # chart: decimated, breaths marked, events shaded
+    assert severe.chart.total_samples == 60000 and severe.chart.flow_points == 3000
+    assert severe.chart.breath_marks.x.size == result.breath_count
+    assert severe.chart.apnea_shading.x.shape == (6, 4)
+    assert severe.chart.hypopnea_shading.x.shape == (2, 4)
+    # events table and picker
+    assert severe.events_table.value.count("<tr><td") == 8
+    assert len(severe.event_picker.options) == 9 and severe.event_picker.value == -1
+    # CSV downloads hold the analysis' tables
+    breaths = _csv_from_link(severe.downloads.value, "severe_apnea_breaths.csv")
+    events = _csv_from_link(severe.downloads.value, "severe_apnea_events.csv")
+    assert len(breaths) == result.breath_count and list(breaths.columns) == list(result.breaths.columns)
+    assert events["kind"].tolist() == result.events["kind"].tolist()
+    assert severe.breaths_csv().count("\n") == result.breath_count + 1
+
+
+def test_choosing_an_event_zooms_the_chart_to_it(severe):
+    start, end = severe.analysis.apneas[["start_s", "end_s"]].to_numpy()[0]
+    index = int(severe.analysis.events.index[severe.analysis.events["kind"] == "apnea"][0])
+    severe.event_picker.value = index
+    lo, hi = severe.chart.visible_range
+    assert lo < start < end < hi and hi - lo < 120
+    xs = severe.chart.flow_line.x
+    assert xs[1] >= lo and xs[-2] <= hi  # the window, re-decimated
+    severe.chart.reset_zoom()
+
+
+def test_a_slider_change_re_runs_the_analysis_and_keeps_the_zoom(severe):
+    before = severe.analysis
+    severe.chart.zoom(100.0, 300.0)
+    severe.sliders["min_event_s"].value = 60.0  # no event lasts a minute
+    assert severe.wait_idle(WAIT_S)
+    after = severe.analysis
+    assert after is not before and after.params["min_event_s"] == 60.0
+    assert after.apnea_count == 0 and after.hypopnea_count == 0
+    assert severe.chart.apnea_shading.x.size == 0
+    assert severe.chart.visible_range == (100.0, 300.0)
+    assert "Re-analysed" in severe.messages.text and "0 apneas" in severe.messages.text
+    severe.reset_params()
+    assert severe.wait_idle(WAIT_S)
+    assert severe.analysis.apnea_count == 6 and severe.analysis.params == before.params
+
+
+def test_parameters_the_analysis_refuses_give_a_message_and_keep_the_results(severe):
+    before = severe.analysis
+    with severe.hold_trait_notifications():
+        severe.sliders["apnea_drop"].value = 0.5
+        severe.sliders["hypopnea_drop"].value = 0.6
+    assert severe.wait_idle(WAIT_S)
+    assert severe.messages.level == "error"
+    assert severe.messages.text.startswith("hypopnea_drop: must be smaller than apnea_drop")
+    assert severe.analysis is before
+    severe.reset_params()
+    assert severe.wait_idle(WAIT_S)
+
+
+def test_the_gap_method_enables_its_own_parameter(severe):
+    assert severe.sliders["max_gap_s"].disabled
+    severe.method.value = "gap"
+    assert not severe.sliders["max_gap_s"].disabled
+    assert severe.wait_idle(WAIT_S)
+    assert severe.analysis.method == "gap" and "Gap rule" in severe.summary.value
+    severe.method.value = "amplitude"
+    assert severe.wait_idle(WAIT_S)
+
+
+def test_skipped_rows_are_reported_with_their_lines():
+    explorer = SignalExplorer()
+    explorer.open_path(SAMPLES / "malformed_rows.txt")
+    assert explorer.wait_idle(WAIT_S)
+    assert explorer.messages.level == "warning"
+    assert "7 malformed rows were skipped (lines 909, 8091, 8176, 13486, 14637, 15251, 16231)" in explorer.messages.text
+    assert "7 (lines 909, 8091" in explorer.summary.value
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (lambda e: e.open_path("/no/such/night.txt"), "/no/such/night.txt: file not found"),
+        (lambda e: e.open_path("   "), "Enter the path of a recording first."),
+        (lambda e: e.open_sample("nope.txt"), "No sample named 'nope.txt'"),
+        (lambda e: e.open_bytes("empty.txt", b""), "empty.txt: the file is empty"),
+        (lambda e: e.open_bytes("photo.txt", b"\x89PNG\x00\x00\x00binary"), "photo.txt: binary data, not a lab text recording"),
+        (lambda e: e.open_bytes("big.txt", b"0" * (MAX_UPLOAD_BYTES + 1)), "uploads are limited to 45 MB"),
+    ],
+)
+def test_bad_input_becomes_a_message_not_an_exception(action, message):
+    explorer = SignalExplorer()
+    action(explorer)
+    assert explorer.wait_idle(WAIT_S)
+    assert explorer.messages.level == "error"
+    assert message in explorer.messages.text
+    assert "Traceback" not in explorer.messages.value
+    assert explorer.analysis is None and explorer.chart.points_sent == 0
+
+
+def test_an_upload_through_the_file_upload_widget_is_analysed():
+    explorer = SignalExplorer()
+    content = (SAMPLES / "mild_apnea.txt").read_bytes()
+    explorer.upload.value = (
+        {"name": "night <1>.txt", "type": "text/plain", "size": len(content),
+         "content": memoryview(content), "last_modified": datetime.now(timezone.utc)},
+    )
+    assert explorer.wait_idle(WAIT_S)
+    assert explorer.upload.value == ()  # ready for the next file
+    assert explorer.analysis.apnea_count == len(Truth.from_json(SAMPLES / "mild_apnea.truth.json").apneas)
+    assert "night &lt;1&gt;.txt" in explorer.summary.value  # the file name is escaped
+    assert 'download="night &lt;1&gt;_breaths.csv"' in explorer.downloads.value
+
+
+def test_a_device_night_opens_by_path():
+    explorer = SignalExplorer()
+    explorer.open_path(DEVICE_NIGHT)
+    assert explorer.wait_idle(WAIT_S), explorer.messages.text
+    assert explorer.messages.level in ("success", "warning"), explorer.messages.text
+    assert explorer.analysis.recording.fs_hz == 25.0
+    assert explorer.chart.flow_points <= 3000 < explorer.chart.total_samples
