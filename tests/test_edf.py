@@ -171,3 +171,13 @@ def test_device_apnea_spans_hold_flat_flow_and_breathing_resumes_at_the_stamp(ni
         during = flow[(t >= ev.end_s - 8) & (t < ev.end_s - 1)]
         after = flow[(t >= ev.end_s) & (t < ev.end_s + 8)]
         assert np.ptp(during) < 0.2 < 0.6 < np.ptp(after)
+
+
+def test_anonymized_edf_plus_date_falls_back_to_the_legacy_header_date(tmp_path):
+    data = bytearray((NIGHT / "20241018_021408_BRP.edf").read_bytes())
+    data[88:168] = b"Startdate X X X X".ljust(80)  # EDF+ anonymized recording field
+    copy = tmp_path / "20241018_021408_BRP.edf"
+    copy.write_bytes(bytes(data))
+    rec = edf.read_brp(copy)
+    assert rec.start_time == datetime(2024, 10, 18, 2, 14, 8)
+    assert rec.meta["device"] == {}
