@@ -263,7 +263,8 @@ class PartComparison:
         ``device_rate_bpm``, ``our_rate_bpm``, ``device_tidal_volume_l``,
         ``our_tidal_volume_l``.
     device_events : DataFrame
-        The device's events (``kind, label, start_s, end_s, start_time``)
+        The device's apneas and hypopneas (``kind, label, start_s, end_s,
+        start_time``; arousals and other annotations are not compared)
         with ``found`` (overlaps one of ours of the same group) and
         ``found_any`` (overlaps any of our events).
     our_events : DataFrame
@@ -404,7 +405,8 @@ class Comparison:
 
 
 def _event_frames(device_events: pd.DataFrame, our_events: pd.DataFrame, tolerance_s: float):
-    dev = device_events[["kind", "label", "start_s", "end_s", "start_time"]].copy()
+    respiratory = device_events["kind"].isin(EVENT_GROUPS["any"][0])  # arousals and others are not compared
+    dev = device_events.loc[respiratory, ["kind", "label", "start_s", "end_s", "start_time"]].copy()
     ours = our_events[["kind", "start_s", "end_s", "duration_s", "amplitude_ratio"]].copy()
     dev["found"] = False
     ours["confirmed"] = False

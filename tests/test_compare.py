@@ -149,3 +149,17 @@ def test_bad_settings_are_named(night):
         cmp.compare(night.sessions[1], rate_window_s=1)
     with pytest.raises(ParameterError, match="data: must be a DeviceSession or DeviceNight"):
         cmp.compare("night.txt")
+
+
+def test_device_arousals_and_other_annotations_are_not_compared(night):
+    import pandas as pd
+
+    from cpap_lib.edf import DeviceSession
+
+    last = night.sessions[3]
+    extra = last.events.iloc[[0]].assign(kind="arousal", label="Arousal")
+    session = DeviceSession(recording=last.recording, events=pd.concat([last.events, extra], ignore_index=True),
+                            trends=last.trends, files=last.files)
+    result = cmp.compare(session)
+    assert result.night.device_events.label.tolist() == ["Obstructive Apnea", "Central Apnea", "Hypopnea"]
+    assert result.night.events["any"].device_count == 3
