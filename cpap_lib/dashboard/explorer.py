@@ -45,9 +45,12 @@ import pandas as pd
 import traitlets
 
 from .. import analysis as _analysis
-from ..errors import ParameterError
+from ..compare import compare
+from ..errors import CpapError, ParameterError
+from ..io import read_device_data, read_recording
 from ..recording import Recording, read_lab_file
 from .charts import FlowChart
+from .device_comparison import comparison_html, device_event_spans
 from .common import Debouncer, MessageBar, escape, log_to_server_console, run_in_background
 
 __all__ = ["SignalExplorer", "MAX_UPLOAD_BYTES", "DEFAULT_SAMPLE_DIR", "PARAM_LABELS", "list_samples"]
@@ -109,25 +112,45 @@ def list_samples(folder: str | os.PathLike) -> list[str]:
     return sorted(names)
 
 
-def _read_path(path: str | os.PathLike) -> Recording:
-    try:
-        from ..io import read_recording
-    except ImportError:  # pragma: no cover - before the EDF readers exist
-        read_recording = read_lab_file
-    return read_recording(path)
+def _read_path(path: str | os.PathLike) -> tuple[Recording, Any]:
+    """Read a recording; device data (EDF file or folder) also keep the device's scoring.
+
+    Returns
+    -------
+    (Recording, DeviceSession or DeviceNight or None)
+    """
+    path = Path(path)
+    if path.is_dir() or path.suffix.lower() == ".edf":
+        data = read_device_data(path)
+        return data.recording, data
+    return read_recording(path), None
 
 
-def _read_upload(name: str, content: bytes) -> Recording:
+def _read_upload(name: str, content: bytes) -> tuple[Recording, Any]:
     """Read an uploaded file: lab text from memory, EDF through a temporary file."""
     if name.lower().endswith(".edf"):
         with tempfile.TemporaryDirectory(prefix="cpap-upload-") as tmp:
             path = Path(tmp) / Path(name).name
             path.write_bytes(content)
-            rec = _read_path(path)
-        return rec
+            return _read_path(path)
     stream = io.BytesIO(content)
     stream.name = name
-    return read_lab_file(stream)
+    return read_lab_file(stream), None
+
+
+def _analyse(rec: Recording, device_data: Any, method: str, params: dict[str, float]):
+    """Our analysis, and (for device data) the comparison with the device's scoring.
+
+    A comparison that fails leaves the analysis standing: its reason is
+    returned instead.
+    """
+    result = _analysis.analyze(rec, method=method, **params)
+    if device_data is None:
+        return result, None
+    try:
+        return result, compare(device_data, method=method, **params)
+    except CpapError as exc:
+        return result, f"The comparison with the device failed: {exc}"
 
 
 def _csv_link(frame: pd.DataFrame, filename: str, label: str) -> str:
@@ -186,6 +209,11 @@ class SignalExplorer(widgets.VBox):
         self.sample_dir = Path(sample_dir) if sample_dir is not None else DEFAULT_SAMPLE_DIR
         self.timeout_s = float(timeout_s)
         self.recording: Recording | None = None
+        self._event_spans: list[tuple[float, float]] = []
+        self.device_data: Any = None
+        """The device's own data (DeviceSession / DeviceNight) when the recording came from a ResMed device."""
+        self.comparison: Any = None
+        """Our analysis against the device's scoring (a Comparison), or the sentence saying why there is none."""
         self._loading = False
         self._params_changed_while_loading = False
         self._generation = 0
@@ -209,6 +237,11 @@ class SignalExplorer(widgets.VBox):
                                              layout=widgets.Layout(width="380px"))
         self.event_picker.observe(self._on_event_picked, names="value")
         self.downloads = widgets.HTML("")
+        self.comparison_view = widgets.HTML("")
+        self.comparison_box = widgets.VBox(
+            [widgets.HTML("<b>Against the device's own scoring</b>"), self.comparison_view],
+            layout=widgets.Layout(display="none"),
+        )
         self._debouncer = Debouncer(self._rerun, delay_s=debounce_s)
 
         title = widgets.HTML(
@@ -230,7 +263,7 @@ class SignalExplorer(widgets.VBox):
         )
         super().__init__(
             [title, self.sources, self.messages, widgets.HBox([controls, results]),
-             self.show_raw, self.chart, events_box],
+             self.show_raw, self.chart, events_box, self.comparison_box],
             **kwargs,
         )
         self.add_class("cpap-explorer")
@@ -394,12 +427,12 @@ class SignalExplorer(widgets.VBox):
         self._params_changed_while_loading = False
 
         def work():
-            rec = read()
-            return rec, _analysis.analyze(rec, method=method, **params)
+            rec, device_data = read()
+            return (rec, device_data, *_analyse(rec, device_data, method, params))
 
         def done(result) -> None:
-            rec, result_analysis = result
-            self.recording = rec
+            rec, device_data, result_analysis, comparison = result
+            self.recording, self.device_data, self.comparison = rec, device_data, comparison
             self.analysis = result_analysis
             self._report_opened(rec)
 
@@ -439,14 +472,17 @@ class SignalExplorer(widgets.VBox):
         method, params = self.method.value, self.params
         self.messages.show_info("Analysing with the new parameters ...")
 
+        device_data = self.device_data
+
         def done(result) -> None:
-            self.analysis = result
+            result_analysis, self.comparison = result
+            self.analysis = result_analysis
             self.messages.show_success(
-                f"Re-analysed: {result.breath_count} breaths, {result.apnea_count} apneas, "
-                f"{result.hypopnea_count} hypopnea candidates."
+                f"Re-analysed: {result_analysis.breath_count} breaths, {result_analysis.apnea_count} apneas, "
+                f"{result_analysis.hypopnea_count} hypopnea candidates."
             )
 
-        self._start(lambda: _analysis.analyze(rec, method=method, **params), done, "The analysis")
+        self._start(lambda: _analyse(rec, device_data, method, params), done, "The analysis")
 
     # ------------------------------------------------------------------ showing results
     def _show_results(self, change: dict) -> None:
@@ -456,6 +492,7 @@ class SignalExplorer(widgets.VBox):
         self.events_table.value = self._events_html(result)
         self._fill_event_picker(result)
         self._draw(keep_view=same_recording)
+        self._show_comparison()
         if result is None:
             self.downloads.value = ""
             return
@@ -477,19 +514,36 @@ class SignalExplorer(widgets.VBox):
             keep_view=keep_view,
         )
 
+    def _show_comparison(self) -> None:
+        if self.device_data is None or self.analysis is None:
+            self.comparison_box.layout.display = "none"
+            self.comparison_view.value = ""
+            return
+        self.comparison_box.layout.display = None
+        if isinstance(self.comparison, str):
+            self.comparison_view.value = f'<span style="color:#8b0000">{escape(self.comparison)}</span>'
+        else:
+            self.comparison_view.value = comparison_html(self.comparison)
+
     def _fill_event_picker(self, result) -> None:
         options: list[tuple[str, int]] = [("(choose an event)", -1)]
+        spans: list[tuple[float, float]] = []
         if result is not None:
-            for i, row in enumerate(result.events.itertuples(index=False)):
-                options.append((f"{i + 1}. {row.kind} {row.start_s:.1f}-{row.end_s:.1f} s", i))
+            for row in result.events.itertuples(index=False):
+                options.append((f"{len(spans) + 1}. {row.kind} {row.start_s:.1f}-{row.end_s:.1f} s", len(spans)))
+                spans.append((float(row.start_s), float(row.end_s)))
+            for row in device_event_spans(self.device_data).itertuples(index=False):
+                options.append((f"device: {row.label} {row.start_s:.1f}-{row.end_s:.1f} s", len(spans)))
+                spans.append((float(row.start_s), float(row.end_s)))
+        self._event_spans = spans
         self.event_picker.options = options
         self.event_picker.value = -1
 
     def _on_event_picked(self, change: dict) -> None:
         index = change["new"]
-        if index is None or index < 0 or self.analysis is None:
+        if index is None or index < 0 or index >= len(self._event_spans):
             return
-        start, end = self.analysis.events[["start_s", "end_s"]].to_numpy()[index]
+        start, end = self._event_spans[index]
         margin = max(20.0, 0.5 * (end - start))
         self.chart.zoom(start - margin, end + margin)
 

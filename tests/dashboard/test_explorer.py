@@ -154,10 +154,30 @@ def test_an_upload_through_the_file_upload_widget_is_analysed():
     assert 'download="night &lt;1&gt;_breaths.csv"' in explorer.downloads.value
 
 
-def test_a_device_night_opens_by_path():
+def test_a_device_night_opens_by_path_and_shows_the_comparison_with_the_device():
     explorer = SignalExplorer()
     explorer.open_path(DEVICE_NIGHT)
     assert explorer.wait_idle(WAIT_S), explorer.messages.text
-    assert explorer.messages.level in ("success", "warning"), explorer.messages.text
+    assert explorer.messages.level == "success", explorer.messages.text
     assert explorer.analysis.recording.fs_hz == 25.0
     assert explorer.chart.flow_points <= 3000 < explorer.chart.total_samples
+    # the device's own scoring, beside ours
+    assert explorer.comparison_box.layout.display is None
+    text = re.sub(r"<[^>]+>", " ", explorer.comparison_view.value)
+    assert "4 session(s)" in text and "Breath rate" in text and "Tidal volume" in text
+    assert re.search(r"Obstructive Apnea at 06:54:33:\s+(found|missed)", text)
+    device_options = [label for label, _ in explorer.event_picker.options if label.startswith("device: ")]
+    assert [o.split(" ")[1] for o in device_options] == ["Obstructive", "Central", "Hypopnea"]
+    # a lab recording afterwards hides the comparison again
+    explorer.open_sample("normal_breathing.txt")
+    assert explorer.wait_idle(WAIT_S)
+    assert explorer.comparison_box.layout.display == "none" and explorer.device_data is None
+
+
+def test_an_uploaded_device_file_is_compared_too():
+    explorer = SignalExplorer()
+    brp = DEVICE_NIGHT / "20241018_055256_BRP.edf"
+    explorer.open_bytes(brp.name, brp.read_bytes())
+    assert explorer.wait_idle(WAIT_S)
+    assert explorer.analysis.recording.fs_hz == 25.0
+    assert "1 session(s)" in explorer.comparison_view.value
