@@ -527,7 +527,7 @@ def compare(
         raise ParameterError("data", f"must be a DeviceSession or DeviceNight, got {type(data).__name__}")
     analyses = tuple(analyze(s.recording, method=method, **params) for s in sessions)
     parts = tuple(
-        _compare_session(s, a, tolerance_s=tolerance_s, rate_window_s=rate_window_s) for s, a in zip(sessions, analyses)
+        _compare_session(s, a, tolerance_s=tolerance_s, rate_window_s=rate_window_s) for s, a in zip(sessions, analyses, strict=True)
     )
     if len(parts) == 1:
         night = parts[0]
