@@ -43,7 +43,7 @@ __all__ = [
     "worst_event",
     "worst_event_figure",
     "breath_rate_figure",
-    "pressure_history_figure",
+    "history_figure",
     "figure_png",
     "show",
     "show_markdown",
@@ -104,27 +104,30 @@ def summary_table(summary: Mapping[str, Any]) -> pd.DataFrame:
     Parameters
     ----------
     summary : mapping
-        At least the keys of the Analysis contract listed in the Examples.
+        Keys of the Analysis contract (missing ones show as ``n/a``: the
+        server does not store every key).
 
     Returns
     -------
     DataFrame
         Indexed by quantity, one column ``value`` (text, with units).
     """
+    get = summary.get
+    duration = get("duration_s")
     rows = {
-        "Duration": _duration_text(float(summary["duration_s"])),
-        "Breaths": _fmt(summary["breath_count"], 0),
-        "Breath rate": _fmt(summary["breath_rate_bpm"], 1, "breaths/min"),
-        "Apneas": _fmt(summary["apnea_count"], 0),
-        "Apnea index (AASM severity)": f"{_fmt(summary['apnea_index'], 1, '/h')} ({summary['severity']})",
-        "Hypopneas (candidates)": _fmt(summary["hypopnea_count"], 0),
-        "AHI": _fmt(summary["ahi"], 1, "/h"),
-        "Tidal volume (median)": _fmt(summary["tidal_volume_l"], 3, "L"),
-        "Minute ventilation": _fmt(summary["minute_ventilation_lpm"], 1, "L/min"),
-        "Leak (mean)": _fmt(summary["leak_lpm"], 2, "L/min"),
-        "Rows skipped": _fmt(summary["skipped_rows"], 0),
+        "Duration": "n/a" if duration is None else _duration_text(float(duration)),
+        "Breaths": _fmt(get("breath_count"), 0),
+        "Breath rate": _fmt(get("breath_rate_bpm"), 1, "breaths/min"),
+        "Apneas": _fmt(get("apnea_count"), 0),
+        "Apnea index (AASM severity)": f"{_fmt(get('apnea_index'), 1, '/h')} ({get('severity') or 'n/a'})",
+        "Hypopneas (candidates)": _fmt(get("hypopnea_count"), 0),
+        "AHI": _fmt(get("ahi"), 1, "/h"),
+        "Tidal volume (median)": _fmt(get("tidal_volume_l"), 3, "L"),
+        "Minute ventilation": _fmt(get("minute_ventilation_lpm"), 1, "L/min"),
+        "Leak (mean)": _fmt(get("leak_lpm"), 2, "L/min"),
+        "Rows skipped": _fmt(get("skipped_rows"), 0),
     }
-    table = pd.DataFrame({"value": list(rows.values())}, index=pd.Index(list(rows), name="quantity"))
+    table = pd.DataFrame({"value": list(rows.values())}, index=pd.Index(list(rows)))
     return table
 
 
@@ -300,29 +303,39 @@ def measurements_table(measurements: pd.DataFrame) -> pd.DataFrame:
     return measurements.sort_values("recorded_at", ascending=False).reset_index(drop=True)
 
 
-def pressure_history_figure(history: pd.DataFrame) -> Figure:
-    """A server patient's prescribed/measured CPAP pressure over time.
+def history_figure(measurements: pd.DataFrame) -> Figure:
+    """A server patient's measurements over time: CPAP pressure, apnea index, breath rate.
 
     Parameters
     ----------
-    history : DataFrame
-        ``time`` (datetime-like) and ``pressure_cmh2o`` columns.
+    measurements : DataFrame
+        ``recorded_at`` (datetime-like), ``cpap_pressure_cmh2o``,
+        ``apnea_index`` and ``breath_rate_bpm`` columns (missing values allowed).
 
-    >>> h = pd.DataFrame({"time": pd.to_datetime(["2026-01-01", "2026-01-02"]), "pressure_cmh2o": [8.0, 9.0]})
-    >>> pressure_history_figure(h).axes[0].get_ylabel()
-    'pressure (cmH2O)'
+    >>> m = pd.DataFrame({"recorded_at": pd.to_datetime(["2026-01-01", "2026-01-02"]),
+    ...                   "cpap_pressure_cmh2o": [8.0, 9.0], "apnea_index": [12.0, 4.0], "breath_rate_bpm": [15.0, 14.0]})
+    >>> [ax.get_ylabel() for ax in history_figure(m).axes]
+    ['pressure (cmH2O)', 'apnea index (/h)', 'breath rate (/min)']
     """
-    fig = Figure(figsize=(11, 2.8), dpi=FIGURE_DPI, layout="constrained")
-    ax = fig.add_subplot()
-    if history.empty:
-        ax.text(0.5, 0.5, "No pressure history on the server", ha="center", va="center", transform=ax.transAxes)
+    fig = Figure(figsize=(11, 5.0), dpi=FIGURE_DPI, layout="constrained")
+    if measurements.empty:
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, "No measurements on the server", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return fig
-    ordered = history.sort_values("time")
-    ax.step(pd.to_datetime(ordered["time"]), ordered["pressure_cmh2o"].to_numpy(float), where="post", color="tab:purple",
-            marker="o", markersize=3)
-    ax.set_ylabel("pressure (cmH2O)")
-    ax.set_title("CPAP pressure history")
+    ordered = measurements.sort_values("recorded_at")
+    when = pd.to_datetime(ordered["recorded_at"], utc=True).dt.tz_convert(None)
+    axes = fig.subplots(3, 1, sharex=True)
+    panels = (("cpap_pressure_cmh2o", "pressure (cmH2O)", "tab:purple"), ("apnea_index", "apnea index (/h)", "tab:red"),
+              ("breath_rate_bpm", "breath rate (/min)", "tab:green"))
+    for ax, (column, label, color) in zip(axes, panels):
+        values = pd.to_numeric(ordered[column], errors="coerce").to_numpy(float)
+        if column == "cpap_pressure_cmh2o":
+            ax.step(when, values, where="post", color=color, marker="o", markersize=3)
+        else:
+            ax.plot(when, values, color=color, marker="o", markersize=3)
+        ax.set_ylabel(label)
+    axes[0].set_title(f"History: {len(ordered)} measurements")
     fig.autofmt_xdate()
     return fig
 
@@ -362,7 +375,7 @@ def show_server_history(subject: Any) -> None:
     from IPython.display import display
 
     show_markdown("## Pressure history and earlier measurements")
-    show(pressure_history_figure(subject.pressure_history))
+    show(history_figure(subject.measurements))
     display(measurements_table(subject.measurements))
 
 

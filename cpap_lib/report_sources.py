@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .errors import ParameterError
@@ -36,6 +37,7 @@ from .errors import ParameterError
 __all__ = [
     "ReportJob",
     "ReportSubject",
+    "events_frame",
     "expand_inputs",
     "file_jobs",
     "safe_name",
@@ -156,57 +158,94 @@ def file_jobs(paths: Sequence[str | os.PathLike], *, method: str = "amplitude", 
     ]
 
 
+EVENT_COLUMNS = ("kind", "start_s", "end_s", "duration_s", "amplitude_ratio")
+
+
+def events_frame(apneas: Iterable[Sequence[float]], hypopneas: Iterable[Sequence[float]]) -> pd.DataFrame:
+    """Events as in ``Analysis.events`` from ``(start_s, end_s)`` pairs (amplitude ratio unknown: NaN).
+
+    >>> events_frame([(10.0, 22.5)], [(40.0, 52.0)])[["kind", "duration_s"]].to_dict("list")
+    {'kind': ['apnea', 'hypopnea'], 'duration_s': [12.5, 12.0]}
+    """
+    rows = [("apnea", *pair) for pair in apneas] + [("hypopnea", *pair) for pair in hypopneas]
+    frame = pd.DataFrame(rows, columns=["kind", "start_s", "end_s"]).astype({"start_s": float, "end_s": float})
+    frame["duration_s"] = frame["end_s"] - frame["start_s"]
+    frame["amplitude_ratio"] = np.nan
+    return frame.sort_values("start_s", kind="stable").reset_index(drop=True)
+
+
 @dataclass
 class ReportSubject:
-    """Everything one report shows.
+    """Everything one report shows, whether from a recording file or the server.
 
     Attributes
     ----------
     name : str
         The report's name.
-    analysis : cpap_lib.analysis.Analysis
-        The analysis of the recording.
     summary : dict
-        ``analysis.to_dict()``.
+        The analysis summary (keys of ``Analysis.to_dict()``; a server
+        measurement stores most of them).
     patient : dict
-        Header facts (patient, room, MRN, source, start time).
+        Header facts (patient, room, MRN, source, start time, method).
+    time_s, flow_lps : ndarray
+        The flow to draw: the whole recording for a file, the stored
+        (decimated) trace for a server measurement.
+    events : DataFrame
+        ``kind, start_s, end_s, duration_s, amplitude_ratio``.
+    breaths : DataFrame
+        Per-breath table (``peak_s, rate_bpm`` ...); empty for server patients.
     measurements : DataFrame
-        Earlier measurements (server patients; empty for files).
-    pressure_history : DataFrame
-        ``time, pressure_cmh2o`` (server patients; empty for files).
+        The server patient's measurements, oldest first (``recorded_at,
+        cpap_pressure_cmh2o, breath_rate_bpm, apnea_index, ahi, severity``);
+        empty for files.
+    analysis : Analysis or None
+        The analysis object (files only).
     analysis_s : float
-        Seconds the analysis took (reading included).
+        Seconds to read and analyze (or fetch) the data.
     """
 
     name: str
-    analysis: Any
     summary: dict
     patient: dict
-    measurements: pd.DataFrame
-    pressure_history: pd.DataFrame
-    analysis_s: float
+    time_s: np.ndarray
+    flow_lps: np.ndarray
+    events: pd.DataFrame
+    breaths: pd.DataFrame
+    measurements: pd.DataFrame = field(default_factory=pd.DataFrame)
+    analysis: Any = None
+    analysis_s: float = 0.0
 
     @property
     def is_server_patient(self) -> bool:
         """Whether the data came from the server (history sections apply)."""
-        return bool(self.patient.get("server_url"))
+        return bool(self.patient.get("server"))
 
     def header_markdown(self) -> str:
-        """The report's header as Markdown."""
+        """The report's header as Markdown.
+
+        >>> subject = ReportSubject(name="p1", summary={}, patient={"name": "p1", "room": 3, "mrn": ""},
+        ...     time_s=np.zeros(0), flow_lps=np.zeros(0), events=events_frame([], []), breaths=pd.DataFrame())
+        >>> print(subject.header_markdown())
+        # Sleep report: p1
+        <BLANKLINE>
+        - **Room**: 3
+        """
         title = self.patient.get("name") or self.name
         lines = [f"# Sleep report: {title}", ""]
-        facts = [(k.replace("_", " ").capitalize(), v) for k, v in self.patient.items() if v not in (None, "")]
-        lines += [f"- **{key}**: {value}" for key, value in facts]
+        lines += [f"- **{key.replace('_', ' ').capitalize()}**: {value}" for key, value in self.patient.items()
+                  if key != "name" and value not in (None, "")]
         return "\n".join(lines)
 
 
-def load_report_subject(*, report_name: str = "", recording_path: str = "", server_url: str = "", room: str = "",
+def load_report_subject(*, report_name: str = "", recording_path: str = "", server_url: str = "", room: str | int = "",
                         mrn: str = "", token: str = "", method: str = "amplitude",
                         params: Mapping[str, Any] | None = None) -> ReportSubject:
     """Read and analyze one patient's data for the report notebook.
 
-    Give either ``recording_path`` (a recording file or folder) or
-    ``server_url`` with ``room`` or ``mrn``.
+    Give either ``recording_path`` (a recording file or folder, analyzed
+    here with ``method`` and ``params``) or ``server_url`` with ``room``
+    and/or ``mrn`` (the latest stored measurement is reported, with the
+    patient's earlier ones).
 
     Raises
     ------
@@ -214,33 +253,32 @@ def load_report_subject(*, report_name: str = "", recording_path: str = "", serv
         If neither or both sources are given.
     RecordingError
         If the recording cannot be read or analyzed.
-    ApiError
-        If the server cannot be reached or refuses the request.
+    ApiError, ReportError
+        If the server cannot be reached, refuses, or has no measurement.
     """
     if bool(recording_path) == bool(server_url):
         raise ParameterError("recording_path", "give either a recording path or a server URL (with room or MRN)")
     if server_url:
         from .report_server import load_server_subject
 
-        return load_server_subject(report_name=report_name, server_url=server_url, room=room, mrn=mrn, token=token,
-                                   method=method, params=params)
+        return load_server_subject(report_name=report_name, server_url=server_url, room=room, mrn=mrn, token=token)
     from .analysis import analyze_file
 
     started = time.perf_counter()
     analysis = analyze_file(recording_path, method=method, **dict(params or {}))
     analysis_s = time.perf_counter() - started
-    summary = analysis.to_dict()
     recording = analysis.recording
+    name = report_name or safe_name(Path(recording_path).stem)
     patient = {
-        "name": report_name or Path(recording_path).stem,
+        "name": name,
         "recording": os.path.basename(os.path.normpath(recording_path)),
         "start_time": recording.start_time.isoformat(sep=" ", timespec="seconds") if recording.start_time else "",
         "method": method,
     }
     log.info("analyzed %s in %.2f s", recording_path, analysis_s)
-    return ReportSubject(name=report_name or safe_name(Path(recording_path).stem), analysis=analysis, summary=summary,
-                         patient=patient, measurements=pd.DataFrame(), pressure_history=pd.DataFrame(),
-                         analysis_s=analysis_s)
+    return ReportSubject(name=name, summary=analysis.to_dict(), patient=patient, time_s=recording.time_s,
+                         flow_lps=recording.flow_lps, events=analysis.events, breaths=analysis.breaths,
+                         analysis=analysis, analysis_s=analysis_s)
 
 
 def write_summary(subject: ReportSubject, output_dir: str | os.PathLike) -> Path | None:

@@ -52,7 +52,7 @@ from .errors import ParameterError, ReportError
 from .report_index import write_index
 from .report_sources import SUMMARY_SUFFIX, ReportJob, expand_inputs, file_jobs
 
-__all__ = ["run_reports", "run_one_report", "current_env_kernel", "ReportResult", "BatchResult", "DEFAULT_NOTEBOOK"]
+__all__ = ["run_reports", "run_one_report", "current_env_kernel", "cell_seconds", "ReportResult", "BatchResult", "DEFAULT_NOTEBOOK"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ DEFAULT_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "batch
 CELL_TIMEOUT_S = 1800
 """Longest one notebook cell may run (an 8-hour night analyzes in well under this)."""
 KERNEL_START_TIMEOUT_S = 120
+REMOVE_TAG = "remove-in-report"
+"""Cells with this tag are left out of the HTML reports (notes for notebook users)."""
 _MANAGED = ("reports", "notebooks", "summaries", "index.html", "results.json")
 _PYTHON_NAMES = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}
 
@@ -87,6 +89,8 @@ class ReportResult:
         Wall time of the papermill run (kernel start and stop included).
     cells_s : float
         Sum of the notebook's cell execution times.
+    tagged_s : dict
+        Execution time of the cells with each tag (``imports``, ``analysis`` ...).
     export_s : float
         Time to export the HTML.
     """
@@ -99,6 +103,7 @@ class ReportResult:
     error: str | None = None
     run_s: float = 0.0
     cells_s: float = 0.0
+    tagged_s: dict = field(default_factory=dict)
     export_s: float = 0.0
 
     @property
@@ -175,20 +180,32 @@ def current_env_kernel() -> str:
     return name
 
 
-def _cell_seconds(nb: Any) -> float:
-    """Sum of papermill's per-cell durations in an executed notebook."""
-    total = 0.0
+def cell_seconds(nb: Any) -> tuple[float, dict[str, float]]:
+    """Papermill's cell durations in an executed notebook: the total, and per cell tag.
+
+    >>> import nbformat.v4 as v4
+    >>> nb = v4.new_notebook(cells=[v4.new_code_cell("1", metadata={"tags": ["imports"], "papermill": {"duration": 1.5}}),
+    ...                              v4.new_code_cell("2", metadata={"papermill": {"duration": 0.25}})])
+    >>> cell_seconds(nb)
+    (1.75, {'imports': 1.5})
+    """
+    total, tagged = 0.0, {}
     for cell in nb.cells:
-        duration = cell.get("metadata", {}).get("papermill", {}).get("duration")
-        if duration:
-            total += float(duration)
-    return total
+        metadata = cell.get("metadata", {})
+        duration = float(metadata.get("papermill", {}).get("duration") or 0.0)
+        total += duration
+        for tag in metadata.get("tags", []):
+            tagged[tag] = tagged.get(tag, 0.0) + duration
+    return total, tagged
 
 
 def _export_html(nb: Any, title: str) -> str:
+    """HTML without code cells, prompts, or cells tagged ``remove-in-report``."""
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={REMOVE_TAG}), enabled=True)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     return body
 
@@ -228,17 +245,18 @@ def run_one_report(job: ReportJob, notebook: str | os.PathLike, build_dir: str |
         error = f"{type(exc).__name__}: {exc}"
     run_s = time.perf_counter() - started
     nb = nbformat.read(output, as_version=4)
-    cells_s = _cell_seconds(nb)
+    cells_s, tagged_s = cell_seconds(nb)
     if error is not None:
         log.warning("report %s failed: %s", job.name, error)
-        return ReportResult(name=job.name, ok=False, notebook=notebook_rel, error=error, run_s=run_s, cells_s=cells_s)
+        return ReportResult(name=job.name, ok=False, notebook=notebook_rel, error=error, run_s=run_s, cells_s=cells_s,
+                            tagged_s=tagged_s)
     started = time.perf_counter()
     html_rel = f"reports/{job.name}.html"
     (build / html_rel).write_text(_export_html(nb, job.name), encoding="utf-8")
     export_s = time.perf_counter() - started
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else None
     return ReportResult(name=job.name, ok=True, notebook=notebook_rel, html=html_rel, summary=summary, run_s=run_s,
-                        cells_s=cells_s, export_s=export_s)
+                        cells_s=cells_s, tagged_s=tagged_s, export_s=export_s)
 
 
 def _jobs_from(inputs: Iterable[str | os.PathLike | ReportJob], method: str, params: Mapping[str, Any] | None) -> list[ReportJob]:
@@ -280,7 +298,7 @@ def _run_dask(jobs: Sequence[ReportJob], notebook: Path, build: Path, scheduler:
         batch = uuid.uuid4().hex[:8]
         futures = {client.submit(run_one_report, job, os.fspath(notebook), os.fspath(build), pure=False,
                                  key=f"report-{job.name}-{batch}"): job for job in jobs}
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             job = futures[future]
             try:
                 on_done(future.result())
