@@ -61,7 +61,8 @@ MAX_TRACE_POINTS = 5000
 MAX_EVENTS = 20_000
 
 Mrn = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-PatientName = Annotated[str, Field(min_length=1, max_length=100)]
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+PatientName = Annotated[str, Field(min_length=1, max_length=100, pattern=_PRINTABLE)]
 _FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
@@ -99,7 +100,7 @@ class AnalysisIn(BaseModel):
     samples: Annotated[int, Field(ge=0, le=2_000_000_000)] | None = None
     fs_hz: Annotated[float, Field(gt=0, le=100_000, allow_inf_nan=False)] | None = None
     method: Literal["amplitude", "gap"] | None = None
-    source: Annotated[str, Field(max_length=255)] | None = None
+    source: Annotated[str, Field(max_length=255, pattern=_PRINTABLE)] | None = None
     apneas: Annotated[list[Interval], Field(max_length=MAX_EVENTS)] = []
     hypopneas: Annotated[list[Interval], Field(max_length=MAX_EVENTS)] = []
 
