@@ -1,0 +1,449 @@
+"""The bedside station: a stand-in for a CPAP device at the patient's bed.
+
+Enter the patient's name, MRN, room and CPAP pressure (whole cmH2O 4-25,
+checked as typed); choose a recording by upload or from ``sample_data/``;
+see its breath rate, apnea count (red from 2), apnea index and the flow with
+breaths marked and apneas shaded; upload it as a measurement.
+
+- Upload needs MRN and room; after the first upload both stay visible but
+  locked. A changed name is sent with the next upload and replaces the stored one.
+- Every ``poll_s`` seconds (30 or less) the station asks the server for a
+  commanded pressure and, when staff sent a new one, puts it in the pressure
+  field; later uploads use it.
+- Reset clears every field and result and unlocks MRN and room; a load or
+  upload still running for the previous patient is dropped (generation number).
+
+Reading, analysis and network calls run in background threads with deadlines.
+
+Examples
+--------
+>>> from cpap_lib.dashboard.bedside import room_from_query, sample_files
+>>> room_from_query("room=12&x=1"), room_from_query("room=abc"), room_from_query(None)
+(12, None, None)
+>>> [p.name for p in sample_files()][:1]
+['fast_breathing.txt']
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import ipywidgets as widgets
+
+from ..errors import CpapError, NotFoundError, ParameterError, RecordingError
+from .charts import FlowChart
+from .common import MessageBar, escape, run_in_background
+from .fields import PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O, format_time, parse_mrn, parse_pressure, parse_room
+from .overview import APNEA_ALERT_COUNT
+from .poller import Poller, refresh_interval_s
+from .connection import client_from_env
+from .theme import ALERT_COLOR, page_header, style_widget
+from .voila_app import REPO_ROOT, max_upload_bytes
+
+__all__ = ["BedsideStation", "build_bedside", "room_from_query", "sample_files", "SAMPLE_DIR", "TRACE_POINTS"]
+
+log = logging.getLogger(__name__)
+
+SAMPLE_DIR = REPO_ROOT / "sample_data"
+TRACE_POINTS = 2000
+"""Points of the decimated flow trace sent with each upload."""
+ANALYSIS_TIMEOUT_S = 120.0
+UPLOAD_TIMEOUT_S = 30.0
+NO_SAMPLE = "— choose a sample —"
+
+
+def room_from_query(query: str | None) -> int | None:
+    """The ``room`` parameter of a page's query string, if it is a valid room number."""
+    if not query:
+        return None
+    values = parse_qs(query.lstrip("?")).get("room")
+    if not values:
+        return None
+    try:
+        return parse_room(values[0])
+    except ParameterError:
+        return None
+
+
+def sample_files(directory: Path = SAMPLE_DIR) -> list[Path]:
+    """The lab recordings in ``sample_data/`` (``*.txt``), by name."""
+    return sorted(directory.glob("*.txt")) if directory.is_dir() else []
+
+
+def _read_and_analyze(source: Path | tuple[str, bytes]) -> Any:
+    from ..analysis import analyze
+    from ..recording import read_lab_file
+
+    if isinstance(source, Path):
+        recording = read_lab_file(source)
+    else:
+        name, content = source
+        stream = io.BytesIO(content)
+        stream.name = name
+        recording = read_lab_file(stream)
+    return analyze(recording)
+
+
+class BedsideStation(widgets.VBox):
+    """The bedside form, results and chart.
+
+    Parameters
+    ----------
+    client : CpapClient
+        The API client.
+    room : int, optional
+        Room to fill in (e.g. from the page's ``?room=`` query string).
+    poll_s : float, optional
+        Seconds between polls for a commanded pressure; ``CPAP_REFRESH_S`` or 5 s.
+    autostart : bool
+        Start polling at once.
+
+    Attributes
+    ----------
+    analysis : Analysis or None
+        The analysis of the chosen recording.
+    locked : bool
+        Whether MRN and room are locked (after the first upload).
+    uploads : int
+        Successful uploads since the last reset.
+    """
+
+    def __init__(self, client: Any, *, room: int | None = None, poll_s: float | None = None,
+                 autostart: bool = True, **kwargs: Any):
+        self.client = client
+        self.poll_s = refresh_interval_s() if poll_s is None else float(poll_s)
+        self.analysis: Any = None
+        self.locked = False
+        self.uploads = 0
+        self._generation = 0
+        self._seen_command: dict[int, int] = {}
+        self._lock = threading.RLock()
+        self.messages = MessageBar()
+
+        wide = {"description_width": "110px"}
+        self.name_input = widgets.Text(description="Patient name", style=wide, layout=widgets.Layout(width="340px"))
+        self.mrn_input = widgets.Text(description="MRN", placeholder="e.g. A1234", style=wide,
+                                      layout=widgets.Layout(width="340px"))
+        self.room_input = widgets.Text(description="Room", placeholder="e.g. 12", style=wide,
+                                       layout=widgets.Layout(width="340px"), value="" if room is None else str(room))
+        self.pressure_input = widgets.Text(description="Pressure", value="8", style=wide,
+                                           placeholder=f"{PRESSURE_MIN_CMH2O}–{PRESSURE_MAX_CMH2O} cmH2O",
+                                           layout=widgets.Layout(width="340px"))
+        for field, css in ((self.name_input, "cpap-name-input"), (self.mrn_input, "cpap-mrn-input"),
+                           (self.room_input, "cpap-room-input"), (self.pressure_input, "cpap-pressure-input")):
+            field.add_class(css)
+        self.pressure_input.observe(self._on_pressure_typed, names="value")
+        self.room_input.observe(self._on_room_typed, names="value")
+        self.mrn_input.observe(self._on_mrn_typed, names="value")
+        self.lock_note = widgets.HTML()
+
+        limit_mb = max_upload_bytes() / 2**20
+        self.file_upload = widgets.FileUpload(accept=".txt,.csv", multiple=False, description="Upload recording",
+                                           layout=widgets.Layout(width="190px"))
+        self.file_upload.add_class("cpap-file-upload")
+        self.file_upload.observe(self._on_file_chosen, names="value")
+        samples = sample_files()
+        self.sample_select = widgets.Dropdown(options=[NO_SAMPLE] + [(p.name, str(p)) for p in samples],
+                                              value=NO_SAMPLE, description="or a sample",
+                                              layout=widgets.Layout(width="320px"))
+        self.sample_select.add_class("cpap-sample-select")
+        self.sample_select.observe(self._on_sample_chosen, names="value")
+        upload_hint = widgets.HTML(
+            f'<div class="cpap-hint">Lab text files (100 Hz venturi) up to {limit_mb:.0f} MB. '
+            "Larger recordings (a whole night is about 110 MB): open them with the signal explorer by path.</div>")
+
+        self.results = widgets.HTML()
+        self.results.add_class("cpap-bedside-results")
+        self.chart = FlowChart("Flow", height="300px", png_name="bedside_flow.png",
+                               layout=widgets.Layout(width="100%"))
+
+        self.upload_button = widgets.Button(description="Upload measurement", button_style="primary",
+                                            icon="upload", disabled=True, layout=widgets.Layout(width="210px"))
+        self.upload_button.add_class("cpap-upload")
+        self.upload_button.on_click(self._on_upload)
+        self.reset_button = widgets.Button(description="Reset", button_style="warning", icon="undo",
+                                           tooltip="Clear every field and result; unlock MRN and room",
+                                           layout=widgets.Layout(width="120px"))
+        self.reset_button.add_class("cpap-reset")
+        self.reset_button.on_click(lambda _: self.reset())
+
+        form = widgets.VBox([
+            widgets.HTML('<div class="cpap-section-title">Patient and device</div>'),
+            self.name_input, self.mrn_input, self.room_input, self.pressure_input, self.lock_note,
+        ], layout=widgets.Layout(width="380px", min_width="380px"))
+        form.add_class("cpap-panel")
+        recording = widgets.VBox([
+            widgets.HTML('<div class="cpap-section-title">Recording</div>'),
+            widgets.HBox([self.file_upload, self.sample_select]), upload_hint, self.results,
+            widgets.HBox([self.upload_button, self.reset_button]),
+        ], layout=widgets.Layout(flex="1 1 0", min_width="0"))
+        recording.add_class("cpap-panel")
+        super().__init__([
+            self.messages,
+            widgets.HBox([form, recording], layout=widgets.Layout(width="100%", gap="12px")),
+            self.chart,
+        ], **kwargs)
+        self.add_class("cpap-bedside")
+        self._show_results()
+        self.poller = Poller(self.poll_pressure, self.poll_s, name="pressure-poll")
+        if autostart:
+            self.poller.start()
+
+    # ------------------------------------------------------------- typing
+    def _on_pressure_typed(self, change: dict) -> None:
+        try:
+            parse_pressure(change["new"])
+        except ParameterError as exc:
+            self.pressure_input.add_class("cpap-invalid")
+            self.messages.show_error(f"Pressure not accepted: {_reason(exc)}.")
+        else:
+            self.pressure_input.remove_class("cpap-invalid")
+            if self.messages.text.startswith("Pressure not accepted"):
+                self.messages.clear()
+        self._update_upload_button()
+
+    def _on_room_typed(self, change: dict) -> None:
+        self._mark_field(self.room_input, parse_room, change["new"])
+        self._update_upload_button()
+        if change["new"].strip():
+            self.poller.poke()
+
+    def _on_mrn_typed(self, change: dict) -> None:
+        self._mark_field(self.mrn_input, parse_mrn, change["new"])
+        self._update_upload_button()
+
+    @staticmethod
+    def _mark_field(field: widgets.Text, parse: Any, text: str) -> None:
+        if not text.strip():
+            field.remove_class("cpap-invalid")
+            return
+        try:
+            parse(text)
+        except ParameterError:
+            field.add_class("cpap-invalid")
+        else:
+            field.remove_class("cpap-invalid")
+
+    def _form_problems(self) -> list[str]:
+        problems = []
+        for parse, field in ((parse_mrn, self.mrn_input), (parse_room, self.room_input),
+                             (parse_pressure, self.pressure_input)):
+            try:
+                parse(field.value)
+            except ParameterError as exc:
+                problems.append(str(exc))
+        if self.analysis is None:
+            problems.append("recording: choose a recording file or a sample")
+        return problems
+
+    def _update_upload_button(self) -> None:
+        problems = self._form_problems()
+        self.upload_button.disabled = bool(problems)
+        self.upload_button.tooltip = "; ".join(problems) if problems else "Send this measurement to the ward"
+
+    # ---------------------------------------------------------- recording
+    def _on_file_chosen(self, change: dict) -> None:
+        files = change["new"]
+        if not files:
+            return
+        item = files[0]
+        name, content = item["name"], bytes(item["content"])
+        if len(content) > max_upload_bytes():
+            self.messages.show_error(f"{name} is {len(content) / 2**20:.0f} MB; the largest upload is "
+                                     f"{max_upload_bytes() / 2**20:.0f} MB.")
+            return
+        self._load((name, content), name)
+
+    def _on_sample_chosen(self, change: dict) -> None:
+        if change["new"] == NO_SAMPLE or not change["new"]:
+            return
+        path = Path(change["new"])
+        self._load(path, path.name)
+
+    def load_path(self, path: str | Path) -> None:
+        """Read and analyze the lab file at ``path`` (in the background)."""
+        path = Path(path)
+        self._load(path, path.name)
+
+    def _load(self, source: Path | tuple[str, bytes], name: str) -> None:
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+            self.analysis = None
+            self._show_results()
+            self.chart.clear()
+            self._update_upload_button()
+            self.messages.show_info(f"Analyzing {name}…")
+        run_in_background(
+            functools.partial(_read_and_analyze, source),
+            on_done=functools.partial(self._analyzed, generation),
+            on_error=functools.partial(self._failed, generation, f"{name} could not be analyzed"),
+            timeout_s=ANALYSIS_TIMEOUT_S, name=f"Analyzing {name}",
+        )
+
+    def _analyzed(self, generation: int, analysis: Any) -> None:
+        with self._lock:
+            if generation != self._generation:
+                return
+            self.analysis = analysis
+            rec = analysis.recording
+            self.chart.set_data(rec.time_s, analysis.flow_clean_lps,
+                                breaths_peak_s=analysis.breaths["peak_s"].to_numpy(), events=analysis.events)
+            self._show_results()
+            skipped = f" ({rec.skipped_rows} malformed rows skipped)" if rec.skipped_rows else ""
+            self.messages.show_success(f"{Path(rec.source).name}: {analysis.breath_count} breaths, "
+                                       f"{analysis.apnea_count} apneas{skipped}.")
+            self._update_upload_button()
+
+    def _failed(self, generation: int, what: str, exc: BaseException) -> None:
+        with self._lock:
+            if generation != self._generation:
+                return
+            self.messages.show_error(exc if isinstance(exc, RecordingError) else f"{what}: {exc}")
+            self._update_upload_button()
+
+    def _show_results(self) -> None:
+        a = self.analysis
+        if a is None:
+            self.results.value = '<div class="cpap-hint">No recording yet.</div>'
+            return
+        alert = a.apnea_count >= APNEA_ALERT_COUNT
+        apnea_attrs = (f' class="cpap-bedside-apneas cpap-alert" style="color:{ALERT_COLOR}"' if alert
+                       else ' class="cpap-bedside-apneas"')
+        facts = (
+            ("Recording", escape(Path(a.recording.source).name)),
+            ("Length", f"{a.recording.duration_s / 60:.1f} min"),
+            ("Breath rate", f'<span class="cpap-bedside-rate">{a.to_dict()["breath_rate_bpm"]:.1f}</span> /min'),
+            ("Apneas", f"<span{apnea_attrs}>{a.apnea_count}</span>"),
+            ("Apnea index", f"{a.apnea_index:.1f} /h"),
+        )
+        self.results.value = '<div class="cpap-facts">' + "".join(
+            f'<div><div class="cpap-fact-label">{label}</div><div class="cpap-fact-value">{value}</div></div>'
+            for label, value in facts) + "</div>"
+
+    # ------------------------------------------------------------- upload
+    def _on_upload(self, _button: Any = None) -> None:
+        problems = self._form_problems()
+        if problems:
+            self.messages.show_error("Not uploaded: " + "; ".join(problems) + ".")
+            return
+        room, mrn = parse_room(self.room_input.value), parse_mrn(self.mrn_input.value)
+        cmh2o = parse_pressure(self.pressure_input.value)
+        name = self.name_input.value.strip() or None
+        analysis = self.analysis
+        self.upload_button.disabled = True
+        self.messages.show_info(f"Uploading to room {room}…")
+        generation = self._generation
+        run_in_background(
+            functools.partial(self._upload_now, room, mrn, name, cmh2o, analysis),
+            on_done=functools.partial(self._uploaded, generation, room, mrn, cmh2o),
+            on_error=functools.partial(self._failed, generation, "The measurement was not uploaded"),
+            timeout_s=UPLOAD_TIMEOUT_S, name="The upload",
+        )
+
+    def _upload_now(self, room: int, mrn: str, name: str | None, cmh2o: int, analysis: Any) -> Any:
+        time_s, flow_lps = analysis.flow_trace(TRACE_POINTS)
+        return self.client.upload_measurement(
+            room, mrn, name=name, cpap_pressure=cmh2o, analysis=analysis.to_dict(),
+            flow_trace=(time_s, flow_lps),
+        )
+
+    def _uploaded(self, generation: int, room: int, mrn: str, cmh2o: int, _receipt: Any) -> None:
+        with self._lock:
+            if generation != self._generation:
+                return
+            self.uploads += 1
+            self.locked = True
+            self.mrn_input.disabled = self.room_input.disabled = True
+            self.lock_note.value = ('<div class="cpap-hint">MRN and room are locked for this patient. '
+                                    "Reset to start with another patient.</div>")
+            self.messages.show_success(f"Measurement {self.uploads} uploaded for MRN {mrn} in room {room} "
+                                       f"at {cmh2o} cmH2O.")
+            self._update_upload_button()
+
+    # ------------------------------------------------------ pressure poll
+    def poll_pressure(self) -> None:
+        """Ask the server for a commanded pressure for the room entered; apply a new one."""
+        try:
+            room = parse_room(self.room_input.value)
+        except ParameterError:
+            return
+        generation = self._generation
+        try:
+            poll = self.client.poll_pressure(room)
+        except NotFoundError:
+            return  # a room the server does not know yet: nothing commanded
+        except CpapError as exc:
+            self.messages.show_error(f"Could not ask the server for a commanded pressure: {exc}")
+            return
+        with self._lock:
+            if generation != self._generation or self.room_input.value.strip() != str(room):
+                return
+            if poll.cmh2o is None or poll.command_id is None or self._seen_command.get(room) == poll.command_id:
+                return
+            self._seen_command[room] = poll.command_id
+            self.pressure_input.value = str(poll.cmh2o)
+            self.messages.show_info(f"Staff commanded {poll.cmh2o} cmH2O at {format_time(poll.commanded_at)}; "
+                                    "the next upload uses it.")
+
+    # -------------------------------------------------------------- reset
+    def reset(self) -> None:
+        """Clear every field and result, unlock MRN and room."""
+        with self._lock:
+            self._generation += 1
+            self.analysis = None
+            self.uploads = 0
+            self.locked = False
+            self.mrn_input.disabled = self.room_input.disabled = False
+            for field in (self.name_input, self.mrn_input, self.room_input):
+                field.value = ""
+                field.remove_class("cpap-invalid")
+            self.pressure_input.value = "8"
+            self.lock_note.value = ""
+            with self.sample_select.hold_trait_notifications():
+                self.sample_select.value = NO_SAMPLE
+            self.file_upload.value = ()
+            self.chart.clear()
+            self._show_results()
+            self._update_upload_button()
+            self.messages.show_info("Cleared. Enter the next patient.")
+
+    def stop(self) -> None:
+        """Stop polling."""
+        self.poller.stop()
+
+
+def _reason(exc: BaseException) -> str:
+    name = getattr(exc, "name", None)
+    text = str(exc)
+    return text[len(name) + 2:] if name and text.startswith(f"{name}: ") else text
+
+
+def build_bedside(client: Any = None, *, room: int | None = None, poll_s: float | None = None) -> widgets.VBox:
+    """The bedside page: header and station.
+
+    Parameters
+    ----------
+    client : CpapClient, optional
+        Built from ``CPAP_API_URL`` / ``CPAP_API_TOKEN`` when omitted.
+    room : int, optional
+        Room to fill in; the ``?room=`` query string of the page when omitted.
+    """
+    import os
+
+    if client is None:
+        client = client_from_env()
+    if room is None:
+        room = room_from_query(os.environ.get("QUERY_STRING"))
+    station = BedsideStation(client, room=room, poll_s=poll_s)
+    header = page_header("Bedside station", f"CPAP device stand-in · server {client.base_url}")
+    page = widgets.VBox([style_widget(), header, station], layout=widgets.Layout(width="100%"))
+    page.add_class("cpap-page")
+    page.station = station
+    return page

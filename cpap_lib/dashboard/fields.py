@@ -1,0 +1,142 @@
+"""Checking what staff type: pressure, room and MRN, as the pages read them.
+
+Each parser takes the raw text of a field and returns the value, or raises
+:class:`~cpap_lib.errors.ParameterError` whose message is the sentence the
+page shows. Nothing is sent to the server unless these accept it.
+
+Examples
+--------
+>>> from cpap_lib.dashboard.fields import parse_pressure, parse_room, parse_mrn
+>>> parse_pressure(" 12 ")
+12
+>>> parse_pressure("3.5")
+Traceback (most recent call last):
+...
+cpap_lib.errors.ParameterError: pressure: must be a whole number of cmH2O from 4 to 25, not '3.5'
+>>> parse_room("12"), parse_mrn(" A-1234 ")
+(12, 'A-1234')
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from ..errors import ParameterError
+
+__all__ = [
+    "PRESSURE_MIN_CMH2O",
+    "PRESSURE_MAX_CMH2O",
+    "parse_pressure",
+    "parse_room",
+    "parse_mrn",
+    "format_time",
+    "format_number",
+]
+
+PRESSURE_MIN_CMH2O, PRESSURE_MAX_CMH2O = 4, 25
+"""Allowed CPAP pressures (whole cmH2O), the same range the server enforces."""
+ROOM_MIN, ROOM_MAX = 1, 99_999
+_MRN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+_INTEGER = re.compile(r"^[+]?\d{1,6}$")
+
+
+def parse_pressure(text: str | int | None) -> int:
+    """Return the CPAP pressure typed in ``text`` (a whole number 4-25 cmH2O).
+
+    Examples
+    --------
+    >>> parse_pressure(25)
+    25
+    >>> parse_pressure("26")
+    Traceback (most recent call last):
+    ...
+    cpap_lib.errors.ParameterError: pressure: must be a whole number of cmH2O from 4 to 25, not '26'
+    """
+    raw = "" if text is None else str(text).strip()
+    if not raw:
+        raise ParameterError("pressure", f"enter a whole number of cmH2O from {PRESSURE_MIN_CMH2O} to {PRESSURE_MAX_CMH2O}")
+    if _INTEGER.match(raw) and PRESSURE_MIN_CMH2O <= int(raw) <= PRESSURE_MAX_CMH2O:
+        return int(raw)
+    shown = raw if len(raw) <= 20 else raw[:20] + "..."
+    raise ParameterError(
+        "pressure", f"must be a whole number of cmH2O from {PRESSURE_MIN_CMH2O} to {PRESSURE_MAX_CMH2O}, not {shown!r}"
+    )
+
+
+def parse_room(text: str | int | None) -> int:
+    """Return the room number typed in ``text`` (a whole number 1-99999).
+
+    Examples
+    --------
+    >>> parse_room("0")
+    Traceback (most recent call last):
+    ...
+    cpap_lib.errors.ParameterError: room: must be a whole number from 1 to 99999, not '0'
+    """
+    raw = "" if text is None else str(text).strip()
+    if not raw:
+        raise ParameterError("room", "enter the room number")
+    if _INTEGER.match(raw) and ROOM_MIN <= int(raw) <= ROOM_MAX:
+        return int(raw)
+    shown = raw if len(raw) <= 20 else raw[:20] + "..."
+    raise ParameterError("room", f"must be a whole number from {ROOM_MIN} to {ROOM_MAX}, not {shown!r}")
+
+
+def parse_mrn(text: str | None) -> str:
+    """Return the medical record number typed in ``text``.
+
+    Letters, digits and ``_ . -`` (starting with a letter or digit), at most 32.
+
+    Examples
+    --------
+    >>> parse_mrn("")
+    Traceback (most recent call last):
+    ...
+    cpap_lib.errors.ParameterError: MRN: enter the patient's medical record number
+    >>> parse_mrn("<b>")
+    Traceback (most recent call last):
+    ...
+    cpap_lib.errors.ParameterError: MRN: use letters, digits, '_', '.', '-' (at most 32), not '<b>'
+    """
+    raw = "" if text is None else str(text).strip()
+    if not raw:
+        raise ParameterError("MRN", "enter the patient's medical record number")
+    if not _MRN.match(raw):
+        shown = raw if len(raw) <= 20 else raw[:20] + "..."
+        raise ParameterError("MRN", f"use letters, digits, '_', '.', '-' (at most 32), not {shown!r}")
+    return raw
+
+
+def format_time(value: datetime | str | None, *, seconds: bool = True) -> str:
+    """Local wall-clock time of ``value`` (``HH:MM:SS``), or an em dash.
+
+    Naive datetimes are taken as UTC (the server's time base).
+
+    Examples
+    --------
+    >>> format_time(None)
+    '—'
+    >>> len(format_time("2026-11-21T22:14:05Z"))
+    8
+    """
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone().strftime("%H:%M:%S" if seconds else "%H:%M")
+
+
+def format_number(value: float | int | None, digits: int = 1, unit: str = "") -> str:
+    """A number for display, or an em dash when missing.
+
+    Examples
+    --------
+    >>> format_number(14.234, 1, "/min"), format_number(None), format_number(8.0, 0, " cmH2O")
+    ('14.2/min', '—', '8 cmH2O')
+    """
+    if value is None:
+        return "—"
+    return f"{float(value):.{digits}f}{unit}"

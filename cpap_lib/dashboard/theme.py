@@ -1,0 +1,83 @@
+"""The look of the staff and bedside pages: one style sheet and a page header.
+
+No external fonts or files: the system UI font stack and plain CSS, put into
+the page through an ``HTML`` widget (Voilà renders widget HTML as-is).
+
+Examples
+--------
+>>> from cpap_lib.dashboard.theme import style_widget, page_header
+>>> "<style>" in style_widget().value
+True
+>>> "&lt;b&gt;" in page_header("Ward <b>", "sub").value
+True
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from .common import escape
+
+__all__ = ["STYLE_CSS", "ALERT_COLOR", "STALE_COLOR", "style_widget", "page_header"]
+
+ALERT_COLOR = "#c62828"
+"""Red of values that need attention (apnea count of 2 or more)."""
+STALE_COLOR = "#8a6d00"
+
+STYLE_CSS = f"""
+body, .jp-Notebook, .widget-html, .widget-label, .widget-button, .widget-text input {{
+  font-family: -apple-system, "Segoe UI", "Helvetica Neue", Arial, "Liberation Sans", sans-serif;
+}}
+body {{ background: #f3f6f9; }}
+.jp-Cell-outputWrapper, .jp-OutputArea-output {{ overflow: visible; }}
+.cpap-page {{ max-width: 1400px; margin: 0 auto; }}
+.cpap-header {{ background: #0b3d62; color: #fff; padding: 12px 18px; border-radius: 6px; margin-bottom: 10px; }}
+.cpap-header h1 {{ font-size: 20px; margin: 0; font-weight: 600; color: #fff; letter-spacing: .2px; }}
+.cpap-header .cpap-sub {{ font-size: 13px; opacity: .85; margin-top: 2px; }}
+.cpap-section-title {{ font-size: 15px; font-weight: 600; color: #0b3d62; margin: 8px 0 4px 0; }}
+.cpap-panel {{ background: #fff; border: 1px solid #d5dde5; border-radius: 6px; padding: 10px 14px; }}
+.cpap-status {{ font-size: 12px; color: #4a5a6a; }}
+.cpap-grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(210px, 1fr)); gap: 10px; }}
+.cpap-card-box {{ position: relative; overflow: visible; }}
+.cpap-card-box .cpap-card-select {{
+  position: absolute; top: 0; left: 0; width: 100%; height: 100%; margin: 0;
+  opacity: 0; cursor: pointer; z-index: 2;
+}}
+.cpap-card {{
+  background: #fff; border: 1px solid #d5dde5; border-left: 5px solid #2e7d32; border-radius: 6px;
+  padding: 8px 12px; width: 100%; box-sizing: border-box; font-size: 13px; color: #1f2d3a;
+}}
+.cpap-card-box.cpap-selected .cpap-card {{ box-shadow: 0 0 0 3px #1565c0; }}
+.cpap-card.cpap-card-alert {{ border-left-color: {ALERT_COLOR}; }}
+.cpap-card.cpap-card-stale {{ border-left-color: #9e9e9e; background: #f7f7f7; }}
+.cpap-card-head {{ display: flex; justify-content: space-between; align-items: baseline; }}
+.cpap-room {{ font-size: 17px; font-weight: 700; color: #0b3d62; }}
+.cpap-stale {{ font-size: 11px; font-weight: 700; color: #fff; background: {STALE_COLOR};
+  border-radius: 3px; padding: 1px 5px; text-transform: uppercase; }}
+.cpap-name {{ font-size: 14px; font-weight: 600; margin-top: 2px; overflow-wrap: anywhere; }}
+.cpap-mrn {{ font-size: 12px; color: #4a5a6a; }}
+.cpap-metrics {{ width: 100%; border-collapse: collapse; margin-top: 6px; }}
+.cpap-metrics td {{ padding: 1px 0; }}
+.cpap-metrics td.cpap-value {{ text-align: right; font-weight: 600; font-variant-numeric: tabular-nums; }}
+.cpap-alert {{ color: {ALERT_COLOR} !important; font-weight: 700; }}
+.cpap-updated {{ font-size: 11px; color: #5f6f7f; margin-top: 4px; }}
+.cpap-facts {{ display: flex; flex-wrap: wrap; gap: 8px 28px; font-size: 14px; }}
+.cpap-fact-label {{ font-size: 11px; text-transform: uppercase; color: #5f6f7f; letter-spacing: .4px; }}
+.cpap-fact-value {{ font-size: 18px; font-weight: 600; color: #1f2d3a; overflow-wrap: anywhere; }}
+.cpap-invalid input {{ border-color: {ALERT_COLOR} !important; background: #fdecea; }}
+.cpap-hint {{ font-size: 12px; color: #5f6f7f; }}
+"""
+
+
+def style_widget() -> widgets.HTML:
+    """An HTML widget holding the pages' style sheet (display it once per page)."""
+    return widgets.HTML(f"<style>{STYLE_CSS}</style>", layout=widgets.Layout(display="none"))
+
+
+def page_header(title: str, subtitle: str = "") -> widgets.HTML:
+    """The dark title bar at the top of a page (texts are escaped)."""
+    sub = f'<div class="cpap-sub">{escape(subtitle)}</div>' if subtitle else ""
+    return widgets.HTML(
+        f'<div class="cpap-header"><h1>{escape(title)}</h1>{sub}</div>',
+        layout=widgets.Layout(width="100%"),
+    )
