@@ -185,7 +185,7 @@ def breaths_find(
     --------
     >>> import numpy as np
     >>> x = np.tile(np.r_[np.zeros(5), np.sin(np.linspace(0, 2 * np.pi, 40))], 3)
-    >>> b = breaths_find(x, 10.0)
+    >>> b = breaths_find(np.r_[x, np.zeros(5)], 10.0)
     >>> b["onset"].tolist(), b["peak"].tolist()
     ([5, 50, 95], [15, 60, 105])
     """
@@ -230,12 +230,14 @@ def _find(x: np.ndarray, ref: np.ndarray, fs: float, threshold: float, min_phase
     change = np.concatenate(([0], np.flatnonzero(s[1:] != s[:-1]) + 1))  # positions in nz where a phase begins
     cross = nz[change]  # first sample beyond the threshold of a new phase
     rising = s[change] == 1
-    # start of each phase: the last zero crossing before the threshold crossing
-    last_nonpos = _last_index_where(x <= 0)
-    last_nonneg = _last_index_where(x >= 0)
-    starts = np.maximum(np.where(rising, last_nonpos[cross], last_nonneg[cross]), 0)
+    # start of each phase: where the flow last left the noise floor (half the threshold) before the crossing;
+    # the sensor's rounding noise makes a pause read slightly positive, so 0 would be too early
+    last_low = _last_index_where(x <= level / 2)
+    last_high = _last_index_where(x >= -level / 2)
+    starts = np.where(rising, last_low[cross], last_high[cross])
     insp_starts = starts[rising]
     exp_starts = starts[~rising]
+    insp_starts = insp_starts[insp_starts >= 0]  # the recording began mid-inspiration: not a whole breath
     if insp_starts.size == 0 or exp_starts.size == 0:
         return empty
     # pair each inspiration with the next expiration start
@@ -243,12 +245,16 @@ def _find(x: np.ndarray, ref: np.ndarray, fs: float, threshold: float, min_phase
     valid = nxt < exp_starts.size
     onset = insp_starts[valid]
     expiration = exp_starts[nxt[valid]]
-    # the breath ends at the next inspiration's start, or where the last expiration returns to zero
+    # the breath ends at the next inspiration's start, or where the last expiration returns to the floor;
+    # a last expiration still running when the recording stops is not a whole breath
     end = np.empty_like(onset)
     end[:-1] = onset[1:]
     if onset.size:
-        after = np.flatnonzero(x[expiration[-1] :] >= 0)
-        end[-1] = expiration[-1] + (after[after > 0][0] if (after > 0).any() else x.size - 1 - expiration[-1])
+        after = np.flatnonzero(x[expiration[-1] + 1 :] >= -level[expiration[-1] + 1 :] / 2)
+        if after.size:
+            end[-1] = expiration[-1] + 1 + after[0]
+        else:
+            onset, expiration, end = onset[:-1], expiration[:-1], end[:-1]
     # drop phases too short to be breaths (noise bursts)
     min_len = max(int(round(min_phase_s * fs)), 1)
     keep = ((expiration - onset) >= min_len) & ((end - expiration) >= min_len)

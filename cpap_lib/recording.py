@@ -185,59 +185,60 @@ def _fast_parse(source: Any) -> np.ndarray | None:
     return table
 
 
+_FLOAT_RE = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
+# every byte to plain ASCII: control and non-ASCII bytes become "?" (never a valid number);
+# CR, tab and space are deleted (they never matter between commas)
+_SANITIZE = bytes(b if (32 < b < 127 or b == 10) else 63 for b in range(256))
+
+
 def _robust_parse(body: bytes, first_line: int) -> tuple[np.ndarray, np.ndarray]:
-    """Parse any body; return (good rows, 1-based line numbers of bad rows).
+    """Parse any body; return (good rows as an (n, 7) float array, 1-based line numbers of bad rows).
 
-    Field counts come from the positions of newlines and commas (vectorized);
-    values from pandas' C parser with non-numbers coerced to NaN.
+    Vectorized throughout: field counts per line come from ``np.add.reduceat``
+    over byte masks; pyarrow parses the lines with seven fields as strings,
+    which are validated (digits only in ADC columns, a number in the time
+    column) before conversion.
     """
-    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv
 
+    body = body.translate(_SANITIZE, b"\r\t ")
     raw = np.frombuffer(body, dtype=np.uint8)
-    newlines = np.flatnonzero(raw == 10)
-    ends = newlines if (raw.size and raw[-1] == 10) else np.append(newlines, raw.size)
-    starts = np.concatenate(([0], ends[:-1] + 1)) if ends.size else np.zeros(0, dtype=np.int64)
-    lengths = ends - starts
-    commas = np.bincount(np.searchsorted(ends, np.flatnonzero(raw == 44)), minlength=ends.size)[: ends.size]
-    # a line is blank if it holds only whitespace (\r, spaces, tabs)
-    printable = (raw > 32) & (raw != 127)
-    has_content = np.bincount(
-        np.searchsorted(ends, np.flatnonzero(printable)), minlength=ends.size
-    )[: ends.size] > 0
+    ends = np.flatnonzero(raw == 10)
+    if raw.size and raw[-1] != 10:
+        ends = np.append(ends, raw.size)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    nonempty = ends > starts
+    commas = np.zeros(ends.size, dtype=np.int32)
+    if nonempty.any():  # reduceat over non-empty lines only (an empty segment would read the next byte)
+        commas[nonempty] = np.add.reduceat(raw == 44, starts[nonempty], dtype=np.int32)
     line_no = np.arange(ends.size) + first_line
-    candidate = has_content & (commas == 6)
-    bad_lines = [line_no[has_content & (commas != 6)]]
+    candidate = nonempty & (commas == 6)
+    bad_lines = [line_no[nonempty & (commas != 6)]]
+    if not candidate.any():
+        return np.zeros((0, 7)), np.sort(bad_lines[0])
 
-    if candidate.any():
-        keep_bytes = np.repeat(candidate, lengths + 1)[: raw.size]
-        # lines end at the newline; the last line may lack one
-        if keep_bytes.size < raw.size:
-            keep_bytes = np.concatenate((keep_bytes, np.zeros(raw.size - keep_bytes.size, bool)))
-        sub = raw[keep_bytes].tobytes()
-        frame = pd.read_csv(
-            io.BytesIO(sub), header=None, names=list(LAB_COLUMNS), dtype=str,
-            encoding="latin-1", skip_blank_lines=False, na_filter=False, engine="c",
-            quoting=3,  # csv.QUOTE_NONE: quotes are data, not syntax
-        )
-        values = np.column_stack(
-            [pd.to_numeric(frame[c].str.strip(), errors="coerce").to_numpy(np.float64) for c in LAB_COLUMNS]
-        ) if len(frame) else np.zeros((0, 7))
-        cand_lines = line_no[candidate]
-        if values.shape[0] != cand_lines.size:  # pandas disagreed on row boundaries: be safe
-            raise RecordingError("could not split the file into rows (binary or corrupt data?)")
-        adc = values[:, 1:]
-        with np.errstate(invalid="ignore"):
-            ok = (
-                np.isfinite(values).all(axis=1)
-                & (adc == np.round(adc)).all(axis=1)
-                & (adc >= _ADC_MIN).all(axis=1)
-                & (adc <= _ADC_MAX).all(axis=1)
-            )
-        bad_lines.append(cand_lines[~ok])
-        good = values[ok]
-    else:
-        good = np.zeros((0, 7))
-    return good, np.sort(np.concatenate(bad_lines))
+    table = csv.read_csv(
+        pa.py_buffer(body),
+        read_options=csv.ReadOptions(column_names=list(LAB_COLUMNS), block_size=8 << 20),
+        parse_options=csv.ParseOptions(quote_char=False, invalid_row_handler=lambda row: "skip"),
+        convert_options=csv.ConvertOptions(column_types={c: pa.string() for c in LAB_COLUMNS}, strings_can_be_null=False),
+    )
+    cand_lines = line_no[candidate]
+    if table.num_rows != cand_lines.size:
+        raise RecordingError("could not split the file into rows (binary or corrupt data?)")
+    ok = np.ones(table.num_rows, dtype=bool)
+    values = np.empty((table.num_rows, 7), dtype=np.float64)
+    for i in range(7):
+        col = table.column(i)
+        valid = pc.match_substring_regex(col, _FLOAT_RE) if i == 0 else pc.utf8_is_digit(col)
+        values[:, i] = pc.cast(pc.if_else(valid, col, pa.scalar("0")), pa.float64()).to_numpy(zero_copy_only=False)
+        ok &= valid.to_numpy(zero_copy_only=False)
+    adc = values[:, 1:]
+    ok &= np.isfinite(values[:, 0]) & (adc <= _ADC_MAX).all(axis=1)
+    bad_lines.append(cand_lines[~ok])
+    return values[ok], np.sort(np.concatenate(bad_lines))
 
 
 def read_lab_file(src: str | os.PathLike | IO, *, keep_adc: bool = False) -> Recording:
