@@ -51,6 +51,7 @@ from ..io import read_device_data, read_recording
 from ..recording import Recording, read_lab_file
 from .charts import FlowChart
 from .device_comparison import comparison_html, device_event_spans
+from .voila_app import max_upload_bytes
 from .common import Debouncer, MessageBar, escape, log_to_server_console, run_in_background
 
 __all__ = ["SignalExplorer", "MAX_UPLOAD_BYTES", "DEFAULT_SAMPLE_DIR", "PARAM_LABELS", "list_samples"]
@@ -60,12 +61,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 """The repository's ``sample_data/`` folder."""
 
-MAX_UPLOAD_BYTES = 45 * 2**20
-"""Largest file the upload accepts (45 MiB).
+MAX_UPLOAD_BYTES = max_upload_bytes()
+"""Largest file the upload accepts: half the websocket message limit in ``voila.json``.
 
-Uploads travel base64-encoded (4/3 larger) over the kernel's websocket, and
-``voila.json`` raises Tornado's 10 MB websocket message limit to 64 MiB; a
-bigger message would silently drop the connection. Bigger files: open by path.
+Uploads travel base64-encoded (4/3 larger) over the kernel's websocket; a
+message above Tornado's limit silently drops the connection (STACK_NOTES), so
+the page states this limit and refuses larger files. Bigger files: open by path.
 """
 
 SAMPLE_SUFFIXES = (".txt", ".csv", ".edf")

@@ -127,7 +127,7 @@ def test_skipped_rows_are_reported_with_their_lines():
         (lambda e: e.open_sample("nope.txt"), "No sample named 'nope.txt'"),
         (lambda e: e.open_bytes("empty.txt", b""), "empty.txt: the file is empty"),
         (lambda e: e.open_bytes("photo.txt", b"\x89PNG\x00\x00\x00binary"), "photo.txt: binary data, not a lab text recording"),
-        (lambda e: e.open_bytes("big.txt", b"0" * (MAX_UPLOAD_BYTES + 1)), "uploads are limited to 45 MB"),
+        (lambda e: e.open_bytes("big.txt", b"0" * (MAX_UPLOAD_BYTES + 1)), f"uploads are limited to {MAX_UPLOAD_BYTES / 2**20:.0f} MB"),
     ],
 )
 def test_bad_input_becomes_a_message_not_an_exception(action, message):
