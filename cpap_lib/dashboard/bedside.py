@@ -55,7 +55,7 @@ TRACE_POINTS = 2000
 """Points of the decimated flow trace sent with each upload."""
 ANALYSIS_TIMEOUT_S = 120.0
 UPLOAD_TIMEOUT_S = 30.0
-NO_SAMPLE = "— choose a sample —"
+NO_SAMPLE = ("— choose a sample —", "")
 
 
 def room_from_query(query: str | None) -> int | None:
@@ -150,7 +150,7 @@ class BedsideStation(widgets.VBox):
         self.file_upload.observe(self._on_file_chosen, names="value")
         samples = sample_files()
         self.sample_select = widgets.Dropdown(options=[NO_SAMPLE] + [(p.name, str(p)) for p in samples],
-                                              value=NO_SAMPLE, description="or a sample",
+                                              value="", description="or a sample",
                                               layout=widgets.Layout(width="320px"))
         self.sample_select.add_class("cpap-sample-select")
         self.sample_select.observe(self._on_sample_chosen, names="value")
@@ -186,7 +186,7 @@ class BedsideStation(widgets.VBox):
         recording.add_class("cpap-panel")
         super().__init__([
             self.messages,
-            widgets.HBox([form, recording], layout=widgets.Layout(width="100%", gap="12px")),
+            widgets.HBox([form, recording], layout=widgets.Layout(width="100%", grid_gap="12px")),
             self.chart,
         ], **kwargs)
         self.add_class("cpap-bedside")
@@ -261,7 +261,7 @@ class BedsideStation(widgets.VBox):
         self._load((name, content), name)
 
     def _on_sample_chosen(self, change: dict) -> None:
-        if change["new"] == NO_SAMPLE or not change["new"]:
+        if not change["new"]:
             return
         path = Path(change["new"])
         self._load(path, path.name)
@@ -406,8 +406,7 @@ class BedsideStation(widgets.VBox):
                 field.remove_class("cpap-invalid")
             self.pressure_input.value = "8"
             self.lock_note.value = ""
-            with self.sample_select.hold_trait_notifications():
-                self.sample_select.value = NO_SAMPLE
+            self.sample_select.value = ""
             self.file_upload.value = ()
             self.chart.clear()
             self._show_results()

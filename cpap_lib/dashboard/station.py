@@ -89,6 +89,7 @@ class MonitoringStation(widgets.VBox):
         self._shown_admission: tuple[Any, Any] | None = None
         self._summaries: list[Any] = []
         self._lock = threading.RLock()
+        self._syncing = False
         self.messages = MessageBar()
 
         self.room_select = widgets.Dropdown(options=[NO_ROOM], value=0, description="Room",
@@ -138,7 +139,7 @@ class MonitoringStation(widgets.VBox):
         main = widgets.VBox([self.facts, charts, self.trends], layout=widgets.Layout(flex="1 1 0", min_width="0"))
         title = widgets.HTML('<div class="cpap-section-title">Monitoring station</div>')
         super().__init__([title, widgets.HBox([self.room_select]), self.messages,
-                          widgets.HBox([main, side], layout=widgets.Layout(width="100%", gap="16px"))], **kwargs)
+                          widgets.HBox([main, side], layout=widgets.Layout(width="100%", grid_gap="16px"))], **kwargs)
         self.add_class("cpap-station")
         self.add_class("cpap-panel")
         self._clear_patient()
@@ -151,10 +152,13 @@ class MonitoringStation(widgets.VBox):
         with self._lock:
             if list(self.room_select.options) != options:
                 current = self.room_select.value
-                with self.room_select.hold_trait_notifications():
+                values = [value for _, value in options]
+                self._syncing = True  # the list follows the server: not a choice of the user
+                try:
                     self.room_select.options = options
-                    values = [value for _, value in options]
-                    self.room_select.value = current if current in values else (self.room if self.room in values else 0)
+                    self.room_select.value = self.room if self.room in values else (current if current in values else 0)
+                finally:
+                    self._syncing = False
             if self.room is None:
                 return
             state = next((r for r in rooms if r.room == self.room), None)
@@ -173,6 +177,8 @@ class MonitoringStation(widgets.VBox):
         return (f"Room {state.room}{who}", state.room)
 
     def _on_room_chosen(self, change: dict) -> None:
+        if self._syncing:
+            return
         value = change["new"]
         self.room = int(value) if value else None
 
@@ -240,9 +246,12 @@ class MonitoringStation(widgets.VBox):
                        for m in reversed(earlier)]
             if list(self.earlier_select.options) != options:
                 chosen = self.earlier_select.value
-                with self.earlier_select.hold_trait_notifications():
+                self._syncing = True
+                try:
                     self.earlier_select.options = options
                     self.earlier_select.value = chosen if any(o[1] == chosen for o in options) else None
+                finally:
+                    self._syncing = False
             self.trends.set_data(
                 [m.recorded_at for m in self._summaries],
                 pressure_cmh2o=[_nan(m.cpap_pressure_cmh2o) for m in self._summaries],
@@ -279,6 +288,8 @@ class MonitoringStation(widgets.VBox):
 
     # ------------------------------------------------------ earlier choice
     def _on_earlier_chosen(self, change: dict) -> None:
+        if self._syncing:
+            return
         measurement_id = change["new"]
         if measurement_id is None:
             self.earlier_box.layout.display = "none"
@@ -373,9 +384,12 @@ class MonitoringStation(widgets.VBox):
         self.latest_chart.clear()
         self.latest_chart.figure.title = "Latest measurement"
         self.earlier_chart.clear()
-        with self.earlier_select.hold_trait_notifications():
+        self._syncing = True
+        try:
             self.earlier_select.options = []
             self.earlier_select.value = None
+        finally:
+            self._syncing = False
         self.earlier_box.layout.display = "none"
         self.trends.clear()
         self.pressure_input.value = ""

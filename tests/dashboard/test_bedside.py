@@ -1,0 +1,142 @@
+"""Bedside station against a real server: validation, sample analysis, upload and lock, polling, reset."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from cpap_lib.client import CpapClient
+from cpap_lib.dashboard.bedside import BedsideStation, room_from_query, sample_files
+
+ROOMS = iter(range(7300, 7400))
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
+
+
+def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.fixture
+def client(live_server):
+    with CpapClient(live_server, timeout=10.0) as api:
+        yield api
+
+
+@pytest.fixture
+def station(client):
+    bedside = BedsideStation(client, poll_s=30, autostart=False)
+    yield bedside
+    bedside.stop()
+
+
+def load(station, name):
+    station.sample_select.value = str(SAMPLES / name)
+    assert wait_for(lambda: station.analysis is not None), station.messages.text
+
+
+def test_query_string_and_samples():
+    assert room_from_query("?room=12") == 12
+    assert room_from_query("room=0") is None and room_from_query("") is None
+    assert {p.name for p in sample_files()} >= {"mild_apnea.txt", "normal_breathing.txt"}
+
+
+@pytest.mark.parametrize("typed", ["3", "26", "7.5", "x", ""])
+def test_pressure_is_checked_as_typed(station, typed):
+    station.pressure_input.value = typed
+    assert "cpap-invalid" in station.pressure_input._dom_classes
+    assert station.messages.level == "error" and "4 to 25" in station.messages.text
+    station.pressure_input.value = "12"
+    assert "cpap-invalid" not in station.pressure_input._dom_classes and station.messages.level != "error"
+
+
+def test_a_sample_shows_rate_red_apneas_and_the_chart(station):
+    load(station, "severe_apnea.txt")
+    html = station.results.value
+    assert 'class="cpap-bedside-apneas cpap-alert"' in html and "color:#c62828" in html
+    assert station.analysis.apnea_count >= 2
+    assert station.chart.flow_points > 0 and len(station.chart.breath_marks.x) > 0
+    assert len(station.chart.apnea_shading.x) > 0  # apneas shaded
+    load(station, "normal_breathing.txt")
+    assert "cpap-alert" not in station.results.value
+
+
+def test_upload_needs_mrn_and_room_then_locks_them(client, station):
+    room = next(ROOMS)
+    load(station, "normal_breathing.txt")
+    assert station.upload_button.disabled  # no MRN, no room
+    station._on_upload()
+    assert station.messages.level == "error" and "MRN" in station.messages.text
+    station.mrn_input.value = f"BS{room}"
+    station.room_input.value = str(room)
+    station.name_input.value = "First Name"
+    station.pressure_input.value = "9"
+    assert not station.upload_button.disabled
+    station.upload_button.click()
+    assert wait_for(lambda: station.uploads == 1), station.messages.text
+    assert station.mrn_input.disabled and station.room_input.disabled and station.locked
+    state = client.room(room)
+    assert (state.mrn, state.name, state.latest_measurement.cpap_pressure_cmh2o) == (f"BS{room}", "First Name", 9)
+    # later uploads add measurements; a changed name replaces the stored one
+    station.name_input.value = "Changed Name"
+    station.upload_button.click()
+    assert wait_for(lambda: station.uploads == 2), station.messages.text
+    assert client.room(room).name == "Changed Name"
+    assert len(client.measurements(room)) == 2
+
+
+def test_a_commanded_pressure_reaches_the_pressure_field(client, station):
+    room = next(ROOMS)
+    client.admit(room, f"BS{room}", "Polled")
+    station.room_input.value = str(room)
+    station.poll_pressure()
+    assert station.pressure_input.value == "8"  # nothing commanded yet
+    client.command_pressure(room, 13)
+    station.poll_pressure()
+    assert station.pressure_input.value == "13"
+    assert "13 cmH2O" in station.messages.text
+
+
+def test_polling_runs_by_itself(client):
+    room = next(ROOMS)
+    client.admit(room, f"BS{room}", "Polled")
+    client.command_pressure(room, 17)
+    station = BedsideStation(client, room=room, poll_s=0.2)
+    try:
+        assert wait_for(lambda: station.pressure_input.value == "17")
+    finally:
+        station.stop()
+
+
+def test_reset_clears_everything_and_unlocks(client, station):
+    room = next(ROOMS)
+    load(station, "mild_apnea.txt")
+    station.mrn_input.value, station.room_input.value, station.name_input.value = f"BS{room}", str(room), "Old"
+    station.upload_button.click()
+    assert wait_for(lambda: station.uploads == 1), station.messages.text
+    station.reset()
+    assert (station.name_input.value, station.mrn_input.value, station.room_input.value) == ("", "", "")
+    assert not station.mrn_input.disabled and not station.room_input.disabled and not station.locked
+    assert station.analysis is None and station.chart.flow_points == 0 and "No recording" in station.results.value
+    assert station.upload_button.disabled
+    # nothing of the previous patient can be uploaded with the next
+    other = next(ROOMS)
+    station.mrn_input.value, station.room_input.value = f"BS{other}", str(other)
+    station._on_upload()
+    assert station.messages.level == "error" and "recording" in station.messages.text
+    with pytest.raises(Exception, match="not found"):
+        client.room(other)
+
+
+def test_a_bad_upload_file_is_a_sentence(station):
+    station.file_upload.value = ({"name": "broken.txt", "type": "text/plain", "size": 9,
+                                  "content": memoryview(b"not,a\nlab,file\n"), "last_modified": datetime(2026, 1, 1, tzinfo=timezone.utc)},)
+    assert wait_for(lambda: station.messages.level == "error")
+    assert "broken.txt" in station.messages.text and "Traceback" not in station.messages.value

@@ -1,0 +1,138 @@
+"""Monitoring station against a real server: room load, earlier measurements, pressure, room switch."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from cpap_lib.client import CpapClient
+from cpap_lib.dashboard.station import MonitoringStation, build_monitor
+
+ROOMS = iter(range(7200, 7300))
+XSS_NAME = "<img src=x onerror=alert(1)>"
+
+
+def upload(client, room, mrn, name, *, pressure=8.0, apneas=0, amplitude=0.4):
+    t = np.linspace(0.0, 120.0, 600)
+    client.upload_measurement(
+        room, mrn, name=name, cpap_pressure=pressure,
+        analysis={"breath_rate_bpm": 15.0, "apnea_count": apneas, "apnea_index": 6.0 * apneas,
+                  "apneas": [{"start_s": 40.0, "end_s": 55.0}] * min(apneas, 1)},
+        flow_trace=(t, amplitude * np.sin(t)),
+    )
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.fixture
+def client(live_server):
+    with CpapClient(live_server, timeout=10.0) as api:
+        yield api
+
+
+@pytest.fixture
+def patient_room(client):
+    room = next(ROOMS)
+    for pressure, apneas in ((8, 3), (10, 2), (12, 0)):
+        upload(client, room, f"ST{room}", XSS_NAME, pressure=pressure, apneas=apneas)
+    return room
+
+
+def show(station, room):
+    generation = station.loaded_generation
+    station.room = room
+    assert wait_for(lambda: station.loaded_generation > generation), station.messages.text
+
+
+def test_choosing_a_room_shows_patient_charts_list_and_trends(client, patient_room):
+    station = MonitoringStation(client)
+    show(station, patient_room)
+    facts = station.facts.value
+    assert f"ST{patient_room}" in facts
+    assert "&lt;img src=x onerror=alert(1)&gt;" in facts and "<img" not in facts
+    assert "12 cmH2O" in facts  # the latest pressure
+    assert station.latest_chart.flow_points == 600
+    assert [label.split(" · ")[1] for label, _ in station.earlier_select.options] == [
+        "10 cmH2O, 2 apneas", "8 cmH2O, 3 apneas"]  # newest first, the latest not repeated
+    assert station.trends.points_sent == 9
+    assert list(station.trends.lines["pressure_cmh2o"].y) == [8.0, 10.0, 12.0]
+
+
+def test_choosing_an_earlier_measurement_shows_it_beside_the_latest(client, patient_room):
+    station = MonitoringStation(client)
+    show(station, patient_room)
+    station.earlier_select.value = station.earlier_select.options[-1][1]
+    assert wait_for(lambda: station.earlier_chart.flow_points == 600)
+    assert station.earlier_box.layout.display == ""
+    assert station.latest_chart.flow_points == 600
+
+
+@pytest.mark.parametrize("typed", ["3", "26", "12.5", "twelve", "1e1", "-8", " "])
+def test_invalid_pressures_are_refused_with_a_message_and_not_sent(client, patient_room, typed):
+    station = MonitoringStation(client)
+    show(station, patient_room)
+    station.pressure_input.value = typed
+    assert station.send_button.disabled
+    station._on_send()
+    assert station.messages.level == "error"
+    assert "4 to 25" in station.messages.text and "Nothing was sent" in station.messages.text
+    assert client.poll_pressure(patient_room).command_id is None
+
+
+def test_a_valid_pressure_reaches_the_server(client, patient_room):
+    station = MonitoringStation(client)
+    show(station, patient_room)
+    station.pressure_input.value = "14"
+    assert not station.send_button.disabled
+    station.send_button.click()
+    assert wait_for(lambda: station.messages.level == "success"), station.messages.text
+    poll = client.poll_pressure(patient_room)
+    assert poll.cmh2o == 14
+    assert wait_for(lambda: "14 cmH2O at" in station.facts.value)
+
+
+def test_switching_rooms_leaves_nothing_of_the_previous_patient(client, patient_room):
+    other = next(ROOMS)
+    upload(client, other, f"ST{other}", "Second Patient", pressure=6, apneas=0, amplitude=0.9)
+    station = MonitoringStation(client)
+    show(station, patient_room)
+    station.earlier_select.value = station.earlier_select.options[0][1]
+    assert wait_for(lambda: station.earlier_chart.flow_points > 0)
+    stale_generation = station._generation
+    station.room = other
+    # at once: nothing of the first patient is shown
+    assert f"ST{patient_room}" not in station.facts.value and "img" not in station.facts.value
+    assert station.latest_chart.flow_points == 0 and station.earlier_chart.flow_points == 0
+    assert station.earlier_select.options == () and station.trends.points_sent == 0
+    # a late answer for the first room is dropped
+    station._show_room(stale_generation, (client.room(patient_room), client.measurements(patient_room), None))
+    assert f"ST{patient_room}" not in station.facts.value
+    assert wait_for(lambda: f"ST{other}" in station.facts.value)
+    assert station.earlier_select.options == ()
+    assert max(station.latest_chart.flow_line.y) == pytest.approx(0.9, abs=0.01)
+
+
+def test_new_data_for_the_shown_room_appear_by_themselves(client):
+    room = next(ROOMS)
+    upload(client, room, f"ST{room}", "Live", pressure=8)
+    page = build_monitor(client, refresh_s=0.3, stale_after_s=600)
+    station = page.station
+    try:
+        page.overview.selected_room = room
+        assert wait_for(lambda: "8 cmH2O" in station.facts.value)
+        assert wait_for(lambda: any(v == room for _, v in station.room_select.options))
+        assert station.room_select.value == room
+        upload(client, room, f"ST{room}", "Live", pressure=11)
+        assert wait_for(lambda: "11 cmH2O" in station.facts.value)
+        assert len(station.earlier_select.options) == 1
+    finally:
+        page.overview.stop()
