@@ -16,6 +16,8 @@ Examples
 1
 >>> db.dialect
 'sqlite'
+>>> db.poll_row(12) is None
+True
 """
 
 from __future__ import annotations
@@ -26,14 +28,20 @@ from collections.abc import Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from ..errors import ParameterError
 from .models import Base
 
-__all__ = ["Database", "make_engine"]
+__all__ = ["Database", "make_engine", "POLL_SQL"]
+
+POLL_SQL = (
+    "SELECT r.number, c.id, c.cmh2o, c.commanded_at FROM rooms r "
+    "LEFT JOIN pressure_commands c ON c.id = r.latest_command_id WHERE r.number = {placeholder}"
+)
+"""The bedside poll: one primary-key lookup and one primary-key join."""
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -91,6 +99,8 @@ class Database:
         self.dialect = self.engine.dialect.name
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
+        self._poll_sql = POLL_SQL.format(placeholder="?" if self.dialect == "sqlite" else "%s")
+        self._poll_connection = None
         Base.metadata.create_all(self.engine)
 
     @contextlib.contextmanager
@@ -105,6 +115,37 @@ class Database:
         with self._write_lock, self._sessions() as session, session.begin():
             yield session
 
+    def poll_row(self, room: int) -> tuple | None:
+        """``(room, command_id, cmh2o, commanded_at)`` of the room's latest command, or None for no room.
+
+        The hot path of the API (every bedside station polls it): one driver
+        connection in autocommit mode, kept for the calling thread (the event
+        loop), skips the ORM and the thread pool. ``command_id``, ``cmh2o`` and
+        ``commanded_at`` are None before any command; ``commanded_at`` is as the
+        driver returns it (see :func:`cpap_lib.server.models.as_utc`).
+
+        Raises
+        ------
+        sqlalchemy.exc.OperationalError
+            If the database cannot be read (the connection is dropped and reopened next time).
+        """
+        if self._poll_connection is None:
+            proxy = self.engine.raw_connection()
+            if self.dialect == "postgresql":
+                proxy.driver_connection.autocommit = True
+            self._poll_connection = proxy
+        try:
+            return self._poll_connection.driver_connection.execute(self._poll_sql, (room,)).fetchone()
+        except self.engine.dialect.loaded_dbapi.Error as exc:
+            self._drop_poll_connection()
+            raise OperationalError(self._poll_sql, (room,), exc) from exc
+
+    def _drop_poll_connection(self) -> None:
+        proxy, self._poll_connection = self._poll_connection, None
+        if proxy is not None:
+            proxy.invalidate()  # never hand an autocommit connection back to the pool
+
     def dispose(self) -> None:
         """Close every pooled connection."""
+        self._drop_poll_connection()
         self.engine.dispose()

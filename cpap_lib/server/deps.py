@@ -21,7 +21,7 @@ __all__ = ["get_db", "DbDep", "RoomNumber", "require_roles", "DEVICE", "STAFF", 
 _bearer = HTTPBearer(auto_error=False, description="Device or staff token (see CPAP_DEVICE_TOKEN / CPAP_STAFF_TOKEN)")
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     """The app's :class:`Database`."""
     return request.app.state.db
 
@@ -31,9 +31,13 @@ RoomNumber = Annotated[int, Path(ge=ROOM_MIN, le=ROOM_MAX, description="Room num
 
 
 def require_roles(*roles: str):
-    """A dependency that answers 401 without a known token and 403 for another role."""
+    """A dependency that answers 401 without a known token and 403 for another role.
 
-    def check(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str | None:
+    Dependencies here are ``async`` (they do no I/O) so FastAPI does not send
+    them through the thread pool.
+    """
+
+    async def check(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str | None:
         settings: Settings = request.app.state.settings
         if not settings.auth_enabled:
             return None

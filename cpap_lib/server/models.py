@@ -43,6 +43,7 @@ __all__ = [
     "MeasurementEvent",
     "PressureCommand",
     "utcnow",
+    "as_utc",
     "STORED_TRACE_POINTS",
 ]
 
@@ -53,6 +54,19 @@ STORED_TRACE_POINTS = 2000
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """A stored timestamp (a datetime, or SQLite's text form) as timezone-aware UTC.
+
+    >>> as_utc("2026-01-02 03:04:05.600000").isoformat()
+    '2026-01-02T03:04:05.600000+00:00'
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class UtcDateTime(TypeDecorator):
@@ -67,9 +81,7 @@ class UtcDateTime(TypeDecorator):
         return None if value is None else value.astimezone(UTC)
 
     def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return as_utc(value)
 
 
 class Base(DeclarativeBase):
