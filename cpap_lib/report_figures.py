@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
 from .decimate import minmax_lttb, window
@@ -47,6 +48,7 @@ __all__ = [
     "figure_png",
     "show",
     "show_markdown",
+    "show_breath_rate",
     "show_server_history",
     "use_logging",
     "is_severe",
@@ -132,7 +134,7 @@ def summary_table(summary: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def events_table(events: pd.DataFrame) -> pd.DataFrame:
-    """Events for the report: kind, start (h:mm:ss), duration, amplitude ratio.
+    """Events for the report: kind, start (h:mm:ss), duration, amplitude ratio (where known).
 
     >>> ev = pd.DataFrame({"kind": ["apnea"], "start_s": [3725.0], "end_s": [3740.5],
     ...                    "duration_s": [15.5], "amplitude_ratio": [0.05]})
@@ -140,7 +142,7 @@ def events_table(events: pd.DataFrame) -> pd.DataFrame:
     [{'kind': 'apnea', 'start': '1:02:05', 'duration_s': 15.5, 'amplitude_ratio': 0.05}]
     """
     start = events["start_s"].to_numpy(dtype=float)
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "kind": events["kind"].to_numpy(),
             "start": [_clock(s) for s in start],
@@ -149,6 +151,9 @@ def events_table(events: pd.DataFrame) -> pd.DataFrame:
         },
         index=pd.RangeIndex(1, len(events) + 1, name="event"),
     )
+    if len(table) and table["amplitude_ratio"].isna().all():  # not stored for server measurements
+        table = table.drop(columns="amplitude_ratio")
+    return table
 
 
 def _clock(seconds: float) -> str:
@@ -285,22 +290,42 @@ def breath_rate_figure(breaths: pd.DataFrame, *, bin_s: float = 60.0) -> Figure:
     return fig
 
 
+_MEASUREMENT_LABELS = {
+    "recorded_at": "received (UTC)",
+    "cpap_pressure_cmh2o": "pressure (cmH2O)",
+    "breath_rate_bpm": "breath rate (/min)",
+    "apnea_count": "apneas",
+    "apnea_index": "apnea index (/h)",
+    "ahi": "AHI (/h)",
+    "severity": "severity",
+}
+
+
 def measurements_table(measurements: pd.DataFrame) -> pd.DataFrame:
-    """Earlier measurements of a server patient, newest first.
+    """A server patient's measurements for the report, newest first, indexed by id.
 
     Parameters
     ----------
     measurements : DataFrame
-        One row per measurement with at least ``recorded_at``; other columns
-        (apnea index, severity, pressure ...) are kept as they are.
+        ``id, recorded_at`` and the summary columns of
+        :data:`cpap_lib.report_server.MEASUREMENT_COLUMNS`.
 
-    >>> m = pd.DataFrame({"recorded_at": ["2026-01-01", "2026-01-03"], "apnea_index": [3.0, 7.5]})
-    >>> measurements_table(m)["apnea_index"].tolist()
-    [7.5, 3.0]
+    >>> m = pd.DataFrame({"id": [1, 2], "recorded_at": pd.to_datetime(["2026-01-01 22:00", "2026-01-03 23:10"], utc=True),
+    ...                   "cpap_pressure_cmh2o": [8.0, 10.0], "breath_rate_bpm": [15.04, 14.2], "apnea_count": [3, 1],
+    ...                   "apnea_index": [7.5, 2.0], "ahi": [9.0, 3.1], "severity": ["mild", "normal"]})
+    >>> measurements_table(m).iloc[0].to_dict()  # doctest: +NORMALIZE_WHITESPACE
+    {'received (UTC)': '2026-01-03 23:10', 'pressure (cmH2O)': 10.0, 'breath rate (/min)': 14.2, 'apneas': 1,
+     'apnea index (/h)': 2.0, 'AHI (/h)': 3.1, 'severity': 'normal'}
     """
     if measurements.empty:
-        return measurements
-    return measurements.sort_values("recorded_at", ascending=False).reset_index(drop=True)
+        return pd.DataFrame(columns=list(_MEASUREMENT_LABELS.values()))
+    ordered = measurements.sort_values("recorded_at", ascending=False)
+    table = ordered[list(_MEASUREMENT_LABELS)].copy()
+    table["recorded_at"] = pd.to_datetime(table["recorded_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
+    numeric = ["cpap_pressure_cmh2o", "breath_rate_bpm", "apnea_index", "ahi"]
+    table[numeric] = table[numeric].apply(pd.to_numeric, errors="coerce").round(1)
+    table.index = pd.Index(ordered["id"].to_numpy(), name="measurement")
+    return table.rename(columns=_MEASUREMENT_LABELS)
 
 
 def history_figure(measurements: pd.DataFrame) -> Figure:
@@ -335,8 +360,10 @@ def history_figure(measurements: pd.DataFrame) -> Figure:
         else:
             ax.plot(when, values, color=color, marker="o", markersize=3)
         ax.set_ylabel(label)
+    locator = AutoDateLocator()
+    axes[-1].xaxis.set_major_locator(locator)
+    axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator))
     axes[0].set_title(f"History: {len(ordered)} measurements")
-    fig.autofmt_xdate()
     return fig
 
 
@@ -363,6 +390,18 @@ def show_markdown(text: str) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(text))
+
+
+def show_breath_rate(subject: Any) -> None:
+    """Show the breath-rate trend, or for a server patient say where the rates are.
+
+    The server keeps each measurement's summary, not its breaths.
+    """
+    if subject.is_server_patient:
+        show_markdown("Per-breath data are not stored on the server: the breath rate of each measurement "
+                      "is in the history below.")
+    else:
+        show(breath_rate_figure(subject.breaths))
 
 
 def show_server_history(subject: Any) -> None:
