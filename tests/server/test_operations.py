@@ -1,0 +1,78 @@
+"""Running the server: `cpap-lab serve`, structured logs without patient names, database failures."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from cpap_lib.client import CpapClient
+from cpap_lib.errors import ServerUnavailableError
+from cpap_lib.server.process import start_server
+
+SECRET_NAME = "Zelda Quixotic-Name"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_cpap_lab_serve_runs_until_interrupted_and_logs_requests_without_names(tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CPAP_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cpap_lib.cli", "serve", "--port", str(port), "--database", f"sqlite:///{tmp_path / 'x.db'}"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/health", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "cpap-lab serve did not answer /health"
+                time.sleep(0.1)
+        with CpapClient(url) as api:
+            api.upload_measurement(3, "LOG-1", name=SECRET_NAME, cpap_pressure=8)
+            assert api.room(3).name == SECRET_NAME
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, log = process.communicate(timeout=30)
+    assert process.returncode == 130  # stopped by Ctrl-C (SIGINT), after a graceful shutdown
+    assert "Application shutdown complete" in log
+    assert "method=POST path=/api/v1/rooms/3/measurements status=201 duration_ms=" in log
+    assert SECRET_NAME not in log and "Zelda" not in log
+
+
+def test_database_failure_is_503_with_a_clear_message(tmp_path):
+    url = f"sqlite:///{tmp_path / 'broken.db'}"
+    with start_server(url, log_level="info") as server, CpapClient(server.url, retries=0) as api:
+        receipt = api.upload_measurement(4, "FAIL-1", name=SECRET_NAME, cpap_pressure=8)
+        engine = create_engine(url)
+        with engine.begin() as connection:  # break the schema under the running server
+            connection.execute(text("DROP TABLE measurement_events"))
+        engine.dispose()
+        answer = requests.get(f"{server.url}/api/v1/measurements/{receipt.measurement_id}", timeout=5)
+        assert (answer.status_code, answer.json()) == (503, {"detail": "database unavailable; try again shortly"})
+        with pytest.raises(ServerUnavailableError, match="server error 503: database unavailable"):
+            api.measurement(receipt.measurement_id)
+        log = server.log_path.read_text()
+    assert "event=db_error" in log and "error=OperationalError" in log
+    assert SECRET_NAME not in log
+
+
+def test_unreachable_database_fails_startup_with_the_servers_own_message():
+    with pytest.raises(ServerUnavailableError, match="server exited with status"):
+        start_server(f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}/nothing", startup_timeout=30)
