@@ -1,0 +1,128 @@
+"""Browser fixtures: a real API server, a real Voilà server and Debian's Chromium (Playwright).
+
+One API server (fresh SQLite database, seeded through the client), one Voilà
+server and one browser per session. Screenshots go to ``test-artifacts/``.
+Chromium must be installed (``apt-get install chromium``); without it the
+tests fail, they are never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cpap_lib.client import CpapClient
+from cpap_lib.dashboard.voila_app import VoilaServer
+from cpap_lib.server.process import start_server
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = Path(os.environ.get("CPAP_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+XSS_NAME = "<img src=x onerror=alert(1)>"
+
+SEEDED = {
+    # room: (mrn, name, pressure, breath rate, apneas, apnea index)
+    1: ("BR-001", "Ada Lovelace", 8, 14.2, 3, 18.0),
+    2: ("BR-002", XSS_NAME, 10, 16.5, 1, 6.0),
+    3: ("BR-003", "Grace Hopper", 12, 12.0, 2, 12.0),
+}
+
+
+def wait_until(predicate, timeout=20.0, interval=0.1):
+    """Poll ``predicate`` until it is true; return its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def api(tmp_path_factory, artifacts):
+    """A running API server with the SEEDED rooms; yields (url, client)."""
+    db = tmp_path_factory.mktemp("browser_api") / "cpap_lab.db"
+    with start_server(f"sqlite:///{db}", log_path=artifacts / "browser-api.log") as server:
+        with CpapClient(server.url, timeout=10.0) as client:
+            t = np.linspace(2.7, 120.0, 1500)
+            for room, (mrn, name, pressure, rate, apneas, index) in SEEDED.items():
+                client.upload_measurement(
+                    room, mrn, name=name, cpap_pressure=pressure,
+                    analysis={"breath_rate_bpm": rate, "apnea_count": apneas, "apnea_index": index,
+                              "apneas": [{"start_s": 40.0, "end_s": 55.0}]},
+                    flow_trace=(t, 0.45 * np.sin(2 * np.pi * t / 4)),
+                )
+            yield server.url, client
+
+
+@pytest.fixture(scope="session")
+def voila(api, artifacts):
+    """Voilà serving notebooks/ against the API server (pages refresh every second)."""
+    url, _client = api
+    server = VoilaServer(url, env={"CPAP_REFRESH_S": "1", "CPAP_STALE_S": "3600"},
+                         log_path=artifacts / "browser-voila.log")
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install it with `apt-get install chromium` "
+                    "(the browser tests never download a browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Page:
+    """A browser tab with the dialogs it raised and the requests it made."""
+
+    def __init__(self, browser, voila):
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.tab = self.context.new_page()
+        self.tab.set_default_timeout(30_000)
+        self.voila = voila
+        self.dialogs: list[str] = []
+        self.requests: list[str] = []
+        self.tab.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+        self.tab.on("request", lambda request: self.requests.append(request.url))
+
+    def open(self, notebook: str, query: str = "", ready: str = ".cpap-page"):
+        self.tab.goto(self.voila.page_url(notebook, query))
+        self.tab.wait_for_selector(ready, timeout=60_000)
+        return self.tab
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def new_page(browser, voila):
+    """Open tabs with ``new_page()``; all are closed at the end of the test."""
+    pages: list[Page] = []
+
+    def make() -> Page:
+        page = Page(browser, voila)
+        pages.append(page)
+        return page
+
+    yield make
+    for page in pages:
+        page.close()
