@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .breaths import flow_clean
 from .errors import ParameterError
 
 __all__ = [
@@ -125,8 +126,9 @@ def events_find(
 ):
     """Apneas and hypopnea candidates by the AASM amplitude rule.
 
-    Apneas: the flow's excursion in a centred window of half a breath period
-    (2-5 s) stays below ``1 - apnea_drop`` of the baseline; the run, widened by
+    Apneas: the flow's excursion (low-passed at 2.5 x the breath frequency, so
+    sensor noise in a pause is not mistaken for breathing) in a centred window
+    of half a breath period (2-5 s) stays below ``1 - apnea_drop`` of the baseline; the run, widened by
     half a window each side, lasts at least ``min_duration_s``.
     Hypopnea candidates: consecutive breaths whose peak-to-peak amplitude is
     below ``1 - hypopnea_drop`` of the baseline, from the first one's start to
@@ -189,6 +191,11 @@ def _apneas(x, time_s, fs_hz, peaks, base_breath, drop, min_duration_s):
     step = max(int(fs_hz // 10), 1)
     xs, ts, fs = x[::step], time_s[::step], fs_hz / step
     period = float(np.median(np.diff(peaks)))
+    # sensor noise during a pause must not look like breathing: keep only the breathing band
+    # (up to 2.5 x the breath frequency) for this 10 % test
+    cutoff = float(np.clip(2.5 / period, 0.4, 2.0))
+    if cutoff < fs / 2.5 and xs.size > 30:
+        xs = flow_clean(xs, fs, cutoff_hz=cutoff)
     at = np.clip(np.searchsorted(peaks, ts, side="right") - 1, 0, peaks.size - 1)
     baseline = base_breath[at]
     win = max(int(round(float(np.clip(0.5 * period, 2.0, 5.0)) * fs)), 1)
