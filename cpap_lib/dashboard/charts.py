@@ -193,6 +193,7 @@ class FlowChart(widgets.VBox):
         self.reset_button.on_click(lambda _: self.reset_zoom())
         self.save_button.on_click(lambda _: self.save_png())
         self.status = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px"))
+        self.status.add_class("cpap-chart-status")
         legend = widgets.HTML(
             f'<span style="color:{FLOW_COLOR}">&#9472; flow</span> &nbsp; '
             f'<span style="color:{BREATH_COLOR}">&#9660; breath</span> &nbsp; '
