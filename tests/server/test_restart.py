@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cpap_lib.client import CpapClient
 from cpap_lib.server.process import start_server
 
 
+@pytest.mark.slow
 def test_commanded_pressure_and_history_survive_a_restart(database_url):
     with start_server(database_url) as first, CpapClient(first.url) as api:
         api.upload_measurement(21, "RST-1", name="Kept", cpap_pressure=8, analysis={"apnea_count": 4})
