@@ -6,7 +6,8 @@ AASM amplitude rule (``method="amplitude"``, the default)
     candidate** is a drop of at least 30 % for at least 10 s that is not an
     apnea (without oximetry or arousal data it cannot be confirmed, so it is
     reported separately and never counted as an apnea). Shorter pauses are
-    not events.
+    not events. Durations are compared in whole seconds, as scorers and
+    devices report them (a measured 9.6 s counts as 10 s).
 
     The excursion at each moment is ``max - min`` of the cleaned flow in a
     centred window; a run where it stays below the threshold is widened by
@@ -186,6 +187,11 @@ def _frame(kind: str, start: np.ndarray, stop: np.ndarray, ratio: np.ndarray):
     ).astype({"kind": "str", "start_s": float, "end_s": float, "duration_s": float, "amplitude_ratio": float})
 
 
+def _long_enough(duration_s: np.ndarray, min_duration_s: float) -> np.ndarray:
+    """Durations compared in whole seconds, as scorers and devices report them (9.6 s counts as 10 s)."""
+    return np.floor(duration_s + 0.5) >= min_duration_s
+
+
 def _apneas(x, time_s, fs_hz, peaks, base_breath, drop, min_duration_s):
     # apneas last >= 10 s: a 10 Hz view of the (already low-passed) flow is plenty
     step = max(int(fs_hz // 10), 1)
@@ -202,7 +208,7 @@ def _apneas(x, time_s, fs_hz, peaks, base_breath, drop, min_duration_s):
     ratio = flow_excursion(xs, win) / np.where(baseline > 0, baseline, np.inf)
     a, b = _widened_runs(ratio < (1.0 - drop), win // 2, xs.size)
     start, stop = ts[a], ts[np.minimum(b, xs.size - 1)]
-    keep = (stop - start) >= min_duration_s
+    keep = _long_enough(stop - start, min_duration_s)
     return _frame("apnea", start[keep], stop[keep], _segment_min(ratio, a[keep], b[keep]))
 
 
@@ -210,7 +216,7 @@ def _hypopneas(breaths, ratio, drop, min_duration_s, apneas):
     a, b = runs(ratio < (1.0 - drop))
     start = breaths["start_s"].to_numpy(np.float64)[a]
     stop = breaths["end_s"].to_numpy(np.float64)[np.maximum(b - 1, 0)]
-    keep = (stop - start) >= min_duration_s
+    keep = _long_enough(stop - start, min_duration_s)
     if len(apneas):
         ap = apneas[["start_s", "end_s"]].to_numpy()
         keep &= ~((start[:, None] < ap[None, :, 1]) & (stop[:, None] > ap[None, :, 0])).any(axis=1)
