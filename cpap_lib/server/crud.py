@@ -35,7 +35,7 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from ..decimate import minmax_lttb
 from ..errors import NotFoundError
@@ -196,12 +196,12 @@ def poll_pressure(session: Session, *, room: int) -> PressurePoll:
 _SUMMARY_FIELDS = tuple(f for f in MeasurementSummary.model_fields if f != "recorded_at" and f != "id")
 
 
-def _ward_query(room: int | None = None):
-    latest = aliased(Measurement)
+def _build_ward_query():
+    latest = Measurement  # joined once, through the admission's latest_measurement_id
     columns = [Room.number, Patient.mrn, Patient.name, Admission.id, Admission.admitted_at,
                latest.id, latest.recorded_at, *(getattr(latest, f) for f in _SUMMARY_FIELDS),
                PressureCommand.cmh2o, PressureCommand.commanded_at]
-    query = (
+    return (
         select(*columns)
         .outerjoin(Admission, Admission.id == Room.current_admission_id)
         .outerjoin(Patient, Patient.id == Admission.patient_id)
@@ -209,7 +209,14 @@ def _ward_query(room: int | None = None):
         .outerjoin(PressureCommand, PressureCommand.id == Room.latest_command_id)
         .order_by(Room.number)
     )
-    return query if room is None else query.where(Room.number == room)
+
+
+_WARD_QUERY = _build_ward_query()
+"""Built once: constructing the statement costs more than running it."""
+
+
+def _ward_query(room: int | None = None):
+    return _WARD_QUERY if room is None else _WARD_QUERY.where(Room.number == room)
 
 
 def _room_public(row) -> RoomPublic:
