@@ -25,6 +25,8 @@ from typing import Annotated, Literal
 import base64
 import binascii
 
+import numpy as np
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
@@ -115,7 +117,7 @@ class FlowTrace(BaseModel):
     def _consistent(self) -> FlowTrace:
         if len(self.time_s) != len(self.flow_lps):
             raise ValueError(f"time_s has {len(self.time_s)} points but flow_lps has {len(self.flow_lps)}")
-        if any(b < a for a, b in zip(self.time_s, self.time_s[1:])):
+        if np.any(np.diff(np.asarray(self.time_s, dtype=np.float64)) < 0):
             raise ValueError("time_s must be non-decreasing")
         return self
 
