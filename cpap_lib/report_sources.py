@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .analysis import analyze_file
 from .errors import ParameterError
 
 __all__ = [
@@ -262,8 +263,6 @@ def load_report_subject(*, report_name: str = "", recording_path: str = "", serv
         from .report_server import load_server_subject
 
         return load_server_subject(report_name=report_name, server_url=server_url, room=room, mrn=mrn, token=token)
-    from .analysis import analyze_file
-
     started = time.perf_counter()
     analysis = analyze_file(recording_path, method=method, **dict(params or {}))
     analysis_s = time.perf_counter() - started

@@ -1,0 +1,115 @@
+"""Batch reports: reports per minute with 1 and 2 workers, and where a report's time goes.
+
+    python benchmarks/bench_reports.py [--count 16] [--minutes 10] [--workers 1 2] [--dask]
+
+Simulates ``--count`` recordings of ``--minutes`` each (seeded; a few apneas
+and hypopneas) into a temporary folder, then runs the real batch
+(:func:`cpap_lib.reports.run_reports`: papermill, one kernel per report, HTML
+export, index) once per worker count, and with ``--dask`` once more on a
+2-worker Dask LocalCluster (cluster start excluded). Per report it splits the
+time into kernel start/stop (papermill's run minus the cells), imports in the
+kernel (the ``imports`` cell), reading + analysis (timed inside the notebook),
+the remaining cells (figures, tables) and the HTML export.
+
+Prints a table and writes benchmarks/results/reports.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def make_recordings(folder: Path, count: int, minutes: float) -> list[Path]:
+    """``count`` simulated lab recordings of ``minutes`` each."""
+    from cpap_lib.simulate import simulate_recording, write_lab_file
+
+    paths = []
+    for i in range(count):
+        sim = simulate_recording(seed=100 + i, minutes=minutes, apneas=i % 7, hypopneas=i % 3)
+        path = folder / f"patient_{i + 1:02d}.txt"
+        write_lab_file(sim, path)
+        paths.append(path)
+    return paths
+
+
+def breakdown(batch) -> dict[str, float]:
+    """Median seconds per report of each part."""
+    ok = batch.succeeded
+    parts = {
+        "run_s": [r.run_s for r in ok],
+        "kernel_start_stop_s": [r.overhead_s for r in ok],
+        "kernel_imports_s": [r.tagged_s.get("imports", 0.0) for r in ok],
+        "read_analysis_s": [r.summary["timings"]["analysis_s"] for r in ok],
+        "other_cells_s": [r.cells_s - r.tagged_s.get("imports", 0.0) - r.summary["timings"]["analysis_s"] for r in ok],
+        "html_export_s": [r.export_s for r in ok],
+    }
+    return {key: statistics.median(values) for key, values in parts.items()}
+
+
+def run(paths: list[Path], out: Path, *, workers: int = 1, scheduler: str | None = None) -> dict:
+    from cpap_lib.reports import run_reports
+
+    started = time.perf_counter()
+    batch = run_reports(paths, out, workers=workers, scheduler=scheduler, progress=False)
+    seconds = time.perf_counter() - started
+    if batch.failed:
+        raise SystemExit(f"{len(batch.failed)} reports failed: {batch.failed[0].error}")
+    parts = breakdown(batch)
+    per_report = parts["run_s"] + parts["html_export_s"]
+    return {
+        "workers": workers, "dask": scheduler is not None, "reports": len(batch.results), "seconds": seconds,
+        "reports_per_minute": 60 * len(batch.results) / seconds, **parts,
+        "overhead_s": per_report - parts["read_analysis_s"],
+        "overhead_share": (per_report - parts["read_analysis_s"]) / per_report,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=16)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--dask", action="store_true", help="also run on a 2-worker Dask LocalCluster")
+    args = parser.parse_args(argv)
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
+        folder = Path(tmp)
+        paths = make_recordings(folder, args.count, args.minutes)
+        for workers in args.workers:
+            rows.append(run(paths, folder / f"out-{workers}", workers=workers))
+        if args.dask:
+            from distributed import LocalCluster
+
+            with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+                rows.append(run(paths, folder / "out-dask", workers=2, scheduler=cluster.scheduler_address))
+
+    header = (f"{'run':<14}{'reports/min':>12}{'total s':>9}{'per report s':>13}{'kernel start/stop':>18}"
+              f"{'imports':>9}{'read+analysis':>14}{'figures etc':>12}{'html':>7}{'overhead':>10}")
+    print(f"{args.count} recordings of {args.minutes:g} min, {os.cpu_count()} CPUs, medians per report (s)")
+    print(header)
+    for row in rows:
+        label = ("dask, 2 workers" if row["dask"] else f"{row['workers']} worker{'s' * (row['workers'] > 1)}")
+        print(f"{label:<14}{row['reports_per_minute']:>12.1f}{row['seconds']:>9.1f}"
+              f"{row['run_s'] + row['html_export_s']:>13.2f}{row['kernel_start_stop_s']:>18.2f}"
+              f"{row['kernel_imports_s']:>9.2f}{row['read_analysis_s']:>14.2f}{row['other_cells_s']:>12.2f}"
+              f"{row['html_export_s']:>7.2f}{row['overhead_share']:>9.0%}")
+    RESULTS.mkdir(exist_ok=True)
+    result = {"count": args.count, "minutes": args.minutes, "cpus": os.cpu_count(), "python": sys.version.split()[0],
+              "runs": rows}
+    (RESULTS / "reports.json").write_text(json.dumps(result, indent=1))
+    print(f"wrote {RESULTS / 'reports.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
