@@ -153,12 +153,6 @@ def _fast_parse(source: Any) -> np.ndarray | None:
     import pyarrow.compute as pc
     from pyarrow import csv
 
-    bad: list[int] = []
-
-    def _on_invalid(row: Any) -> str:
-        bad.append(1)
-        return "skip"
-
     is_path = isinstance(source, (str, os.PathLike))
     try:
         table = csv.read_csv(
@@ -166,14 +160,14 @@ def _fast_parse(source: Any) -> np.ndarray | None:
             read_options=csv.ReadOptions(
                 column_names=list(LAB_COLUMNS), skip_rows=1 if is_path else 0, block_size=8 << 20
             ),
-            parse_options=csv.ParseOptions(invalid_row_handler=_on_invalid, ignore_empty_lines=False),
+            parse_options=csv.ParseOptions(ignore_empty_lines=False),  # any wrong row raises: robust path
             convert_options=csv.ConvertOptions(
                 column_types={c: (pa.float64() if i == 0 else pa.int32()) for i, c in enumerate(LAB_COLUMNS)}
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError, OSError):
         return None
-    if bad or table.num_rows == 0 or any(table.column(i).null_count for i in range(7)):
+    if table.num_rows == 0 or any(table.column(i).null_count for i in range(7)):
         return None
     time_s = table.column(0).to_numpy()
     if not np.isfinite(time_s).all():
