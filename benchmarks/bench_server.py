@@ -38,7 +38,14 @@ from sqlalchemy import insert, update
 
 from cpap_lib.client import CpapClient
 from cpap_lib.server.db import Database
-from cpap_lib.server.models import Admission, Measurement, Patient, PressureCommand, Room, utcnow
+from cpap_lib.server.models import (
+    Admission,
+    Measurement,
+    Patient,
+    PressureCommand,
+    Room,
+    utcnow,
+)
 from cpap_lib.server.process import start_server
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_server.json"
@@ -71,7 +78,7 @@ def run_wrk(url: str, seconds: int) -> dict:
     """wrk with 8 connections; requests/s and latency percentiles."""
     out = subprocess.run([WRK, "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url],
                          capture_output=True, text=True, check=True).stdout
-    latency = {int(p): _wrk_ms(v) for p, v in re.findall(r"^\s+(\d+)%\s+(\S+)$", out, flags=re.M)}
+    latency = {int(p): _wrk_ms(v) for p, v in re.findall(r"^\s+(\d+)%\s+(\S+)$", out, flags=re.MULTILINE)}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
             "p50_ms": latency[50], "p90_ms": latency[90], "p99_ms": latency[99],

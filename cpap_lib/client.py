@@ -39,7 +39,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import requests
@@ -55,21 +55,21 @@ from .errors import (
 )
 
 __all__ = [
+    "PRESSURE_MAX_CMH2O",
+    "PRESSURE_MIN_CMH2O",
+    "Admission",
     "CpapClient",
     "Health",
-    "MeasurementSummary",
     "Measurement",
-    "Room",
-    "WardRoom",
-    "WardState",
-    "Admission",
+    "MeasurementSummary",
     "Patient",
     "PressureCommand",
     "PressurePoll",
+    "Room",
     "UploadReceipt",
+    "WardRoom",
+    "WardState",
     "error_for",
-    "PRESSURE_MIN_CMH2O",
-    "PRESSURE_MAX_CMH2O",
 ]
 
 PRESSURE_MIN_CMH2O, PRESSURE_MAX_CMH2O = 4, 25
@@ -348,7 +348,7 @@ class CpapClient:
         if self._own_session:
             self.session.close()
 
-    def __enter__(self) -> CpapClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info) -> None:

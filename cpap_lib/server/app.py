@@ -22,7 +22,7 @@ from .middleware import AccessLog, BodySizeLimit
 from .routes import ROUTERS
 from .settings import Settings
 
-__all__ = ["create_app", "API_VERSION"]
+__all__ = ["API_VERSION", "create_app"]
 
 API_VERSION = "1.0.0"
 logger = logging.getLogger("cpap_lib.server")

@@ -67,18 +67,18 @@ from .schemas import (
 )
 
 __all__ = [
-    "room_not_found",
-    "upload",
     "admit",
     "command_pressure",
-    "poll_pressure",
-    "ward",
-    "room_state",
-    "list_measurements",
     "get_measurement",
     "get_patient",
-    "list_patients",
     "latest_pressures",
+    "list_measurements",
+    "list_patients",
+    "poll_pressure",
+    "room_not_found",
+    "room_state",
+    "upload",
+    "ward",
 ]
 
 

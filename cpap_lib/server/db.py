@@ -35,7 +35,7 @@ from sqlalchemy.pool import StaticPool
 from ..errors import ParameterError
 from .models import Base
 
-__all__ = ["Database", "make_engine", "POLL_SQL"]
+__all__ = ["POLL_SQL", "Database", "make_engine"]
 
 POLL_SQL = (
     "SELECT r.number, c.id, c.cmh2o, c.commanded_at FROM rooms r "

@@ -16,7 +16,7 @@ from .db import Database
 from .schemas import ROOM_MAX, ROOM_MIN
 from .settings import Settings
 
-__all__ = ["get_db", "DbDep", "RoomNumber", "require_roles", "DEVICE", "STAFF", "ANY_ROLE"]
+__all__ = ["ANY_ROLE", "DEVICE", "STAFF", "DbDep", "RoomNumber", "get_db", "require_roles"]
 
 _bearer = HTTPBearer(auto_error=False, description="Device or staff token (see CPAP_DEVICE_TOKEN / CPAP_STAFF_TOKEN)")
 

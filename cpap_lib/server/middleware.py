@@ -11,7 +11,7 @@ import json
 import logging
 import time
 
-__all__ = ["BodySizeLimit", "AccessLog"]
+__all__ = ["AccessLog", "BodySizeLimit"]
 
 access_logger = logging.getLogger("cpap_lib.server.access")
 

@@ -35,16 +35,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
-    "Base",
-    "Room",
-    "Patient",
+    "STORED_TRACE_POINTS",
     "Admission",
+    "Base",
     "Measurement",
     "MeasurementEvent",
+    "Patient",
     "PressureCommand",
-    "utcnow",
+    "Room",
     "as_utc",
-    "STORED_TRACE_POINTS",
+    "utcnow",
 ]
 
 STORED_TRACE_POINTS = 2000

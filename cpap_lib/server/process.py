@@ -27,13 +27,14 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Self
 
 import requests
 
 from ..errors import ServerUnavailableError
 from .settings import Settings, check_bind_host
 
-__all__ = ["ServerProcess", "start_server", "serve", "configure_logging", "free_port", "bind_socket"]
+__all__ = ["ServerProcess", "bind_socket", "configure_logging", "free_port", "serve", "start_server"]
 
 LOG_FORMAT = "ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
@@ -126,7 +127,7 @@ class ServerProcess:
                 self.process.wait(timeout)
         return self.process.returncode
 
-    def __enter__(self) -> ServerProcess:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -19,42 +19,40 @@ cmh2o
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from typing import Annotated, Literal
 
-import base64
-import binascii
-
 import numpy as np
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
-    "ROOM_MIN",
-    "ROOM_MAX",
-    "PRESSURE_MIN",
-    "PRESSURE_MAX",
     "MAX_TRACE_POINTS",
-    "Mrn",
-    "PatientName",
-    "Interval",
+    "PNG_SIGNATURE",
+    "PRESSURE_MAX",
+    "PRESSURE_MIN",
+    "ROOM_MAX",
+    "ROOM_MIN",
+    "AdmissionCreate",
+    "AdmissionPublic",
     "AnalysisIn",
     "FlowTrace",
+    "Health",
+    "Interval",
     "MeasurementCreate",
-    "AdmissionCreate",
-    "UploadReceipt",
-    "MeasurementSummary",
     "MeasurementPublic",
+    "MeasurementSummary",
+    "Mrn",
+    "PatientName",
+    "PatientPublic",
     "PressureCommandCreate",
     "PressureCommandPublic",
     "PressurePoll",
     "RoomPublic",
+    "UploadReceipt",
     "WardPublic",
-    "AdmissionPublic",
-    "PatientPublic",
-    "Health",
     "decode_png_base64",
-    "PNG_SIGNATURE",
 ]
 
 ROOM_MIN, ROOM_MAX = 1, 99_999

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from ..errors import ParameterError
 
-__all__ = ["Settings", "check_bind_host", "read_token_file", "DEFAULT_DATABASE_URL", "ROLES"]
+__all__ = ["DEFAULT_DATABASE_URL", "ROLES", "Settings", "check_bind_host", "read_token_file"]
 
 DEFAULT_DATABASE_URL = "sqlite:///cpap_lab.db"
 DEFAULT_MAX_BODY_BYTES = 8_000_000

@@ -41,7 +41,7 @@ from .. import crud
 from ..deps import ANY_ROLE, DEVICE, STAFF, DbDep
 from ..schemas import PRESSURE_MAX, PRESSURE_MIN, ROOM_MAX, ROOM_MIN, MeasurementCreate
 
-__all__ = ["router", "LegacyInputError", "parse_add_patient"]
+__all__ = ["LegacyInputError", "parse_add_patient", "router"]
 
 router = APIRouter(tags=["legacy (old clients)"])
 
@@ -184,7 +184,7 @@ def _room_number(value: str) -> int:
     return _integer("room_number", value, ROOM_MIN, ROOM_MAX)
 
 
-def _plain_number(value: float | int) -> float | int:
+def _plain_number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
 

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query, status
 
 from .. import crud
 from ..deps import DEVICE, STAFF, DbDep, RoomNumber
-from ..schemas import AdmissionCreate, MeasurementCreate, MeasurementSummary, Mrn, RoomPublic, UploadReceipt
+from ..schemas import (
+    AdmissionCreate,
+    MeasurementCreate,
+    MeasurementSummary,
+    Mrn,
+    RoomPublic,
+    UploadReceipt,
+)
 
 __all__ = ["router"]
 
