@@ -23,6 +23,8 @@ Examples
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 import logging
 import math
@@ -46,6 +48,7 @@ __all__ = [
     "breath_rate_figure",
     "history_figure",
     "figure_png",
+    "figure_img_html",
     "show",
     "show_markdown",
     "show_breath_rate",
@@ -378,11 +381,27 @@ def figure_png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def show(fig: Figure) -> None:
-    """Display ``fig`` in the notebook as a PNG (embedded as base64 by nbconvert)."""
-    from IPython.display import Image, display
+def figure_img_html(fig: Figure, alt: str | None = None) -> str:
+    """An ``<img>`` tag holding ``fig`` as a base64 PNG, with alternative text.
 
-    display(Image(data=figure_png(fig), format="png"))
+    The alternative text defaults to the first axes' title, so reports are
+    readable with a screen reader (nbconvert cannot add it to plain PNG outputs).
+
+    >>> fig = Figure(figsize=(1, 1)); _ = fig.add_subplot().set_title('Breath-rate "trend"')
+    >>> figure_img_html(fig)[:68]
+    '<img alt="Breath-rate &quot;trend&quot;" src="data:image/png;base64,'
+    """
+    if alt is None:
+        alt = next((ax.get_title() for ax in fig.axes if ax.get_title()), "figure")
+    encoded = base64.b64encode(figure_png(fig)).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
+
+
+def show(fig: Figure, alt: str | None = None) -> None:
+    """Display ``fig`` in the notebook as an embedded PNG with alternative text."""
+    from IPython.display import HTML, display
+
+    display(HTML(figure_img_html(fig, alt)))
 
 
 def show_markdown(text: str) -> None:

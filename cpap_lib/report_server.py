@@ -100,7 +100,9 @@ def load_server_subject(*, report_name: str = "", server_url: str, room: str | i
         if not summaries:
             raise ReportError(f"room {room}, patient {mrn}: no measurement on the server yet")
         latest = client.measurement(summaries[-1].id)
-        name = state.name if state.mrn == mrn else None
+        current = state.mrn == mrn
+        name = state.name if current else None
+        commanded = state.commanded_cmh2o if current else None
     fetch_s = time.perf_counter() - started
     summary = dict(latest.analysis)
     summary.update(apneas=[{"start_s": a, "end_s": b} for a, b in latest.apneas],
@@ -111,6 +113,7 @@ def load_server_subject(*, report_name: str = "", server_url: str, room: str | i
         "room": int(room),
         "measurement": f"#{latest.id} received {latest.recorded_at.isoformat(sep=' ', timespec='seconds')}",
         "cpap_pressure": "" if latest.cpap_pressure_cmh2o is None else f"{latest.cpap_pressure_cmh2o:g} cmH2O",
+        "commanded_pressure": "" if commanded is None else f"{commanded} cmH2O",
         "recording": summary.get("source") or "",
         "server": server_url,
     }

@@ -86,4 +86,4 @@ def summary_rows(html: str) -> dict[str, str]:
     raise AssertionError("no summary table in the report")
 
 
-PNG_IMG = re.compile(r'<img[^>]+src="data:image/png;base64,[A-Za-z0-9+/=\s]{1000,}"')
+PNG_IMG = re.compile(r'<img alt="[^"]+" src="data:image/png;base64,[A-Za-z0-9+/=\s]{1000,}"')

@@ -24,6 +24,7 @@ def server_patient(live_server, sample_paths):
     with CpapClient(live_server) as client:
         client.upload_measurement(ROOM, "MRN-REP-1", name="Ada Report", cpap_pressure=8, analysis=fast)
         client.upload_measurement(ROOM, "MRN-REP-1", cpap_pressure=10, analysis=severe)
+        client.command_pressure(ROOM, 11)
         client.admit(EMPTY_ROOM, "MRN-REP-2", name="No Data Yet")
     return live_server, severe
 
@@ -38,7 +39,7 @@ def test_all_rooms_lists_every_room_with_a_patient(server_patient):
 def test_server_report_shows_latest_measurement_and_history(server_patient, tmp_path):
     url, severe = server_patient
     done = cli("report", "--server", url, "--room", str(ROOM), "--room", str(EMPTY_ROOM), "--out", str(tmp_path),
-               "--no-progress")
+               "--workers", "2", "--no-progress")
     assert done.returncode == 1, done.stderr  # the room without measurements fails, listed
     assert f"room {EMPTY_ROOM}, patient MRN-REP-2: no measurement on the server yet" in done.stderr
     html = (tmp_path / "reports" / f"room-{ROOM}-MRN-REP-1.html").read_text()
@@ -47,7 +48,8 @@ def test_server_report_shows_latest_measurement_and_history(server_patient, tmp_
     assert shown["Apneas"] == str(expected["apnea_count"]) and shown["Breaths"] == str(expected["breath_count"])
     assert shown["Apnea index (AASM severity)"] == f"{expected['apnea_index']:.1f} /h ({expected['severity']})"
     assert shown["Rows skipped"] == "n/a"  # the server does not keep it
-    assert "Ada Report" in html and "10 cmH2O" in html
+    assert "Ada Report" in html and "<strong>Cpap pressure</strong>: 10 cmH2O" in html
+    assert "<strong>Commanded pressure</strong>: 11 cmH2O" in html
     assert "Pressure history and earlier measurements" in html
     assert len(PNG_IMG.findall(html)) == 3  # night, worst event, history (no per-breath data on the server)
     assert "Per-breath data are not stored on the server" in html
