@@ -158,7 +158,7 @@ def _fast_parse(source: Any) -> np.ndarray | None:
         table = csv.read_csv(
             source if is_path else io.BytesIO(source),
             read_options=csv.ReadOptions(
-                column_names=list(LAB_COLUMNS), skip_rows=1 if is_path else 0, block_size=8 << 20
+                column_names=list(LAB_COLUMNS), skip_rows=1 if is_path else 0
             ),
             parse_options=csv.ParseOptions(ignore_empty_lines=False),  # any wrong row raises: robust path
             convert_options=csv.ConvertOptions(
@@ -215,7 +215,7 @@ def _robust_parse(body: bytes, first_line: int) -> tuple[np.ndarray, np.ndarray]
 
     table = csv.read_csv(
         pa.py_buffer(body),
-        read_options=csv.ReadOptions(column_names=list(LAB_COLUMNS), block_size=8 << 20),
+        read_options=csv.ReadOptions(column_names=list(LAB_COLUMNS)),
         parse_options=csv.ParseOptions(quote_char=False, invalid_row_handler=lambda row: "skip"),
         convert_options=csv.ConvertOptions(column_types={c: pa.string() for c in LAB_COLUMNS}, strings_can_be_null=False),
     )
