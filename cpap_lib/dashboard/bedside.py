@@ -383,6 +383,8 @@ class BedsideStation(widgets.VBox):
             self.messages.show_error(f"Could not ask the server for a commanded pressure: {exc}")
             return
         with self._lock:
+            if self.messages.text.startswith("Could not ask the server"):
+                self.messages.clear()  # the server answers again
             if generation != self._generation or self.room_input.value.strip() != str(room):
                 return
             if poll.cmh2o is None or poll.command_id is None or self._seen_command.get(room) == poll.command_id:

@@ -37,6 +37,7 @@ from typing import Any
 
 import ipywidgets as widgets
 import traitlets
+from ipywidgets.widgets.widget_string import HTMLStyle
 
 from ..errors import CpapError, ParameterError
 from .common import MessageBar, escape
@@ -188,18 +189,25 @@ class RoomCard(widgets.Box):
         Called with the room number when the card is clicked.
     """
 
-    def __init__(self, room: int, on_select: Callable[[int], None]):
+    def __init__(self, room: int, on_select: Callable[[int], None], shared: dict[str, widgets.Widget] | None = None):
         self.room = int(room)
-        self.body = widgets.HTML(layout=widgets.Layout(width="100%"))
+        shared = shared or RoomCard.shared_styles()
+        self.body = widgets.HTML(layout=shared["full_width"], style=shared["html_style"])
         self.select_button = widgets.Button(
             description=f"Room {self.room}", tooltip=f"Show room {self.room} in the monitoring station",
-            layout=widgets.Layout(width="100%", height="100%"),
+            layout=shared["overlay"], style=shared["button_style"],
         )
         self.select_button.add_class("cpap-card-select")
         self.select_button.on_click(lambda _: on_select(self.room))
-        super().__init__([self.body, self.select_button], layout=widgets.Layout(width="100%"))
+        super().__init__([self.body, self.select_button], layout=shared["full_width"])
         self.add_class("cpap-card-box")
         self.add_class(f"cpap-room-{self.room}")
+
+    @staticmethod
+    def shared_styles() -> dict[str, widgets.Widget]:
+        """Layout and style widgets all cards of a page share (fewer widget models to send)."""
+        return {"full_width": widgets.Layout(width="100%"), "overlay": widgets.Layout(width="100%", height="100%"),
+                "html_style": HTMLStyle(), "button_style": widgets.ButtonStyle()}
 
     def set_html(self, html: str) -> None:
         """Show new card HTML (nothing is sent if it did not change)."""
@@ -243,6 +251,8 @@ class WardOverview(widgets.VBox):
         self.ward: Any = None
         self.refresh_count = 0
         self._cards: dict[int, RoomCard] = {}
+        self._card_styles = RoomCard.shared_styles()
+        self._first_refresh = threading.Event()
         self._listeners: list[Callable[[Any], None]] = []
         self._lock = threading.RLock()
         self.messages = MessageBar()
@@ -263,8 +273,21 @@ class WardOverview(widgets.VBox):
         """Call ``callback(ward)`` after every successful refresh (in the refresh thread)."""
         self._listeners.append(callback)
 
+    def wait_first_refresh(self, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) until the first refresh has finished or failed.
+
+        A page built with the first ward already in it shows every card at once.
+        """
+        return self._first_refresh.wait(timeout_s)
+
     def refresh(self) -> bool:
         """Fetch the ward (one request) and show it; return whether it worked."""
+        try:
+            return self._refresh()
+        finally:
+            self._first_refresh.set()
+
+    def _refresh(self) -> bool:
         try:
             ward = self.client.ward()
         except CpapError as exc:
@@ -292,7 +315,7 @@ class WardOverview(widgets.VBox):
             for state in rooms:
                 card = self._cards.get(state.room)
                 if card is None:
-                    card = self._cards[state.room] = RoomCard(state.room, self._select)
+                    card = self._cards[state.room] = RoomCard(state.room, self._select, self._card_styles)
                     card.set_selected(state.room == self.selected_room)
                 card.set_html(room_card_html(state, now, self.stale_after_s))
             present = {r.room for r in rooms}

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 NO_ROOM = ("— choose a room —", 0)
 """The first entry of the room list (value 0: no room)."""
+FIRST_REFRESH_WAIT_S = 3.0
+"""How long building the staff page waits for the first ward (it opens anyway after that)."""
 LOAD_TIMEOUT_S = 20.0
 """Deadline of one room load (several requests, each with the client's timeout)."""
 
@@ -438,4 +440,5 @@ def build_monitor(client: Any = None, *, refresh_s: float | None = None,
     page.add_class("cpap-page")
     page.overview, page.station = overview, station
     overview.poller.start()
+    overview.wait_first_refresh(FIRST_REFRESH_WAIT_S)  # the page then opens with every card in it
     return page

@@ -52,11 +52,11 @@ def test_invalid_pressures_are_refused_and_a_command_reaches_server_and_bedside(
     staff.wait_for_selector(".cpap-station svg.svg-figure")
     assert staff.inner_text(".cpap-station-name") == SEEDED[room][1]
 
+    error = staff.locator(".cpap-station .cpap-message-error")
     for typed in ("30", "3", "12.5", "ten"):
         staff.fill(".cpap-station .cpap-pressure-input input", typed)
-        message = staff.wait_for_selector(".cpap-station .cpap-message-error")
-        wait_until(lambda: "Nothing was sent" in message.inner_text(), timeout=10)
-        assert "4 to 25" in message.inner_text() and "Nothing was sent" in message.inner_text()
+        assert wait_until(lambda: error.count() and f"'{typed}'" in error.inner_text(), timeout=15), typed
+        assert "4 to 25" in error.inner_text() and "Nothing was sent" in error.inner_text()
         assert staff.is_disabled(".cpap-station .cpap-send-pressure")
     assert client.poll_pressure(room).command_id is None  # nothing was sent
 
@@ -72,8 +72,9 @@ def test_invalid_pressures_are_refused_and_a_command_reaches_server_and_bedside(
     assert "12 cmH2O" in bedside.inner_text(".cpap-bedside .cpap-message")
     # the bedside refuses an invalid pressure as it is typed
     bedside.fill(".cpap-pressure-input input", "26")
-    message = bedside.wait_for_selector(".cpap-bedside .cpap-message-error")
-    assert "4 to 25" in message.inner_text()
+    error = bedside.locator(".cpap-bedside .cpap-message-error")
+    assert wait_until(lambda: error.count() and "'26'" in error.inner_text(), timeout=15)
+    assert "4 to 25" in error.inner_text()
     bedside.screenshot(path=str(artifacts / "bedside-command.png"), full_page=True)
 
 
@@ -87,7 +88,8 @@ def test_a_bedside_upload_appears_in_the_overview_without_reload(new_page, artif
     bedside.fill(".cpap-room-input input", str(room))
     bedside.fill(".cpap-pressure-input input", "9")
     bedside.select_option(".cpap-sample-select select", label="severe_apnea.txt")
-    apneas = bedside.wait_for_selector(".cpap-bedside-apneas", timeout=60_000)
+    apneas = bedside.locator(".cpap-bedside-apneas")
+    apneas.wait_for(timeout=60_000)
     count = int(apneas.inner_text())
     assert count >= 2 and apneas.evaluate("e => getComputedStyle(e).color") == RED
     bedside.wait_for_selector(".cpap-bedside svg.svg-figure")
@@ -106,9 +108,10 @@ def test_a_bedside_upload_appears_in_the_overview_without_reload(new_page, artif
 
     # reset clears the form and unlocks it
     bedside.click(".cpap-reset")
-    wait_until(lambda: bedside.is_enabled(".cpap-mrn-input input"), timeout=10)
-    assert bedside.input_value(".cpap-mrn-input input") == ""
-    assert bedside.locator(".cpap-bedside-apneas").count() == 0
+    assert wait_until(lambda: bedside.is_enabled(".cpap-mrn-input input")
+                      and bedside.input_value(".cpap-mrn-input input") == ""
+                      and bedside.locator(".cpap-bedside-apneas").count() == 0, timeout=15)
+    assert bedside.is_enabled(".cpap-room-input input") and bedside.input_value(".cpap-room-input input") == ""
 
 
 def test_a_closed_tab_frees_its_kernel_within_a_minute(new_page, voila):

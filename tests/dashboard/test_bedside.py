@@ -39,7 +39,8 @@ def station(client):
 
 def load(station, name):
     station.sample_select.value = str(SAMPLES / name)
-    assert wait_for(lambda: station.analysis is not None), station.messages.text
+    assert wait_for(lambda: station.analysis is not None and name in station.results.value
+                    and station.messages.level == "success"), station.messages.text
 
 
 def test_query_string_and_samples():
