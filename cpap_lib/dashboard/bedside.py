@@ -439,7 +439,7 @@ def build_bedside(client: Any = None, *, room: int | None = None, poll_s: float 
     import os
 
     if client is None:
-        client = client_from_env()
+        client = client_from_env(role="device")
     if room is None:
         room = room_from_query(os.environ.get("QUERY_STRING"))
     station = BedsideStation(client, room=room, poll_s=poll_s)

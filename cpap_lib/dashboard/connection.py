@@ -1,11 +1,20 @@
-"""Where the pages find the server: ``CPAP_API_URL`` and ``CPAP_API_TOKEN``.
+"""Where the pages find the server: ``CPAP_API_URL`` and a bearer token.
+
+The server gives ``staff`` tokens the ward, rooms and pressure commands and
+``device`` tokens uploads (see :mod:`cpap_lib.server.deps`). A page takes the
+token of its role from ``CPAP_API_TOKEN_STAFF`` (staff page) or
+``CPAP_API_TOKEN_DEVICE`` (bedside page), else ``CPAP_API_TOKEN``. Without a
+token the server must run without tokens (loopback only, as in the demo).
 
 Examples
 --------
 >>> from cpap_lib.dashboard.connection import client_from_env
->>> client = client_from_env({"CPAP_API_URL": "http://127.0.0.1:9/", "CPAP_API_TOKEN": "t"})
+>>> env = {"CPAP_API_URL": "http://127.0.0.1:9/", "CPAP_API_TOKEN": "t", "CPAP_API_TOKEN_DEVICE": "d"}
+>>> client = client_from_env(env)
 >>> client.base_url, client.token, client.timeout
 ('http://127.0.0.1:9', 't', 5.0)
+>>> client_from_env(env, role="device").token
+'d'
 >>> client_from_env({}).base_url
 'http://127.0.0.1:8000'
 """
@@ -16,6 +25,7 @@ import os
 from collections.abc import Mapping
 
 from ..client import CpapClient
+from ..errors import ParameterError
 
 __all__ = ["DEFAULT_API_URL", "REQUEST_TIMEOUT_S", "client_from_env"]
 
@@ -24,13 +34,23 @@ REQUEST_TIMEOUT_S = 5.0
 """Timeout of every request a page makes (connect and each read)."""
 
 
-def client_from_env(environ: Mapping[str, str] | None = None) -> CpapClient:
-    """A :class:`~cpap_lib.client.CpapClient` for ``CPAP_API_URL`` (token from ``CPAP_API_TOKEN``).
+def client_from_env(environ: Mapping[str, str] | None = None, *, role: str = "staff") -> CpapClient:
+    """A :class:`~cpap_lib.client.CpapClient` for ``CPAP_API_URL`` with the token of ``role``.
 
-    Reads are retried once; a page's refresh then gives up within about
-    two timeouts and shows why.
+    Parameters
+    ----------
+    environ : mapping, optional
+        The environment (``os.environ`` when omitted).
+    role : {"staff", "device"}
+        Which token the page needs.
+
+    Reads are retried once, so a page's refresh gives up within about two
+    timeouts and shows why.
     """
+    if role not in ("staff", "device"):
+        raise ParameterError("role", f"must be 'staff' or 'device', got {role!r}")
     environ = os.environ if environ is None else environ
     url = environ.get("CPAP_API_URL", "").strip() or DEFAULT_API_URL
-    token = environ.get("CPAP_API_TOKEN", "").strip() or None
+    token = (environ.get(f"CPAP_API_TOKEN_{role.upper()}", "").strip()
+             or environ.get("CPAP_API_TOKEN", "").strip() or None)
     return CpapClient(url, token=token, timeout=REQUEST_TIMEOUT_S, retries=1)

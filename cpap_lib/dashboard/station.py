@@ -429,7 +429,7 @@ def build_monitor(client: Any = None, *, refresh_s: float | None = None,
         Built from ``CPAP_API_URL`` / ``CPAP_API_TOKEN`` when omitted.
     """
     if client is None:
-        client = client_from_env()
+        client = client_from_env(role="staff")
     overview = WardOverview(client, refresh_s=refresh_s, stale_after_s=stale_after_s, autostart=False)
     station = MonitoringStation(client)
     overview.on_ward(station.set_ward)

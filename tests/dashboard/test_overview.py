@@ -138,3 +138,18 @@ def test_an_unreachable_server_becomes_a_sentence_and_the_cards_stay(live_server
     assert room in overview.rooms  # the last data stay visible
     overview.client = client
     assert overview.refresh() and overview.messages.level == ""
+
+
+def test_each_page_uses_the_token_of_its_role(tmp_path):
+    from cpap_lib.dashboard.connection import client_from_env
+    from cpap_lib.server.process import start_server
+
+    with start_server(f"sqlite:///{tmp_path / 'tokens.db'}", staff_tokens="staff-t0k", device_tokens="device-t0k") as server:
+        env = {"CPAP_API_URL": server.url, "CPAP_API_TOKEN_STAFF": "staff-t0k", "CPAP_API_TOKEN_DEVICE": "device-t0k"}
+        with client_from_env(env, role="device") as device, client_from_env(env, role="staff") as staff:
+            upload(device, 5, "TK5", "Token Patient")
+            overview = WardOverview(staff, autostart=False)
+            assert overview.refresh() and overview.rooms == [5]
+            wrong = WardOverview(device, autostart=False)
+            assert wrong.refresh() is False
+            assert "device token may not do this" in wrong.messages.text
