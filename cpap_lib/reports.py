@@ -35,12 +35,14 @@ Examples
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import json
 import logging
 import multiprocessing
 import os
 import shutil
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -180,6 +182,25 @@ def current_env_kernel() -> str:
     return name
 
 
+@functools.cache
+def ipc_kernel_manager() -> type:
+    """A jupyter_client kernel manager whose kernels talk over Unix sockets (IPC), not TCP.
+
+    No TCP ports to pick (parallel kernels cannot race for one) and no
+    "running over TCP without encryption" warning from every kernel.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport", "ipc")
+            # an absolute socket path prefix (the default is relative to the working directory)
+            kwargs.setdefault("ip", os.path.join(tempfile.gettempdir(), f"cpap-kernel-{uuid.uuid4().hex}-ipc"))
+            super().__init__(**kwargs)
+
+    return IpcKernelManager
+
+
 def cell_seconds(nb: Any) -> tuple[float, dict[str, float]]:
     """Papermill's cell durations in an executed notebook: the total, and per cell tag.
 
@@ -237,7 +258,7 @@ def run_one_report(job: ReportJob, notebook: str | os.PathLike, build_dir: str |
             os.fspath(notebook), os.fspath(output), parameters=job.notebook_parameters(build / "summaries"),
             kernel_name=kernel_name or current_env_kernel(), shutdown_kernel="immediate", progress_bar=False,
             cwd=os.fspath(Path(notebook).resolve().parent), execution_timeout=cell_timeout_s,
-            start_timeout=KERNEL_START_TIMEOUT_S,
+            start_timeout=KERNEL_START_TIMEOUT_S, kernel_manager_class=ipc_kernel_manager(),
         )
     except papermill.PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"
