@@ -27,6 +27,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -65,6 +66,16 @@ def _database_url(arg: str | None) -> str:
     return url
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is no conflict
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     """Start everything, print the URLs, wait for Ctrl-C, stop everything; return 0."""
     from ..client import CpapClient
@@ -80,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
     for name, port in (("--port", args.port), ("--voila-port", args.voila_port)):
         if not 0 <= port <= 65535:
             raise ParameterError(name, f"must be 0-65535, got {port}")
+        if port and not _port_free(port):
+            raise ParameterError(name, f"port {port} on 127.0.0.1 is in use (another demo?); "
+                                       f"choose another, or 0 for any free port")
 
     stop = threading.Event()
 
