@@ -119,7 +119,8 @@ class FlowChart(widgets.VBox):
     max_points : int
         Most flow points sent to the browser at any time.
     max_breath_marks : int
-        Breath marks are drawn only when at most this many are in the window.
+        Breaths are marked (3 vertices each) only when at most this many are
+        in the window.
     height : str
         CSS height of the figure.
     png_name : str
@@ -138,7 +139,7 @@ class FlowChart(widgets.VBox):
         title: str = "Flow",
         *,
         max_points: int = 3000,
-        max_breath_marks: int = 1500,
+        max_breath_marks: int = 1000,
         height: str = "320px",
         png_name: str = "flow.png",
         **kwargs: Any,
@@ -153,6 +154,8 @@ class FlowChart(widgets.VBox):
         self._peak_s = np.zeros(0)
         self._peak_flow = np.zeros(0)
         self._drawn_window: tuple[float, float] | None = None
+        self._breaths_marked = 0
+        self._tick_lps = 0.1
         self._updating = False
         self.last_update_s = 0.0
         """Kernel time of the latest re-decimation (seconds)."""
@@ -170,9 +173,10 @@ class FlowChart(widgets.VBox):
             fill_opacities=[0.3], labels=["apnea"], **shade,
         )
         self.flow_line = bq.Lines(x=[], y=[], scales=scales, colors=[FLOW_COLOR], stroke_width=1.2, labels=["flow"])
-        self.breath_marks = bq.Scatter(
-            x=[], y=[], scales=scales, colors=[BREATH_COLOR], default_size=18, marker="triangle-down",
-            labels=["breath"],
+        # breath marks: short vertical ticks above each peak, all in ONE path (NaN breaks it);
+        # a Scatter would draw one SVG element per breath, which slows every zoom in the browser
+        self.breath_marks = bq.Lines(
+            x=[], y=[], scales=scales, colors=[BREATH_COLOR], stroke_width=2, labels=["breath"],
         )
         x_axis = bq.Axis(scale=self.x_scale, label="time (s)", grid_lines="none")
         y_axis = bq.Axis(scale=self.y_scale, side="left", label="flow (L/s)", grid_lines="dashed")
@@ -196,7 +200,7 @@ class FlowChart(widgets.VBox):
         self.status.add_class("cpap-chart-status")
         legend = widgets.HTML(
             f'<span style="color:{FLOW_COLOR}">&#9472; flow</span> &nbsp; '
-            f'<span style="color:{BREATH_COLOR}">&#9660; breath</span> &nbsp; '
+            f'<span style="color:{BREATH_COLOR}"><b>|</b> breath</span> &nbsp; '
             f'<span style="color:{EVENT_COLORS["apnea"]}">&#9608; apnea</span> &nbsp; '
             f'<span style="color:{EVENT_COLORS["hypopnea"]}">&#9608; hypopnea candidate</span> &nbsp; '
             '<span style="color:#666">drag to pan, wheel to zoom</span>'
@@ -245,7 +249,8 @@ class FlowChart(widgets.VBox):
 
         finite = f[np.isfinite(f)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
-        pad = max(0.05 * (hi - lo), 0.05)
+        pad = max(0.1 * (hi - lo), 0.05)
+        self._tick_lps = 0.06 * (hi - lo + 2 * pad)
         y_min, y_max = lo - pad, hi + pad
         with self.y_scale.hold_sync():
             self.y_scale.min, self.y_scale.max = y_min, y_max
@@ -341,15 +346,29 @@ class FlowChart(widgets.VBox):
             self.flow_line.x, self.flow_line.y = xs, ys
         i0, i1 = np.searchsorted(self._peak_s, [lo, hi])
         with self.breath_marks.hold_sync():
-            if i1 - i0 <= self.max_breath_marks:
-                self.breath_marks.x, self.breath_marks.y = self._peak_s[i0:i1], self._peak_flow[i0:i1]
+            if 0 < i1 - i0 <= self.max_breath_marks:
+                self.breath_marks.x, self.breath_marks.y = self._tick_path(self._peak_s[i0:i1], self._peak_flow[i0:i1])
             else:
                 self.breath_marks.x, self.breath_marks.y = np.zeros(0), np.zeros(0)
+        self._breaths_marked = int(i1 - i0) if 0 < i1 - i0 <= self.max_breath_marks else 0
         self._drawn_window = window_now
         self.last_update_s = time.perf_counter() - started
         self._update_status(hidden_breaths=int(i1 - i0) if i1 - i0 > self.max_breath_marks else 0)
 
+    def _tick_path(self, peak_s: np.ndarray, peak_flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Vertices of one path of ticks: (t, y+gap), (t, y+gap+tick), (t, NaN) per breath."""
+        gap = 0.25 * self._tick_lps
+        xs = np.repeat(peak_s, 3)
+        ys = np.column_stack(
+            [peak_flow + gap, peak_flow + gap + self._tick_lps, np.full(peak_flow.size, np.nan)]
+        ).ravel()
+        return xs, ys
+
     # ------------------------------------------------------------------ facts
+    @property
+    def breaths_marked(self) -> int:
+        """Breaths marked in the visible window (0 while there are too many to mark)."""
+        return self._breaths_marked if self.breath_marks.x.size else 0
     @property
     def total_samples(self) -> int:
         """Samples kept in the kernel (full resolution)."""

@@ -306,6 +306,7 @@ class SignalExplorer(widgets.VBox):
             options=[(METHOD_LABELS.get(m, m), m) for m in _analysis.METHODS], value="amplitude",
             description="Method", style={"description_width": "150px"}, layout=widgets.Layout(width="420px"),
         )
+        self.method.add_class("cpap-method")
         self.sliders: dict[str, widgets.FloatSlider] = {}
         for name, default in _analysis.DEFAULT_PARAMS.items():
             lo, hi = _analysis.PARAM_RANGES[name]

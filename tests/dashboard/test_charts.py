@@ -69,27 +69,31 @@ def test_breath_marks_and_event_shading():
     )
     chart = FlowChart(max_points=500)
     chart.set_data(t, flow, breaths_peak_s=np.arange(1.0, 120.0, 4.0), events=events)
-    assert chart.breath_marks.x.size == 30
-    np.testing.assert_allclose(chart.breath_marks.y, 1.0, atol=1e-6)  # marks sit on the peaks
+    assert chart.breaths_marked == 30 and chart.breath_marks.x.size == 90  # one tick (3 vertices) per breath
+    ticks = chart.breath_marks.y.reshape(-1, 3)
+    assert np.isnan(ticks[:, 2]).all()  # NaN separates the ticks of one path
+    assert (ticks[:, 0] > 1.0).all() and (ticks[:, 1] > ticks[:, 0]).all()  # just above each peak
+    assert (ticks[:, 1] < chart.y_scale.max).all()
+    np.testing.assert_array_equal(chart.breath_marks.x[::3], np.arange(1.0, 120.0, 4.0))
     assert chart.apnea_shading.x.shape == (2, 4)
     np.testing.assert_array_equal(chart.apnea_shading.x[1], [80.0, 80.0, 95.0, 95.0])
     assert chart.hypopnea_shading.x.shape == (4,)  # bqplot squeezes a single polygon
     assert chart.apnea_shading.fill_colors == [EVENT_COLORS["apnea"]] * 2
     # shading spans the whole y range
     assert chart.apnea_shading.y.min() == chart.y_scale.min and chart.apnea_shading.y.max() == chart.y_scale.max
-    assert chart.points_sent == 500 + 30 + 8 + 4
+    assert chart.points_sent == 500 + 90 + 8 + 4
     chart.zoom(0.0, 20.0)
-    assert chart.breath_marks.x.size == 5
+    assert chart.breaths_marked == 5
 
 
 def test_too_many_breath_marks_are_hidden_until_zoomed():
     t = np.arange(0, 3600, 0.01)
     chart = FlowChart(max_points=1000, max_breath_marks=100)
     chart.set_data(t, np.sin(t), breaths_peak_s=np.arange(0.0, 3600.0, 4.0))
-    assert chart.breath_marks.x.size == 0
+    assert chart.breath_marks.x.size == 0 and chart.breaths_marked == 0
     assert "zoom in to see the 900 breath marks" in chart.status.value
     chart.zoom(0.0, 200.0)
-    assert chart.breath_marks.x.size == 50
+    assert chart.breaths_marked == 50
 
 
 def test_clear_empties_everything():

@@ -46,7 +46,7 @@ def test_a_sample_shows_its_numbers_chart_events_and_exports(severe):
     assert f"{result.breath_rate_bpm:.1f} breaths/min" in summary
     # chart: decimated, breaths marked, events shaded
     assert severe.chart.total_samples == 60000 and severe.chart.flow_points == 3000
-    assert severe.chart.breath_marks.x.size == result.breath_count
+    assert severe.chart.breaths_marked == result.breath_count
     assert severe.chart.apnea_shading.x.shape == (6, 4)
     assert severe.chart.hypopnea_shading.x.shape == (2, 4)
     # events table and picker
