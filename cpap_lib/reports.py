@@ -63,6 +63,8 @@ DEFAULT_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "batch
 CELL_TIMEOUT_S = 1800
 """Longest one notebook cell may run (an 8-hour night analyzes in well under this)."""
 KERNEL_START_TIMEOUT_S = 120
+METHODS = ("amplitude", "gap")
+"""Analysis methods a report can use (see :func:`cpap_lib.analysis.analyze`)."""
 REMOVE_TAG = "remove-in-report"
 """Cells with this tag are left out of the HTML reports (notes for notebook users)."""
 _MANAGED = ("reports", "notebooks", "summaries", "index.html", "results.json")
@@ -268,7 +270,7 @@ def run_one_report(job: ReportJob, notebook: str | os.PathLike, build_dir: str |
     nb = nbformat.read(output, as_version=4)
     cells_s, tagged_s = cell_seconds(nb)
     if error is not None:
-        log.warning("report %s failed: %s", job.name, error)
+        log.info("report %s failed: %s", job.name, error)
         return ReportResult(name=job.name, ok=False, notebook=notebook_rel, error=error, run_s=run_s, cells_s=cells_s,
                             tagged_s=tagged_s)
     started = time.perf_counter()
@@ -375,12 +377,14 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
     Raises
     ------
     ParameterError
-        For unknown inputs, no inputs, or ``workers < 1``.
+        For unknown inputs, no inputs, an unknown method, or ``workers < 1``.
     ReportError
         If the notebook does not exist.
     """
     if workers < 1:
         raise ParameterError("workers", f"must be at least 1, got {workers}")
+    if method not in METHODS:
+        raise ParameterError("method", f"must be one of {', '.join(METHODS)}, got {method!r}")
     notebook = Path(notebook).resolve()
     if not notebook.is_file():
         raise ReportError(f"report notebook {notebook} does not exist")
@@ -402,7 +406,7 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
         if scheduler:
             _run_dask(jobs, notebook, build, scheduler, on_done)
         else:
-            _run_local(jobs, notebook, build, current_env_kernel(), workers, on_done)
+            _run_local(jobs, notebook, build, current_env_kernel(), min(workers, len(jobs)), on_done)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
         raise

@@ -22,7 +22,7 @@ import sys
 
 from ..errors import ParameterError
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "parse_params"]
 
 TOKEN_ENV = "CPAP_LAB_TOKEN"
 
@@ -42,9 +42,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--room", action="append", default=[], metavar="ROOM", help="a room of --server (repeatable)")
     parser.add_argument("--token", default=os.environ.get(TOKEN_ENV, ""), help=f"API token (default: ${TOKEN_ENV})")
     parser.add_argument("--method", choices=("amplitude", "gap"), default="amplitude", help="apnea rule")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="analysis parameter, e.g. --param threshold=0.2 (see cpap-lab analyze --help)")
     parser.add_argument("--notebook", help="report notebook (default: notebooks/batch_report.ipynb)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
+
+
+def parse_params(items: list[str]) -> dict[str, float]:
+    """``["threshold=0.2"]`` -> ``{"threshold": 0.2}``.
+
+    >>> parse_params(["threshold=0.2", "min_event_s=8"])
+    {'threshold': 0.2, 'min_event_s': 8.0}
+    >>> parse_params(["threshold"])
+    Traceback (most recent call last):
+    ...
+    cpap_lib.errors.ParameterError: --param: expected NAME=VALUE with a number, got 'threshold'
+    """
+    params = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            params[name.strip().replace("-", "_")] = float(value)
+        except ValueError:
+            raise ParameterError("--param", f"expected NAME=VALUE with a number, got {item!r}") from None
+        if not name.strip():
+            raise ParameterError("--param", f"expected NAME=VALUE with a number, got {item!r}")
+    return params
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         inputs += server_jobs(args.server, token=args.token, rooms=None if args.all_rooms else args.room,
                               method=args.method)
     batch = run_reports(inputs, args.out, workers=args.workers, scheduler=args.scheduler, method=args.method,
+                        params=parse_params(args.param),
                         notebook=args.notebook or DEFAULT_NOTEBOOK, progress=False if args.no_progress else None)
     print(f"{len(batch.results)} reports, {len(batch.succeeded)} succeeded, {len(batch.failed)} failed "
           f"in {batch.seconds:.1f} s: {batch.index_html}")

@@ -40,6 +40,8 @@ def test_unreachable_server_is_a_clear_error(capsys):
 def test_run_reports_checks_workers_and_notebook(tmp_path):
     with pytest.raises(ParameterError, match="workers: must be at least 1, got 0"):
         run_reports(["sample_data/normal_breathing.txt"], tmp_path, workers=0)
+    with pytest.raises(ParameterError, match="method: must be one of amplitude, gap, got 'peaks'"):
+        run_reports(["sample_data/normal_breathing.txt"], tmp_path, method="peaks")
     with pytest.raises(ReportError, match="does not exist"):
         run_reports(["sample_data/normal_breathing.txt"], tmp_path, notebook=tmp_path / "missing.ipynb")
 
