@@ -20,6 +20,7 @@ Usage: ``python benchmarks/bench_server.py [--seconds 10] [--quick]``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -149,17 +150,39 @@ def seed_ward(url: str, rooms: int, per_room: int, trace_points: int = 200) -> N
     db.dispose()
 
 
-def run_ward(url: str, count: int) -> dict:
-    with start_server(url) as server, CpapClient(server.url, timeout=10.0) as api:
-        for _ in range(10):  # warm up
-            api.ward()
-        times = []
+def run_ward(urls: dict[str, str], count: int) -> dict[str, dict]:
+    """Ward latency for each database; requests alternate between the servers so load noise hits all alike."""
+    times: dict[str, list[float]] = {name: [] for name in urls}
+    with contextlib.ExitStack() as stack:
+        clients = {}
+        for name, url in urls.items():
+            server = stack.enter_context(start_server(url))
+            clients[name] = stack.enter_context(CpapClient(server.url, timeout=10.0))
+        for api in clients.values():  # warm up
+            for _ in range(10):
+                api.ward()
+        rng = np.random.default_rng(0)
+        names = list(clients)
         for _ in range(count):
-            start = time.perf_counter()
-            ward = api.ward()
-            times.append(time.perf_counter() - start)
-        assert len(ward.rooms) == 50
-    return percentiles_ms(times)
+            for name in rng.permutation(names):  # shuffled: no position bias
+                api = clients[name]
+                start = time.perf_counter()
+                ward = api.ward()
+                times[name].append(time.perf_counter() - start)
+                assert len(ward.rooms) == 50
+    return {name: percentiles_ms(values) for name, values in times.items()}
+
+
+def ward_query_plan(url: str) -> list[str]:
+    """SQLite's plan for the ward statement (every join by primary key: cost independent of history)."""
+    from cpap_lib.server.crud import _WARD_QUERY
+
+    db = Database(url)
+    with db.engine.connect() as conn:
+        sql = str(_WARD_QUERY.compile(db.engine))
+        plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+    db.dispose()
+    return plan
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,12 +203,12 @@ def main(argv: list[str] | None = None) -> int:
             results["poll_wrk"] = run_wrk(poll_url, seconds)
             results["poll_python_client"] = run_client_polls(server.url, 1, seconds / 2)
             results["upload"] = run_uploads(server.url, 50 if args.quick else 300)
+        ward_urls = {}
         for per_room in (5, 500):
-            url = f"sqlite:///{tmp}/ward_{per_room}.db"
-            started = time.perf_counter()
+            url = ward_urls[f"ward_50x{per_room}"] = f"sqlite:///{tmp}/ward_{per_room}.db"
             seed_ward(url, 50, per_room)
-            seeded = time.perf_counter() - started
-            results[f"ward_50x{per_room}"] = {**run_ward(url, 50 if args.quick else 300), "seed_s": seeded}
+        results.update(run_ward(ward_urls, 50 if args.quick else 300))
+        results["ward_query_plan"] = ward_query_plan(ward_urls["ward_50x500"])
 
     w, c, u = results["poll_wrk"], results["poll_python_client"], results["upload"]
     small, large = results["ward_50x5"], results["ward_50x500"]
