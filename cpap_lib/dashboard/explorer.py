@@ -69,6 +69,9 @@ message above Tornado's limit silently drops the connection (STACK_NOTES), so
 the page states this limit and refuses larger files. Bigger files: open by path.
 """
 
+MAX_INLINE_CSV_ROWS = 2000
+"""Breaths tables up to this many rows are offered as a download at once; longer ones on request."""
+
 SAMPLE_SUFFIXES = (".txt", ".csv", ".edf")
 
 PARAM_LABELS = {
@@ -238,6 +241,8 @@ class SignalExplorer(widgets.VBox):
                                              layout=widgets.Layout(width="380px"))
         self.event_picker.observe(self._on_event_picked, names="value")
         self.downloads = widgets.HTML("")
+        self.prepare_csv_button = widgets.Button(icon="file", layout=widgets.Layout(width="300px", display="none"))
+        self.prepare_csv_button.on_click(lambda _: self._show_downloads(prepare_large=True))
         self.comparison_view = widgets.HTML("")
         self.comparison_box = widgets.VBox(
             [widgets.HTML("<b>Against the device's own scoring</b>"), self.comparison_view],
@@ -260,7 +265,7 @@ class SignalExplorer(widgets.VBox):
         )
         events_box = widgets.VBox(
             [widgets.HTML("<b>Events</b>"), self.event_picker, self.events_table,
-             widgets.HTML("<b>Export</b>"), self.downloads],
+             widgets.HTML("<b>Export</b>"), widgets.HBox([self.prepare_csv_button, self.downloads])],
         )
         super().__init__(
             [title, self.sources, self.messages, widgets.HBox([controls, results]),
@@ -495,14 +500,27 @@ class SignalExplorer(widgets.VBox):
         self._fill_event_picker(result)
         self._draw(keep_view=same_recording)
         self._show_comparison()
+        self._show_downloads(prepare_large=False)
+
+    def _show_downloads(self, *, prepare_large: bool) -> None:
+        """Data-URI links to the CSV files; a long breaths table only on request.
+
+        An 8-hour night has about 7,000 breaths (a 0.5 MB CSV): sending it with
+        every re-analysis would slow the sliders, so it waits for a click.
+        """
+        result = self.analysis
         if result is None:
             self.downloads.value = ""
+            self.prepare_csv_button.layout.display = "none"
             return
         stem = Path(os.path.basename(result.recording.source)).stem or "recording"
-        self.downloads.value = (
-            _csv_link(result.breaths, f"{stem}_breaths.csv", f"Breaths ({len(result.breaths)} rows, CSV)")
-            + _csv_link(result.events, f"{stem}_events.csv", f"Events ({len(result.events)} rows, CSV)")
-        )
+        rows = len(result.breaths)
+        large = rows > MAX_INLINE_CSV_ROWS and not prepare_large
+        links = "" if large else _csv_link(result.breaths, f"{stem}_breaths.csv", f"Breaths ({rows:,} rows, CSV)")
+        links += _csv_link(result.events, f"{stem}_events.csv", f"Events ({len(result.events):,} rows, CSV)")
+        self.downloads.value = links
+        self.prepare_csv_button.description = f"Prepare breaths CSV ({rows:,} rows)"
+        self.prepare_csv_button.layout.display = None if large else "none"
 
     def _draw(self, keep_view: bool) -> None:
         result = self.analysis

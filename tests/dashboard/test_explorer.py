@@ -58,6 +58,7 @@ def test_a_sample_shows_its_numbers_chart_events_and_exports(severe):
     assert len(breaths) == result.breath_count and list(breaths.columns) == list(result.breaths.columns)
     assert events["kind"].tolist() == result.events["kind"].tolist()
     assert severe.breaths_csv().count("\n") == result.breath_count + 1
+    assert severe.prepare_csv_button.layout.display == "none"
 
 
 def test_choosing_an_event_zooms_the_chart_to_it(severe):
@@ -161,6 +162,12 @@ def test_a_device_night_opens_by_path_and_shows_the_comparison_with_the_device()
     assert explorer.messages.level == "success", explorer.messages.text
     assert explorer.analysis.recording.fs_hz == 25.0
     assert explorer.chart.flow_points <= 3000 < explorer.chart.total_samples
+    # a long breaths table is offered on request only (it would slow every re-analysis)
+    assert "_breaths.csv" not in explorer.downloads.value and "_events.csv" in explorer.downloads.value
+    assert explorer.prepare_csv_button.layout.display is None
+    explorer.prepare_csv_button.click()
+    breaths = _csv_from_link(explorer.downloads.value, "20241017_breaths.csv")
+    assert len(breaths) == explorer.analysis.breath_count > 2000
     # the device's own scoring, beside ours
     assert explorer.comparison_box.layout.display is None
     text = re.sub(r"<[^>]+>", " ", explorer.comparison_view.value)
