@@ -52,7 +52,7 @@ from ..recording import Recording, read_lab_file
 from .charts import FlowChart
 from .device_comparison import comparison_html, device_event_spans
 from .voila_app import max_upload_bytes
-from .common import Debouncer, MessageBar, escape, log_to_server_console, run_in_background
+from .common import Debouncer, MessageBar, catch_errors, escape, log_to_server_console, run_in_background
 
 __all__ = ["SignalExplorer", "MAX_UPLOAD_BYTES", "DEFAULT_SAMPLE_DIR", "PARAM_LABELS", "list_samples"]
 
@@ -341,11 +341,13 @@ class SignalExplorer(widgets.VBox):
         """The analysis parameters the sliders show."""
         return {name: float(s.value) for name, s in self.sliders.items()}
 
+    @catch_errors
     def reset_params(self) -> None:
         """Put every slider back to its default (one re-analysis)."""
         for name, slider in self.sliders.items():
             slider.value = _analysis.DEFAULT_PARAMS[name]
 
+    @catch_errors
     def open_sample(self, name: str) -> None:
         """Open a recording from the sample folder by file name."""
         if name not in list_samples(self.sample_dir):
@@ -354,6 +356,7 @@ class SignalExplorer(widgets.VBox):
         self.sample_picker.value = name
         self._load(lambda: _read_path(self.sample_dir / name), name)
 
+    @catch_errors
     def open_path(self, path: str | os.PathLike) -> None:
         """Open a recording by path (a lab file, a *_BRP.edf, a DATALOG/<date> folder, a card root)."""
         text = str(path).strip()
@@ -363,6 +366,7 @@ class SignalExplorer(widgets.VBox):
         full = Path(os.path.expanduser(text))
         self._load(lambda: _read_path(full), full.name or text)
 
+    @catch_errors
     def open_bytes(self, name: str, content: bytes) -> None:
         """Open an uploaded file's content (what the upload button does)."""
         if len(content) > MAX_UPLOAD_BYTES:
@@ -461,6 +465,7 @@ class SignalExplorer(widgets.VBox):
         else:
             self.messages.show_success(text)
 
+    @catch_errors
     def _on_param_change(self, change: dict) -> None:
         self._sync_method_controls()
         if self._loading:
@@ -502,6 +507,7 @@ class SignalExplorer(widgets.VBox):
         self._show_comparison()
         self._show_downloads(prepare_large=False)
 
+    @catch_errors
     def _show_downloads(self, *, prepare_large: bool) -> None:
         """Data-URI links to the CSV files; a long breaths table only on request.
 
@@ -522,6 +528,7 @@ class SignalExplorer(widgets.VBox):
         self.prepare_csv_button.description = f"Prepare breaths CSV ({rows:,} rows)"
         self.prepare_csv_button.layout.display = None if large else "none"
 
+    @catch_errors
     def _draw(self, keep_view: bool) -> None:
         result = self.analysis
         if result is None:
@@ -559,6 +566,7 @@ class SignalExplorer(widgets.VBox):
         self.event_picker.options = options
         self.event_picker.value = -1
 
+    @catch_errors
     def _on_event_picked(self, change: dict) -> None:
         index = change["new"]
         if index is None or index < 0 or index >= len(self._event_spans):
@@ -624,6 +632,7 @@ class SignalExplorer(widgets.VBox):
         )
 
     # ------------------------------------------------------------------ upload
+    @catch_errors
     def _on_upload(self, change: dict) -> None:
         files = change["new"]
         if not files:
