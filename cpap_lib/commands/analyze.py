@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..analysis import DEFAULT_PARAMS, METHODS, analyze_file
+from ..analysis import analyze_file
+from . import add_analysis_arguments, analysis_params
 
 __all__ = ["register"]
 
@@ -20,15 +21,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="analyse a recording (lab text file, ResMed EDF file or folder)")
     p.add_argument("file", help="recording: lab .txt, ResMed *_BRP.edf, a DATALOG/<date> folder or the card root")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
-    p.add_argument("--method", choices=METHODS, default="amplitude", help="apnea rule: AASM amplitude (default) or the old gap rule")
-    for name, default in DEFAULT_PARAMS.items():
-        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, default=None, help=f"default {default:g}")
+    add_analysis_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    params = {k: getattr(args, k) for k in DEFAULT_PARAMS if getattr(args, k) is not None}
-    result = analyze_file(args.file, method=args.method, **params)
+    result = analyze_file(args.file, method=args.method, **analysis_params(args))
     if args.json:
         print(json.dumps(result.to_dict(), allow_nan=False))
     else:

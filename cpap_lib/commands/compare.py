@@ -21,8 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..analysis import DEFAULT_PARAMS, METHODS
 from ..compare import RATE_WINDOW_S, TOLERANCE_S, compare_path
+from . import add_analysis_arguments, analysis_params
 
 __all__ = ["register", "run"]
 
@@ -40,17 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"event-matching tolerance, seconds (default {TOLERANCE_S:g})")
     p.add_argument("--rate-window", type=float, default=RATE_WINDOW_S, metavar="S",
                    help=f"trailing window for our rate and volume, seconds (default {RATE_WINDOW_S:g})")
-    p.add_argument("--method", choices=METHODS, default="amplitude", help="apnea rule (default amplitude)")
-    for name, default in DEFAULT_PARAMS.items():
-        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, default=None, help=f"default {default:g}")
+    add_analysis_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Compare, print the summary or JSON; return 0."""
-    params = {k: getattr(args, k) for k in DEFAULT_PARAMS if getattr(args, k) is not None}
     result = compare_path(
-        args.path, method=args.method, tolerance_s=args.tolerance, rate_window_s=args.rate_window, **params
+        args.path, method=args.method, tolerance_s=args.tolerance, rate_window_s=args.rate_window, **analysis_params(args)
     )
     if args.json:
         print(json.dumps(result.to_dict(), allow_nan=False))
