@@ -285,6 +285,11 @@ def _jsonable(value: Any) -> Any:
     """Plain JSON types from numpy scalars/arrays; NaN and infinity become None."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
+        array = value.astype(np.float64) if value.dtype.kind == "f" else value
+        if array.dtype.kind != "f" or np.isfinite(array).all():
+            return array.tolist()  # fast path for traces: no per-sample Python work
+        return [None if not math.isfinite(v) else v for v in array.tolist()]
     if isinstance(value, (list, tuple, np.ndarray)):
         return [_jsonable(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
     if isinstance(value, (bool, np.bool_)):
@@ -476,7 +481,11 @@ class CpapClient:
                 time_s, flow_lps = flow_trace["time_s"], flow_trace["flow_lps"]
             else:
                 time_s, flow_lps = flow_trace
-            body["flow_trace"] = {"time_s": time_s, "flow_lps": flow_lps}
+            try:
+                body["flow_trace"] = {"time_s": np.asarray(time_s, dtype=np.float64),
+                                      "flow_lps": np.asarray(flow_lps, dtype=np.float64)}
+            except (TypeError, ValueError) as exc:
+                raise ParameterError("flow_trace", f"time_s and flow_lps must be numbers: {exc}") from None
         if flow_png is not None:
             body["flow_image_png_base64"] = base64.b64encode(flow_png).decode("ascii")
         path = f"/api/v1/rooms/{_check_room(room)}/measurements"
