@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
 
     header = (f"{'run':<14}{'reports/min':>12}{'total s':>9}{'per report s':>13}{'kernel start/stop':>18}"
               f"{'imports':>9}{'read+analysis':>14}{'figures etc':>12}{'html':>7}{'overhead':>10}")
-    print(f"{args.count} recordings of {args.minutes:g} min, {os.cpu_count()} CPUs, medians per report (s)")
+    load = os.getloadavg()[0]
+    print(f"{args.count} recordings of {args.minutes:g} min, {os.cpu_count()} CPUs (load average {load:.1f} at the end), "
+          "medians per report (s)")
     print(header)
     for row in rows:
         label = ("dask, 2 workers" if row["dask"] else f"{row['workers']} worker{'s' * (row['workers'] > 1)}")
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['html_export_s']:>7.2f}{row['overhead_share']:>9.0%}")
     RESULTS.mkdir(exist_ok=True)
     result = {"count": args.count, "minutes": args.minutes, "cpus": os.cpu_count(), "python": sys.version.split()[0],
-              "runs": rows}
+              "load_average_1min": load, "runs": rows}
     (RESULTS / "reports.json").write_text(json.dumps(result, indent=1))
     print(f"wrote {RESULTS / 'reports.json'}")
     return 0
