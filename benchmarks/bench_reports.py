@@ -11,7 +11,8 @@ time into kernel start/stop (papermill's run minus the cells), imports in the
 kernel (the ``imports`` cell), reading + analysis (timed inside the notebook),
 the remaining cells (figures, tables) and the HTML export.
 
-Prints a table and writes benchmarks/results/reports.json.
+Prints a table and writes benchmarks/results/reports.json (other sizes:
+reports_<count>x<minutes>min.json, e.g. ``--count 2 --minutes 480`` for 8-hour nights).
 """
 
 from __future__ import annotations
@@ -108,8 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     result = {"count": args.count, "minutes": args.minutes, "cpus": os.cpu_count(), "python": sys.version.split()[0],
               "load_average_1min": load, "runs": rows}
-    (RESULTS / "reports.json").write_text(json.dumps(result, indent=1))
-    print(f"wrote {RESULTS / 'reports.json'}")
+    default_size = (args.count, args.minutes) == (16, 10.0)
+    target = RESULTS / ("reports.json" if default_size else f"reports_{args.count}x{args.minutes:g}min.json")
+    target.write_text(json.dumps(result, indent=1))
+    print(f"wrote {target}")
     return 0
 
 
