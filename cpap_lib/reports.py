@@ -223,14 +223,23 @@ def cell_seconds(nb: Any) -> tuple[float, dict[str, float]]:
 
 
 def _export_html(nb: Any, title: str) -> str:
-    """HTML without code cells, prompts, or cells tagged ``remove-in-report``."""
+    """Static HTML: no code cells, prompts, cells tagged ``remove-in-report``, or scripts.
+
+    The template's scripts (require.js and MathJax from a CDN) are dropped: a
+    report needs none, and opening a patient's report should not contact
+    another site.
+    """
+    from bs4 import BeautifulSoup
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={REMOVE_TAG}), enabled=True)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    return body
+    soup = BeautifulSoup(body, "html.parser")
+    for script in soup.find_all("script"):
+        script.decompose()
+    return str(soup)
 
 
 def run_one_report(job: ReportJob, notebook: str | os.PathLike, build_dir: str | os.PathLike, *,

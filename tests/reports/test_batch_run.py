@@ -8,6 +8,7 @@ checks that a re-run replaces the previous outputs cleanly.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -46,6 +47,7 @@ def test_each_report_has_its_figures_and_no_code(pool_run, sample_paths):
         assert len(PNG_IMG.findall(html)) == 3, path.stem  # whole night, worst event, breath-rate trend
         assert "load_report_subject" not in html and "papermill" not in html.split("<body", 1)[1]
         assert "Sleep report notebook" not in html  # the remove-in-report note
+        assert "<script" not in html and not re.search(r'(src|href)="https?:', html)  # static, offline
 
 
 def test_reports_show_the_numbers_of_cpap_lab_analyze(pool_run, sample_paths):
