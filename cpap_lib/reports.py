@@ -354,7 +354,9 @@ def _replace_outputs(build: Path, out_dir: Path) -> None:
 
 def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | os.PathLike, *, workers: int = 1,
                 scheduler: str | None = None, params: Mapping[str, Any] | None = None, method: str = "amplitude",
-                notebook: str | os.PathLike = DEFAULT_NOTEBOOK, progress: bool | None = None) -> BatchResult:
+                notebook: str | os.PathLike = DEFAULT_NOTEBOOK, progress: bool | None = None,
+                server_url: str | None = None, rooms: Sequence[int | str] | None = None,
+                token: str = "") -> BatchResult:
     """Produce one report per patient and an ``index.html`` in ``out_dir``.
 
     Parameters
@@ -377,6 +379,13 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
         The report notebook (default: ``notebooks/batch_report.ipynb``).
     progress : bool, optional
         Show a tqdm progress bar (default: only on a terminal).
+    server_url : str, optional
+        Also report on this server's patients: every room with a patient, or
+        only ``rooms`` (see :func:`cpap_lib.report_server.server_jobs`).
+    rooms : sequence of int, optional
+        The server rooms to report on (default: all with a patient).
+    token : str
+        API token for ``server_url``.
 
     Returns
     -------
@@ -387,6 +396,8 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
     ------
     ParameterError
         For unknown inputs, no inputs, an unknown method, or ``workers < 1``.
+    ApiError
+        If ``server_url`` cannot be reached or refuses the token.
     ReportError
         If the notebook does not exist.
     """
@@ -397,7 +408,12 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
     notebook = Path(notebook).resolve()
     if not notebook.is_file():
         raise ReportError(f"report notebook {notebook} does not exist")
-    jobs = _jobs_from(list(inputs), method, params)
+    inputs = list(inputs)
+    if server_url:
+        from .report_server import server_jobs
+
+        inputs += server_jobs(server_url, token=token, rooms=rooms, method=method)
+    jobs = _jobs_from(inputs, method, params)
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     build = out / f".staging-{uuid.uuid4().hex[:12]}"

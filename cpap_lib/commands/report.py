@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster (tcp://host:8786)")
     parser.add_argument("--server", metavar="URL", help="report on the server's patients (with --all-rooms or --room)")
     parser.add_argument("--all-rooms", action="store_true", help="every room of --server that has a patient")
-    parser.add_argument("--room", action="append", default=[], metavar="ROOM", help="a room of --server (repeatable)")
+    parser.add_argument("--room", action="append", type=int, default=[], metavar="ROOM", help="a room of --server (repeatable)")
     parser.add_argument("--token", default=os.environ.get(TOKEN_ENV, ""), help=f"API token (default: ${TOKEN_ENV})")
     parser.add_argument("--method", choices=("amplitude", "gap"), default="amplitude", help="apnea rule")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -81,14 +81,9 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("--all-rooms", "needs --server URL")
     if not args.inputs and not args.server:
         raise ParameterError("INPUT", "give recording files or globs, or --server URL --all-rooms")
-    inputs: list = list(args.inputs)
-    if args.server:
-        from ..report_server import server_jobs
-
-        inputs += server_jobs(args.server, token=args.token, rooms=None if args.all_rooms else args.room,
-                              method=args.method)
-    batch = run_reports(inputs, args.out, workers=args.workers, scheduler=args.scheduler, method=args.method,
-                        params=parse_params(args.param),
+    batch = run_reports(args.inputs, args.out, workers=args.workers, scheduler=args.scheduler, method=args.method,
+                        params=parse_params(args.param), server_url=args.server, token=args.token,
+                        rooms=None if args.all_rooms else args.room,
                         notebook=args.notebook or DEFAULT_NOTEBOOK, progress=False if args.no_progress else None)
     print(f"{len(batch.results)} reports, {len(batch.succeeded)} succeeded, {len(batch.failed)} failed "
           f"in {batch.seconds:.1f} s: {batch.index_html}")
