@@ -35,21 +35,17 @@ import ipywidgets as widgets
 import traitlets
 
 from ..errors import CpapError
-from .charts import FlowChart, TrendChart
 from .common import MessageBar, escape, run_in_background
 from .fields import format_number, format_time, parse_pressure, PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O
-from .overview import APNEA_ALERT_COUNT, WardOverview, _pressure_text
-from .connection import client_from_env
-from .theme import ALERT_COLOR, page_header, style_widget
+from .overview import APNEA_ALERT_COUNT, _pressure_text
+from .theme import ALERT_COLOR
 
-__all__ = ["MonitoringStation", "measurement_label", "build_monitor"]
+__all__ = ["MonitoringStation", "measurement_label"]
 
 log = logging.getLogger(__name__)
 
 NO_ROOM = ("— choose a room —", 0)
 """The first entry of the room list (value 0: no room)."""
-FIRST_REFRESH_WAIT_S = 3.0
-"""How long building the staff page waits for the first ward (it opens anyway after that)."""
 LOAD_TIMEOUT_S = 20.0
 """Deadline of one room load (several requests, each with the client's timeout)."""
 
@@ -101,13 +97,13 @@ class MonitoringStation(widgets.VBox):
         self.facts = widgets.HTML(layout=widgets.Layout(width="100%"))
         self.facts.add_class("cpap-station-facts")
 
-        self.latest_chart = FlowChart("Latest measurement", height="300px", png_name="latest_flow.png",
-                                      layout=widgets.Layout(width="100%"))
-        self.earlier_chart = FlowChart("Earlier measurement", height="300px", png_name="earlier_flow.png",
-                                       layout=widgets.Layout(width="100%"))
-        self.latest_box = widgets.VBox([self.latest_chart], layout=widgets.Layout(flex="1 1 0", min_width="0"))
-        self.earlier_box = widgets.VBox([self.earlier_chart],
-                                        layout=widgets.Layout(flex="1 1 0", min_width="0", display="none"))
+        # the bqplot charts are built when the first room is shown (see _ensure_charts)
+        self.latest_chart: Any = None
+        self.earlier_chart: Any = None
+        self.trends: Any = None
+        self.latest_box = widgets.VBox([], layout=widgets.Layout(flex="1 1 0", min_width="0"))
+        self.earlier_box = widgets.VBox([], layout=widgets.Layout(flex="1 1 0", min_width="0", display="none"))
+        self.trends_box = widgets.VBox([], layout=widgets.Layout(width="100%"))
         charts = widgets.HBox([self.latest_box, self.earlier_box], layout=widgets.Layout(width="100%"))
 
         self.earlier_select = widgets.Select(options=[], rows=8, layout=widgets.Layout(width="260px"))
@@ -135,10 +131,8 @@ class MonitoringStation(widgets.VBox):
             widgets.HBox([self.pressure_input, self.send_button]),
         ])
 
-        self.trends = TrendChart("Night trends", height="150px", png_prefix="trend",
-                                 layout=widgets.Layout(width="100%"))
         side = widgets.VBox([pressure_panel, earlier_panel], layout=widgets.Layout(width="290px", min_width="290px"))
-        main = widgets.VBox([self.facts, charts, self.trends], layout=widgets.Layout(flex="1 1 0", min_width="0"))
+        main = widgets.VBox([self.facts, charts, self.trends_box], layout=widgets.Layout(flex="1 1 0", min_width="0"))
         title = widgets.HTML('<div class="cpap-section-title">Monitoring station</div>')
         super().__init__([title, widgets.HBox([self.room_select]), self.messages,
                           widgets.HBox([main, side], layout=widgets.Layout(width="100%", grid_gap="16px"))], **kwargs)
@@ -198,8 +192,25 @@ class MonitoringStation(widgets.VBox):
             self._load_room(room, clear=True)
 
     # -------------------------------------------------------------- loading
+    def _ensure_charts(self) -> None:
+        """Build the charts once, when the first room is shown (bqplot is a heavy first import)."""
+        if self.latest_chart is not None:
+            return
+        from .charts import FlowChart, TrendChart
+
+        self.latest_chart = FlowChart("Latest measurement", height="300px", png_name="latest_flow.png",
+                                      layout=widgets.Layout(width="100%"))
+        self.earlier_chart = FlowChart("Earlier measurement", height="300px", png_name="earlier_flow.png",
+                                       layout=widgets.Layout(width="100%"))
+        self.trends = TrendChart("Night trends", height="150px", png_prefix="trend",
+                                 layout=widgets.Layout(width="100%"))
+        self.latest_box.children = (self.latest_chart,)
+        self.earlier_box.children = (self.earlier_chart,)
+        self.trends_box.children = (self.trends,)
+
     def _load_room(self, room: int, *, clear: bool) -> None:
         with self._lock:
+            self._ensure_charts()
             self._generation += 1
             generation = self._generation
             if clear:
@@ -383,9 +394,11 @@ class MonitoringStation(widgets.VBox):
         self._shown_admission = None
         self._summaries = []
         self.facts.value = '<div class="cpap-hint">Choose a room in the list or click its card in the overview.</div>'
-        self.latest_chart.clear()
-        self.latest_chart.figure.title = "Latest measurement"
-        self.earlier_chart.clear()
+        if self.latest_chart is not None:
+            self.latest_chart.clear()
+            self.latest_chart.figure.title = "Latest measurement"
+            self.earlier_chart.clear()
+            self.trends.clear()
         self._syncing = True
         try:
             self.earlier_select.options = []
@@ -393,7 +406,6 @@ class MonitoringStation(widgets.VBox):
         finally:
             self._syncing = False
         self.earlier_box.layout.display = "none"
-        self.trends.clear()
         self.pressure_input.value = ""
         self.pressure_input.remove_class("cpap-invalid")
         self.send_button.disabled = True
@@ -414,31 +426,3 @@ def _events(measurement: Any) -> list[dict[str, Any]]:
     events = [{"kind": "apnea", "start_s": start, "end_s": end} for start, end in measurement.apneas]
     events += [{"kind": "hypopnea", "start_s": start, "end_s": end} for start, end in measurement.hypopneas]
     return events
-
-
-def build_monitor(client: Any = None, *, refresh_s: float | None = None,
-                  stale_after_s: float | None = None) -> widgets.VBox:
-    """The staff page: header, ward overview and monitoring station, linked.
-
-    The overview's one ward request per refresh also feeds the station's room
-    list; clicking a card shows that room in the station.
-
-    Parameters
-    ----------
-    client : CpapClient, optional
-        Built from ``CPAP_API_URL`` / ``CPAP_API_TOKEN`` when omitted.
-    """
-    if client is None:
-        client = client_from_env(role="staff")
-    overview = WardOverview(client, refresh_s=refresh_s, stale_after_s=stale_after_s, autostart=False)
-    station = MonitoringStation(client)
-    overview.on_ward(station.set_ward)
-    overview.observe(lambda change: setattr(station, "room", change["new"]), names="selected_room")
-    station.observe(lambda change: setattr(overview, "selected_room", change["new"]), names="room")
-    header = page_header("Sleep Lab Monitor — staff", f"Server {client.base_url}")
-    page = widgets.VBox([style_widget(), header, overview, station], layout=widgets.Layout(width="100%"))
-    page.add_class("cpap-page")
-    page.overview, page.station = overview, station
-    overview.poller.start()
-    overview.wait_first_refresh(FIRST_REFRESH_WAIT_S)  # the page then opens with every card in it
-    return page

@@ -65,7 +65,8 @@ body {{ background: #f3f6f9; }}
 .cpap-fact-label {{ font-size: 11px; text-transform: uppercase; color: #5f6f7f; letter-spacing: .4px; }}
 .cpap-fact-value {{ font-size: 18px; font-weight: 600; color: #1f2d3a; overflow-wrap: anywhere; }}
 .cpap-invalid input {{ border-color: {ALERT_COLOR} !important; background: #fdecea; }}
-.cpap-hint {{ font-size: 12px; color: #5f6f7f; }}
+.cpap-hint {{ font-size: 12px; color: #5f6f7f; line-height: 1.4; }}
+.widget-html-content {{ line-height: 1.35; }}
 """
 
 

@@ -56,6 +56,8 @@ VOILA_CONFIG = REPO_ROOT / "voila.json"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "share"
 """A Jupyter data directory holding the ``cpap`` page template (no CDN links)."""
 STARTUP_TIMEOUT_S = 60.0
+DEFAULT_WEBSOCKET_LIMIT = 10 * 2**20
+"""Tornado's default websocket message limit, when ``voila.json`` cannot be read."""
 
 
 @lru_cache(maxsize=1)
@@ -71,7 +73,10 @@ def max_upload_bytes() -> int:
     silently drops the page's connection (STACK_NOTES), so the bedside page
     states this limit and refuses larger files itself.
     """
-    limit = int(voila_settings()["Voila"]["tornado_settings"]["websocket_max_message_size"])
+    try:
+        limit = int(voila_settings()["Voila"]["tornado_settings"]["websocket_max_message_size"])
+    except (OSError, KeyError, ValueError):  # not run from the repository: Voilà's own limit
+        limit = DEFAULT_WEBSOCKET_LIMIT
     return limit // 2
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from cpap_lib.client import CpapClient
-from cpap_lib.dashboard.station import MonitoringStation, build_monitor
+from cpap_lib.dashboard.monitor import build_monitor
+from cpap_lib.dashboard.station import MonitoringStation
 
 ROOMS = iter(range(7200, 7300))
 XSS_NAME = "<img src=x onerror=alert(1)>"

@@ -1,0 +1,86 @@
+"""The staff page: ward overview on top, monitoring station below, linked.
+
+The overview is built, and its first ward fetched (waiting at most
+:data:`FIRST_REFRESH_WAIT_S`), while the notebook runs, so the page opens
+with every card in it. The station starts light (room list, pressure entry);
+its bqplot charts are built when the first room is shown, and their modules
+are imported in the background a moment after the page is built, so the
+cards are not held up by them. The overview's one ward request per refresh
+also feeds the station's room list; clicking a card shows that room.
+
+Examples
+--------
+``page = build_monitor(); page`` in a notebook served by Voilà.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from typing import Any
+
+import ipywidgets as widgets
+
+from .connection import client_from_env
+from .overview import WardOverview
+from .theme import page_header, style_widget
+
+__all__ = ["MonitorPage", "build_monitor", "FIRST_REFRESH_WAIT_S"]
+
+log = logging.getLogger(__name__)
+
+FIRST_REFRESH_WAIT_S = 3.0
+"""How long building the page waits for the first ward (it opens anyway after that)."""
+CHART_PRELOAD_DELAY_S = 2.0
+"""Seconds after building the page before the chart modules are imported in the background."""
+
+
+class MonitorPage(widgets.VBox):
+    """Header, :class:`~.overview.WardOverview` and :class:`~.station.MonitoringStation`, linked.
+
+    Attributes
+    ----------
+    overview : WardOverview
+    station : MonitoringStation
+    """
+
+    def __init__(self, client: Any, *, refresh_s: float | None = None, stale_after_s: float | None = None):
+        from .station import MonitoringStation
+
+        self.client = client
+        self.overview = overview = WardOverview(client, refresh_s=refresh_s, stale_after_s=stale_after_s,
+                                                autostart=False)
+        self.station = station = MonitoringStation(client)
+        overview.on_ward(station.set_ward)
+        overview.observe(lambda change: setattr(station, "room", change["new"]), names="selected_room")
+        station.observe(lambda change: setattr(overview, "selected_room", change["new"]), names="room")
+        header = page_header("Sleep Lab Monitor — staff", f"Server {client.base_url}")
+        super().__init__([style_widget(), header, overview, station], layout=widgets.Layout(width="100%"))
+        self.add_class("cpap-page")
+        overview.poller.start()
+        overview.wait_first_refresh(FIRST_REFRESH_WAIT_S)
+        preload = threading.Timer(CHART_PRELOAD_DELAY_S, _preload_charts)
+        preload.daemon = True
+        preload.start()
+
+
+def _preload_charts() -> None:
+    importlib.import_module("cpap_lib.dashboard.charts")
+
+
+def build_monitor(client: Any = None, *, refresh_s: float | None = None,
+                  stale_after_s: float | None = None) -> MonitorPage:
+    """The staff page.
+
+    Parameters
+    ----------
+    client : CpapClient, optional
+        Built from ``CPAP_API_URL`` and the staff token when omitted
+        (:func:`~.connection.client_from_env`).
+    refresh_s, stale_after_s : float, optional
+        See :class:`~.overview.WardOverview`.
+    """
+    if client is None:
+        client = client_from_env(role="staff")
+    return MonitorPage(client, refresh_s=refresh_s, stale_after_s=stale_after_s)
