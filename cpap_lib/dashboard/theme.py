@@ -47,6 +47,7 @@ body {{ background: #f3f6f9; }}
   background: #fff; border: 1px solid #d5dde5; border-left: 5px solid #2e7d32; border-radius: 6px;
   padding: 8px 12px; width: 100%; box-sizing: border-box; font-size: 13px; color: #1f2d3a;
 }}
+.cpap-card-box:hover .cpap-card {{ box-shadow: 0 2px 8px rgba(11, 61, 98, .25); }}
 .cpap-card-box.cpap-selected .cpap-card {{ box-shadow: 0 0 0 3px #1565c0; }}
 .cpap-card.cpap-card-alert {{ border-left-color: {ALERT_COLOR}; }}
 .cpap-card.cpap-card-stale {{ border-left-color: #9e9e9e; background: #f7f7f7; }}
