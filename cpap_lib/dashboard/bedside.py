@@ -43,7 +43,7 @@ from .fields import PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O, format_time, parse_m
 from .overview import APNEA_ALERT_COUNT
 from .poller import Poller, refresh_interval_s
 from .connection import client_from_env
-from .theme import ALERT_COLOR, page_header, style_widget
+from .theme import ALERT_COLOR, error_page, page_header, style_widget
 from .voila_app import REPO_ROOT, max_upload_bytes
 
 __all__ = ["BedsideStation", "build_bedside", "room_from_query", "sample_files", "SAMPLE_DIR", "TRACE_POINTS"]
@@ -438,11 +438,14 @@ def build_bedside(client: Any = None, *, room: int | None = None, poll_s: float 
     """
     import os
 
-    if client is None:
-        client = client_from_env(role="device")
-    if room is None:
-        room = room_from_query(os.environ.get("QUERY_STRING"))
-    station = BedsideStation(client, room=room, poll_s=poll_s)
+    try:
+        if client is None:
+            client = client_from_env(role="device")
+        if room is None:
+            room = room_from_query(os.environ.get("QUERY_STRING"))
+        station = BedsideStation(client, room=room, poll_s=poll_s)
+    except CpapError as exc:  # a bad setting (CPAP_API_URL, CPAP_REFRESH_S ...): a sentence, not a traceback
+        return error_page("Bedside station", exc)
     header = page_header("Bedside station", f"CPAP device stand-in · server {client.base_url}")
     page = widgets.VBox([style_widget(), header, station], layout=widgets.Layout(width="100%"))
     page.add_class("cpap-page")

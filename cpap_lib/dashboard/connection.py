@@ -17,6 +17,10 @@ Examples
 'd'
 >>> client_from_env({}).base_url
 'http://127.0.0.1:8000'
+>>> client_from_env({"CPAP_API_URL": "localhost:8000"})
+Traceback (most recent call last):
+...
+cpap_lib.errors.ParameterError: CPAP_API_URL: must be an http:// or https:// address such as http://127.0.0.1:8000, got 'localhost:8000'
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ def client_from_env(environ: Mapping[str, str] | None = None, *, role: str = "st
         raise ParameterError("role", f"must be 'staff' or 'device', got {role!r}")
     environ = os.environ if environ is None else environ
     url = environ.get("CPAP_API_URL", "").strip() or DEFAULT_API_URL
+    if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1].strip("/")) == 0:
+        raise ParameterError("CPAP_API_URL", f"must be an http:// or https:// address such as {DEFAULT_API_URL}, "
+                                             f"got {url!r}")
     token = (environ.get(f"CPAP_API_TOKEN_{role.upper()}", "").strip()
              or environ.get("CPAP_API_TOKEN", "").strip() or None)
     return CpapClient(url, token=token, timeout=REQUEST_TIMEOUT_S, retries=1)

@@ -22,9 +22,10 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..errors import CpapError
 from .connection import client_from_env
 from .overview import WardOverview
-from .theme import page_header, style_widget
+from .theme import error_page, page_header, style_widget
 
 __all__ = ["MonitorPage", "build_monitor", "FIRST_REFRESH_WAIT_S"]
 
@@ -70,8 +71,8 @@ def _preload_charts() -> None:
 
 
 def build_monitor(client: Any = None, *, refresh_s: float | None = None,
-                  stale_after_s: float | None = None) -> MonitorPage:
-    """The staff page.
+                  stale_after_s: float | None = None) -> widgets.VBox:
+    """The staff page (or, if a setting is wrong, a page saying which and why).
 
     Parameters
     ----------
@@ -81,6 +82,9 @@ def build_monitor(client: Any = None, *, refresh_s: float | None = None,
     refresh_s, stale_after_s : float, optional
         See :class:`~.overview.WardOverview`.
     """
-    if client is None:
-        client = client_from_env(role="staff")
-    return MonitorPage(client, refresh_s=refresh_s, stale_after_s=stale_after_s)
+    try:
+        if client is None:
+            client = client_from_env(role="staff")
+        return MonitorPage(client, refresh_s=refresh_s, stale_after_s=stale_after_s)
+    except CpapError as exc:  # a bad setting (CPAP_API_URL, CPAP_REFRESH_S ...): a sentence, not a traceback
+        return error_page("Sleep Lab Monitor — staff", exc)

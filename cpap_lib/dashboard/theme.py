@@ -10,6 +10,10 @@ Examples
 True
 >>> "&lt;b&gt;" in page_header("Ward <b>", "sub").value
 True
+>>> from cpap_lib.errors import ParameterError
+>>> page = error_page("Staff", ParameterError("CPAP_REFRESH_S", "must be a number"))
+>>> page.children[-1].text
+'The page cannot start: CPAP_REFRESH_S: must be a number. Fix the setting and reload the page.'
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import ipywidgets as widgets
 
 from .common import escape
 
-__all__ = ["STYLE_CSS", "ALERT_COLOR", "STALE_COLOR", "style_widget", "page_header"]
+__all__ = ["STYLE_CSS", "ALERT_COLOR", "STALE_COLOR", "style_widget", "page_header", "error_page"]
 
 ALERT_COLOR = "#c62828"
 """Red of values that need attention (apnea count of 2 or more)."""
@@ -83,3 +87,21 @@ def page_header(title: str, subtitle: str = "") -> widgets.HTML:
         f'<div class="cpap-header"><h1>{escape(title)}</h1>{sub}</div>',
         layout=widgets.Layout(width="100%"),
     )
+
+
+def error_page(title: str, error: BaseException) -> widgets.VBox:
+    """A page that only says, as a sentence, why the real page could not be built."""
+    from .common import MessageBar
+
+    bar = MessageBar()
+    bar.show_error(f"The page cannot start: {describe(error)}. Fix the setting and reload the page.")
+    page = widgets.VBox([style_widget(), page_header(title), bar], layout=widgets.Layout(width="100%"))
+    page.add_class("cpap-page")
+    return page
+
+
+def describe(error: BaseException) -> str:
+    """The error's own sentence, without a trailing full stop."""
+    from .common import describe_error
+
+    return describe_error(error).rstrip(".")

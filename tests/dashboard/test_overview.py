@@ -153,3 +153,14 @@ def test_each_page_uses_the_token_of_its_role(tmp_path):
             wrong = WardOverview(device, autostart=False)
             assert wrong.refresh() is False
             assert "device token may not do this" in wrong.messages.text
+
+
+@pytest.mark.parametrize("name, value", [("CPAP_API_URL", "localhost:8000"), ("CPAP_REFRESH_S", "often")])
+def test_a_bad_setting_gives_a_page_that_says_which(monkeypatch, name, value):
+    from cpap_lib.dashboard.bedside import build_bedside
+    from cpap_lib.dashboard.monitor import build_monitor
+
+    monkeypatch.setenv(name, value)
+    for page in (build_monitor(), build_bedside()):
+        bar = page.children[-1]
+        assert bar.level == "error" and name in bar.text and "cannot start" in bar.text
