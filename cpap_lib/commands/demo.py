@@ -124,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
             f"  All pages                                  {voila.url}/\n"
             f"  REST API (OpenAPI docs)                    {server.url}/docs\n"
             f"  {args.rooms} simulated devices in rooms {first}-{last} upload every {args.interval:g} s.\n"
+            "  Try it: click a card with a red apnea count, send 14 cmH2O, and watch its next\n"
+            "  measurements come in at 14 cmH2O with fewer apneas.\n"
             f"  Logs: {log_dir}",
             flush=True,
         )
