@@ -154,6 +154,7 @@ class FlowChart(widgets.VBox):
         self._peak_s = np.zeros(0)
         self._peak_flow = np.zeros(0)
         self._drawn_window: tuple[float, float] | None = None
+        self._gaps = np.zeros(0)
         self._breaths_marked = 0
         self._tick_lps = 0.1
         self._updating = False
@@ -258,6 +259,7 @@ class FlowChart(widgets.VBox):
             self._set_shading(mark, events_to_spans(events, kind), EVENT_COLORS[kind], y_min, y_max)
         previous = self.visible_range if keep_view else None
         self._time, self._flow = t, f
+        self._gaps = _gap_midpoints(t)
         self._drawn_window = None
         if previous is not None:
             self.zoom(*previous)
@@ -280,7 +282,7 @@ class FlowChart(widgets.VBox):
 
     def clear(self) -> None:
         """Remove every trace, mark and shaded event."""
-        self._time, self._flow = np.zeros(0), np.zeros(0)
+        self._time, self._flow, self._gaps = np.zeros(0), np.zeros(0), np.zeros(0)
         self._peak_s, self._peak_flow = np.zeros(0), np.zeros(0)
         self._drawn_window = None
         for mark in (self.flow_line, self.breath_marks, self.apnea_shading, self.hypopnea_shading):
@@ -342,6 +344,11 @@ class FlowChart(widgets.VBox):
         if hi < lo:
             lo, hi = hi, lo
         xs, ys = window(self._time, self._flow, lo, hi, self.max_points)
+        if self._gaps.size:  # break the line where the recording has no data (device sessions)
+            cut = np.searchsorted(xs, self._gaps)
+            inside = (cut > 0) & (cut < xs.size)
+            xs = np.insert(xs, cut[inside], self._gaps[inside])
+            ys = np.insert(ys, cut[inside], np.nan)
         with self.flow_line.hold_sync():
             self.flow_line.x, self.flow_line.y = xs, ys
         i0, i1 = np.searchsorted(self._peak_s, [lo, hi])
@@ -356,13 +363,17 @@ class FlowChart(widgets.VBox):
         self._update_status(hidden_breaths=int(i1 - i0) if i1 - i0 > self.max_breath_marks else 0)
 
     def _tick_path(self, peak_s: np.ndarray, peak_flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Vertices of one path of ticks: (t, y+gap), (t, y+gap+tick), (t, NaN) per breath."""
+        """Vertices of one path of ticks: (t, y+gap), (t, y+gap+tick), (t, NaN) per breath.
+
+        The path ends on the last tick's top (no trailing NaN: bqplot places
+        a line's label at its last point).
+        """
         gap = 0.25 * self._tick_lps
         xs = np.repeat(peak_s, 3)
         ys = np.column_stack(
             [peak_flow + gap, peak_flow + gap + self._tick_lps, np.full(peak_flow.size, np.nan)]
         ).ravel()
-        return xs, ys
+        return xs[:-1], ys[:-1]
 
     # ------------------------------------------------------------------ facts
     @property
@@ -376,8 +387,8 @@ class FlowChart(widgets.VBox):
 
     @property
     def flow_points(self) -> int:
-        """Flow points currently sent to the browser."""
-        return int(np.size(self.flow_line.x))
+        """Flow points currently sent to the browser (gap breaks not counted)."""
+        return int(np.count_nonzero(np.isfinite(self.flow_line.y)))
 
     @property
     def points_sent(self) -> int:
@@ -400,6 +411,19 @@ class FlowChart(widgets.VBox):
     def save_png(self, filename: str | None = None) -> None:
         """Ask the browser to download the chart as a PNG (no effect without a browser)."""
         self.figure.save_png(filename or self.png_name)
+
+
+def _gap_midpoints(time_s: np.ndarray, factor: float = 10.0) -> np.ndarray:
+    """Middle times of the gaps in ``time_s`` (steps longer than ``factor`` x the median step).
+
+    >>> _gap_midpoints(np.array([0.0, 0.1, 0.2, 5.2, 5.3])).tolist()
+    [2.7]
+    """
+    if time_s.size < 3:
+        return np.zeros(0)
+    steps = np.diff(time_s)
+    at = np.flatnonzero(steps > factor * np.median(steps))
+    return (time_s[at] + time_s[at + 1]) / 2.0
 
 
 def _as_datetimes(times: Any) -> np.ndarray:

@@ -69,8 +69,8 @@ def test_breath_marks_and_event_shading():
     )
     chart = FlowChart(max_points=500)
     chart.set_data(t, flow, breaths_peak_s=np.arange(1.0, 120.0, 4.0), events=events)
-    assert chart.breaths_marked == 30 and chart.breath_marks.x.size == 90  # one tick (3 vertices) per breath
-    ticks = chart.breath_marks.y.reshape(-1, 3)
+    assert chart.breaths_marked == 30 and chart.breath_marks.x.size == 89  # one tick (3 vertices) per breath
+    ticks = np.append(chart.breath_marks.y, np.nan).reshape(-1, 3)
     assert np.isnan(ticks[:, 2]).all()  # NaN separates the ticks of one path
     assert (ticks[:, 0] > 1.0).all() and (ticks[:, 1] > ticks[:, 0]).all()  # just above each peak
     assert (ticks[:, 1] < chart.y_scale.max).all()
@@ -81,7 +81,7 @@ def test_breath_marks_and_event_shading():
     assert chart.apnea_shading.fill_colors == [EVENT_COLORS["apnea"]] * 2
     # shading spans the whole y range
     assert chart.apnea_shading.y.min() == chart.y_scale.min and chart.apnea_shading.y.max() == chart.y_scale.max
-    assert chart.points_sent == 500 + 90 + 8 + 4
+    assert chart.points_sent == 500 + 89 + 8 + 4
     chart.zoom(0.0, 20.0)
     assert chart.breaths_marked == 5
 
@@ -155,3 +155,16 @@ def test_keep_view_keeps_the_window_when_the_same_signal_is_redrawn(night):
     assert chart.flow_line.x[0] <= 500.0 and chart.flow_line.x[-1] >= 700.0
     chart.set_data(t, flow)
     assert chart.visible_range == (t[0], t[-1])
+
+
+def test_gaps_in_the_recording_break_the_line():
+    """Device nights are sessions with gaps; the chart must not draw a line across them."""
+    t = np.concatenate([np.arange(0, 600, 0.04), np.arange(2000, 2600, 0.04)])
+    chart = FlowChart(max_points=1000)
+    chart.set_data(t, np.sin(t))
+    ys, xs = chart.flow_line.y, chart.flow_line.x
+    breaks = np.flatnonzero(np.isnan(ys))
+    assert breaks.size == 1 and xs[breaks[0]] == pytest.approx(1300.0, abs=0.1)
+    assert chart.flow_points == 1000
+    chart.zoom(100.0, 500.0)  # no gap in view: no break
+    assert not np.isnan(chart.flow_line.y).any()
