@@ -116,14 +116,17 @@ def run(args: argparse.Namespace) -> int:
                             log_path=log_dir / "voila.log")
         voila.start()
         first, last = patients[0].room, patients[-1].room
+        links = (
+            ("Staff: ward overview + monitoring station", voila.page_url("monitor.ipynb")),
+            (f"Bedside station (room {first})", voila.page_url("bedside.ipynb", f"room={first}")),
+            ("Signal explorer", voila.page_url("explorer.ipynb")),
+            ("All pages", f"{voila.url}/"),
+            ("REST API (OpenAPI docs)", f"{server.url}/docs"),
+        )
         print(
             "\nSleep Lab Monitor demo is running (Ctrl-C stops everything):\n"
-            f"  Staff: ward overview + monitoring station  {voila.page_url('monitor.ipynb')}\n"
-            f"  Bedside station (room {first})              {voila.page_url('bedside.ipynb', f'room={first}')}\n"
-            f"  Signal explorer                            {voila.page_url('explorer.ipynb')}\n"
-            f"  All pages                                  {voila.url}/\n"
-            f"  REST API (OpenAPI docs)                    {server.url}/docs\n"
-            f"  {args.rooms} simulated devices in rooms {first}-{last} upload every {args.interval:g} s.\n"
+            + "".join(f"  {label:<43}{url}\n" for label, url in links)
+            + f"  {args.rooms} simulated devices in rooms {first}-{last} upload every {args.interval:g} s.\n"
             "  Try it: click a card with a red apnea count, send 14 cmH2O, and watch its next\n"
             "  measurements come in at 14 cmH2O with fewer apneas.\n"
             f"  Logs: {log_dir}",
