@@ -45,7 +45,7 @@ from ..decimate import window
 from ..errors import ParameterError
 from .common import escape
 
-__all__ = ["FlowChart", "TrendChart", "EVENT_COLORS", "TREND_SERIES", "events_to_spans"]
+__all__ = ["EVENT_COLORS", "TREND_SERIES", "FlowChart", "TrendChart", "events_to_spans"]
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class FlowChart(widgets.VBox):
         self.x_scale = bq.LinearScale()
         self.y_scale = bq.LinearScale()
         scales = {"x": self.x_scale, "y": self.y_scale}
-        shade = dict(scales=scales, fill="inside", close_path=True, stroke_width=1, x=[], y=[])
+        shade = {"scales": scales, "fill": "inside", "close_path": True, "stroke_width": 1, "x": [], "y": []}
         self.hypopnea_shading = bq.Lines(
             colors=[EVENT_COLORS["hypopnea"]], fill_colors=[EVENT_COLORS["hypopnea"]],
             fill_opacities=[0.3], labels=["hypopnea"], **shade,
@@ -512,7 +512,7 @@ class TrendChart(widgets.VBox):
         """
         unknown = set(values) - set(self.lines)
         if unknown:
-            raise ParameterError(sorted(unknown)[0], f"unknown trend; known: {', '.join(self.lines)}")
+            raise ParameterError(min(unknown), f"unknown trend; known: {', '.join(self.lines)}")
         stamps = _as_datetimes(times)
         for key, line in self.lines.items():
             data = values.get(key)

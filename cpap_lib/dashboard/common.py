@@ -42,16 +42,16 @@ import traitlets
 from ..errors import CpapError
 
 __all__ = [
-    "MessageBar",
+    "LEVEL_STYLES",
     "BackgroundTask",
     "Debouncer",
-    "escape",
-    "describe_error",
-    "run_in_background",
+    "MessageBar",
     "catch_errors",
-    "report_errors",
-    "LEVEL_STYLES",
+    "describe_error",
+    "escape",
     "log_to_server_console",
+    "report_errors",
+    "run_in_background",
 ]
 
 logger = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ def report_errors(bar: MessageBar) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return func(*args, **kwargs)
-            except Exception as exc:  # the page boundary: shown, and logged when unexpected
+            except Exception as exc:  # noqa: BLE001 - the page boundary: shown, and logged when unexpected
                 _handle(exc, bar, func.__qualname__)
                 return None
 
@@ -270,7 +270,7 @@ def catch_errors(method: F) -> F:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except Exception as exc:  # the page boundary: shown, and logged when unexpected
+        except Exception as exc:  # noqa: BLE001 - the page boundary: shown, and logged when unexpected
             _handle(exc, getattr(self, "messages", None), method.__qualname__)
             return None
 
@@ -320,9 +320,7 @@ class BackgroundTask:
 
     def _claim(self) -> bool:
         with self._lock:
-            if self._finished.is_set() or self.cancelled:
-                return False
-            return True
+            return not (self._finished.is_set() or self.cancelled)
 
 
 def run_in_background(
@@ -380,13 +378,13 @@ def run_in_background(
         if on_error is not None:
             try:
                 on_error(exc)
-            except Exception:  # an error handler failing must not kill the thread silently
+            except Exception:  # an error handler failing must not kill the thread silently (logged)
                 logger.exception("error handler of background task %r failed", name)
 
     def worker() -> None:
         try:
             result = fn()
-        except Exception as exc:  # handed to on_error; unexpected ones are logged
+        except Exception as exc:  # noqa: BLE001 - handed to on_error; unexpected ones are logged
             if task._claim():
                 timer.cancel()
                 fail(exc)
@@ -398,7 +396,7 @@ def run_in_background(
             try:
                 if on_done is not None:
                     on_done(result)
-            except Exception as exc:  # handed to on_error; unexpected ones are logged
+            except Exception as exc:  # noqa: BLE001 - handed to on_error; unexpected ones are logged
                 fail(exc)
             task._finished.set()
 

@@ -50,11 +50,18 @@ from ..errors import CpapError, ParameterError
 from ..io import read_device_data, read_recording
 from ..recording import Recording, read_lab_file
 from .charts import FlowChart
+from .common import (
+    Debouncer,
+    MessageBar,
+    catch_errors,
+    escape,
+    log_to_server_console,
+    run_in_background,
+)
 from .device_comparison import comparison_html, device_event_spans
 from .voila_app import max_upload_bytes
-from .common import Debouncer, MessageBar, catch_errors, escape, log_to_server_console, run_in_background
 
-__all__ = ["SignalExplorer", "MAX_UPLOAD_BYTES", "DEFAULT_SAMPLE_DIR", "PARAM_LABELS", "list_samples"]
+__all__ = ["DEFAULT_SAMPLE_DIR", "MAX_UPLOAD_BYTES", "PARAM_LABELS", "SignalExplorer", "list_samples"]
 
 logger = logging.getLogger(__name__)
 
@@ -317,7 +324,7 @@ class SignalExplorer(widgets.VBox):
             lo, hi = _analysis.PARAM_RANGES[name]
             label, tooltip = PARAM_LABELS.get(name, (name, name))
             step = 10 ** math.floor(math.log10((hi - lo) / 200)) if hi > lo else 0.01
-            decimals = max(0, -int(math.floor(math.log10(step))))
+            decimals = max(0, -math.floor(math.log10(step)))
             slider = widgets.FloatSlider(
                 value=default, min=lo, max=hi, step=step, readout_format=f".{decimals}f",
                 description=label, tooltip=tooltip, continuous_update=False,
@@ -596,8 +603,8 @@ class SignalExplorer(widgets.VBox):
             ("Hypopnea candidates", str(d["hypopnea_count"])),
             ("Apnea index", _fmt(d["apnea_index"], ".1f", "/h")),
             ("AHI", _fmt(d["ahi"], ".1f", "/h")),
-            ("Severity", f'<span style="color:{severity_colour.get(d["severity"], "#000")};font-weight:bold">'
-                         f'{escape(d["severity"])}</span>'),
+            ("Severity", (f'<span style="color:{severity_colour.get(d["severity"], "#000")};font-weight:bold">'
+                          f'{escape(d["severity"])}</span>')),
             ("Tidal volume", _fmt(d["tidal_volume_l"], ".3f", "L")),
             ("Minute ventilation", _fmt(d["minute_ventilation_lpm"], ".2f", "L/min")),
             ("Mean leak", _fmt(d["leak_lpm"], ".3f", "L/min")),

@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cpap_lib.dashboard.charts import EVENT_COLORS, FlowChart, TrendChart, events_to_spans
+from cpap_lib.dashboard.charts import (
+    EVENT_COLORS,
+    FlowChart,
+    TrendChart,
+    events_to_spans,
+)
 from cpap_lib.errors import ParameterError
 
 FS = 100.0

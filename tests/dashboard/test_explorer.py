@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -146,7 +146,7 @@ def test_an_upload_through_the_file_upload_widget_is_analysed():
     content = (SAMPLES / "mild_apnea.txt").read_bytes()
     explorer.upload.value = (
         {"name": "night <1>.txt", "type": "text/plain", "size": len(content),
-         "content": memoryview(content), "last_modified": datetime.now(timezone.utc)},
+         "content": memoryview(content), "last_modified": datetime.now(UTC)},
     )
     assert explorer.wait_idle(WAIT_S)
     assert explorer.upload.value == ()  # ready for the next file
