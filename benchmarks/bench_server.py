@@ -4,7 +4,8 @@ Starts the real server (uvicorn child process, temporary SQLite databases,
 no request log) and measures:
 
 1. the bedside poll route ``GET /api/v1/rooms/{room}/pressure`` with ``wrk``
-   (8 connections, 2 threads, 10 s) -- throughput and p50/p99;
+   (8 connections, 2 threads, 10 s) -- throughput and p50/p99 -- and the old
+   clients' ``GET /CPAP_query/{room}`` the same way;
 2. the same route from 8 Python threads using :class:`cpap_lib.client.CpapClient`;
 3. upload latency (``POST /api/v1/rooms/{room}/measurements``: full metric set,
    2000-point flow trace), sequential;
@@ -201,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             poll_url = f"{server.url}/api/v1/rooms/1/pressure"
             run_wrk(poll_url, 1)  # warm up
             results["poll_wrk"] = run_wrk(poll_url, seconds)
+            results["poll_legacy_wrk"] = run_wrk(f"{server.url}/CPAP_query/1", seconds)
             results["poll_python_client"] = run_client_polls(server.url, 1, seconds / 2)
             results["upload"] = run_uploads(server.url, 50 if args.quick else 300)
         ward_urls = {}
@@ -211,9 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         results["ward_query_plan"] = ward_query_plan(ward_urls["ward_50x500"])
 
     w, c, u = results["poll_wrk"], results["poll_python_client"], results["upload"]
+    legacy = results["poll_legacy_wrk"]
     small, large = results["ward_50x5"], results["ward_50x500"]
     rows = [
         ("poll, wrk (8 connections)", f"{w['requests_per_s']:.0f}/s", w["p50_ms"], w["p99_ms"]),
+        ("old poll GET /CPAP_query, wrk", f"{legacy['requests_per_s']:.0f}/s", legacy["p50_ms"], legacy["p99_ms"]),
         ("poll, Python client (8 threads)", f"{c['requests_per_s']:.0f}/s", c["p50_ms"], c["p99_ms"]),
         ("upload (2000-point trace)", "sequential", u["p50_ms"], u["p99_ms"]),
         ("ward, 50 rooms x 5", "sequential", small["p50_ms"], small["p99_ms"]),

@@ -32,7 +32,7 @@ import math
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -190,20 +190,26 @@ def _plain_number(value: float) -> float | int:
 
 @router.get("/CPAP_query/{room_number}", dependencies=[ANY_ROLE],
             responses={200: {"content": {"application/json": {"schema": {"type": "number"}}}}, 400: {}, 404: {}})
-def cpap_query(room_number: str, db: DbDep):
+async def cpap_query(room_number: str, db: DbDep):
+    # Old bedside clients poll this route: the commanded pressure comes from the fast poll lookup.
     try:
         room = _room_number(room_number)
     except LegacyInputError as exc:
         return _bad(str(exc))
-    try:
-        with db.read() as session:
-            commanded, measured = crud.latest_pressures(session, room=room)
-    except NotFoundError as exc:
-        return _bad(exc.message, 404)
-    pressure = commanded if commanded is not None else measured
-    if pressure is None:
+    row = db.poll_row(room)
+    if row is None:
+        return _bad(f"room {room} not found", 404)
+    if row[2] is not None:
+        return JSONResponse(row[2])
+    measured = await run_in_threadpool(_latest_measured_pressure, db, room)
+    if measured is None:
         return _bad(f"no CPAP pressure for room {room} yet", 404)
-    return _plain_number(pressure)
+    return JSONResponse(_plain_number(measured))
+
+
+def _latest_measured_pressure(db, room: int) -> float | None:
+    with db.read() as session:
+        return crud.latest_pressures(session, room=room)[1]
 
 
 @router.get("/new_cpap_pressure/{room_number}/{value}", dependencies=[STAFF], response_class=PlainTextResponse,
