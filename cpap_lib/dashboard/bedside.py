@@ -291,14 +291,14 @@ class BedsideStation(widgets.VBox):
         with self._lock:
             if generation != self._generation:
                 return
-            self.analysis = analysis
             rec = analysis.recording
             self.chart.set_data(rec.time_s, analysis.flow_clean_lps,
                                 breaths_peak_s=analysis.breaths["peak_s"].to_numpy(), events=analysis.events)
-            self._show_results()
+            self._show_results(analysis)
             skipped = f" ({rec.skipped_rows} malformed rows skipped)" if rec.skipped_rows else ""
             self.messages.show_success(f"{Path(rec.source).name}: {analysis.breath_count} breaths, "
                                        f"{analysis.apnea_count} apneas{skipped}.")
+            self.analysis = analysis  # last: whoever waits for it sees the whole page updated
             self._update_upload_button()
 
     def _failed(self, generation: int, what: str, exc: BaseException) -> None:
@@ -308,8 +308,7 @@ class BedsideStation(widgets.VBox):
             self.messages.show_error(exc if isinstance(exc, RecordingError) else f"{what}: {exc}")
             self._update_upload_button()
 
-    def _show_results(self) -> None:
-        a = self.analysis
+    def _show_results(self, a: Any = None) -> None:
         if a is None:
             self.results.value = '<div class="cpap-hint">No recording yet.</div>'
             return
@@ -358,14 +357,14 @@ class BedsideStation(widgets.VBox):
         with self._lock:
             if generation != self._generation:
                 return
-            self.uploads += 1
             self.locked = True
             self.mrn_input.disabled = self.room_input.disabled = True
             self.lock_note.value = ('<div class="cpap-hint">MRN and room are locked for this patient. '
                                     "Reset to start with another patient.</div>")
-            self.messages.show_success(f"Measurement {self.uploads} uploaded for MRN {mrn} in room {room} "
+            self.messages.show_success(f"Measurement {self.uploads + 1} uploaded for MRN {mrn} in room {room} "
                                        f"at {cmh2o} cmH2O.")
             self._update_upload_button()
+            self.uploads += 1  # last: whoever waits for it sees the whole page updated
 
     # ------------------------------------------------------ pressure poll
     def poll_pressure(self) -> None:

@@ -109,9 +109,10 @@ class MonitoringStation(widgets.VBox):
         self.earlier_select = widgets.Select(options=[], rows=8, layout=widgets.Layout(width="260px"))
         self.earlier_select.add_class("cpap-earlier-select")
         self.earlier_select.observe(self._on_earlier_chosen, names="value")
+        self.earlier_hint = widgets.HTML()
         earlier_panel = widgets.VBox([
-            widgets.HTML('<div class="cpap-section-title">Earlier measurements</div>'
-                         '<div class="cpap-hint">Choose one to show it beside the latest.</div>'),
+            widgets.HTML('<div class="cpap-section-title">Earlier measurements</div>'),
+            self.earlier_hint,
             self.earlier_select,
         ])
 
@@ -257,6 +258,8 @@ class MonitoringStation(widgets.VBox):
             earlier = [m for m in self._summaries if latest is None or m.id != latest.id]
             options = [(measurement_label(m.recorded_at, m.cpap_pressure_cmh2o, m.apnea_count), m.id)
                        for m in reversed(earlier)]
+            self.earlier_hint.value = ('<div class="cpap-hint">Choose one to show it beside the latest.</div>'
+                                       if options else '<div class="cpap-hint">No earlier measurements yet.</div>')
             if list(self.earlier_select.options) != options:
                 chosen = self.earlier_select.value
                 self._syncing = True
@@ -406,6 +409,7 @@ class MonitoringStation(widgets.VBox):
         finally:
             self._syncing = False
         self.earlier_box.layout.display = "none"
+        self.earlier_hint.value = '<div class="cpap-hint">Choose a room first.</div>'
         self.pressure_input.value = ""
         self.pressure_input.remove_class("cpap-invalid")
         self.send_button.disabled = True

@@ -43,7 +43,8 @@ def test_overview_shows_every_seeded_room_with_its_numbers(new_page, artifacts):
 def test_invalid_pressures_are_refused_and_a_command_reaches_server_and_bedside(new_page, api, artifacts):
     _url, client = api
     room = 3
-    bedside = new_page().open("bedside.ipynb", query=f"room={room}", ready=".cpap-bedside")
+    bedside_page = new_page()
+    bedside = bedside_page.open("bedside.ipynb", query=f"room={room}", ready=".cpap-bedside")
     assert bedside.input_value(".cpap-room-input input") == str(room)
     staff_page = new_page()
     staff = staff_page.open("monitor.ipynb", ready=f".cpap-room-{room}")
@@ -76,6 +77,8 @@ def test_invalid_pressures_are_refused_and_a_command_reaches_server_and_bedside(
     assert wait_until(lambda: error.count() and "'26'" in error.inner_text(), timeout=15)
     assert "4 to 25" in error.inner_text()
     bedside.screenshot(path=str(artifacts / "bedside-command.png"), full_page=True)
+    for page in (staff_page, bedside_page):  # nothing the pages need comes from the internet
+        assert [u for u in page.requests if not u.startswith(("http://127.0.0.1", "data:", "blob:"))] == []
 
 
 def test_a_bedside_upload_appears_in_the_overview_without_reload(new_page, artifacts):
