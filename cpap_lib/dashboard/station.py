@@ -85,6 +85,7 @@ class MonitoringStation(widgets.VBox):
         self.loaded_generation = 0
         self._shown_measurement_id: int | None = None
         self._shown_admission: tuple[Any, Any] | None = None
+        self._pending: tuple[Any, Any] | None = None
         self._summaries: list[Any] = []
         self._lock = threading.RLock()
         self._syncing = False
@@ -163,9 +164,13 @@ class MonitoringStation(widgets.VBox):
                 return
             latest_id = None if state.latest_measurement is None else state.latest_measurement.id
             admission = (state.admission_id, state.mrn)
-            if self._shown_admission is not None and admission != self._shown_admission:
+            if self._shown_admission is None or (admission, latest_id) == self._pending:
+                return  # nothing shown yet, or this news is being loaded already
+            if admission != self._shown_admission:
+                self._pending = (admission, latest_id)
                 self._load_room(self.room, clear=True)  # another patient in this room
-            elif self._shown_admission is not None and latest_id != self._shown_measurement_id:
+            elif latest_id != self._shown_measurement_id:
+                self._pending = (admission, latest_id)
                 self._load_room(self.room, clear=False)  # new data for this patient
 
     @staticmethod
@@ -236,6 +241,7 @@ class MonitoringStation(widgets.VBox):
         with self._lock:
             if generation != self._generation:
                 return
+            self._pending = None  # the next ward refresh tries again
             self.messages.show_error(f"Room {room} could not be loaded: {exc}")
 
     def _show_room(self, generation: int, result: tuple[Any, list[Any], Any]) -> None:
@@ -393,6 +399,7 @@ class MonitoringStation(widgets.VBox):
     # ---------------------------------------------------------------- reset
     def _clear_patient(self) -> None:
         """Forget everything shown about the previous patient."""
+        self._pending = None
         self._shown_measurement_id = None
         self._shown_admission = None
         self._summaries = []
