@@ -43,6 +43,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -303,21 +304,58 @@ def _jobs_from(inputs: Iterable[str | os.PathLike | ReportJob], method: str, par
     return jobs
 
 
-def _progress(total: int, enabled: bool | None) -> Any:
-    from tqdm.auto import tqdm
+class _Progress:
+    """The tqdm bar, opened by :meth:`start` (after any fork: tqdm runs a monitor thread)."""
 
-    return tqdm(total=total, unit="report", desc="reports", disable=None if enabled is None else not enabled)
+    def __init__(self, total: int, enabled: bool | None) -> None:
+        self.total, self.enabled, self.failed = total, enabled, 0
+        self.bar: Any = None
+
+    def start(self) -> None:
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, unit="report", desc="reports",
+                            disable=None if self.enabled is None else not self.enabled)
+
+    def done(self, result: ReportResult) -> None:
+        self.start()
+        self.failed += not result.ok
+        self.bar.update(1)
+        self.bar.set_postfix(failed=self.failed)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """``fork`` when this process runs no other thread, else ``spawn``.
+
+    Forked workers start at once with papermill and nbconvert already
+    imported (a spawned worker spends seconds importing them); forking a
+    process that runs threads (a Jupyter kernel, a Dask client) can deadlock,
+    so such callers get ``spawn``.
+    """
+    import bs4  # noqa: F401  (imported here once, inherited by forked workers)
+    import nbconvert.exporters.html  # noqa: F401
+    import papermill  # noqa: F401
+
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def _run_local(jobs: Sequence[ReportJob], notebook: Path, build: Path, kernel: str, workers: int,
-               on_done: Callable[[ReportResult], None]) -> None:
+               progress: _Progress, on_done: Callable[[ReportResult], None]) -> None:
     if workers == 1:
+        progress.start()
         for job in jobs:
             on_done(run_one_report(job, notebook, build, kernel_name=kernel))
         return
-    context = multiprocessing.get_context("spawn")  # no fork of a process holding threads (tqdm, clients)
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
         futures = [pool.submit(run_one_report, job, notebook, build, kernel_name=kernel) for job in jobs]
+        progress.start()
         for future in concurrent.futures.as_completed(futures):
             on_done(future.result())
 
@@ -420,18 +458,18 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
     build.mkdir()
     started = time.perf_counter()
     results: dict[str, ReportResult] = {}
-    bar = _progress(len(jobs), progress)
+    bar = _Progress(len(jobs), progress)
 
     def on_done(result: ReportResult) -> None:
         results[result.name] = result
-        bar.update(1)
-        bar.set_postfix(failed=sum(not r.ok for r in results.values()))
+        bar.done(result)
 
     try:
         if scheduler:
+            bar.start()
             _run_dask(jobs, notebook, build, scheduler, on_done)
         else:
-            _run_local(jobs, notebook, build, current_env_kernel(), min(workers, len(jobs)), on_done)
+            _run_local(jobs, notebook, build, current_env_kernel(), min(workers, len(jobs)), bar, on_done)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
         raise
