@@ -2,7 +2,9 @@
 
 Each subcommand lives in its own module under :mod:`cpap_lib.commands` and
 exposes ``register(subparsers)``, which adds its parser and sets ``func`` (a
-callable taking the parsed arguments and returning the exit status).
+callable taking the parsed arguments and returning the exit status). Only the
+module of the subcommand being run is imported, so ``cpap-lab serve`` does not
+pay for scipy and ``cpap-lab analyze`` not for the dashboards.
 
 Exit status: 0 success, 1 the work ran but something failed (a report, a
 comparison), 2 bad input (a message on stderr names the file and reason).
@@ -19,31 +21,37 @@ from .errors import CpapError
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
-COMMANDS = ("analyze", "simulate", "serve", "demo", "report", "compare")
-"""Subcommand modules, in the order ``--help`` lists them."""
+COMMANDS = {
+    "analyze": "analyse a recording (lab text file, ResMed EDF file or folder)",
+    "simulate": "write a simulated recording and its ground truth",
+    "serve": "run the sleep-lab REST server",
+    "demo": "server + simulated bedside devices + dashboards: a living ward",
+    "report": "batch reports, one per patient (papermill; processes or Dask)",
+    "compare": "compare our analysis with a ResMed device's own scoring",
+}
+"""Subcommands and their one-line help, in the order ``--help`` lists them."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the parser with every subcommand whose module is present."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported (all of them when None)."""
     parser = argparse.ArgumentParser(
         prog="cpap-lab", description="Sleep-lab CPAP monitoring: analysis, server, dashboards, reports."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"cpap_lib.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"cpap_lib.commands.{name}":
-                raise
-            continue
-        module.register(sub)
+    for name, summary in COMMANDS.items():
+        if command in (None, name):
+            importlib.import_module(f"cpap_lib.commands.{name}").register(sub)
+        else:
+            sub.add_parser(name, help=summary)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``cpap-lab`` with ``argv``; return the exit status."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), "")
+    parser = build_parser(command if command in COMMANDS else "")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
