@@ -58,6 +58,7 @@ PARAM_RANGES: dict[str, tuple[float, float]] = {
 }
 """Allowed range of every parameter (inclusive); dashboards build sliders from it."""
 _GAP_S = 1.0  # a jump in time longer than this splits the recording into segments
+_ANALYSIS_HZ = 25.0  # recordings sampled faster are block-averaged down to about this rate
 
 
 @dataclass(eq=False)
@@ -77,8 +78,10 @@ class Analysis:
     events : pandas.DataFrame
         One row per apnea or hypopnea candidate, columns
         :data:`cpap_lib.events.EVENT_COLUMNS`.
-    flow_clean_lps : ndarray
-        The low-passed flow (L/s) the breaths were found in.
+    clean_time_s, clean_flow_lps : ndarray
+        The low-passed flow (L/s) the breaths were found in, at the analysis
+        rate (at most ~25 Hz: recordings sampled faster are block-averaged
+        first), and its times.
     breath_rate_bpm : float
         Breaths per minute of breathing (pauses and apneas left out).
     net_volume_l : float
@@ -90,10 +93,21 @@ class Analysis:
     params: dict[str, float]
     breaths: Any
     events: Any
-    flow_clean_lps: np.ndarray
+    clean_time_s: np.ndarray
+    clean_flow_lps: np.ndarray
     breath_rate_bpm: float
     net_volume_l: float
     extras: dict[str, Any] = field(default_factory=dict)
+    _clean_full: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def flow_clean_lps(self) -> np.ndarray:
+        """The cleaned flow at every sample of the recording (interpolated from the analysis rate)."""
+        if self._clean_full is None:
+            t = self.recording.time_s
+            same = t.size == self.clean_time_s.size
+            self._clean_full = self.clean_flow_lps if same else np.interp(t, self.clean_time_s, self.clean_flow_lps)
+        return self._clean_full
 
     # -- counts and indices -------------------------------------------------
     @property
@@ -165,8 +179,9 @@ class Analysis:
         (ndarray, ndarray)
             Times in s and flow in L/s (cleaned unless ``clean=False``).
         """
-        y = self.flow_clean_lps if clean else self.recording.flow_lps
-        return minmax_lttb(self.recording.time_s, y, max_points)
+        if clean:
+            return minmax_lttb(self.clean_time_s, self.clean_flow_lps, max_points)
+        return minmax_lttb(self.recording.time_s, self.recording.flow_lps, max_points)
 
     def to_dict(self) -> dict[str, Any]:
         """Every summary figure as JSON-safe Python values (NaN becomes None)."""
@@ -268,10 +283,25 @@ def _check_params(method: str, params: dict[str, Any]) -> dict[str, float]:
     return full
 
 
+def _block_mean(a: np.ndarray, step: int) -> np.ndarray:
+    """Means of consecutive blocks of ``step`` samples (the last block may be shorter)."""
+    if step == 1:
+        return a
+    n = a.size // step * step
+    head = a[:n].reshape(-1, step).mean(axis=1)
+    return np.append(head, a[n:].mean()) if n < a.size else head
+
+
 def _segments(time_s: np.ndarray) -> list[slice]:
+    """Contiguous stretches of the recording (split where time jumps by more than 1 s)."""
     cuts = np.flatnonzero(np.diff(time_s) > _GAP_S) + 1
     bounds = np.concatenate(([0], cuts, [time_s.size]))
     return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _gaps_as_spans(time_s: np.ndarray, segments: list[slice]) -> np.ndarray:
+    """The jumps between segments as ``(start_s, end_s)`` rows."""
+    return np.array([(time_s[a.stop - 1], time_s[b.start]) for a, b in zip(segments[:-1], segments[1:])]).reshape(-1, 2)
 
 
 def analyze(recording: Recording, *, method: str = "amplitude", **params: float) -> Analysis:
@@ -307,33 +337,29 @@ def analyze(recording: Recording, *, method: str = "amplitude", **params: float)
 
     p = _check_params(method, params)
     fs = recording.fs_hz
-    if p["cutoff_hz"] >= fs / 2:
-        raise ParameterError("cutoff_hz", f"must be below half the sampling rate ({fs / 2:g} Hz)")
     t, flow = recording.time_s, recording.flow_lps
-    clean = np.empty_like(flow)
-    tables, event_tables = [], []
-    for seg in _segments(t):
-        x = _b.flow_clean(flow[seg], fs, cutoff_hz=p["cutoff_hz"]) if seg.stop - seg.start > 30 else flow[seg].copy()
-        clean[seg] = x
-        found = _b.breaths_find(x, fs, threshold=p["threshold"])
-        table = _b.breaths_table(found, x, t[seg], fs)
+    # breaths and events are slow: analyse at most ~25 Hz (block means are the anti-alias filter)
+    step = max(int(fs // _ANALYSIS_HZ), 1)
+    fs_a = fs / step
+    if p["cutoff_hz"] >= fs_a / 2:
+        raise ParameterError("cutoff_hz", f"must be below half the analysis rate ({fs_a / 2:g} Hz)")
+    clean_t, clean_x, tables, event_tables = [], [], [], []
+    segments = _segments(t)
+    for seg in segments:
+        ts, f = (_block_mean(a[seg], step) for a in (t, flow))
+        x = _b.flow_clean(f, fs_a, cutoff_hz=p["cutoff_hz"]) if f.size > 30 else f
+        clean_t.append(ts)
+        clean_x.append(x)
+        table = _b.breaths_table(_b.breaths_find(x, fs_a, threshold=p["threshold"]), x, ts, fs_a)
         tables.append(table)
-        if method == "amplitude":
-            event_tables.append(
-                _e.events_find(
-                    x, t[seg], fs, table,
-                    apnea_drop=p["apnea_drop"], hypopnea_drop=p["hypopnea_drop"],
-                    min_duration_s=p["min_event_s"], baseline_s=p["baseline_s"],
-                )
-            )
-        else:
+        events = _e.events_find(
+            x, ts, fs_a, table, apnea_drop=p["apnea_drop"], hypopnea_drop=p["hypopnea_drop"],
+            min_duration_s=p["min_event_s"], baseline_s=p["baseline_s"],
+        )
+        if method == "gap":
             gap = _e.events_gap_rule(table["peak_s"].to_numpy(), max_gap_s=p["max_gap_s"])
-            hyp = _e.events_find(
-                x, t[seg], fs, table,
-                apnea_drop=p["apnea_drop"], hypopnea_drop=p["hypopnea_drop"],
-                min_duration_s=p["min_event_s"], baseline_s=p["baseline_s"],
-            )
-            event_tables.append(pd.concat([gap, hyp[hyp["kind"] == "hypopnea"]], ignore_index=True))
+            events = pd.concat([gap, events[events["kind"] == "hypopnea"]], ignore_index=True)
+        event_tables.append(events)
     breaths = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     events = pd.concat(event_tables, ignore_index=True) if len(event_tables) > 1 else event_tables[0]
     events = events.sort_values("start_s", kind="stable").reset_index(drop=True)
@@ -343,23 +369,19 @@ def analyze(recording: Recording, *, method: str = "amplitude", **params: float)
     apnea_spans = events.loc[events["kind"] == "apnea", ["start_s", "end_s"]].to_numpy()
     onsets = breaths["start_s"].to_numpy()
     # breath rate per segment, weighted by its intervals
-    rate = _b.breath_rate(onsets, exclude=np.vstack([apnea_spans, _gaps_as_spans(t)]))
-    net = float(sum(flow[seg].sum() / fs for seg in _segments(t)))
+    rate = _b.breath_rate(onsets, exclude=np.vstack([apnea_spans, _gaps_as_spans(t, segments)]))
+    net = float(flow.sum() / fs)
     return Analysis(
         recording=recording,
         method=method,
         params=p,
         breaths=breaths,
         events=events,
-        flow_clean_lps=clean,
+        clean_time_s=np.concatenate(clean_t),
+        clean_flow_lps=np.concatenate(clean_x),
         breath_rate_bpm=rate,
         net_volume_l=net,
     )
-
-
-def _gaps_as_spans(time_s: np.ndarray) -> np.ndarray:
-    cuts = np.flatnonzero(np.diff(time_s) > _GAP_S)
-    return np.column_stack((time_s[cuts], time_s[cuts + 1])) if cuts.size else np.zeros((0, 2))
 
 
 def analyze_file(path: str | os.PathLike, *, method: str = "amplitude", **params: float) -> Analysis:

@@ -36,7 +36,7 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import RecordingError
-from .flow import adc_to_pa, lab_flow_lps, pa_to_cmh2o
+from .flow import adc_to_cmh2o, lab_flow_lps
 
 __all__ = ["Recording", "read_lab_file", "LAB_COLUMNS", "MAX_REPORTED_LINES"]
 
@@ -281,7 +281,8 @@ def read_lab_file(src: str | os.PathLike | IO, *, keep_adc: bool = False) -> Rec
         table = _fast_parse(src) if (is_path and data is None) else _fast_parse(_body(data, True))
     if table is not None:
         time_s = table.column(0).to_numpy()
-        adc = [table.column(i).to_numpy() for i in range(1, 7)]
+        # every column was parsed and checked; only the patient venturi's are needed unless asked
+        adc = [table.column(i).to_numpy() for i in range(1, 7 if keep_adc else 4)]
         del table
         bad = np.zeros(0, dtype=np.int64)
     else:
@@ -296,7 +297,7 @@ def read_lab_file(src: str | os.PathLike | IO, *, keep_adc: bool = False) -> Rec
         if values.shape[0] == 0:
             raise RecordingError(f"no valid data rows ({bad.size} malformed)", file=name)
         time_s = np.ascontiguousarray(values[:, 0])
-        adc = [np.ascontiguousarray(values[:, i]) for i in range(1, 7)]
+        adc = [values[:, i].astype(np.int32) for i in range(1, 7 if keep_adc else 4)]  # validated counts 0-65535
         del values
 
     steps = np.diff(time_s)
@@ -307,7 +308,7 @@ def read_lab_file(src: str | os.PathLike | IO, *, keep_adc: bool = False) -> Rec
         )
     if steps.size == 0:
         raise RecordingError("only one valid row; too short to hold a breath", file=name)
-    fs_hz = float(np.round(1.0 / np.median(steps), 6))
+    fs_hz = float(np.round(1.0 / np.median(steps[:100_000]), 6))  # a prefix tells the rate as well as the whole
     duration = time_s.size / fs_hz
     if duration < MIN_DURATION_S:
         raise RecordingError(
@@ -315,7 +316,7 @@ def read_lab_file(src: str | os.PathLike | IO, *, keep_adc: bool = False) -> Rec
         )
 
     flow = lab_flow_lps(adc[0], adc[1], adc[2])
-    pressure = pa_to_cmh2o(adc_to_pa(adc[0]))
+    pressure = adc_to_cmh2o(adc[0])
     channels = dict(zip(LAB_COLUMNS[1:], adc)) if keep_adc else {}
     return Recording(
         time_s=time_s,
