@@ -9,7 +9,6 @@ tests fail, they are never skipped.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,17 +31,6 @@ SEEDED = {
     2: ("BR-002", XSS_NAME, 10, 16.5, 1, 6.0),
     3: ("BR-003", "Grace Hopper", 12, 12.0, 2, 12.0),
 }
-
-
-def wait_until(predicate, timeout=20.0, interval=0.1):
-    """Poll ``predicate`` until it is true; return its last value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 @pytest.fixture(scope="session")

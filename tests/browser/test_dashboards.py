@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
+from support import wait_until
 
-from .conftest import SEEDED, XSS_NAME, wait_until
+from .conftest import SEEDED
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from .conftest import wait_until
+from support import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from support import wait_until
 
-from cpap_lib.client import CpapClient
 from cpap_lib.dashboard.bedside import BedsideStation, room_from_query, sample_files
 
 ROOMS = iter(range(7300, 7400))
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 
 
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
-@pytest.fixture
-def client(live_server):
-    with CpapClient(live_server, timeout=10.0) as api:
-        yield api
 
 
 @pytest.fixture
@@ -39,7 +25,7 @@ def station(client):
 
 def load(station, name):
     station.sample_select.value = str(SAMPLES / name)
-    assert wait_for(lambda: station.analysis is not None and name in station.results.value
+    assert wait_until(lambda: station.analysis is not None and name in station.results.value
                     and station.messages.level == "success"), station.messages.text
 
 
@@ -81,14 +67,14 @@ def test_upload_needs_mrn_and_room_then_locks_them(client, station):
     station.pressure_input.value = "9"
     assert not station.upload_button.disabled
     station.upload_button.click()
-    assert wait_for(lambda: station.uploads == 1), station.messages.text
+    assert wait_until(lambda: station.uploads == 1), station.messages.text
     assert station.mrn_input.disabled and station.room_input.disabled and station.locked
     state = client.room(room)
     assert (state.mrn, state.name, state.latest_measurement.cpap_pressure_cmh2o) == (f"BS{room}", "First Name", 9)
     # later uploads add measurements; a changed name replaces the stored one
     station.name_input.value = "Changed Name"
     station.upload_button.click()
-    assert wait_for(lambda: station.uploads == 2), station.messages.text
+    assert wait_until(lambda: station.uploads == 2), station.messages.text
     assert client.room(room).name == "Changed Name"
     assert len(client.measurements(room)) == 2
 
@@ -111,7 +97,7 @@ def test_polling_runs_by_itself(client):
     client.command_pressure(room, 17)
     station = BedsideStation(client, room=room, poll_s=0.2)
     try:
-        assert wait_for(lambda: station.pressure_input.value == "17")
+        assert wait_until(lambda: station.pressure_input.value == "17")
     finally:
         station.stop()
 
@@ -121,7 +107,7 @@ def test_reset_clears_everything_and_unlocks(client, station):
     load(station, "mild_apnea.txt")
     station.mrn_input.value, station.room_input.value, station.name_input.value = f"BS{room}", str(room), "Old"
     station.upload_button.click()
-    assert wait_for(lambda: station.uploads == 1), station.messages.text
+    assert wait_until(lambda: station.uploads == 1), station.messages.text
     station.reset()
     assert (station.name_input.value, station.mrn_input.value, station.room_input.value) == ("", "", "")
     assert not station.mrn_input.disabled and not station.room_input.disabled and not station.locked
@@ -139,5 +125,5 @@ def test_reset_clears_everything_and_unlocks(client, station):
 def test_a_bad_upload_file_is_a_sentence(station):
     station.file_upload.value = ({"name": "broken.txt", "type": "text/plain", "size": 9,
                                   "content": memoryview(b"not,a\nlab,file\n"), "last_modified": datetime(2026, 1, 1, tzinfo=timezone.utc)},)
-    assert wait_for(lambda: station.messages.level == "error")
+    assert wait_until(lambda: station.messages.level == "error")
     assert "broken.txt" in station.messages.text and "Traceback" not in station.messages.value

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
 import requests
+from support import wait_until
 
 from cpap_lib.client import CpapClient
 from cpap_lib.dashboard.overview import WardOverview, card_html, stale_after_s_from_env
@@ -38,19 +38,6 @@ def upload(client, room, mrn, name, *, pressure=8.0, rate=14.2, apneas=0, index=
     )
 
 
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
-@pytest.fixture
-def client(live_server):
-    with CpapClient(live_server, timeout=10.0) as api:
-        yield api
 
 
 def cell(html: str, css: str) -> str:
@@ -112,11 +99,11 @@ def test_overview_shows_every_room_with_its_numbers_in_one_request(live_server, 
 def test_new_rooms_appear_by_themselves_and_a_click_selects(client):
     overview = WardOverview(client, refresh_s=0.2, stale_after_s=600)
     try:
-        assert wait_for(lambda: overview.refresh_count >= 1)
+        assert wait_until(lambda: overview.refresh_count >= 1)
         room = next(ROOMS)
         assert room not in overview.rooms
         upload(client, room, f"OV{room}", "New Patient", apneas=2)
-        assert wait_for(lambda: room in overview.rooms)
+        assert wait_until(lambda: room in overview.rooms)
         overview.card(room).select_button.click()
         assert overview.selected_room == room
         assert "cpap-selected" in overview.card(room)._dom_classes

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
+from support import wait_until
 
-from cpap_lib.client import CpapClient
 from cpap_lib.dashboard.monitor import build_monitor
 from cpap_lib.dashboard.station import MonitoringStation
 
@@ -25,19 +23,6 @@ def upload(client, room, mrn, name, *, pressure=8.0, apneas=0, amplitude=0.4):
     )
 
 
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
-@pytest.fixture
-def client(live_server):
-    with CpapClient(live_server, timeout=10.0) as api:
-        yield api
 
 
 @pytest.fixture
@@ -51,7 +36,7 @@ def patient_room(client):
 def show(station, room):
     generation = station.loaded_generation
     station.room = room
-    assert wait_for(lambda: station.loaded_generation > generation), station.messages.text
+    assert wait_until(lambda: station.loaded_generation > generation), station.messages.text
 
 
 def test_choosing_a_room_shows_patient_charts_list_and_trends(client, patient_room):
@@ -72,7 +57,7 @@ def test_choosing_an_earlier_measurement_shows_it_beside_the_latest(client, pati
     station = MonitoringStation(client)
     show(station, patient_room)
     station.earlier_select.value = station.earlier_select.options[-1][1]
-    assert wait_for(lambda: station.earlier_chart.flow_points == 600)
+    assert wait_until(lambda: station.earlier_chart.flow_points == 600)
     assert station.earlier_box.layout.display == ""
     assert station.latest_chart.flow_points == 600
 
@@ -95,10 +80,10 @@ def test_a_valid_pressure_reaches_the_server(client, patient_room):
     station.pressure_input.value = "14"
     assert not station.send_button.disabled
     station.send_button.click()
-    assert wait_for(lambda: station.messages.level == "success"), station.messages.text
+    assert wait_until(lambda: station.messages.level == "success"), station.messages.text
     poll = client.poll_pressure(patient_room)
     assert poll.cmh2o == 14
-    assert wait_for(lambda: "14 cmH2O at" in station.facts.value)
+    assert wait_until(lambda: "14 cmH2O at" in station.facts.value)
 
 
 def test_switching_rooms_leaves_nothing_of_the_previous_patient(client, patient_room):
@@ -107,7 +92,7 @@ def test_switching_rooms_leaves_nothing_of_the_previous_patient(client, patient_
     station = MonitoringStation(client)
     show(station, patient_room)
     station.earlier_select.value = station.earlier_select.options[0][1]
-    assert wait_for(lambda: station.earlier_chart.flow_points > 0)
+    assert wait_until(lambda: station.earlier_chart.flow_points > 0)
     stale_generation = station._generation
     loaded = station.loaded_generation
     station.room = other
@@ -118,7 +103,7 @@ def test_switching_rooms_leaves_nothing_of_the_previous_patient(client, patient_
     # a late answer for the first room is dropped
     station._show_room(stale_generation, (client.room(patient_room), client.measurements(patient_room), None))
     assert f"ST{patient_room}" not in station.facts.value
-    assert wait_for(lambda: station.loaded_generation > loaded)
+    assert wait_until(lambda: station.loaded_generation > loaded)
     assert f"ST{other}" in station.facts.value and station.earlier_select.options == ()
     assert max(station.latest_chart.flow_line.y) == pytest.approx(0.9, abs=0.01)
 
@@ -130,10 +115,10 @@ def test_new_data_for_the_shown_room_appear_by_themselves(client):
     station = page.station
     try:
         page.overview.selected_room = room
-        assert wait_for(lambda: "8 cmH2O" in station.facts.value)
-        assert wait_for(lambda: any(v == room for _, v in station.room_select.options))
+        assert wait_until(lambda: "8 cmH2O" in station.facts.value)
+        assert wait_until(lambda: any(v == room for _, v in station.room_select.options))
         assert station.room_select.value == room
         upload(client, room, f"ST{room}", "Live", pressure=11)
-        assert wait_for(lambda: "11 cmH2O" in station.facts.value and len(station.earlier_select.options) == 1)
+        assert wait_until(lambda: "11 cmH2O" in station.facts.value and len(station.earlier_select.options) == 1)
     finally:
         page.overview.stop()
