@@ -43,9 +43,11 @@ def measurements_frame(summaries: Sequence[Any]) -> pd.DataFrame:
 
 def server_jobs(server_url: str, *, token: str = "", rooms: Sequence[int | str] | None = None,
                 method: str = "amplitude") -> list[ReportJob]:
-    """One job per room of ``server_url`` that has a patient (or per given room).
+    """One job per room of ``server_url`` whose patient has data (or per given room).
 
-    A room with a patient but no measurement yet is still listed: its report
+    With all rooms, a room whose patient has no measurement yet is left out
+    (logged): a nightly run must not fail because a bed was just admitted.
+    A room asked for by number is always reported; without data its report
     fails with a message saying so.
 
     Raises
@@ -62,6 +64,9 @@ def server_jobs(server_url: str, *, token: str = "", rooms: Sequence[int | str] 
         if state.mrn is None:
             if rooms is not None:
                 raise ReportError(f"room {state.room} has no patient")
+            continue
+        if rooms is None and state.latest_measurement is None:
+            log.info("room %s, patient %s: no measurement yet, no report", state.room, state.mrn)
             continue
         jobs.append(ReportJob(name=safe_name(f"room-{state.room}-{state.mrn}"), server_url=server_url,
                               room=str(state.room), mrn=state.mrn, token=token, method=method))
