@@ -1,7 +1,8 @@
 """Read + full analysis of an 8-hour night at 100 Hz (2.88 million rows) vs a bare pandas/pyarrow parse.
 
 Every measurement runs in a fresh Python process (so peak memory is that
-process's own maximum resident set), three times; the median time is kept.
+process's own maximum resident set), seven times, baseline and ours
+interleaved; the median time is kept.
 
     python benchmarks/bench_analysis.py [--hours 8] [--repeat 3]
 
@@ -64,7 +65,7 @@ def _run(code: str, *args: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=8.0)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
 
     from cpap_lib.simulate import simulate_recording
@@ -79,8 +80,10 @@ def main() -> int:
         truth_apneas = len(sim.truth.apneas)
         del sim
         size_mb = path.stat().st_size / 1e6
-        baseline = [_run(_BASELINE, str(path)) for _ in range(args.repeat)]
-        ours = [_run(_OURS, str(path)) for _ in range(args.repeat)]
+        baseline, ours = [], []
+        for _ in range(args.repeat):  # interleaved, so drifting load on the machine hits both alike
+            baseline.append(_run(_BASELINE, str(path)))
+            ours.append(_run(_OURS, str(path)))
         imports = _run(_IMPORTS_ONLY)
 
     base_s = statistics.median(r["seconds"] for r in baseline)
