@@ -53,6 +53,7 @@ from .errors import (
     UnauthorizedError,
     ValidationError,
 )
+from .limits import PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O
 
 __all__ = [
     "PRESSURE_MAX_CMH2O",
@@ -72,7 +73,6 @@ __all__ = [
     "error_for",
 ]
 
-PRESSURE_MIN_CMH2O, PRESSURE_MAX_CMH2O = 4, 25
 _RETRY_STATUSES = (502, 503, 504)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from cpap_lib.server.process import start_server
+from cpap_lib.server.process import free_port, start_server
 
 
 @pytest.fixture(scope="session")
@@ -31,11 +30,6 @@ def live_server(tmp_path_factory):
     with start_server(f"sqlite:///{db_path}") as server:
         yield server.url
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PostgresCluster:
@@ -85,7 +79,7 @@ def postgres_cluster():
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
         shutil.chown(datadir, "postgres")
-    cluster = PostgresCluster(bindir, datadir, _free_port())
+    cluster = PostgresCluster(bindir, datadir, free_port())
     try:
         try:
             cluster.start()

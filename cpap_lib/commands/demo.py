@@ -79,10 +79,10 @@ def _port_free(port: int) -> bool:
 def run(args: argparse.Namespace) -> int:
     """Start everything, print the URLs, wait for Ctrl-C, stop everything; return 0."""
     from ..client import CpapClient
-    from ..dashboard.voila_app import VoilaServer, free_port
+    from ..dashboard.voila_app import VoilaServer
     from ..devices import DeviceFleet, demo_patients
     from ..errors import ParameterError
-    from ..server.process import start_server
+    from ..server.process import free_port, start_server
 
     if not 1 <= args.rooms <= 200:
         raise ParameterError("--rooms", f"must be from 1 to 200, got {args.rooms}")

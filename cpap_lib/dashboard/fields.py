@@ -23,6 +23,13 @@ import re
 from datetime import datetime, timezone
 
 from ..errors import ParameterError
+from ..limits import (
+    MRN_PATTERN,
+    PRESSURE_MAX_CMH2O,
+    PRESSURE_MIN_CMH2O,
+    ROOM_MAX,
+    ROOM_MIN,
+)
 
 __all__ = [
     "PRESSURE_MIN_CMH2O",
@@ -34,10 +41,7 @@ __all__ = [
     "format_number",
 ]
 
-PRESSURE_MIN_CMH2O, PRESSURE_MAX_CMH2O = 4, 25
-"""Allowed CPAP pressures (whole cmH2O), the same range the server enforces."""
-ROOM_MIN, ROOM_MAX = 1, 99_999
-_MRN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+_MRN = re.compile(MRN_PATTERN)
 _INTEGER = re.compile(r"^[+]?\d{1,6}$")
 
 

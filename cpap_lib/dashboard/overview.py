@@ -43,7 +43,7 @@ from ..errors import CpapError, ParameterError
 from .common import MessageBar, escape
 from .fields import format_number, format_time
 from .poller import Poller, refresh_interval_s
-from .theme import ALERT_COLOR, page_header, style_widget
+from .theme import ALERT_COLOR
 
 __all__ = [
     "APNEA_ALERT_COUNT",

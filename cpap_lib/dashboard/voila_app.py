@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -40,7 +39,6 @@ __all__ = [
     "VOILA_CONFIG",
     "voila_settings",
     "max_upload_bytes",
-    "free_port",
     "voila_command",
     "VoilaServer",
 ]
@@ -78,13 +76,6 @@ def max_upload_bytes() -> int:
     except (OSError, KeyError, ValueError):  # not run from the repository: Voilà's own limit
         limit = DEFAULT_WEBSOCKET_LIMIT
     return limit // 2
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that was free a moment ago (bind to port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def voila_command(*, port: int, notebook_dir: Path = NOTEBOOK_DIR, python: str = sys.executable) -> list[str]:
@@ -138,7 +129,12 @@ class VoilaServer:
                  env: dict[str, str] | None = None, log_path: Path | None = None,
                  notebook_dir: Path = NOTEBOOK_DIR):
         self.notebook_dir = Path(notebook_dir)
-        self.port = int(port) if port else free_port()
+        if not port:
+            # imported here: the dashboard kernels that read this module need none of the server
+            from ..server.process import free_port
+
+            port = free_port()
+        self.port = int(port)
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = {**os.environ, "CPAP_API_URL": api_url, **(env or {})}
         if api_token:

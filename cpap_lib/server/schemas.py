@@ -27,6 +27,15 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..limits import (
+    MRN_MAX_LENGTH,
+    MRN_PATTERN,
+    PRESSURE_MAX_CMH2O,
+    PRESSURE_MIN_CMH2O,
+    ROOM_MAX,
+    ROOM_MIN,
+)
+
 __all__ = [
     "MAX_TRACE_POINTS",
     "PNG_SIGNATURE",
@@ -55,12 +64,11 @@ __all__ = [
     "decode_png_base64",
 ]
 
-ROOM_MIN, ROOM_MAX = 1, 99_999
-PRESSURE_MIN, PRESSURE_MAX = 4, 25
+PRESSURE_MIN, PRESSURE_MAX = PRESSURE_MIN_CMH2O, PRESSURE_MAX_CMH2O
 MAX_TRACE_POINTS = 5000
 MAX_EVENTS = 20_000
 
-Mrn = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+Mrn = Annotated[str, Field(min_length=1, max_length=MRN_MAX_LENGTH, pattern=MRN_PATTERN)]
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 PatientName = Annotated[str, Field(min_length=1, max_length=100, pattern=_PRINTABLE)]
 _FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]

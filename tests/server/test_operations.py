@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,20 +14,15 @@ from sqlalchemy import create_engine, text
 
 from cpap_lib.client import CpapClient
 from cpap_lib.errors import ServerUnavailableError
-from cpap_lib.server.process import start_server
+from cpap_lib.server.process import free_port, start_server
 
 SECRET_NAME = "Zelda Quixotic-Name"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.mark.slow
 def test_cpap_lab_serve_runs_until_interrupted_and_logs_requests_without_names(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CPAP_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "cpap_lib.cli", "serve", "--port", str(port), "--database", f"sqlite:///{tmp_path / 'x.db'}"],
@@ -75,4 +69,4 @@ def test_database_failure_is_503_with_a_clear_message(tmp_path):
 
 def test_unreachable_database_fails_startup_with_the_servers_own_message():
     with pytest.raises(ServerUnavailableError, match="server exited with status"):
-        start_server(f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}/nothing", startup_timeout=30)
+        start_server(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing", startup_timeout=30)
