@@ -141,8 +141,8 @@ def _body(data: bytes, has_header: bool) -> bytes:
     return b"" if nl < 0 else data[nl + 1 :]
 
 
-def _fast_parse(source: Any) -> np.ndarray | None:
-    """Parse a clean body with pyarrow (typed columns, threads); None if anything is off.
+def _fast_parse(source: Any) -> Any:
+    """Parse a clean body with pyarrow into a ``pyarrow.Table`` (typed columns, threads); None if anything is off.
 
     ``source`` is a path (the header line is skipped) or a bytes body without
     header. Empty lines, wrong field counts, empty fields, text and fractions
