@@ -38,7 +38,7 @@ import numpy as np
 from .errors import RecordingError
 from .flow import adc_to_cmh2o, lab_flow_lps
 
-__all__ = ["Recording", "read_lab_file", "LAB_COLUMNS", "MAX_REPORTED_LINES"]
+__all__ = ["Recording", "Signal", "SIGNAL_UNITS", "read_lab_file", "LAB_COLUMNS", "MAX_REPORTED_LINES"]
 
 LAB_COLUMNS = ("time_s", "v1_p2", "v1_p1_ins", "v1_p1_exp", "v2_p2", "v2_p1_ins", "v2_p1_exp")
 MAX_REPORTED_LINES = 10
@@ -46,6 +46,54 @@ MAX_REPORTED_LINES = 10
 MIN_DURATION_S = 5.0
 """A recording shorter than this cannot hold a breath."""
 _ADC_MIN, _ADC_MAX = 0, 65535
+
+
+SIGNAL_UNITS = {
+    "spo2": "%",
+    "pulse": "bpm",
+    "mask_pressure": "cmH2O",
+    "pressure": "cmH2O",
+    "epr_pressure": "cmH2O",
+    "leak": "L/min",
+    "resp_rate": "bpm",
+    "tidal_volume": "L",
+    "minute_ventilation": "L/min",
+    "snore": "",
+    "flow_limitation": "",
+}
+"""Standard names of the slow channels a recording may carry, with their units.
+
+Readers use these names where the source records the quantity (ResMed PLD
+trends, SAD/SA2 oximetry, the simulator's SpO2); other channels keep a
+lower-case name of their own.
+"""
+
+
+@dataclass(frozen=True, eq=False)
+class Signal:
+    """A channel sampled on its own clock (device trends at 0.5 Hz, oximetry at 1 Hz).
+
+    Attributes
+    ----------
+    name : str
+        A key of :data:`SIGNAL_UNITS` where one fits (``"spo2"``, ``"leak"``...).
+    unit : str
+        Unit of ``values`` (``"%"``, ``"L/min"``...).
+    time_s : ndarray of float64
+        Sample times in the owning recording's time base (same origin as
+        ``Recording.time_s``), increasing.
+    values : ndarray of float64
+        Values; NaN where the device marked a sample invalid (no oximeter
+        contact, mask off).
+    """
+
+    name: str
+    unit: str
+    time_s: np.ndarray
+    values: np.ndarray
+
+    def __repr__(self) -> str:
+        return f"Signal(name={self.name!r}, unit={self.unit!r}, samples={self.values.size})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,7 +120,10 @@ class Recording:
     start_time : datetime or None
         Wall-clock time of ``time_s[0]`` where the format records it.
     channels : dict of str to ndarray
-        Further channels (raw ADC columns, device trends), keyed by name.
+        Further channels sampled with ``time_s`` (raw ADC columns, session index), keyed by name.
+    signals : dict of str to Signal
+        Channels on their own clock (device trends, oximetry), keyed by name
+        (:data:`SIGNAL_UNITS`).
     meta : dict
         Format-specific facts (device, session, ...).
     """
@@ -87,6 +138,7 @@ class Recording:
     start_time: datetime | None = None
     channels: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    signals: dict[str, Signal] = field(default_factory=dict)
 
     @property
     def samples(self) -> int:
