@@ -22,7 +22,7 @@ NIGHT = Path(__file__).resolve().parents[1].parent / "shared" / "reference_data"
 
 _CODE = """
 import resource, sys, time, json
-from cpap_lib.edf import read_datalog
+from cpap_lib.io.resmed import read_datalog
 from cpap_lib.analysis import analyze
 from cpap_lib.compare import compare
 import pandas, scipy.signal, scipy.ndimage, edfio  # imports are not part of the measured work

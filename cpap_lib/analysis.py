@@ -310,7 +310,7 @@ def analyze(recording: Recording, *, method: str = "amplitude", **params: float)
     Parameters
     ----------
     recording : Recording
-        From :func:`cpap_lib.recording.read_lab_file`, :mod:`cpap_lib.edf` or
+        From :func:`cpap_lib.recording.read_lab_file`, :mod:`cpap_lib.io.resmed` or
         :func:`cpap_lib.io.read_recording`.
     method : {"amplitude", "gap"}
         ``"amplitude"``: AASM amplitude rule; ``"gap"``: the old system's rule

@@ -19,7 +19,7 @@ tidal volume
 events
     Our apneas and hypopnea candidates against the device's events, matched
     by overlap with a tolerance of ``tolerance_s`` on each side.  The device's
-    event spans come from :mod:`cpap_lib.edf` (the ``duration_s`` before its
+    event spans come from :mod:`cpap_lib.io.resmed` (the ``duration_s`` before its
     stamp, aligned by absolute time).  Three groups: ``apnea`` (device
     obstructive, central and unclassified apneas vs our apneas),
     ``hypopnea``, and ``any`` (both together, so an event the two sides type
@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .edf import DeviceNight, DeviceSession
+from .io.resmed import DeviceNight, DeviceSession
 from .errors import ParameterError
 
 __all__ = [
@@ -495,7 +495,7 @@ def compare(
     Parameters
     ----------
     data : DeviceSession or DeviceNight
-        From :func:`cpap_lib.edf.read_session` / :func:`cpap_lib.edf.read_datalog`
+        From :func:`cpap_lib.io.resmed.read_session` / :func:`cpap_lib.io.resmed.read_datalog`
         (or :func:`cpap_lib.io.read_device_data`).
     method, **params
         Passed to :func:`cpap_lib.analysis.analyze` for each session.

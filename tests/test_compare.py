@@ -19,7 +19,7 @@ import pytest
 
 from cpap_lib import compare as cmp
 from cpap_lib.cli import main
-from cpap_lib.edf import read_datalog
+from cpap_lib.io.resmed import read_datalog
 from cpap_lib.errors import ParameterError
 
 CARD = Path(__file__).resolve().parents[1].parent / "shared" / "reference_data" / "resmed_airsense11"
@@ -156,7 +156,7 @@ def test_bad_settings_are_named(night):
 def test_device_arousals_and_other_annotations_are_not_compared(night):
     import pandas as pd
 
-    from cpap_lib.edf import DeviceSession
+    from cpap_lib.io.resmed import DeviceSession
 
     last = night.sessions[3]
     extra = last.events.iloc[[0]].assign(kind="arousal", label="Arousal")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cpap_lib import edf
+from cpap_lib.io import resmed as edf
 from cpap_lib.errors import DeviceDataError, RecordingError
 
 CARD = Path(__file__).resolve().parents[1].parent / "shared" / "reference_data" / "resmed_airsense11"

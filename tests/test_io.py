@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cpap_lib import io
-from cpap_lib.edf import DeviceNight, DeviceSession
+from cpap_lib.io.resmed import DeviceNight, DeviceSession
 from cpap_lib.errors import DeviceDataError, RecordingError
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference_data"

@@ -23,7 +23,7 @@ the span ``[onset - duration, onset]`` in ``start_s`` / ``end_s``.  Files are re
 
 Examples
 --------
->>> from cpap_lib.edf import event_kind, session_stamp
+>>> from cpap_lib.io.resmed import event_kind, session_stamp
 >>> event_kind("OBSTRUCTIVE APNEA"), event_kind("Hypopnea"), event_kind("Apnea")
 ('obstructive_apnea', 'hypopnea', 'apnea')
 >>> session_stamp("20241018_055256_BRP.edf")
@@ -32,39 +32,31 @@ Examples
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import warnings
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .errors import DeviceDataError
-from .recording import Recording
+from ...errors import DeviceDataError
+from ...recording import Recording
 
 __all__ = [
-    "DeviceSession",
-    "DeviceNight",
-    "DeviceCard",
-    "SessionFiles",
     "EVENT_KINDS",
     "TREND_COLUMNS",
+    "EVENT_COLUMNS",
+    "FLOW_LABEL",
+    "PRESSURE_LABEL",
     "event_kind",
     "session_stamp",
-    "find_sessions",
+    "is_edf_file",
     "read_brp",
     "read_events",
     "read_trends",
-    "read_session",
-    "read_datalog",
-    "read_card",
-    "night_recording",
-    "is_edf_file",
 ]
 
 log = logging.getLogger(__name__)
@@ -426,355 +418,3 @@ def read_trends(path: str | Path) -> pd.DataFrame:
     frame.attrs["start_time"] = start
     frame.attrs["source"] = path.name
     return frame
-
-
-# ---------------------------------------------------------------- sessions
-
-
-@dataclass(frozen=True)
-class SessionFiles:
-    """The files of one mask-on session (``brp`` always; the others where present)."""
-
-    brp: Path
-    pld: Path | None = None
-    sa2: Path | None = None
-    eve: Path | None = None
-    csl: Path | None = None
-
-    @property
-    def start_time(self) -> datetime:
-        """Start encoded in the BRP file's name."""
-        return session_stamp(self.brp)[0]
-
-
-def find_sessions(folder: str | Path) -> list[SessionFiles]:
-    """List the sessions in a ``DATALOG/<date>/`` folder, in time order (no data read).
-
-    Each ``*_BRP.edf`` file is a session; its PLD, SA2, EVE and CSL files are
-    the ones whose name stamps lie nearest to it, within
-    :data:`COMPANION_TOLERANCE_S`.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> for n in ["20241018_055249_EVE.edf", "20241018_055256_BRP.edf", "20241018_055256_PLD.edf"]:
-    ...     _ = (d / n).write_bytes(b"")
-    >>> s = find_sessions(d)[0]
-    >>> s.brp.name, s.eve.name, s.csl
-    ('20241018_055256_BRP.edf', '20241018_055249_EVE.edf', None)
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DeviceDataError("not a folder", file=str(folder))
-    stamped = [(session_stamp(p), p) for p in sorted(folder.iterdir()) if p.is_file()]
-    by_kind: dict[str, list[tuple[datetime, Path]]] = {}
-    for stamp, p in stamped:
-        if stamp:
-            by_kind.setdefault(stamp[1], []).append((stamp[0], p))
-    sessions = []
-    for when, brp in sorted(by_kind.get("BRP", [])):
-        companions: dict[str, Path | None] = {}
-        for kind in ("PLD", "SA2", "EVE", "CSL"):
-            best = None
-            for other_when, other in by_kind.get(kind, []):
-                offset = abs((other_when - when).total_seconds())
-                if offset <= COMPANION_TOLERANCE_S and (best is None or offset < best[0]):
-                    best = (offset, other)
-            companions[kind.lower()] = best[1] if best else None
-        sessions.append(SessionFiles(brp=brp, **companions))
-    return sessions
-
-
-@dataclass(frozen=True, eq=False)
-class DeviceSession:
-    """One mask-on session: flow recording, the device's events and trends.
-
-    Attributes
-    ----------
-    recording : Recording
-        The BRP flow and pressure (``time_s`` from 0 at ``start_time``).
-    events : DataFrame
-        :func:`read_events` columns (EVE and CSL together) plus the event's
-        span ``start_s`` = stamp - duration, ``end_s`` = stamp, in the
-        recording's time base (aligned by absolute time, so the annotation
-        file's earlier start is accounted for).
-    trends : DataFrame
-        :func:`read_trends` columns plus ``recording_time_s`` in the
-        recording's time base; empty if the session has no PLD file.
-    files : SessionFiles
-        Where the data came from.
-    """
-
-    recording: Recording
-    events: pd.DataFrame
-    trends: pd.DataFrame
-    files: SessionFiles
-
-    @property
-    def start_time(self) -> datetime:
-        """Wall-clock start of the flow recording."""
-        return self.recording.start_time
-
-    @property
-    def end_time(self) -> datetime:
-        """Wall-clock end of the flow recording."""
-        return self.recording.start_time + timedelta(seconds=self.recording.duration_s)
-
-    @property
-    def duration_s(self) -> float:
-        """Length of the flow recording, seconds."""
-        return self.recording.duration_s
-
-    @property
-    def name(self) -> str:
-        """The session's stamp, e.g. ``"20241018_055256"``."""
-        return self.recording.meta.get("session", self.recording.source)
-
-    def __repr__(self) -> str:
-        return (
-            f"DeviceSession({self.name}, start={self.start_time:%Y-%m-%d %H:%M:%S}, "
-            f"duration_s={self.duration_s:.0f}, events={len(self.events)}, trends={len(self.trends)})"
-        )
-
-
-def _seconds_since(times: pd.Series, origin: datetime) -> np.ndarray:
-    return ((times - pd.Timestamp(origin)) / pd.Timedelta(seconds=1)).to_numpy(np.float64)
-
-
-def _event_spans(events: pd.DataFrame, origin: datetime) -> pd.DataFrame:
-    """Add ``start_s``/``end_s``: the event fills the ``duration_s`` before its stamp."""
-    stamp = _seconds_since(events["start_time"], origin)
-    return events.assign(start_s=stamp - events["duration_s"].to_numpy(np.float64), end_s=stamp)
-
-
-def read_session(session: SessionFiles | str | Path) -> DeviceSession:
-    """Read one session: its BRP file plus the PLD/EVE/CSL files that go with it.
-
-    Parameters
-    ----------
-    session : SessionFiles or path
-        A :class:`SessionFiles` from :func:`find_sessions`, or the path of a
-        ``*_BRP.edf`` file (its companions are looked up in the same folder).
-
-    Examples
-    --------
-    >>> import tempfile, pathlib, datetime, numpy as np, edfio
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> edfio.Edf([edfio.EdfSignal(np.zeros(1500), 25, label="Flow.40ms", physical_range=(-2, 3))],
-    ...     starttime=datetime.time(5, 52, 56), recording=edfio.Recording(startdate=datetime.date(2024, 10, 18))
-    ...     ).write(d / "20241018_055256_BRP.edf")
-    >>> edfio.Edf([], annotations=[edfio.EdfAnnotation(30, 10, "Central Apnea")],
-    ...     starttime=datetime.time(5, 52, 49), recording=edfio.Recording(startdate=datetime.date(2024, 10, 18))
-    ...     ).write(d / "20241018_055249_EVE.edf")
-    >>> s = read_session(d / "20241018_055256_BRP.edf")
-    >>> s.events[["kind", "onset_s", "start_s", "end_s"]].to_dict("records")  # EVE starts 7 s earlier
-    [{'kind': 'central_apnea', 'onset_s': 30.0, 'start_s': 13.0, 'end_s': 23.0}]
-    """
-    if not isinstance(session, SessionFiles):
-        brp = Path(session)
-        matches = [s for s in find_sessions(brp.parent) if s.brp.name == brp.name] if brp.parent.is_dir() else []
-        session = matches[0] if matches else SessionFiles(brp=brp)
-    recording = read_brp(session.brp)
-    frames = [read_events(p) for p in (session.eve, session.csl) if p is not None]
-    frames = [f for f in frames if len(f)]
-    events = pd.concat(frames, ignore_index=True) if frames else _empty_events()
-    events = events.sort_values("start_time", kind="stable").reset_index(drop=True)
-    events = _event_spans(events, recording.start_time)
-    if session.pld is not None:
-        trends = read_trends(session.pld)
-        trends["recording_time_s"] = _seconds_since(trends["time"], recording.start_time)
-    else:
-        trends = pd.DataFrame({"time_s": [], "time": pd.Series(dtype="datetime64[us]"), "recording_time_s": []})
-    return DeviceSession(recording=recording, events=events, trends=trends, files=session)
-
-
-# ---------------------------------------------------------------- nights and cards
-
-
-def night_recording(sessions: list[DeviceSession] | tuple[DeviceSession, ...], *, source: str = "") -> Recording:
-    """Concatenate sessions into one night-long Recording, gaps kept as gaps.
-
-    ``time_s`` is wall-clock seconds since the first session's start: between
-    sessions the time axis jumps over the gap (no samples are invented), so it
-    stays strictly increasing.  ``duration_s`` (samples / fs) is therefore the
-    time with data, not the span; ``meta["sessions"]`` lists each session's
-    ``offset_s`` and ``duration_s`` and ``meta["gaps"]`` the gaps
-    (``start_s``, ``end_s``).  ``channels["session"]`` holds each sample's
-    session index.
-
-    Raises
-    ------
-    DeviceDataError
-        No sessions, mixed sampling rates, or sessions that overlap in time.
-    """
-    if not sessions:
-        raise DeviceDataError("no sessions with flow data (no *_BRP.edf files)", file=source or None)
-    sessions = sorted(sessions, key=lambda s: s.start_time)
-    fs = sessions[0].recording.fs_hz
-    origin = sessions[0].start_time
-    times, flows, pressures, index, listing, gaps = [], [], [], [], [], []
-    previous_end = None
-    for i, session in enumerate(sessions):
-        rec = session.recording
-        if rec.fs_hz != fs:
-            raise DeviceDataError(f"sampling rate {rec.fs_hz:g} Hz differs from {fs:g} Hz", file=rec.source)
-        offset = (session.start_time - origin).total_seconds()
-        if previous_end is not None:
-            if offset <= previous_end:
-                raise DeviceDataError(
-                    f"session starts at {session.start_time:%H:%M:%S}, before the previous one ends", file=rec.source
-                )
-            gaps.append({"start_s": float(previous_end), "end_s": float(offset)})
-        times.append(rec.time_s + offset)
-        flows.append(rec.flow_lps)
-        pressures.append(rec.pressure_cmh2o if rec.pressure_cmh2o is not None else np.full(rec.samples, np.nan))
-        index.append(np.full(rec.samples, i, dtype=np.int32))
-        previous_end = offset + float(rec.time_s[-1]) + 1.0 / fs
-        listing.append(
-            {
-                "session": session.name,
-                "source": rec.source,
-                "start_time": session.start_time.isoformat(),
-                "offset_s": offset,
-                "duration_s": rec.duration_s,
-            }
-        )
-    meta = dict(sessions[0].recording.meta)
-    meta.update({"session": None, "file": source, "sessions": listing, "gaps": gaps})
-    return Recording(
-        time_s=np.concatenate(times),
-        flow_lps=np.concatenate(flows),
-        fs_hz=fs,
-        source=source or sessions[0].recording.source,
-        pressure_cmh2o=np.concatenate(pressures),
-        start_time=origin,
-        channels={"session": np.concatenate(index)},
-        meta=meta,
-    )
-
-
-@dataclass(frozen=True, eq=False)
-class DeviceNight:
-    """All sessions of one ``DATALOG/<date>/`` folder.
-
-    Attributes
-    ----------
-    folder : Path
-    sessions : tuple of DeviceSession
-        In time order.
-    recording : Recording
-        The night: :func:`night_recording` of the sessions.
-    events, trends : DataFrame
-        All sessions' events / trends, with ``start_s``/``end_s`` and
-        ``recording_time_s`` in the night recording's time base, and a
-        ``session`` column (index into ``sessions``).
-    """
-
-    folder: Path
-    sessions: tuple[DeviceSession, ...]
-    recording: Recording
-    events: pd.DataFrame
-    trends: pd.DataFrame
-
-    def __repr__(self) -> str:
-        return f"DeviceNight({self.folder.name}, sessions={len(self.sessions)}, events={len(self.events)})"
-
-
-def _night_frames(sessions: tuple[DeviceSession, ...], origin: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
-    events, trends = [], []
-    for i, session in enumerate(sessions):
-        ev = _event_spans(session.events.assign(session=i), origin)
-        events.append(ev)
-        if len(session.trends):
-            tr = session.trends.assign(session=i)
-            tr["recording_time_s"] = _seconds_since(tr["time"], origin)
-            trends.append(tr)
-    night_events = pd.concat(events, ignore_index=True) if events else _empty_events()
-    night_trends = pd.concat(trends, ignore_index=True) if trends else pd.DataFrame()
-    return night_events, night_trends
-
-
-def read_datalog(folder: str | Path) -> DeviceNight:
-    """Read every session of a ``DATALOG/<date>/`` folder into a :class:`DeviceNight`.
-
-    Raises
-    ------
-    DeviceDataError
-        The folder holds no ``*_BRP.edf`` file, or one of its files is corrupt.
-    """
-    folder = Path(folder)
-    files = find_sessions(folder)
-    if not files:
-        raise DeviceDataError("no sessions with flow data (no *_BRP.edf files)", file=str(folder))
-    sessions = tuple(read_session(f) for f in files)
-    recording = night_recording(sessions, source=folder.name)
-    events, trends = _night_frames(sessions, recording.start_time)
-    return DeviceNight(folder=folder, sessions=sessions, recording=recording, events=events, trends=trends)
-
-
-@dataclass(frozen=True)
-class DeviceCard:
-    """An SD card's root: the device's identity and its nights (read on demand).
-
-    Attributes
-    ----------
-    root : Path
-    identification : dict
-        ``product_name``, ``serial_number``, ``product_code`` from
-        ``Identification.json`` where present.
-    nights : tuple of Path
-        The ``DATALOG/<date>/`` folders holding flow data, oldest first.
-    """
-
-    root: Path
-    identification: dict = field(default_factory=dict)
-    nights: tuple[Path, ...] = ()
-
-    def night(self, date: str | None = None) -> DeviceNight:
-        """Read one night by its folder name (``"20241017"``); the only/latest night if None."""
-        if not self.nights:
-            raise DeviceDataError("no DATALOG/<date> folder with flow data", file=str(self.root))
-        if date is None:
-            return read_datalog(self.nights[-1])
-        for folder in self.nights:
-            if folder.name == date:
-                return read_datalog(folder)
-        known = ", ".join(f.name for f in self.nights)
-        raise DeviceDataError(f"no night {date!r} on the card (nights: {known})", file=str(self.root))
-
-
-def _identification(root: Path) -> dict:
-    path = root / "Identification.json"
-    if not path.is_file():
-        return {}
-    try:
-        product = json.loads(path.read_text())["FlowGenerator"]["IdentificationProfiles"]["Product"]
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
-        log.info("%s: unrecognized identification file", path)
-        return {}
-    keys = {"ProductName": "product_name", "SerialNumber": "serial_number", "ProductCode": "product_code"}
-    return {ours: product[theirs] for theirs, ours in keys.items() if theirs in product}
-
-
-def is_card_root(path: str | Path) -> bool:
-    """True if ``path`` looks like a ResMed card root (has a ``DATALOG`` folder)."""
-    return (Path(path) / "DATALOG").is_dir()
-
-
-def read_card(root: str | Path) -> DeviceCard:
-    """Index an SD card's root (``DATALOG/<date>/...``) without reading flow data.
-
-    Raises
-    ------
-    DeviceDataError
-        No ``DATALOG`` folder.
-    """
-    root = Path(root)
-    datalog = root / "DATALOG"
-    if not datalog.is_dir():
-        raise DeviceDataError("no DATALOG folder: not a ResMed SD card root", file=str(root))
-    nights = tuple(
-        d for d in sorted(datalog.iterdir()) if d.is_dir() and any(d.glob("*_[Bb][Rr][Pp].[Ee][Dd][Ff]"))
-    )
-    return DeviceCard(root=root, identification=_identification(root), nights=nights)

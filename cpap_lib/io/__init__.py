@@ -4,7 +4,7 @@
 
 ============================================  ======================================
 lab text file (``.txt``, ``.csv``, not EDF)    :func:`cpap_lib.recording.read_lab_file`
-``*_BRP.edf`` (ResMed flow + pressure, 25 Hz)  :func:`cpap_lib.edf.read_brp`
+``*_BRP.edf`` (ResMed flow + pressure, 25 Hz)  :func:`cpap_lib.io.resmed.read_brp`
 other ``.edf`` (PLD, EVE, CSL, SA2, STR)       error: these hold no flow; says which do
 ``DATALOG/<date>/`` folder                     the whole night, sessions concatenated,
                                                gaps kept as gaps in ``time_s``
@@ -14,8 +14,8 @@ SD-card root (has ``DATALOG/``)                its night, if it holds exactly on
 ============================================  ======================================
 
 :func:`read_device_data` does the same for device data but keeps the device's
-own events and trends (a :class:`~cpap_lib.edf.DeviceSession` or
-:class:`~cpap_lib.edf.DeviceNight`), for :mod:`cpap_lib.compare`.
+own events and trends (a :class:`~cpap_lib.io.resmed.DeviceSession` or
+:class:`~cpap_lib.io.resmed.DeviceNight`), for :mod:`cpap_lib.compare`.
 
 Examples
 --------
@@ -38,9 +38,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import edf
-from .errors import DeviceDataError, RecordingError
-from .recording import Recording, read_lab_file
+from . import resmed as edf
+from ..errors import DeviceDataError, RecordingError
+from ..recording import Recording, read_lab_file
 
 __all__ = ["read_recording", "read_device_data", "FLOW_HINT"]
 
@@ -110,9 +110,9 @@ def read_recording(path: str | os.PathLike) -> Recording:
 def read_device_data(path: str | os.PathLike) -> edf.DeviceSession | edf.DeviceNight:
     """Read device data with the device's own events and trends.
 
-    A ``*_BRP.edf`` file gives its :class:`~cpap_lib.edf.DeviceSession`; a
+    A ``*_BRP.edf`` file gives its :class:`~cpap_lib.io.resmed.DeviceSession`; a
     ``DATALOG/<date>`` folder or a one-night card root its
-    :class:`~cpap_lib.edf.DeviceNight`.
+    :class:`~cpap_lib.io.resmed.DeviceNight`.
 
     Raises
     ------

@@ -1,0 +1,50 @@
+"""ResMed SD-card data (EDF / EDF+): files, sessions, nights and cards.
+
+=============  ==============================================================
+:mod:`.files`     opening EDF files; readers of one BRP, PLD, EVE/CSL file
+:mod:`.sessions`  the files of one mask-on session, found by name stamp
+:mod:`.nights`    a ``DATALOG/<date>/`` folder's sessions as one night
+:mod:`.card`      the card's root: identity and nights
+=============  ==============================================================
+"""
+
+from __future__ import annotations
+
+from .card import DeviceCard, is_card_root, read_card
+from .files import (
+    COMPANION_TOLERANCE_S,
+    EVENT_COLUMNS,
+    EVENT_KINDS,
+    TREND_COLUMNS,
+    event_kind,
+    is_edf_file,
+    read_brp,
+    read_events,
+    read_trends,
+    session_stamp,
+)
+from .nights import DeviceNight, night_recording, read_datalog
+from .sessions import DeviceSession, SessionFiles, find_sessions, read_session
+
+__all__ = [
+    "DeviceSession",
+    "DeviceNight",
+    "DeviceCard",
+    "SessionFiles",
+    "EVENT_KINDS",
+    "EVENT_COLUMNS",
+    "TREND_COLUMNS",
+    "COMPANION_TOLERANCE_S",
+    "event_kind",
+    "session_stamp",
+    "find_sessions",
+    "read_brp",
+    "read_events",
+    "read_trends",
+    "read_session",
+    "read_datalog",
+    "read_card",
+    "night_recording",
+    "is_edf_file",
+    "is_card_root",
+]
