@@ -103,7 +103,9 @@ def admit(session: Session, *, room: int, data: AdmissionCreate, now: datetime |
     """Make ``data.mrn`` the patient of ``room`` (creating room and patient as needed).
 
     A different MRN than the room's current patient discharges the current
-    admission and opens a new one. A given name replaces the stored one.
+    admission and opens a new one. A patient has one open admission: admitted
+    here, their stay in another room ends (that room becomes empty). A given
+    name replaces the stored one.
 
     Returns
     -------
@@ -121,11 +123,25 @@ def admit(session: Session, *, room: int, data: AdmissionCreate, now: datetime |
         return current, False
     if current is not None:
         current.discharged_at = now
+    _discharge_elsewhere(session, patient_id=patient.id, room=room, now=now)
     admission = Admission(room_number=room, patient_id=patient.id, admitted_at=now)
     session.add(admission)
     session.flush()
     room_row.current_admission_id = admission.id
     return admission, True
+
+
+def _discharge_elsewhere(session: Session, *, patient_id: int, room: int, now: datetime) -> None:
+    """End the patient's open admissions in other rooms (a patient is in one room at a time)."""
+    stays = session.execute(
+        select(Admission).where(Admission.patient_id == patient_id, Admission.discharged_at.is_(None),
+                                Admission.room_number != room)
+    ).scalars().all()
+    for stay in stays:
+        other = _lock_room(session, stay.room_number, create=False)
+        stay.discharged_at = now
+        if other is not None and other.current_admission_id == stay.id:
+            other.current_admission_id = None
 
 
 def _trace_bytes(trace: FlowTrace) -> tuple[bytes, bytes]:

@@ -1,12 +1,18 @@
-"""Shared route dependencies: the database and role checks.
+"""Shared route dependencies: the database, role checks and who is acting.
 
 Roles: ``device`` tokens (bedside stations) may upload and poll; ``staff``
-tokens may read everything, poll and command pressures. With no token
-configured (loopback only, see :mod:`.settings`) every request is allowed.
+tokens may read everything, poll and command pressures. A device token with
+``rooms=`` in the token file acts on those rooms only (403 elsewhere). With no
+token configured (loopback only, see :mod:`.settings`) every request is allowed.
+
+:data:`ActorDep` (``actor: ActorDep`` in a route) is who made the request, for
+audit records: the token's name and role, and the client's address.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, status
@@ -14,9 +20,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .db import Database
 from .schemas import ROOM_MAX, ROOM_MIN
-from .settings import Settings
+from .settings import Grant, Settings
 
-__all__ = ["ANY_ROLE", "DEVICE", "STAFF", "DbDep", "RoomNumber", "get_db", "require_roles"]
+__all__ = ["ANY_ROLE", "DEVICE", "STAFF", "Actor", "ActorDep", "DbDep", "RoomNumber", "current_actor", "get_db",
+           "require_roles"]
 
 _bearer = HTTPBearer(auto_error=False, description="Device or staff token (see CPAP_DEVICE_TOKEN / CPAP_STAFF_TOKEN)")
 
@@ -30,8 +37,72 @@ DbDep = Annotated[Database, Depends(get_db)]
 RoomNumber = Annotated[int, Path(ge=ROOM_MIN, le=ROOM_MAX, description="Room number")]
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who made a request, as audit records store it.
+
+    Attributes
+    ----------
+    name : str
+        The token's name (``name=`` in the token file, else ``<role>-<hash prefix>``);
+        ``"anonymous"`` when the server runs without tokens.
+    role : str or None
+        ``"device"`` or ``"staff"``; None without tokens.
+    address : str or None
+        The client's IP address as the server saw it.
+
+    Examples
+    --------
+    >>> Actor("nurse-a", "staff", "127.0.0.1").label
+    'nurse-a (staff) from 127.0.0.1'
+    """
+
+    name: str
+    role: str | None
+    address: str | None
+
+    @property
+    def label(self) -> str:
+        """``name (role) from address``, for messages."""
+        return f"{self.name} ({self.role or 'no token'}) from {self.address or 'unknown'}"
+
+
+def _address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def current_actor(request: Request) -> Actor:
+    """The :class:`Actor` of this request (set by the role check; anonymous without tokens)."""
+    grant: Grant | None = getattr(request.state, "grant", None)
+    if grant is None:
+        return Actor("anonymous", None, _address(request))
+    return Actor(grant.name, grant.role, _address(request))
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+async def _rooms_of_request(request: Request) -> list[int]:
+    """Rooms a request acts on: the ``room`` / ``room_number`` path parameter, or an old client's body."""
+    rooms = []
+    for key in ("room", "room_number"):
+        value = request.path_params.get(key)
+        if value is not None:
+            try:
+                rooms.append(int(value))
+            except ValueError:
+                pass  # the route answers 400/422 for it
+    if not rooms and request.method == "POST" and request.url.path == "/add_patient":
+        try:  # the old upload names its room in the body (cached by Starlette for the route)
+            payload = json.loads(await request.body())
+            rooms.append(int(payload["room_number"]))
+        except (ValueError, TypeError, KeyError, RecursionError):
+            pass
+    return rooms
+
+
 def require_roles(*roles: str):
-    """A dependency that answers 401 without a known token and 403 for another role.
+    """A dependency that answers 401 without a known token, 403 for another role or another room.
 
     Dependencies here are ``async`` (they do no I/O) so FastAPI does not send
     them through the thread pool.
@@ -44,12 +115,20 @@ def require_roles(*roles: str):
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token",
                                 headers={"WWW-Authenticate": "Bearer"})
-        role = settings.role_of(credentials.credentials)
-        if role is None:
+        grant = settings.grant_of(credentials.credentials)
+        if grant is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"})
-        if role not in roles:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"a {role} token may not do this (needs {' or '.join(roles)})")
-        return role
+        if grant.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"a {grant.role} token may not do this (needs {' or '.join(roles)})")
+        if grant.rooms is not None:
+            for room in await _rooms_of_request(request):
+                if not grant.may_use_room(room):
+                    allowed = ", ".join(str(r) for r in sorted(grant.rooms))
+                    raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                        f"this device token may act on rooms {allowed} only, not room {room}")
+        request.state.grant = grant
+        return grant.role
 
     return Depends(check)
 

@@ -9,8 +9,10 @@ variable               meaning                                         default
                        comma-separated
 ``CPAP_STAFF_TOKEN``   bearer token(s) of monitoring staff,            none
                        comma-separated
-``CPAP_TOKEN_FILE``    file of ``<role> <token>`` lines                none
-                       (role ``device`` or ``staff``; ``#`` comments)
+``CPAP_TOKEN_FILE``    file of ``<role> <token> [name=NAME]            none
+                       [rooms=201,202]`` lines (role ``device`` or
+                       ``staff``; ``rooms=`` binds a device token to
+                       its rooms; ``#`` comments)
 ``CPAP_MAX_BODY_BYTES`` largest accepted request body                  8,000,000
 =====================  ==============================================  =========================
 
@@ -31,53 +33,119 @@ cpap_lib.errors.ParameterError: host: refusing to listen on 0.0.0.0 without acce
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ParameterError
+from ..limits import ROOM_MAX, ROOM_MIN
 
-__all__ = ["DEFAULT_DATABASE_URL", "ROLES", "Settings", "check_bind_host", "read_token_file"]
+__all__ = ["DEFAULT_DATABASE_URL", "ROLES", "Grant", "Settings", "check_bind_host", "read_token_file"]
 
 DEFAULT_DATABASE_URL = "sqlite:///cpap_lab.db"
 DEFAULT_MAX_BODY_BYTES = 8_000_000
 ROLES = ("device", "staff")
 TOKEN_HELP = (
     "set CPAP_DEVICE_TOKEN and/or CPAP_STAFF_TOKEN (comma-separated bearer tokens), "
-    "or CPAP_TOKEN_FILE (lines of '<device|staff> <token>'), then start the server again"
+    "or CPAP_TOKEN_FILE (lines of '<device|staff> <token> [name=NAME] [rooms=201,202]'), then start the server again"
 )
 
 
-def _split_tokens(value: str | None) -> frozenset[str]:
-    return frozenset(t.strip() for t in (value or "").split(",") if t.strip())
+def _split_tokens(value: str | None) -> list[str]:
+    return [t.strip() for t in (value or "").split(",") if t.strip()]
 
 
-def read_token_file(path: str | os.PathLike) -> dict[str, frozenset[str]]:
-    """Read a token file of ``<role> <token>`` lines into ``{role: tokens}``.
+@dataclass(frozen=True)
+class Grant:
+    """One accepted bearer token: its role, a name for logs and audit, and (devices) its rooms.
 
-    Blank lines and lines starting with ``#`` are ignored; an unknown role or a
-    line without a token is a :class:`~cpap_lib.errors.ParameterError` naming
-    the file and line.
+    Attributes
+    ----------
+    token : str
+        The secret (never logged).
+    role : str
+        ``"device"`` or ``"staff"``.
+    name : str
+        Who holds it, as audit records and logs show it: ``name=`` in the token file,
+        else ``<role>-<first 8 hex digits of the token's SHA-256>``.
+    rooms : frozenset of int, optional
+        Rooms a device token may upload to and poll (``rooms=`` in the token file);
+        None means every room.
+
+    Examples
+    --------
+    >>> Grant.parse("device t0k name=bed-201 rooms=201,202")
+    Grant(role='device', name='bed-201', rooms=frozenset({201, 202}))
+    >>> Grant("staff", "s3cret").name
+    'staff-1ec1c26b'
     """
-    found: dict[str, set[str]] = {role: set() for role in ROLES}
+
+    role: str
+    token: str = field(repr=False)
+    name: str = ""
+    rooms: frozenset[int] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            digest = hashlib.sha256(self.token.encode()).hexdigest()[:8]
+            object.__setattr__(self, "name", f"{self.role}-{digest}")
+
+    @classmethod
+    def parse(cls, line: str) -> Grant:
+        """A token-file line ``<role> <token> [name=NAME] [rooms=N,N...]``; ValueError says what is wrong."""
+        parts = line.split()
+        if len(parts) < 2 or parts[0] not in ROLES:
+            raise ValueError("expected '<device|staff> <token> [name=NAME] [rooms=201,202]'")
+        options: dict[str, str] = {}
+        for option in parts[2:]:
+            key, sep, value = option.partition("=")
+            if not sep or key not in ("name", "rooms") or not value or key in options:
+                raise ValueError(f"unknown or repeated option {option!r} (allowed: name=NAME, rooms=201,202)")
+            options[key] = value
+        rooms = None
+        if "rooms" in options:
+            if parts[0] != "device":
+                raise ValueError("rooms= applies to device tokens only")
+            try:
+                rooms = frozenset(int(r) for r in options["rooms"].split(","))
+            except ValueError:
+                raise ValueError(f"rooms must be comma-separated room numbers, got {options['rooms']!r}") from None
+            if not all(ROOM_MIN <= r <= ROOM_MAX for r in rooms):
+                raise ValueError(f"rooms must be from {ROOM_MIN} to {ROOM_MAX}")
+        if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", options.get("name", "x")):
+            raise ValueError("name must be 1-64 letters, digits or _ . @ -")
+        return cls(role=parts[0], token=parts[1], name=options.get("name", ""), rooms=rooms)
+
+    def may_use_room(self, room: int) -> bool:
+        """Whether this token may act on ``room``."""
+        return self.rooms is None or room in self.rooms
+
+
+def read_token_file(path: str | os.PathLike) -> list[Grant]:
+    """Read a token file of ``<role> <token> [name=NAME] [rooms=201,202]`` lines.
+
+    Blank lines and lines starting with ``#`` are ignored; a malformed line is a
+    :class:`~cpap_lib.errors.ParameterError` naming the file and line.
+    """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ParameterError("CPAP_TOKEN_FILE", f"cannot read {path}: {exc.strerror}") from exc
+    grants = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        parts = line.split()
-        if len(parts) != 2 or parts[0] not in ROLES:
-            raise ParameterError(
-                "CPAP_TOKEN_FILE", f"{path}, line {number}: expected '<device|staff> <token>'"
-            )
-        found[parts[0]].add(parts[1])
-    return {role: frozenset(tokens) for role, tokens in found.items()}
+        try:
+            grants.append(Grant.parse(line))
+        except ValueError as exc:
+            raise ParameterError("CPAP_TOKEN_FILE", f"{path}, line {number}: {exc}") from None
+    return grants
 
 
 @dataclass(frozen=True)
@@ -88,27 +156,24 @@ class Settings:
     ----------
     database_url : str
         SQLAlchemy database URL.
-    device_tokens, staff_tokens : frozenset of str
-        Accepted bearer tokens per role; both empty means no access control.
+    grants : tuple of Grant
+        Accepted bearer tokens; empty means no access control.
     max_body_bytes : int
         Requests with a larger body are answered 413.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
-    device_tokens: frozenset[str] = field(default_factory=frozenset)
-    staff_tokens: frozenset[str] = field(default_factory=frozenset)
+    grants: tuple[Grant, ...] = ()
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``env`` (default: ``os.environ``)."""
         env = os.environ if env is None else env
-        device = set(_split_tokens(env.get("CPAP_DEVICE_TOKEN")))
-        staff = set(_split_tokens(env.get("CPAP_STAFF_TOKEN")))
+        grants = [Grant(role, token) for role, variable in (("device", "CPAP_DEVICE_TOKEN"), ("staff", "CPAP_STAFF_TOKEN"))
+                  for token in _split_tokens(env.get(variable))]
         if env.get("CPAP_TOKEN_FILE"):
-            from_file = read_token_file(env["CPAP_TOKEN_FILE"])
-            device |= from_file["device"]
-            staff |= from_file["staff"]
+            grants += read_token_file(env["CPAP_TOKEN_FILE"])
         raw_limit = env.get("CPAP_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES))
         try:
             limit = int(raw_limit)
@@ -116,26 +181,26 @@ class Settings:
             raise ParameterError("CPAP_MAX_BODY_BYTES", f"must be an integer, got {raw_limit!r}") from None
         if limit < 1024:
             raise ParameterError("CPAP_MAX_BODY_BYTES", f"must be at least 1024, got {limit}")
-        return cls(
-            database_url=env.get("CPAP_DATABASE_URL") or DEFAULT_DATABASE_URL,
-            device_tokens=frozenset(device),
-            staff_tokens=frozenset(staff),
-            max_body_bytes=limit,
-        )
+        return cls(database_url=env.get("CPAP_DATABASE_URL") or DEFAULT_DATABASE_URL, grants=tuple(grants),
+                   max_body_bytes=limit)
 
     @property
     def auth_enabled(self) -> bool:
         """True when at least one token is configured."""
-        return bool(self.device_tokens or self.staff_tokens)
+        return bool(self.grants)
+
+    def grant_of(self, token: str) -> Grant | None:
+        """The grant of ``token`` (compared in constant time; a staff grant wins a tie), or None."""
+        found = None
+        for grant in self.grants:
+            if hmac.compare_digest(token.encode(), grant.token.encode()) and (found is None or grant.role == "staff"):
+                found = grant
+        return found
 
     def role_of(self, token: str) -> str | None:
-        """The role of ``token`` (``"staff"`` wins if a token is in both), or None."""
-        role = None
-        for candidate, tokens in (("device", self.device_tokens), ("staff", self.staff_tokens)):
-            for known in tokens:
-                if hmac.compare_digest(token.encode(), known.encode()):
-                    role = candidate
-        return role
+        """The role of ``token``, or None."""
+        grant = self.grant_of(token)
+        return grant.role if grant else None
 
 
 def _is_loopback(host: str) -> bool:

@@ -64,6 +64,14 @@ def test_new_mrn_starts_a_new_admission_and_keeps_the_old_history(client):
     assert client.measurement(first[1].measurement_id).mrn == "OLD-3"
 
 
+def test_a_patient_admitted_to_another_room_leaves_the_first(client):
+    client.upload_measurement(21, "MOVE-1", name="Mover", cpap_pressure=7)
+    client.upload_measurement(22, "MOVE-1", cpap_pressure=8)
+    assert client.room(21).mrn is None and client.room(22).mrn == "MOVE-1"
+    stays = client.patient("MOVE-1").admissions
+    assert [(s.room, s.discharged_at is None) for s in stays] == [(21, False), (22, True)]
+
+
 def test_name_is_optional_and_a_given_name_replaces_the_stored_one(client):
     client.admit(4, "MRN-4", name="Grace")
     client.upload_measurement(4, "MRN-4", cpap_pressure=6)

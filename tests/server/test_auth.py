@@ -60,3 +60,36 @@ def test_no_tokens_refuses_a_non_loopback_host():
     assert done.returncode == 2
     assert "refusing to listen on 0.0.0.0 without access tokens" in done.stderr
     assert "CPAP_STAFF_TOKEN" in done.stderr
+
+
+def test_a_device_token_acts_on_its_rooms_only(database_url, tmp_path):
+    token_file = tmp_path / "tokens.txt"
+    token_file.write_text("device bed-t0k name=bed-201 rooms=201\nstaff nurse-t0k name=nurse-a\n")
+    with start_server(database_url, token_file=token_file) as server:
+        bed = {"Authorization": "Bearer bed-t0k"}
+        with CpapClient(server.url, token="bed-t0k") as device:
+            device.upload_measurement(201, "ROOMS-1", cpap_pressure=8)
+            assert device.poll_pressure(201).room == 201
+            with pytest.raises(ForbiddenError, match="this device token may act on rooms 201 only, not room 202"):
+                device.upload_measurement(202, "ROOMS-1", cpap_pressure=8)
+            with pytest.raises(ForbiddenError, match="not room 202"):
+                device.poll_pressure(202)
+        old = requests.post(f"{server.url}/add_patient", json={"patient_mrn": "ROOMS-2", "room_number": 202},
+                            headers=bed, timeout=5)
+        assert old.status_code == 403 and "not room 202" in old.text
+        assert requests.get(f"{server.url}/CPAP_query/202", headers=bed, timeout=5).status_code == 403
+        with CpapClient(server.url, token="nurse-t0k") as staff:
+            rooms = [r.room for r in staff.rooms()]
+            assert 201 in rooms and 202 not in rooms
+
+
+def test_token_file_lines_are_checked_with_file_and_line(tmp_path):
+    from cpap_lib.server.settings import Settings
+
+    bad = tmp_path / "tokens.txt"
+    bad.write_text("device ok-token\nstaff nurse rooms=201\n")
+    with pytest.raises(ParameterError, match=r"tokens.txt, line 2: rooms= applies to device tokens only"):
+        Settings.from_env({"CPAP_TOKEN_FILE": str(bad)})
+    bad.write_text("device t0k rooms=1,x\n")
+    with pytest.raises(ParameterError, match="line 1: rooms must be comma-separated room numbers"):
+        Settings.from_env({"CPAP_TOKEN_FILE": str(bad)})
