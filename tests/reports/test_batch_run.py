@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from cpap_lib.report_figures import summary_table
+from cpap_lib.reports.figures import summary_table
 from cpap_lib.reports import run_reports
 
 from .conftest import PNG_IMG, analyze_json, cli, html_tables, summary_rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cpap_lib import report_figures as figures
+from cpap_lib.reports import figures
 from cpap_lib.analysis import analyze
 from cpap_lib.simulate import simulate_recording
 

@@ -8,7 +8,7 @@ import pytest
 
 from cpap_lib.analysis import analyze_file
 from cpap_lib.client import CpapClient
-from cpap_lib.report_server import server_jobs
+from cpap_lib.reports.server_source import server_jobs
 
 from .conftest import PNG_IMG, cli, html_tables, summary_rows
 

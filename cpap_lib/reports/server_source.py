@@ -8,7 +8,7 @@ breath rate).
 
 Examples
 --------
->>> from cpap_lib.report_server import measurements_frame
+>>> from cpap_lib.reports.server_source import measurements_frame
 >>> measurements_frame([]).columns.tolist()
 ['id', 'recorded_at', 'cpap_pressure_cmh2o', 'breath_rate_bpm', 'apnea_count', 'apnea_index', 'ahi', 'severity']
 """
@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ReportError
-from .report_sources import ReportJob, ReportSubject, events_frame, safe_name
+from ..errors import ReportError
+from .subjects import ReportJob, ReportSubject, events_frame, safe_name
 
 __all__ = ["server_jobs", "load_server_subject", "measurements_frame", "MEASUREMENT_COLUMNS"]
 
@@ -55,7 +55,7 @@ def server_jobs(server_url: str, *, token: str = "", rooms: Sequence[int | str] 
     ApiError
         If the server cannot be reached or refuses the token.
     """
-    from .client import CpapClient
+    from ..client import CpapClient
 
     with CpapClient(server_url, token=token or None) as client:
         states = client.rooms() if rooms is None else [client.room(int(r)) for r in rooms]
@@ -88,7 +88,7 @@ def load_server_subject(*, report_name: str = "", server_url: str, room: str | i
     ApiError
         If the server cannot be reached or refuses the request.
     """
-    from .client import CpapClient
+    from ..client import CpapClient
 
     started = time.perf_counter()
     with CpapClient(server_url, token=token or None) as client:

@@ -27,7 +27,7 @@ Output layout::
 
 Examples
 --------
->>> from cpap_lib.reports import BatchResult
+>>> from cpap_lib.reports.runner import BatchResult
 >>> BatchResult(out_dir=Path("out"), results=[], seconds=0.0).exit_status
 0
 """
@@ -35,14 +35,11 @@ Examples
 from __future__ import annotations
 
 import concurrent.futures
-import functools
 import json
 import logging
 import multiprocessing
 import os
 import shutil
-import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -51,25 +48,25 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ParameterError, ReportError
-from .report_index import write_index
-from .report_sources import SUMMARY_SUFFIX, ReportJob, expand_inputs, file_jobs
+from ..errors import ParameterError, ReportError
+from .index import write_index
+from .kernels import KERNEL_START_TIMEOUT_S, current_env_kernel, ipc_kernel_manager
+from .sources import expand_inputs, file_jobs
+from .subjects import SUMMARY_SUFFIX, ReportJob
 
-__all__ = ["run_reports", "run_one_report", "current_env_kernel", "cell_seconds", "ReportResult", "BatchResult", "DEFAULT_NOTEBOOK"]
+__all__ = ["run_reports", "run_one_report", "cell_seconds", "ReportResult", "BatchResult", "DEFAULT_NOTEBOOK"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "batch_report.ipynb"
+DEFAULT_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "batch_report.ipynb"
 """The report notebook shipped with the project."""
 CELL_TIMEOUT_S = 1800
 """Longest one notebook cell may run (an 8-hour night analyzes in well under this)."""
-KERNEL_START_TIMEOUT_S = 120
 METHODS = ("amplitude", "gap")
 """Analysis methods a report can use (see :func:`cpap_lib.analysis.analyze`)."""
 REMOVE_TAG = "remove-in-report"
 """Cells with this tag are left out of the HTML reports (notes for notebook users)."""
 _MANAGED = ("reports", "notebooks", "summaries", "index.html", "results.json")
-_PYTHON_NAMES = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}
 
 
 @dataclass(frozen=True)
@@ -144,64 +141,6 @@ class BatchResult:
     def exit_status(self) -> int:
         """0 if every report succeeded, else 1."""
         return 1 if self.failed else 0
-
-
-def _runs_this_python(argv0: str) -> bool:
-    """Whether a kernelspec's executable is the running interpreter.
-
-    >>> _runs_this_python("python3"), _runs_this_python(sys.executable), _runs_this_python("/opt/other/python")
-    (True, True, False)
-    """
-    if argv0 in _PYTHON_NAMES:  # jupyter_client substitutes sys.executable for these
-        return True
-    return os.path.abspath(argv0) == os.path.abspath(sys.executable)
-
-
-def current_env_kernel() -> str:
-    """The name of a kernelspec that runs this environment's Python.
-
-    ``python3`` when it resolves to ``sys.executable`` (the usual case in a
-    virtualenv with ipykernel); otherwise a kernelspec for this interpreter is
-    installed under ``sys.prefix`` (``cpap-lab-<hash>``) and its name returned.
-    """
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    manager = KernelSpecManager()
-    try:
-        if _runs_this_python(manager.get_kernel_spec("python3").argv[0]):
-            return "python3"
-    except NoSuchKernel:
-        pass
-    name = f"cpap-lab-{uuid.uuid5(uuid.NAMESPACE_URL, sys.executable).hex[:8]}"
-    try:
-        if _runs_this_python(manager.get_kernel_spec(name).argv[0]):
-            return name
-    except NoSuchKernel:
-        pass
-    from ipykernel.kernelspec import install
-
-    install(kernel_name=name, display_name=f"Python ({sys.prefix})", prefix=sys.prefix)
-    log.info("installed kernelspec %s for %s", name, sys.executable)
-    return name
-
-
-@functools.cache
-def ipc_kernel_manager() -> type:
-    """A jupyter_client kernel manager whose kernels talk over Unix sockets (IPC), not TCP.
-
-    No TCP ports to pick (parallel kernels cannot race for one) and no
-    "running over TCP without encryption" warning from every kernel.
-    """
-    from jupyter_client.manager import AsyncKernelManager
-
-    class IpcKernelManager(AsyncKernelManager):
-        def __init__(self, **kwargs: Any) -> None:
-            kwargs.setdefault("transport", "ipc")
-            # an absolute socket path prefix (the default is relative to the working directory)
-            kwargs.setdefault("ip", os.path.join(tempfile.gettempdir(), f"cpap-kernel-{uuid.uuid4().hex}-ipc"))
-            super().__init__(**kwargs)
-
-    return IpcKernelManager
 
 
 def cell_seconds(nb: Any) -> tuple[float, dict[str, float]]:
@@ -401,7 +340,7 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
     ----------
     inputs : iterable of str, path or ReportJob
         Recording files, folders or globs (``**`` allowed), and/or ready jobs
-        (e.g. :func:`cpap_lib.report_server.server_jobs` for a server's rooms).
+        (e.g. :func:`cpap_lib.reports.server_source.server_jobs` for a server's rooms).
     out_dir : str or path
         Output folder (created; the previous run's outputs are replaced).
     workers : int
@@ -419,7 +358,7 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
         Show a tqdm progress bar (default: only on a terminal).
     server_url : str, optional
         Also report on this server's patients: every room with a patient, or
-        only ``rooms`` (see :func:`cpap_lib.report_server.server_jobs`).
+        only ``rooms`` (see :func:`cpap_lib.reports.server_source.server_jobs`).
     rooms : sequence of int, optional
         The server rooms to report on (default: all with a patient).
     token : str
@@ -448,7 +387,7 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
         raise ReportError(f"report notebook {notebook} does not exist")
     inputs = list(inputs)
     if server_url:
-        from .report_server import server_jobs
+        from .server_source import server_jobs
 
         inputs += server_jobs(server_url, token=token, rooms=rooms, method=method)
     jobs = _jobs_from(inputs, method, params)

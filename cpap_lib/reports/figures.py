@@ -36,7 +36,7 @@ import pandas as pd
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-from .decimate import minmax_lttb, window
+from ..decimate import minmax_lttb, window
 
 __all__ = [
     "summary_table",
@@ -311,7 +311,7 @@ def measurements_table(measurements: pd.DataFrame) -> pd.DataFrame:
     ----------
     measurements : DataFrame
         ``id, recorded_at`` and the summary columns of
-        :data:`cpap_lib.report_server.MEASUREMENT_COLUMNS`.
+        :data:`cpap_lib.reports.server_source.MEASUREMENT_COLUMNS`.
 
     >>> m = pd.DataFrame({"id": [1, 2], "recorded_at": pd.to_datetime(["2026-01-01 22:00", "2026-01-03 23:10"], utc=True),
     ...                   "cpap_pressure_cmh2o": [8.0, 10.0], "breath_rate_bpm": [15.04, 14.2], "apnea_count": [3, 1],

@@ -4,7 +4,7 @@ A single self-contained page (inline CSS, no scripts), readable offline.
 
 Examples
 --------
->>> from cpap_lib.reports import ReportResult
+>>> from cpap_lib.reports.runner import ReportResult
 >>> ok = ReportResult(name="p1", ok=True, notebook="notebooks/p1.ipynb", html="reports/p1.html",
 ...                   summary={"analysis": {"duration_s": 600.0, "breath_count": 150, "breath_rate_bpm": 15.0,
 ...                            "apnea_count": 6, "apnea_index": 36.0, "severity": "severe",
