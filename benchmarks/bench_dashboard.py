@@ -48,7 +48,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 BASELINE_NOTEBOOK = """import ipywidgets as widgets
 widgets.Label("baseline ready")"""
 
-EXPLORER_NOTEBOOK = """from cpap_lib.dashboard.explorer import SignalExplorer
+EXPLORER_NOTEBOOK = """from cpap_lib.dashboard.pages.explorer import SignalExplorer
 explorer = SignalExplorer()
 explorer.open_path({path!r})
 explorer"""
@@ -101,7 +101,7 @@ def zoom_sequence(t0: float, t1: float, count: int) -> list[tuple[float, float]]
 
 
 def bench_explorer_in_process(night: Path, zooms: int) -> dict:
-    from cpap_lib.dashboard.explorer import SignalExplorer
+    from cpap_lib.dashboard.pages.explorer import SignalExplorer
 
     explorer = SignalExplorer()
     started = time.perf_counter()
@@ -152,7 +152,7 @@ def seed_ward(client, rooms: int, measurements: int) -> dict[int, str]:
 
 
 def bench_station_in_process(client, rooms: list[int], repeat: int) -> dict:
-    from cpap_lib.dashboard.station import MonitoringStation
+    from cpap_lib.dashboard.pages.station import MonitoringStation
 
     station = MonitoringStation(client)
     times = []
@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from cpap_lib.client import CpapClient
-    from cpap_lib.dashboard.voila_app import VoilaServer
+    from cpap_lib.dashboard.runtime.voila_app import VoilaServer
     from cpap_lib.server.process import start_server
 
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -79,7 +79,7 @@ def _port_free(port: int) -> bool:
 def run(args: argparse.Namespace) -> int:
     """Start everything, print the URLs, wait for Ctrl-C, stop everything; return 0."""
     from ..client import CpapClient
-    from ..dashboard.voila_app import VoilaServer
+    from ..dashboard.runtime.voila_app import VoilaServer
     from ..devices import DeviceFleet, demo_patients
     from ..errors import ParameterError
     from ..server.process import free_port, start_server

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from cpap_lib.client import CpapClient
-from cpap_lib.dashboard.voila_app import VoilaServer
+from cpap_lib.dashboard.runtime.voila_app import VoilaServer
 from cpap_lib.server.process import start_server
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cpap_lib.dashboard.explorer import MAX_UPLOAD_BYTES, SignalExplorer
+from cpap_lib.dashboard.pages.explorer import MAX_UPLOAD_BYTES, SignalExplorer
 from cpap_lib.simulate import Truth
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SAMPLES = REPO / "sample_data"
 DEVICE_NIGHT = REPO.parent / "shared" / "reference_data" / "resmed_airsense11" / "DATALOG" / "20241017"
 WAIT_S = 60

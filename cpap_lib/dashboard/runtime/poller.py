@@ -7,7 +7,7 @@ with the kernel (Voilà culls the kernel of a closed tab), or on :meth:`Poller.s
 Examples
 --------
 >>> import time
->>> from cpap_lib.dashboard.poller import Poller, refresh_interval_s
+>>> from cpap_lib.dashboard.runtime.poller import Poller, refresh_interval_s
 >>> ticks = []
 >>> poller = Poller(lambda: ticks.append(1), interval_s=0.05, name="demo").start()
 >>> time.sleep(0.3); poller.stop()
@@ -24,7 +24,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 
-from ..errors import ParameterError
+from ...errors import ParameterError
 
 __all__ = ["Poller", "refresh_interval_s", "DEFAULT_REFRESH_S", "MAX_REFRESH_S"]
 

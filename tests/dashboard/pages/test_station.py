@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from support import wait_until
 
-from cpap_lib.dashboard.monitor import build_monitor
-from cpap_lib.dashboard.station import MonitoringStation
+from cpap_lib.dashboard.pages.monitor import build_monitor
+from cpap_lib.dashboard.pages.station import MonitoringStation
 
 ROOMS = iter(range(7200, 7300))
 XSS_NAME = "<img src=x onerror=alert(1)>"

@@ -22,10 +22,10 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..errors import CpapError
-from .connection import client_from_env
+from ...errors import CpapError
+from ..runtime.connection import client_from_env
 from .overview import WardOverview
-from .theme import error_page, page_header, style_widget
+from ..widgets.theme import error_page, page_header, style_widget
 
 __all__ = ["MonitorPage", "build_monitor", "FIRST_REFRESH_WAIT_S"]
 
@@ -67,7 +67,7 @@ class MonitorPage(widgets.VBox):
 
 
 def _preload_charts() -> None:
-    importlib.import_module("cpap_lib.dashboard.charts")
+    importlib.import_module("cpap_lib.dashboard.widgets.charts")
 
 
 def build_monitor(client: Any = None, *, refresh_s: float | None = None,

@@ -5,7 +5,7 @@ the page through an ``HTML`` widget (Voilà renders widget HTML as-is).
 
 Examples
 --------
->>> from cpap_lib.dashboard.theme import style_widget, page_header
+>>> from cpap_lib.dashboard.widgets.theme import style_widget, page_header
 >>> "<style>" in style_widget().value
 True
 >>> "&lt;b&gt;" in page_header("Ward <b>", "sub").value

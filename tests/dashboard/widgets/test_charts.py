@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cpap_lib.dashboard.charts import (
+from cpap_lib.dashboard.widgets.charts import (
     EVENT_COLORS,
     FlowChart,
     TrendChart,

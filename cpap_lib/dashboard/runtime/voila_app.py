@@ -9,7 +9,7 @@ through :class:`VoilaServer`.
 
 Examples
 --------
->>> from cpap_lib.dashboard.voila_app import voila_command, max_upload_bytes
+>>> from cpap_lib.dashboard.runtime.voila_app import voila_command, max_upload_bytes
 >>> cmd = voila_command(port=8866)
 >>> "--port=8866" in cmd and "--no-browser" in cmd
 True
@@ -31,7 +31,7 @@ import urllib.request
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import ParameterError, ServerUnavailableError
+from ...errors import ParameterError, ServerUnavailableError
 
 __all__ = [
     "REPO_ROOT",
@@ -45,7 +45,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 """The repository (the package is installed in editable mode)."""
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 """The notebooks Voilà serves."""
@@ -131,7 +131,7 @@ class VoilaServer:
         self.notebook_dir = Path(notebook_dir)
         if not port:
             # imported here: the dashboard kernels that read this module need none of the server
-            from ..server.process import free_port
+            from ...server.process import free_port
 
             port = free_port()
         self.port = int(port)

@@ -14,7 +14,7 @@ window, so an 8-hour night at 100 Hz (2.9 million samples) stays smooth.
 Examples
 --------
 >>> import numpy as np
->>> from cpap_lib.dashboard.charts import FlowChart
+>>> from cpap_lib.dashboard.widgets.charts import FlowChart
 >>> t = np.arange(0, 8 * 3600, 0.01)          # an 8-hour night at 100 Hz
 >>> flow = 0.4 * np.sin(2 * np.pi * t / 4)
 >>> chart = FlowChart(max_points=2000)
@@ -41,8 +41,8 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from ..decimate import window
-from ..errors import ParameterError
+from ...decimate import window
+from ...errors import ParameterError
 from .common import escape
 
 __all__ = ["EVENT_COLORS", "TREND_SERIES", "FlowChart", "TrendChart", "events_to_spans"]

@@ -15,7 +15,7 @@
 
 Examples
 --------
->>> from cpap_lib.dashboard.common import MessageBar, escape
+>>> from cpap_lib.dashboard.widgets.common import MessageBar, escape
 >>> bar = MessageBar()
 >>> bar.show_error("Pressure must be an integer from 4 to 25.")
 >>> bar.level, bar.text
@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 import ipywidgets as widgets
 import traitlets
 
-from ..errors import CpapError
+from ...errors import CpapError
 
 __all__ = [
     "LEVEL_STYLES",

@@ -10,7 +10,7 @@ import requests
 from support import wait_until
 
 from cpap_lib.client import CpapClient
-from cpap_lib.dashboard.overview import WardOverview, card_html, stale_after_s_from_env
+from cpap_lib.dashboard.pages.overview import WardOverview, card_html, stale_after_s_from_env
 from cpap_lib.errors import ParameterError
 
 ROOMS = iter(range(7100, 7200))
@@ -128,7 +128,7 @@ def test_an_unreachable_server_becomes_a_sentence_and_the_cards_stay(live_server
 
 
 def test_each_page_uses_the_token_of_its_role(tmp_path):
-    from cpap_lib.dashboard.connection import client_from_env
+    from cpap_lib.dashboard.runtime.connection import client_from_env
     from cpap_lib.server.process import start_server
 
     with start_server(f"sqlite:///{tmp_path / 'tokens.db'}", staff_tokens="staff-t0k", device_tokens="device-t0k") as server:
@@ -144,8 +144,8 @@ def test_each_page_uses_the_token_of_its_role(tmp_path):
 
 @pytest.mark.parametrize("name, value", [("CPAP_API_URL", "localhost:8000"), ("CPAP_REFRESH_S", "often")])
 def test_a_bad_setting_gives_a_page_that_says_which(monkeypatch, name, value):
-    from cpap_lib.dashboard.bedside import build_bedside
-    from cpap_lib.dashboard.monitor import build_monitor
+    from cpap_lib.dashboard.pages.bedside import build_bedside
+    from cpap_lib.dashboard.pages.monitor import build_monitor
 
     monkeypatch.setenv(name, value)
     for page in (build_monitor(), build_bedside()):

@@ -8,7 +8,7 @@ token the server must run without tokens (loopback only, as in the demo).
 
 Examples
 --------
->>> from cpap_lib.dashboard.connection import client_from_env
+>>> from cpap_lib.dashboard.runtime.connection import client_from_env
 >>> env = {"CPAP_API_URL": "http://127.0.0.1:9/", "CPAP_API_TOKEN": "t", "CPAP_API_TOKEN_DEVICE": "d"}
 >>> client = client_from_env(env)
 >>> client.base_url, client.token, client.timeout
@@ -28,8 +28,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from ..client import CpapClient
-from ..errors import ParameterError
+from ...client import CpapClient
+from ...errors import ParameterError
 
 __all__ = ["DEFAULT_API_URL", "REQUEST_TIMEOUT_S", "client_from_env"]
 

@@ -15,7 +15,7 @@ to the browser.
 Examples
 --------
 >>> from datetime import datetime, timezone
->>> from cpap_lib.dashboard.overview import card_html
+>>> from cpap_lib.dashboard.pages.overview import card_html
 >>> now = datetime(2026, 11, 21, 22, 0, tzinfo=timezone.utc)
 >>> html = card_html(room=3, mrn="A1", name="<img src=x onerror=alert(1)>", pressure_cmh2o=8,
 ...                  breath_rate_bpm=14.2, apnea_count=2, apnea_index=6.0,
@@ -39,11 +39,11 @@ import ipywidgets as widgets
 import traitlets
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from ..errors import CpapError, ParameterError
-from .common import MessageBar, escape
-from .fields import format_number, format_time
-from .poller import Poller, refresh_interval_s
-from .theme import ALERT_COLOR
+from ...errors import CpapError, ParameterError
+from ..widgets.common import MessageBar, escape
+from ..widgets.fields import format_number, format_time
+from ..runtime.poller import Poller, refresh_interval_s
+from ..widgets.theme import ALERT_COLOR
 
 __all__ = [
     "APNEA_ALERT_COUNT",

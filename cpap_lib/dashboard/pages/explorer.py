@@ -4,7 +4,7 @@
 ``sample_data/``, a path the dashboard's server can read, or an upload),
 analyses it with :func:`cpap_lib.analysis.analyze`, and shows:
 
-- the flow (:class:`~cpap_lib.dashboard.charts.FlowChart`: decimated in the
+- the flow (:class:`~cpap_lib.dashboard.widgets.charts.FlowChart`: decimated in the
   kernel, pan and zoom re-decimate, breaths marked, apneas and hypopnea
   candidates shaded);
 - sliders for every analysis parameter (built from
@@ -19,7 +19,7 @@ every failure becomes a sentence in the message bar.
 
 Examples
 --------
->>> from cpap_lib.dashboard.explorer import SignalExplorer
+>>> from cpap_lib.dashboard.pages.explorer import SignalExplorer
 >>> explorer = SignalExplorer()
 >>> explorer.open_sample("normal_breathing.txt")
 >>> explorer.wait_idle(60)
@@ -44,13 +44,13 @@ import ipywidgets as widgets
 import pandas as pd
 import traitlets
 
-from .. import analysis as _analysis
-from ..compare import compare
-from ..errors import CpapError, ParameterError
-from ..io import read_device_data, read_recording
-from ..recording import Recording, read_lab_file
-from .charts import FlowChart
-from .common import (
+from ... import analysis as _analysis
+from ...compare import compare
+from ...errors import CpapError, ParameterError
+from ...io import read_device_data, read_recording
+from ...recording import Recording, read_lab_file
+from ..widgets.charts import FlowChart
+from ..widgets.common import (
     Debouncer,
     MessageBar,
     catch_errors,
@@ -58,14 +58,14 @@ from .common import (
     log_to_server_console,
     run_in_background,
 )
-from .device_comparison import comparison_html, device_event_spans
-from .voila_app import max_upload_bytes
+from ..widgets.device_comparison import comparison_html, device_event_spans
+from ..runtime.voila_app import max_upload_bytes
 
 __all__ = ["DEFAULT_SAMPLE_DIR", "MAX_UPLOAD_BYTES", "PARAM_LABELS", "SignalExplorer", "list_samples"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
+DEFAULT_SAMPLE_DIR = Path(__file__).resolve().parents[3] / "sample_data"
 """The repository's ``sample_data/`` folder."""
 
 MAX_UPLOAD_BYTES = max_upload_bytes()

@@ -6,7 +6,7 @@ page shows. Nothing is sent to the server unless these accept it.
 
 Examples
 --------
->>> from cpap_lib.dashboard.fields import parse_pressure, parse_room, parse_mrn
+>>> from cpap_lib.dashboard.widgets.fields import parse_pressure, parse_room, parse_mrn
 >>> parse_pressure(" 12 ")
 12
 >>> parse_pressure("3.5")
@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from ..errors import ParameterError
-from ..limits import (
+from ...errors import ParameterError
+from ...limits import (
     MRN_PATTERN,
     PRESSURE_MAX_CMH2O,
     PRESSURE_MIN_CMH2O,

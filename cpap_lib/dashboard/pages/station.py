@@ -17,7 +17,7 @@ patient in it), the station reloads by itself.
 
 Examples
 --------
->>> from cpap_lib.dashboard.station import measurement_label
+>>> from cpap_lib.dashboard.pages.station import measurement_label
 >>> from datetime import datetime, timezone
 >>> measurement_label(datetime(2026, 11, 21, 22, 0, tzinfo=timezone.utc), 8.0, 3).split(" · ")[1]
 '8 cmH2O, 3 apneas'
@@ -34,11 +34,11 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from ..errors import CpapError
-from .common import MessageBar, escape, run_in_background
-from .fields import format_number, format_time, parse_pressure, PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O
+from ...errors import CpapError
+from ..widgets.common import MessageBar, escape, run_in_background
+from ..widgets.fields import format_number, format_time, parse_pressure, PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O
 from .overview import APNEA_ALERT_COUNT, _pressure_text
-from .theme import ALERT_COLOR
+from ..widgets.theme import ALERT_COLOR
 
 __all__ = ["MonitoringStation", "measurement_label"]
 
@@ -202,7 +202,7 @@ class MonitoringStation(widgets.VBox):
         """Build the charts once, when the first room is shown (bqplot is a heavy first import)."""
         if self.latest_chart is not None:
             return
-        from .charts import FlowChart, TrendChart
+        from ..widgets.charts import FlowChart, TrendChart
 
         self.latest_chart = FlowChart("Latest measurement", height="300px", png_name="latest_flow.png",
                                       layout=widgets.Layout(width="100%"))

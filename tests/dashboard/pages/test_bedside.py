@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from support import wait_until
 
-from cpap_lib.dashboard.bedside import BedsideStation, room_from_query, sample_files
+from cpap_lib.dashboard.pages.bedside import BedsideStation, room_from_query, sample_files
 
 ROOMS = iter(range(7300, 7400))
-SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
+SAMPLES = Path(__file__).resolve().parents[3] / "sample_data"
 
 
 

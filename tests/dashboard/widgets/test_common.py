@@ -7,7 +7,7 @@ import threading
 
 import ipywidgets as widgets
 
-from cpap_lib.dashboard.common import MessageBar, catch_errors, run_in_background
+from cpap_lib.dashboard.widgets.common import MessageBar, catch_errors, run_in_background
 from cpap_lib.errors import NotFoundError
 
 
@@ -27,7 +27,7 @@ class Panel(widgets.VBox):
 
 def test_unexpected_errors_are_logged_with_traceback_and_shown_as_a_sentence(caplog):
     panel = Panel()
-    with caplog.at_level(logging.ERROR, logger="cpap_lib.dashboard.common"):
+    with caplog.at_level(logging.ERROR, logger="cpap_lib.dashboard.widgets.common"):
         assert panel.unexpected() is None
     assert panel.messages.level == "error"
     assert panel.messages.text == "Unexpected error (KeyError). The details are in the dashboard log."

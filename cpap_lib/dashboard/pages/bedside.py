@@ -17,7 +17,7 @@ Reading, analysis and network calls run in background threads with deadlines.
 
 Examples
 --------
->>> from cpap_lib.dashboard.bedside import room_from_query, sample_files
+>>> from cpap_lib.dashboard.pages.bedside import room_from_query, sample_files
 >>> room_from_query("room=12&x=1"), room_from_query("room=abc"), room_from_query(None)
 (12, None, None)
 >>> [p.name for p in sample_files()][:1]
@@ -36,15 +36,15 @@ from urllib.parse import parse_qs
 
 import ipywidgets as widgets
 
-from ..errors import CpapError, NotFoundError, ParameterError, RecordingError
-from .charts import FlowChart
-from .common import MessageBar, escape, run_in_background
-from .fields import PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O, format_time, parse_mrn, parse_pressure, parse_room
+from ...errors import CpapError, NotFoundError, ParameterError, RecordingError
+from ..widgets.charts import FlowChart
+from ..widgets.common import MessageBar, escape, run_in_background
+from ..widgets.fields import PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O, format_time, parse_mrn, parse_pressure, parse_room
 from .overview import APNEA_ALERT_COUNT
-from .poller import Poller, refresh_interval_s
-from .connection import client_from_env
-from .theme import ALERT_COLOR, error_page, page_header, style_widget
-from .voila_app import REPO_ROOT, max_upload_bytes
+from ..runtime.poller import Poller, refresh_interval_s
+from ..runtime.connection import client_from_env
+from ..widgets.theme import ALERT_COLOR, error_page, page_header, style_widget
+from ..runtime.voila_app import REPO_ROOT, max_upload_bytes
 
 __all__ = ["BedsideStation", "build_bedside", "room_from_query", "sample_files", "SAMPLE_DIR", "TRACE_POINTS"]
 
@@ -77,8 +77,8 @@ def sample_files(directory: Path = SAMPLE_DIR) -> list[Path]:
 
 
 def _read_and_analyze(source: Path | tuple[str, bytes]) -> Any:
-    from ..analysis import analyze
-    from ..recording import read_lab_file
+    from ...analysis import analyze
+    from ...recording import read_lab_file
 
     if isinstance(source, Path):
         recording = read_lab_file(source)

@@ -1,0 +1,1 @@
+"""Pages: what each notebook in ``notebooks/`` builds and displays (monitor, overview, station, bedside, explorer)."""
