@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..errors import NotFoundError
 from .db import Database
-from .middleware import AccessLog, BodySizeLimit
+from .middleware import AccessLog, BodySizeLimit, BrowserGuard
 from .routes import ROUTERS
 from .settings import Settings
 
@@ -66,5 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(IntegrityError, _conflict)
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BrowserGuard, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(AccessLog)
     return app

@@ -18,6 +18,7 @@ True
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import socket
@@ -32,7 +33,7 @@ from typing import Self
 import requests
 
 from ..errors import ServerUnavailableError
-from .settings import Settings, check_bind_host
+from .settings import Settings, check_bind_host, served_names
 
 __all__ = ["ServerProcess", "bind_socket", "configure_logging", "free_port", "serve", "start_server"]
 
@@ -74,6 +75,7 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
 
     check_bind_host(host, settings)
     configure_logging(log_level)
+    settings = dataclasses.replace(settings, allowed_hosts=settings.allowed_hosts | served_names(host))
     app = create_app(settings)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                             log_config=None, timeout_graceful_shutdown=5)

@@ -14,6 +14,9 @@ variable               meaning                                         default
                        ``staff``; ``rooms=`` binds a device token to
                        its rooms; ``#`` comments)
 ``CPAP_MAX_BODY_BYTES`` largest accepted request body                  8,000,000
+``CPAP_ALLOWED_HOSTS`` further names of this server (``Host``          loopback names and the
+                       header), comma-separated; any other Host is     listening address
+                       refused (DNS rebinding)
 =====================  ==============================================  =========================
 
 With no token configured the server is open, so it may only listen on a
@@ -38,6 +41,7 @@ import hmac
 import ipaddress
 import os
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +49,8 @@ from pathlib import Path
 from ..errors import ParameterError
 from ..limits import ROOM_MAX, ROOM_MIN
 
-__all__ = ["DEFAULT_DATABASE_URL", "ROLES", "Grant", "Settings", "check_bind_host", "read_token_file"]
+__all__ = ["DEFAULT_DATABASE_URL", "ROLES", "Grant", "LOOPBACK_NAMES", "Settings", "check_bind_host", "host_allowed",
+           "read_token_file", "served_names"]
 
 DEFAULT_DATABASE_URL = "sqlite:///cpap_lab.db"
 DEFAULT_MAX_BODY_BYTES = 8_000_000
@@ -54,6 +59,10 @@ TOKEN_HELP = (
     "set CPAP_DEVICE_TOKEN and/or CPAP_STAFF_TOKEN (comma-separated bearer tokens), "
     "or CPAP_TOKEN_FILE (lines of '<device|staff> <token> [name=NAME] [rooms=201,202]'), then start the server again"
 )
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+"""Names a loopback server answers to (any 127.0.0.0/8 address is accepted as well)."""
 
 
 def _split_tokens(value: str | None) -> list[str]:
@@ -160,11 +169,14 @@ class Settings:
         Accepted bearer tokens; empty means no access control.
     max_body_bytes : int
         Requests with a larger body are answered 413.
+    allowed_hosts : frozenset of str
+        Host names (lower case, no port) the server answers to; loopback names always.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
     grants: tuple[Grant, ...] = ()
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    allowed_hosts: frozenset[str] = LOOPBACK_NAMES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -181,8 +193,9 @@ class Settings:
             raise ParameterError("CPAP_MAX_BODY_BYTES", f"must be an integer, got {raw_limit!r}") from None
         if limit < 1024:
             raise ParameterError("CPAP_MAX_BODY_BYTES", f"must be at least 1024, got {limit}")
+        hosts = LOOPBACK_NAMES | {h.lower() for h in _split_tokens(env.get("CPAP_ALLOWED_HOSTS"))}
         return cls(database_url=env.get("CPAP_DATABASE_URL") or DEFAULT_DATABASE_URL, grants=tuple(grants),
-                   max_body_bytes=limit)
+                   max_body_bytes=limit, allowed_hosts=frozenset(hosts))
 
     @property
     def auth_enabled(self) -> bool:
@@ -201,6 +214,47 @@ class Settings:
         """The role of ``token``, or None."""
         grant = self.grant_of(token)
         return grant.role if grant else None
+
+
+def served_names(host: str) -> frozenset[str]:
+    """The names clients may use for a server listening on ``host``.
+
+    A specific address serves that address; a wildcard (``0.0.0.0``, ``::``)
+    serves this machine's host name, its fully qualified name and the
+    addresses they resolve to locally (add others with ``CPAP_ALLOWED_HOSTS``).
+    """
+    host = host.strip("[]").lower()
+    if host not in ("0.0.0.0", "::", ""):
+        return frozenset({host})
+    names = {socket.gethostname().lower(), socket.getfqdn().lower()}
+    for name in list(names):
+        try:
+            names |= {info[4][0].lower() for info in socket.getaddrinfo(name, None)}
+        except OSError:
+            pass
+    return frozenset(names)
+
+
+def host_allowed(host_header: str, allowed: frozenset[str]) -> bool:
+    """Whether a ``Host`` header (``name[:port]``) names this server.
+
+    >>> host_allowed("127.0.0.1:8000", LOOPBACK_NAMES), host_allowed("[::1]:80", LOOPBACK_NAMES)
+    (True, True)
+    >>> host_allowed("evil.example:8000", LOOPBACK_NAMES), host_allowed("127.0.0.1.evil.example", LOOPBACK_NAMES)
+    (False, False)
+    """
+    name = host_header.strip().lower()
+    if name.startswith("["):
+        name = name[1:name.find("]")] if "]" in name else name
+    elif name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    name = name.rstrip(".")
+    if name in allowed:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _is_loopback(host: str) -> bool:

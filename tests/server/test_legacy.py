@@ -71,7 +71,8 @@ def test_add_patient_bad_input_is_400_and_stores_nothing(server, payload, messag
 
 
 def test_add_patient_body_that_is_not_json_is_400(server):
-    answer = requests.post(f"{server.url}/add_patient", data=b"\xff{", timeout=5)
+    answer = requests.post(f"{server.url}/add_patient", data=b"\xff{", headers={"Content-Type": "application/json"},
+                           timeout=5)
     assert (answer.status_code, answer.text) == (400, "body: must be a JSON object")
 
 
