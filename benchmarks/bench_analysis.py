@@ -34,7 +34,7 @@ print(json.dumps({"seconds": dt, "rows": len(frame), "peak_mb": resource.getrusa
 
 _OURS = """
 import resource, sys, time, json
-from cpap_lib.recording import read_lab_file
+from cpap_lib.io.lab_text import read_lab_file
 from cpap_lib.analysis import analyze
 import pandas, scipy.signal, scipy.ndimage, pyarrow.csv  # imports are not part of the measured work
 t0 = time.perf_counter()
@@ -50,7 +50,7 @@ print(json.dumps({"seconds": t2 - t0, "read_s": t1 - t0, "analysis_s": t2 - t1, 
 
 _IMPORTS_ONLY = """
 import resource, json
-from cpap_lib.recording import read_lab_file
+from cpap_lib.io.lab_text import read_lab_file
 from cpap_lib.analysis import analyze
 import pandas, scipy.signal, scipy.ndimage, pyarrow.csv
 print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -68,7 +68,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
 
-    from cpap_lib.simulate import simulate_recording
+    from cpap_lib.sim import simulate_recording
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "night.txt"

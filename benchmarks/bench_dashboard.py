@@ -71,7 +71,7 @@ def _write_notebook(path: Path, source: str) -> None:
 
 def make_night(folder: Path, hours: float) -> Path:
     """Write a simulated night at 100 Hz (lab text format) and return its path."""
-    from cpap_lib.simulate import simulate_recording
+    from cpap_lib.sim import simulate_recording
 
     minutes = hours * 60
     sim = simulate_recording(seed=8, minutes=minutes, apneas=int(5 * hours), hypopneas=int(5 * hours),

@@ -24,7 +24,7 @@ _CODE = """
 import resource, sys, time, json
 from cpap_lib.io.resmed import read_datalog
 from cpap_lib.analysis import analyze
-from cpap_lib.compare import compare
+from cpap_lib.analysis.compare import compare
 import pandas, scipy.signal, scipy.ndimage, edfio  # imports are not part of the measured work
 t0 = time.perf_counter()
 night = read_datalog(sys.argv[1])

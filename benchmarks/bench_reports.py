@@ -31,7 +31,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def make_recordings(folder: Path, count: int, minutes: float) -> list[Path]:
     """``count`` simulated lab recordings of ``minutes`` each."""
-    from cpap_lib.simulate import simulate_recording, write_lab_file
+    from cpap_lib.sim import simulate_recording, write_lab_file
 
     paths = []
     for i in range(count):

@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python sample_data/make_samples.py [OUT_DIR]
 
 Writes each ``<name>.txt`` (the lab's 100 Hz text format) and its
-``<name>.truth.json`` (the ground truth, see ``cpap_lib.simulate.Truth``) to
+``<name>.truth.json`` (the ground truth, see ``cpap_lib.sim.Truth``) to
 OUT_DIR (default: this folder). ``tests/test_simulate.py`` checks that the
 committed files are exactly what this script writes.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cpap_lib.simulate import simulate_recording
+from cpap_lib.sim import simulate_recording
 
 SAMPLES: dict[str, dict] = {
     # 5 min of quiet breathing at 15 bpm: no events

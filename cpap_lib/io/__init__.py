@@ -3,7 +3,7 @@
 :func:`read_recording` dispatches on what ``path`` is:
 
 ============================================  ======================================
-lab text file (``.txt``, ``.csv``, not EDF)    :func:`cpap_lib.recording.read_lab_file`
+lab text file (``.txt``, ``.csv``, not EDF)    :func:`cpap_lib.io.lab_text.read_lab_file`
 ``*_BRP.edf`` (ResMed flow + pressure, 25 Hz)  :func:`cpap_lib.io.resmed.read_brp`
 other ``.edf`` (PLD, EVE, CSL, SA2, STR)       error: these hold no flow; says which do
 ``DATALOG/<date>/`` folder                     the whole night, sessions concatenated,
@@ -15,7 +15,7 @@ SD-card root (has ``DATALOG/``)                its night, if it holds exactly on
 
 :func:`read_device_data` does the same for device data but keeps the device's
 own events and trends (a :class:`~cpap_lib.io.resmed.DeviceSession` or
-:class:`~cpap_lib.io.resmed.DeviceNight`), for :mod:`cpap_lib.compare`.
+:class:`~cpap_lib.io.resmed.DeviceNight`), for :mod:`cpap_lib.analysis.compare`.
 
 Examples
 --------
@@ -40,7 +40,8 @@ from pathlib import Path
 
 from . import resmed as edf
 from ..errors import DeviceDataError, RecordingError
-from ..recording import Recording, read_lab_file
+from ..recording import Recording
+from .lab_text import read_lab_file
 
 __all__ = ["read_recording", "read_device_data", "FLOW_HINT"]
 

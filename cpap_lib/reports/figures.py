@@ -36,7 +36,7 @@ import pandas as pd
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-from ..decimate import minmax_lttb, window
+from ..analysis.decimate import minmax_lttb, window
 
 __all__ = [
     "summary_table",

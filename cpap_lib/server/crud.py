@@ -37,7 +37,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..decimate import minmax_lttb
+from ..analysis.decimate import minmax_lttb
 from ..errors import NotFoundError
 from .models import (
     METRIC_COLUMNS,

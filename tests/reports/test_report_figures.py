@@ -7,7 +7,7 @@ import pytest
 
 from cpap_lib.reports import figures
 from cpap_lib.analysis import analyze
-from cpap_lib.simulate import simulate_recording
+from cpap_lib.sim import simulate_recording
 
 
 @pytest.fixture(scope="module")

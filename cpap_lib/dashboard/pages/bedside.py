@@ -78,7 +78,7 @@ def sample_files(directory: Path = SAMPLE_DIR) -> list[Path]:
 
 def _read_and_analyze(source: Path | tuple[str, bytes]) -> Any:
     from ...analysis import analyze
-    from ...recording import read_lab_file
+    from ...io.lab_text import read_lab_file
 
     if isinstance(source, Path):
         recording = read_lab_file(source)

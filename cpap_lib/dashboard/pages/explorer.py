@@ -45,10 +45,11 @@ import pandas as pd
 import traitlets
 
 from ... import analysis as _analysis
-from ...compare import compare
+from ...analysis.compare import compare
 from ...errors import CpapError, ParameterError
 from ...io import read_device_data, read_recording
-from ...recording import Recording, read_lab_file
+from ...io.lab_text import read_lab_file
+from ...recording import Recording
 from ..widgets.charts import FlowChart
 from ..widgets.common import (
     Debouncer,

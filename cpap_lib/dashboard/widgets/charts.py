@@ -6,7 +6,7 @@ and marks are built once; :meth:`FlowChart.set_data` and
 
 :class:`FlowChart` keeps the full-resolution signal in the kernel and sends
 the browser at most ``max_points`` points of the visible window, decimated
-with MinMaxLTTB (:func:`cpap_lib.decimate.window`). Panning and zooming
+with MinMaxLTTB (:func:`cpap_lib.analysis.decimate.window`). Panning and zooming
 (mouse drag and wheel, bqplot ``PanZoom`` on the time axis) change the time
 scale's ``min``/``max``; the chart observes them and re-decimates the new
 window, so an 8-hour night at 100 Hz (2.9 million samples) stays smooth.
@@ -41,7 +41,7 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from ...decimate import window
+from ...analysis.decimate import window
 from ...errors import ParameterError
 from .common import escape
 

@@ -1,6 +1,6 @@
 """Show how our analysis agrees with a ResMed device's own scoring (HTML for the explorer).
 
-:func:`comparison_html` renders a :class:`cpap_lib.compare.Comparison`: breath
+:func:`comparison_html` renders a :class:`cpap_lib.analysis.compare.Comparison`: breath
 rate and tidal volume against the device's trends, event sensitivity and
 positive predictive value per group, and each device event with whether we
 found it. :func:`device_event_spans` gives the device's events in the night
@@ -56,7 +56,7 @@ def device_event_spans(device_data: Any) -> pd.DataFrame:
 
 
 def comparison_html(comparison: Any, *, max_events: int = 100) -> str:
-    """Render a :class:`~cpap_lib.compare.Comparison` of the whole night as HTML tables.
+    """Render a :class:`~cpap_lib.analysis.compare.Comparison` of the whole night as HTML tables.
 
     Parameters
     ----------

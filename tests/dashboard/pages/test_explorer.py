@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from cpap_lib.dashboard.pages.explorer import MAX_UPLOAD_BYTES, SignalExplorer
-from cpap_lib.simulate import Truth
+from cpap_lib.sim import Truth
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLES = REPO / "sample_data"

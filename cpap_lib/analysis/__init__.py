@@ -1,0 +1,406 @@
+"""The whole analysis of one recording: clean -> breaths -> rate -> events.
+
+:func:`analyze` only chains the steps in :mod:`cpap_lib.analysis.breaths` and
+:mod:`cpap_lib.analysis.events`; :class:`Analysis` holds the results, with a JSON-safe
+:meth:`Analysis.to_dict` and pandas tables of breaths and events.
+
+Recordings with gaps (device sessions joined into a night) are analysed
+segment by segment; a gap is never bridged by a breath or an event.
+
+Examples
+--------
+>>> from cpap_lib.sim import simulate_recording
+>>> from cpap_lib.analysis import analyze
+>>> sim = simulate_recording(seed=3, minutes=4, rate_bpm=12, apneas=1)
+>>> result = analyze(sim.recording())
+>>> result.apnea_count, round(result.breath_rate_bpm) == round(sim.truth.breath_rate_bpm)
+(1, True)
+>>> sorted(result.to_dict())[:4]
+['ahi', 'apnea_count', 'apnea_index', 'apneas']
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ParameterError, RecordingError
+from ..recording import Recording
+from .decimate import minmax_lttb
+
+# The steps (breaths, events) import scipy (about 2 s on the lab machines): they are imported where
+# used, so that importing cpap_lib.analysis.decimate or .flow (server, reader, charts) stays cheap.
+
+__all__ = ["analyze", "analyze_file", "Analysis", "DEFAULT_PARAMS", "PARAM_RANGES", "METHODS"]
+
+METHODS = ("amplitude", "gap")
+DEFAULT_PARAMS: dict[str, float] = {
+    "cutoff_hz": 2.0,
+    "threshold": 0.15,
+    "apnea_drop": 0.9,
+    "hypopnea_drop": 0.3,
+    "min_event_s": 10.0,
+    "baseline_s": 120.0,
+    "max_gap_s": 10.0,
+}
+"""Default analysis parameters (see :func:`analyze`)."""
+PARAM_RANGES: dict[str, tuple[float, float]] = {
+    "cutoff_hz": (0.5, 10.0),
+    "threshold": (0.02, 0.8),
+    "apnea_drop": (0.5, 0.99),
+    "hypopnea_drop": (0.1, 0.89),
+    "min_event_s": (1.0, 120.0),
+    "baseline_s": (10.0, 1800.0),
+    "max_gap_s": (1.0, 120.0),
+}
+"""Allowed range of every parameter (inclusive); dashboards build sliders from it."""
+_GAP_S = 1.0  # a jump in time longer than this splits the recording into segments
+_ANALYSIS_HZ = 25.0  # recordings sampled faster are block-averaged down to about this rate
+
+
+@dataclass(eq=False)
+class Analysis:
+    """Results of :func:`analyze` for one recording.
+
+    Attributes
+    ----------
+    recording : Recording
+        What was analysed.
+    method : str
+        ``"amplitude"`` (AASM) or ``"gap"`` (the old system's rule).
+    params : dict
+        The parameters used (defaults filled in).
+    breaths : pandas.DataFrame
+        One row per breath, columns :data:`cpap_lib.analysis.breaths.BREATH_COLUMNS`.
+    events : pandas.DataFrame
+        One row per apnea or hypopnea candidate, columns
+        :data:`cpap_lib.analysis.events.EVENT_COLUMNS`.
+    clean_time_s, clean_flow_lps : ndarray
+        The low-passed flow (L/s) the breaths were found in, at the analysis
+        rate (at most ~25 Hz: recordings sampled faster are block-averaged
+        first), and its times.
+    breath_rate_bpm : float
+        Breaths per minute of breathing (pauses and apneas left out).
+    net_volume_l : float
+        Integral of the flow: inspired minus expired volume, L.
+    """
+
+    recording: Recording
+    method: str
+    params: dict[str, float]
+    breaths: Any
+    events: Any
+    clean_time_s: np.ndarray
+    clean_flow_lps: np.ndarray
+    breath_rate_bpm: float
+    net_volume_l: float
+    extras: dict[str, Any] = field(default_factory=dict)
+    _clean_full: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def flow_clean_lps(self) -> np.ndarray:
+        """The cleaned flow at every sample of the recording (interpolated from the analysis rate)."""
+        if self._clean_full is None:
+            t = self.recording.time_s
+            same = t.size == self.clean_time_s.size
+            self._clean_full = self.clean_flow_lps if same else np.interp(t, self.clean_time_s, self.clean_flow_lps)
+        return self._clean_full
+
+    # -- counts and indices -------------------------------------------------
+    @property
+    def breath_count(self) -> int:
+        """Number of breaths found."""
+        return int(len(self.breaths))
+
+    def _events(self, kind: str):
+        return self.events[self.events["kind"] == kind]
+
+    @property
+    def apneas(self):
+        """The apneas (DataFrame)."""
+        return self._events("apnea")
+
+    @property
+    def hypopneas(self):
+        """The hypopnea candidates (DataFrame)."""
+        return self._events("hypopnea")
+
+    @property
+    def apnea_count(self) -> int:
+        return int(len(self.apneas))
+
+    @property
+    def hypopnea_count(self) -> int:
+        return int(len(self.hypopneas))
+
+    @property
+    def apnea_index(self) -> float:
+        """Apneas per hour of recording."""
+        from . import events as _e
+
+        return _e.events_per_hour(self.apnea_count, self.recording.duration_s)
+
+    @property
+    def ahi(self) -> float:
+        """Apneas plus hypopnea candidates per hour of recording."""
+        from . import events as _e
+
+        return _e.events_per_hour(self.apnea_count + self.hypopnea_count, self.recording.duration_s)
+
+    @property
+    def severity(self) -> str:
+        """AASM band of the apnea index."""
+        from . import events as _e
+
+        return _e.severity(self.apnea_index)
+
+    def _median(self, column: str) -> float:
+        values = self.breaths[column].to_numpy()
+        return float(np.median(values)) if values.size else float("nan")
+
+    @property
+    def tidal_volume_l(self) -> float:
+        """Median inspired tidal volume, L."""
+        return self._median("tidal_volume_l")
+
+    @property
+    def minute_ventilation_lpm(self) -> float:
+        """Median tidal volume x breath rate, L/min."""
+        return self.tidal_volume_l * self.breath_rate_bpm
+
+    @property
+    def leak_lpm(self) -> float:
+        """Mean leak: net volume over the recording's duration, L/min."""
+        return self.net_volume_l / self.recording.duration_s * 60.0
+
+    # -- output ---------------------------------------------------------------
+    def flow_trace(self, max_points: int = 2000, *, clean: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The flow decimated to at most ``max_points`` (MinMaxLTTB), for charts and uploads.
+
+        Returns
+        -------
+        (ndarray, ndarray)
+            Times in s and flow in L/s (cleaned unless ``clean=False``).
+        """
+        if clean:
+            return minmax_lttb(self.clean_time_s, self.clean_flow_lps, max_points)
+        return minmax_lttb(self.recording.time_s, self.recording.flow_lps, max_points)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every summary figure as JSON-safe Python values (NaN becomes None)."""
+        rec = self.recording
+
+        def spans(frame) -> list[dict[str, float]]:
+            return [
+                {"start_s": round(float(a), 3), "end_s": round(float(b), 3)}
+                for a, b in zip(frame["start_s"].to_numpy(), frame["end_s"].to_numpy())
+            ]
+
+        out: dict[str, Any] = {
+            "source": os.path.basename(rec.source),
+            "samples": rec.samples,
+            "duration_s": rec.duration_s,
+            "fs_hz": rec.fs_hz,
+            "start_time": rec.start_time.isoformat() if rec.start_time else None,
+            "skipped_rows": rec.skipped_rows,
+            "skipped_lines": list(rec.skipped_lines),
+            "method": self.method,
+            "params": dict(self.params),
+            "breath_count": self.breath_count,
+            "breath_rate_bpm": self.breath_rate_bpm,
+            "apnea_count": self.apnea_count,
+            "apneas": spans(self.apneas),
+            "hypopnea_count": self.hypopnea_count,
+            "hypopneas": spans(self.hypopneas),
+            "apnea_index": self.apnea_index,
+            "ahi": self.ahi,
+            "severity": self.severity,
+            "tidal_volume_l": self.tidal_volume_l,
+            "minute_ventilation_lpm": self.minute_ventilation_lpm,
+            "inspiratory_time_s": self._median("inspiratory_time_s"),
+            "net_volume_l": self.net_volume_l,
+            "leak_lpm": self.leak_lpm,
+        }
+        out.update(self.extras)
+        return {k: _json_safe(v) for k, v in out.items()}
+
+    def summary(self) -> str:
+        """A short readable summary (what ``cpap-lab analyze`` prints)."""
+        d = self.to_dict()
+
+        def num(v: Any, fmt: str) -> str:
+            return "n/a" if v is None else format(v, fmt)
+
+        lines = [
+            f"{d['source']}: {d['duration_s'] / 60:.1f} min, {d['samples']} samples at {d['fs_hz']:g} Hz"
+            + (f", {d['skipped_rows']} malformed rows skipped (lines {', '.join(map(str, d['skipped_lines']))}"
+               + (", ..." if d["skipped_rows"] > len(d["skipped_lines"]) else "") + ")" if d["skipped_rows"] else ""),
+            f"  breaths           {d['breath_count']}  ({num(d['breath_rate_bpm'], '.1f')} breaths/min)",
+            f"  apneas            {d['apnea_count']}  (apnea index {num(d['apnea_index'], '.1f')}/h: {d['severity']})",
+            f"  hypopnea cand.    {d['hypopnea_count']}  (AHI {num(d['ahi'], '.1f')}/h)",
+            f"  tidal volume      {num(d['tidal_volume_l'], '.3f')} L   minute ventilation {num(d['minute_ventilation_lpm'], '.2f')} L/min",
+            f"  net volume        {num(d['net_volume_l'], '.2f')} L   mean leak {num(d['leak_lpm'], '.3f')} L/min",
+        ]
+        for ev in d["apneas"]:
+            lines.append(f"  apnea  {ev['start_s']:9.1f} - {ev['end_s']:9.1f} s")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"Analysis(source={os.path.basename(self.recording.source)!r}, breaths={self.breath_count}, "
+            f"rate={self.breath_rate_bpm:.1f} bpm, apneas={self.apnea_count}, hypopneas={self.hypopnea_count})"
+        )
+
+
+def _json_safe(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return None if not math.isfinite(f) else f
+    return v
+
+
+def _check_params(method: str, params: dict[str, Any]) -> dict[str, float]:
+    if method not in METHODS:
+        raise ParameterError("method", f"must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+    unknown = set(params) - set(DEFAULT_PARAMS)
+    if unknown:
+        raise ParameterError(sorted(unknown)[0], f"unknown analysis parameter; known: {', '.join(DEFAULT_PARAMS)}")
+    full = dict(DEFAULT_PARAMS)
+    for name, value in params.items():
+        lo, hi = PARAM_RANGES[name]
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ParameterError(name, f"must be a number between {lo:g} and {hi:g}, got {value!r}") from None
+        if not lo <= v <= hi:
+            raise ParameterError(name, f"must be between {lo:g} and {hi:g}, got {value!r}")
+        full[name] = v
+    if full["hypopnea_drop"] >= full["apnea_drop"]:
+        raise ParameterError("hypopnea_drop", f"must be smaller than apnea_drop ({full['apnea_drop']:g})")
+    return full
+
+
+def _block_mean(a: np.ndarray, step: int) -> np.ndarray:
+    """Means of consecutive blocks of ``step`` samples (the last block may be shorter)."""
+    if step == 1:
+        return a
+    n = a.size // step * step
+    head = a[:n].reshape(-1, step).mean(axis=1)
+    return np.append(head, a[n:].mean()) if n < a.size else head
+
+
+def _segments(time_s: np.ndarray) -> list[slice]:
+    """Contiguous stretches of the recording (split where time jumps by more than 1 s)."""
+    cuts = np.flatnonzero(np.diff(time_s) > _GAP_S) + 1
+    bounds = np.concatenate(([0], cuts, [time_s.size]))
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _gaps_as_spans(time_s: np.ndarray, segments: list[slice]) -> np.ndarray:
+    """The jumps between segments as ``(start_s, end_s)`` rows."""
+    return np.array([(time_s[a.stop - 1], time_s[b.start]) for a, b in zip(segments[:-1], segments[1:])]).reshape(-1, 2)
+
+
+def analyze(recording: Recording, *, method: str = "amplitude", **params: float) -> Analysis:
+    """Analyse a recording: breaths, breath rate, apneas, hypopnea candidates, volumes.
+
+    Parameters
+    ----------
+    recording : Recording
+        From :func:`cpap_lib.io.lab_text.read_lab_file`, :mod:`cpap_lib.io.resmed` or
+        :func:`cpap_lib.io.read_recording`.
+    method : {"amplitude", "gap"}
+        ``"amplitude"``: AASM amplitude rule; ``"gap"``: the old system's rule
+        (any gap > ``max_gap_s`` between breath peaks is an apnea).
+    **params
+        Any of :data:`DEFAULT_PARAMS`, each within :data:`PARAM_RANGES`:
+        ``cutoff_hz`` (low-pass, Hz), ``threshold`` (breath threshold, fraction
+        of the excursion), ``apnea_drop`` / ``hypopnea_drop`` (fractional
+        amplitude drops), ``min_event_s`` (shortest event, s), ``baseline_s``
+        (pre-event baseline window, s), ``max_gap_s`` (gap rule only).
+
+    Returns
+    -------
+    Analysis
+
+    Raises
+    ------
+    ParameterError
+        Unknown method or parameter, or a value out of its range.
+    RecordingError
+        The recording holds no breath at all.
+    """
+    import pandas as pd
+
+    from . import breaths as _b
+    from . import events as _e
+
+    p = _check_params(method, params)
+    fs = recording.fs_hz
+    t, flow = recording.time_s, recording.flow_lps
+    # breaths and events are slow: analyse at most ~25 Hz (block means are the anti-alias filter)
+    step = max(int(fs // _ANALYSIS_HZ), 1)
+    fs_a = fs / step
+    if p["cutoff_hz"] >= fs_a / 2:
+        raise ParameterError("cutoff_hz", f"must be below half the analysis rate ({fs_a / 2:g} Hz)")
+    clean_t, clean_x, tables, event_tables = [], [], [], []
+    segments = _segments(t)
+    for seg in segments:
+        ts, f = (_block_mean(a[seg], step) for a in (t, flow))
+        x = _b.flow_clean(f, fs_a, cutoff_hz=p["cutoff_hz"]) if f.size > 30 else f
+        clean_t.append(ts)
+        clean_x.append(x)
+        table = _b.breaths_table(_b.breaths_find(x, fs_a, threshold=p["threshold"]), x, ts, fs_a)
+        tables.append(table)
+        events = _e.events_find(
+            x, ts, fs_a, table, apnea_drop=p["apnea_drop"], hypopnea_drop=p["hypopnea_drop"],
+            min_duration_s=p["min_event_s"], baseline_s=p["baseline_s"],
+        )
+        if method == "gap":
+            gap = _e.events_gap_rule(table["peak_s"].to_numpy(), max_gap_s=p["max_gap_s"])
+            events = pd.concat([gap, events[events["kind"] == "hypopnea"]], ignore_index=True)
+        event_tables.append(events)
+    breaths = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    events = pd.concat(event_tables, ignore_index=True) if len(event_tables) > 1 else event_tables[0]
+    events = events.sort_values("start_s", kind="stable").reset_index(drop=True)
+    if breaths.empty:
+        raise RecordingError("no breaths found: the flow shows no breathing", file=recording.source)
+
+    apnea_spans = events.loc[events["kind"] == "apnea", ["start_s", "end_s"]].to_numpy()
+    onsets = breaths["start_s"].to_numpy()
+    # breath rate per segment, weighted by its intervals
+    rate = _b.breath_rate(onsets, exclude=np.vstack([apnea_spans, _gaps_as_spans(t, segments)]))
+    net = float(flow.sum() / fs)
+    return Analysis(
+        recording=recording,
+        method=method,
+        params=p,
+        breaths=breaths,
+        events=events,
+        clean_time_s=np.concatenate(clean_t),
+        clean_flow_lps=np.concatenate(clean_x),
+        breath_rate_bpm=rate,
+        net_volume_l=net,
+    )
+
+
+def analyze_file(path: str | os.PathLike, *, method: str = "amplitude", **params: float) -> Analysis:
+    """Read a recording (lab text file or ResMed EDF) and analyse it.
+
+    See :func:`analyze` for the parameters; reading goes through
+    :func:`cpap_lib.io.read_recording` where present.
+    """
+    from ..io import read_recording
+
+    _check_params(method, params)  # a bad parameter is reported before any reading
+    return analyze(read_recording(path), method=method, **params)

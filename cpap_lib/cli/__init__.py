@@ -1,0 +1,67 @@
+"""The ``cpap-lab`` command line.
+
+Each subcommand lives in its own module under :mod:`cpap_lib.cli` and
+exposes ``register(subparsers)``, which adds its parser and sets ``func`` (a
+callable taking the parsed arguments and returning the exit status). Only the
+module of the subcommand being run is imported, so ``cpap-lab serve`` does not
+pay for scipy and ``cpap-lab analyze`` not for the dashboards.
+
+Exit status: 0 success, 1 the work ran but something failed (a report, a
+comparison), 2 bad input (a message on stderr names the file and reason).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from ..errors import CpapError
+
+__all__ = ["main", "build_parser", "COMMANDS"]
+
+COMMANDS = {
+    "analyze": "analyse a recording (lab text file, ResMed EDF file or folder)",
+    "simulate": "write a simulated recording and its ground truth",
+    "serve": "run the sleep-lab REST server",
+    "demo": "server + simulated bedside devices + dashboards: a living ward",
+    "report": "batch reports, one per patient (papermill; processes or Dask)",
+    "compare": "compare our analysis with a ResMed device's own scoring",
+}
+"""Subcommands and their one-line help, in the order ``--help`` lists them."""
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported (all of them when None)."""
+    parser = argparse.ArgumentParser(
+        prog="cpap-lab", description="Sleep-lab CPAP monitoring: analysis, server, dashboards, reports."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, summary in COMMANDS.items():
+        if command in (None, name):
+            importlib.import_module(f"cpap_lib.cli.{name}").register(sub)
+        else:
+            sub.add_parser(name, help=summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``cpap-lab`` with ``argv``; return the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), "")
+    parser = build_parser(command if command in COMMANDS else "")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except CpapError as exc:
+        print(f"cpap-lab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

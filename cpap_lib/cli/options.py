@@ -1,0 +1,24 @@
+"""The analysis options every analysing ``cpap-lab`` subcommand accepts."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..analysis import DEFAULT_PARAMS, METHODS, PARAM_RANGES
+
+__all__ = ["add_analysis_arguments", "analysis_params"]
+
+
+def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--method`` and one ``--<parameter>`` option per analysis parameter."""
+    parser.add_argument("--method", choices=METHODS, default="amplitude",
+                        help="apnea rule: AASM amplitude (default) or the old system's gap rule")
+    for name, default in DEFAULT_PARAMS.items():
+        lo, hi = PARAM_RANGES[name]
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, default=None, metavar="X",
+                            help=f"{lo:g} to {hi:g}, default {default:g}")
+
+
+def analysis_params(args: argparse.Namespace) -> dict[str, float]:
+    """The analysis parameters given on the command line (unset ones left to the defaults)."""
+    return {k: getattr(args, k) for k in DEFAULT_PARAMS if getattr(args, k) is not None}

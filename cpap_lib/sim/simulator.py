@@ -1,0 +1,792 @@
+"""Simulated lab recordings with known ground truth.
+
+:func:`simulate_recording` builds breathing flow (rate and amplitude
+variability, apneas, hypopneas, short pauses, leak), turns it into the six ADC
+columns of the lab's venturi format (the exact inverse of
+:func:`cpap_lib.analysis.flow.lab_flow_lps`, with sensor noise and integer ADC
+quantization), optionally inserts malformed rows, and records the truth
+alongside in a :class:`Truth`. Everything is drawn from
+``numpy.random.default_rng(seed)``: the same arguments give the same bytes.
+
+Breath model (one cycle of period ``T``, drawn around ``60 / rate_bpm``):
+inspiration is a positive half-sine of about ``0.40 T`` whose integral is the
+breath's tidal volume, expiration a negative skewed lobe (fast rise, slow
+decay) of about ``0.45 T`` with the same volume, then an end-expiratory pause
+of zero flow. A breath's onset is the start of its inspiration, its end is
+``onset + T``.
+
+Truth times (breath onsets, event intervals) are in the recording's own time
+base, the file's ``Time [s]`` column (which starts at ``start_s``).
+
+Examples
+--------
+>>> from cpap_lib.sim import simulate_recording
+>>> sim = simulate_recording(seed=1, minutes=1)
+>>> sim.table.shape
+(6000, 7)
+>>> round(sim.truth.breath_rate_bpm)
+15
+>>> rec = sim.recording()
+>>> rec.samples, rec.fs_hz, rec.skipped_rows
+(6000, 100.0, 0)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..analysis.flow import ADC_FLOOR, PA_PER_CMH2O, adc_to_pa, venturi_flow_lps
+from ..io.lab_text import read_lab_file
+from ..recording import Recording
+
+__all__ = [
+    "LAB_HEADER",
+    "MALFORMED_KINDS",
+    "SimulatedRecording",
+    "Truth",
+    "minimum_minutes",
+    "simulate_recording",
+    "truth_path_for",
+    "write_lab_file",
+]
+
+LAB_HEADER = (
+    "Time [s],Pressure V1-P2 [ADC],Pressure V1-P1-Ins [ADC],Pressure V1-P1-Exp [ADC],"
+    "Pressure V2-P2 [ADC],Pressure V2-P1-Ins [ADC],Pressure V2-P1-Exp [ADC]"
+)
+"""The header line :func:`write_lab_file` writes."""
+
+MALFORMED_KINDS = ("empty_field", "nan", "text", "too_few_fields", "too_many_fields", "fraction")
+"""Kinds of malformed rows, in the order ``malformed_rows=k`` cycles through them."""
+
+# Event shapes (seconds) and spacing; see the module docstring of the analysis contract.
+APNEA_S = (12.0, 40.0)
+HYPOPNEA_S = (15.0, 40.0)
+PAUSE_S = (3.0, 7.0)
+APNEA_SCALE_MAX = 0.05
+HYPOPNEA_SCALE = (0.35, 0.60)
+EVENT_GAP_S = 45.0
+"""Least breathing time between two events (end of one to start of the next)."""
+EDGE_S = 60.0
+"""No event starts in the first, or ends in the last, this many seconds."""
+PERIOD_CLIP = 0.35
+"""Breath periods stay within +-35 % of ``60 / rate_bpm``."""
+V2_BIAS_FLOW_LPS = 0.3
+"""Bias flow through the CPAP-side venturi (V2) on top of the patient's flow."""
+
+_INSPIRATION_FRACTION = 0.40
+_EXPIRATION_FRACTION = 0.45
+_PHASE_JITTER = 0.05  # relative sd of the two fractions, clipped at 3 sd
+_EXP_SHAPE = (1.0, 2.5)  # expiratory lobe u**a * (1 - u)**b: fast rise, slow decay
+_K_VENTURI = float(venturi_flow_lps(1.0))  # L/s per sqrt(Pa)
+_PA_PER_COUNT = float(adc_to_pa(ADC_FLOOR + 1.0))
+_ADC_MAX = 65535
+
+
+# --------------------------------------------------------------------------- truth
+
+
+@dataclass(eq=False)
+class Truth:
+    """What a simulated recording really contains.
+
+    All times are in the recording's own time base (the ``Time [s]`` column).
+
+    Attributes
+    ----------
+    seed : int
+        The seed it was drawn with.
+    params : dict
+        Every argument of :func:`simulate_recording`.
+    breath_onsets_s : ndarray
+        Onsets (start of inspiration) of the counted breaths: every breath with
+        amplitude >= 35 % of normal (normal and hypopnea breaths, not the
+        suppressed flow of apneas) whose whole cycle lies inside the recording.
+    breath_periods_s : ndarray
+        Cycle length of each counted breath (inserted pauses and apneas excluded).
+    apneas, hypopneas, pauses : list of (start_s, end_s)
+        Apnea: end of the last normal breath before it to the onset of the first
+        normal breath after it. Hypopnea: onset of its first reduced breath to
+        the end of its last. Pause: a short zero-flow gap between two breaths
+        (3-7 s), not an event.
+    malformed_lines : list of int
+        1-based physical line numbers of the inserted malformed rows (header = line 1).
+    skipped_rows : int
+        How many rows a reader must skip (``len(malformed_lines)``).
+    duration_s : float
+        Valid rows divided by the sampling rate.
+    samples : int
+        Number of valid rows.
+    tidal_volume_l : float
+        Median tidal volume of the normal (not hypopnea) counted breaths.
+    leak_lps : float
+        Constant leak flow added during breath cycles.
+    breath_rate_bpm : float
+        ``60 * len(breath_onsets_s) / breath_periods_s.sum()``.
+    apnea_index : float
+        Apneas per hour of ``duration_s``.
+    ahi : float
+        Apneas plus hypopneas per hour of ``duration_s``.
+    net_volume_l : float
+        Integral of the true flow over the recording (inspired minus expired), L.
+
+    Examples
+    --------
+    >>> from cpap_lib.sim import simulate_recording
+    >>> truth = simulate_recording(seed=3, minutes=3, apneas=1).truth
+    >>> len(truth.apneas), round(truth.apnea_index)
+    (1, 20)
+    >>> start, end = truth.apneas[0]
+    >>> bool(12 <= end - start <= 40)
+    True
+    >>> Truth.from_dict(truth.to_dict()).apneas == truth.apneas
+    True
+    """
+
+    seed: int
+    params: dict[str, Any]
+    breath_onsets_s: np.ndarray
+    breath_periods_s: np.ndarray
+    apneas: list[tuple[float, float]]
+    hypopneas: list[tuple[float, float]]
+    pauses: list[tuple[float, float]]
+    malformed_lines: list[int]
+    skipped_rows: int
+    duration_s: float
+    samples: int
+    tidal_volume_l: float
+    leak_lps: float
+    breath_rate_bpm: float
+    apnea_index: float
+    ahi: float = 0.0
+    net_volume_l: float = 0.0
+
+    @property
+    def breath_count(self) -> int:
+        """Number of counted breaths."""
+        return int(self.breath_onsets_s.size)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (arrays become lists, intervals ``[start_s, end_s]``)."""
+        return {
+            "seed": int(self.seed),
+            "params": dict(self.params),
+            "breath_count": self.breath_count,
+            "breath_rate_bpm": float(self.breath_rate_bpm),
+            "apnea_index": float(self.apnea_index),
+            "ahi": float(self.ahi),
+            "duration_s": float(self.duration_s),
+            "samples": int(self.samples),
+            "skipped_rows": int(self.skipped_rows),
+            "malformed_lines": [int(x) for x in self.malformed_lines],
+            "tidal_volume_l": float(self.tidal_volume_l),
+            "leak_lps": float(self.leak_lps),
+            "net_volume_l": float(self.net_volume_l),
+            "apneas": [[float(a), float(b)] for a, b in self.apneas],
+            "hypopneas": [[float(a), float(b)] for a, b in self.hypopneas],
+            "pauses": [[float(a), float(b)] for a, b in self.pauses],
+            "breath_onsets_s": [float(x) for x in self.breath_onsets_s],
+            "breath_periods_s": [float(x) for x in self.breath_periods_s],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Truth:
+        """Rebuild a :class:`Truth` from :meth:`to_dict`'s output."""
+        return cls(
+            seed=int(data["seed"]),
+            params=dict(data["params"]),
+            breath_onsets_s=np.asarray(data["breath_onsets_s"], dtype=np.float64),
+            breath_periods_s=np.asarray(data["breath_periods_s"], dtype=np.float64),
+            apneas=[(float(a), float(b)) for a, b in data["apneas"]],
+            hypopneas=[(float(a), float(b)) for a, b in data["hypopneas"]],
+            pauses=[(float(a), float(b)) for a, b in data["pauses"]],
+            malformed_lines=[int(x) for x in data["malformed_lines"]],
+            skipped_rows=int(data["skipped_rows"]),
+            duration_s=float(data["duration_s"]),
+            samples=int(data["samples"]),
+            tidal_volume_l=float(data["tidal_volume_l"]),
+            leak_lps=float(data["leak_lps"]),
+            breath_rate_bpm=float(data["breath_rate_bpm"]),
+            apnea_index=float(data["apnea_index"]),
+            ahi=float(data.get("ahi", 0.0)),
+            net_volume_l=float(data.get("net_volume_l", 0.0)),
+        )
+
+    def to_json(self, path: str | os.PathLike) -> None:
+        """Write :meth:`to_dict` as JSON to ``path``."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> Truth:
+        """Read a truth file written by :meth:`to_json`."""
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+# --------------------------------------------------------------------------- recording
+
+
+@dataclass(eq=False)
+class SimulatedRecording:
+    """A simulated lab recording: the numeric table, the malformed rows, the truth.
+
+    Attributes
+    ----------
+    table : ndarray, shape (n, 7), float64
+        Time (s) and the six ADC columns (integers stored as float), valid rows only.
+    malformed : list of (int, str)
+        Inserted malformed rows: (1-based line number in the written file, line text).
+    flow_lps : ndarray
+        The true patient flow, L/s, one value per valid row.
+    truth : Truth
+        The ground truth.
+    """
+
+    table: np.ndarray
+    malformed: list[tuple[int, str]]
+    flow_lps: np.ndarray
+    truth: Truth
+    _recording: Recording | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        t = self.truth
+        return (
+            f"SimulatedRecording(seed={t.seed}, samples={t.samples}, breaths={t.breath_count}, "
+            f"apneas={len(t.apneas)}, hypopneas={len(t.hypopneas)}, pauses={len(t.pauses)}, "
+            f"malformed={t.skipped_rows})"
+        )
+
+    def recording(self) -> Recording:
+        """The :class:`~cpap_lib.recording.Recording` a reader makes of the written file.
+
+        Written to memory and read back with :func:`~cpap_lib.io.lab_text.read_lab_file`
+        (cached after the first call).
+        """
+        if self._recording is None:
+            buffer = io.BytesIO()
+            write_lab_file(self, buffer)
+            buffer.seek(0)
+            buffer.name = f"simulated-seed-{self.truth.seed}.txt"
+            self._recording = read_lab_file(buffer)
+        return self._recording
+
+    def write(self, path: str | os.PathLike) -> Path:
+        """Write the lab file to ``path`` and its truth to ``<stem>.truth.json``; return the truth path."""
+        return write_lab_file(self, path)
+
+
+def truth_path_for(path: str | os.PathLike) -> Path:
+    """Where the truth of a lab file is written: ``<stem>.truth.json`` next to it.
+
+    >>> truth_path_for("sample_data/mild_apnea.txt").as_posix()
+    'sample_data/mild_apnea.truth.json'
+    """
+    path = Path(path)
+    return path.with_name(path.stem + ".truth.json")
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(name, f"must be a number, got {value!r}") from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ParameterError(name, f"must be between {low:g} and {high:g}, got {value:g}")
+    return value
+
+
+def _check_count(name: str, value: int, high: int = 10_000) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ParameterError(name, f"must be a whole number, got {value!r}")
+    if not 0 <= value <= high:
+        raise ParameterError(name, f"must be between 0 and {high}, got {value}")
+    return int(value)
+
+
+def _least_event_time_s(t_max: float, apneas: int, hypopneas: int, pauses: int) -> float:
+    """Shortest recording (s) that holds these events at their minimum durations.
+
+    Reserves the edges, the least gaps, one breath of overrun before each
+    event (events start at a breath boundary) and one breath of overrun per
+    hypopnea (which is whole breaths).
+    """
+    k = apneas + hypopneas + pauses
+    if k == 0:
+        return 0.0
+    fixed = 2 * EDGE_S + EVENT_GAP_S * (k - 1) + k * t_max
+    return fixed + apneas * APNEA_S[0] + pauses * PAUSE_S[0] + hypopneas * (HYPOPNEA_S[0] + t_max)
+
+
+def minimum_minutes(*, apneas: int = 0, hypopneas: int = 0, pauses: int = 0, rate_bpm: float = 15.0) -> float:
+    """The shortest ``minutes`` :func:`simulate_recording` accepts for these events.
+
+    Events are at least 45 s apart, not in the first or last 60 s, and start
+    at a breath boundary (slower breathing needs a little more room).
+
+    Examples
+    --------
+    >>> minimum_minutes(apneas=15)
+    16.9
+    >>> minimum_minutes(apneas=15, rate_bpm=8)
+    18.1
+    >>> minimum_minutes()
+    0.1
+    """
+    rate_bpm = _check_range("rate_bpm", rate_bpm, 4.0, 60.0)
+    t_max = 60.0 / rate_bpm * (1 + PERIOD_CLIP)
+    least = _least_event_time_s(t_max, _check_count("apneas", apneas), _check_count("hypopneas", hypopneas),
+                                _check_count("pauses", pauses))
+    return max(0.1, math.ceil(least / 60 * 10 - 1e-9) / 10)
+
+
+def _event_budget(total_s: float, t_max: float, apneas: int, hypopneas: int, pauses: int) -> float:
+    """How far event durations may stretch above their minimum (0..1) so all events fit.
+
+    Raises ParameterError if even the shortest events do not fit.
+    """
+    k = apneas + hypopneas + pauses
+    if k == 0:
+        return 1.0
+    least = _least_event_time_s(t_max, apneas, hypopneas, pauses)
+    if least > total_s:
+        raise ParameterError(
+            "minutes",
+            f"{apneas} apneas, {hypopneas} hypopneas and {pauses} pauses do not fit in "
+            f"{total_s / 60:g} minutes (events are >= {EVENT_GAP_S:g} s apart and not in the "
+            f"first or last {EDGE_S:g} s); at least {math.ceil(least / 60 * 10 - 1e-9) / 10:g} minutes are needed",
+        )
+    stretch = (
+        apneas * (APNEA_S[1] - APNEA_S[0])
+        + pauses * (PAUSE_S[1] - PAUSE_S[0])
+        + hypopneas * max(HYPOPNEA_S[1] - HYPOPNEA_S[0] - t_max, 0.0)
+    )
+    return 1.0 if stretch <= 0 else min(1.0, (total_s - least) / stretch)
+
+
+# --------------------------------------------------------------------------- simulation
+
+
+def _draw_breaths(rng: np.random.Generator, count: int, period_s: float, rate_variability: float,
+                  tidal_volume_l: float, amplitude_variability: float) -> dict[str, np.ndarray]:
+    """Draw ``count`` independent breath cycles (period, phase fractions, volume)."""
+    period = period_s * np.clip(1.0 + rate_variability * rng.standard_normal(count), 1 - PERIOD_CLIP, 1 + PERIOD_CLIP)
+    jitter = np.clip(rng.standard_normal((2, count)), -3.0, 3.0) * _PHASE_JITTER
+    volume = tidal_volume_l * np.clip(1.0 + amplitude_variability * rng.standard_normal(count), 0.5, 1.5)
+    return {
+        "period": period,
+        "t_ins": period * _INSPIRATION_FRACTION * (1.0 + jitter[0]),
+        "t_exp": period * _EXPIRATION_FRACTION * (1.0 + jitter[1]),
+        "volume": volume,
+    }
+
+
+def _take(pool: dict[str, np.ndarray], start: int, stop: int, scale: float = 1.0) -> dict[str, np.ndarray]:
+    part = {key: values[start:stop] for key, values in pool.items()}
+    part["volume"] = part["volume"] * scale
+    part["scale"] = np.full(stop - start, scale)
+    return part
+
+
+def _build_timeline(rng, *, total_s, t_max, kinds, pool, hypopnea_parts, durations):
+    """Lay breaths and events end to end; return (breath cycles with onsets, event intervals).
+
+    Event ``j`` starts at the end of the first breath that ends at or after its
+    planned start; planned starts keep the edges and gaps even after that overrun.
+    """
+    lengths = np.array(
+        [hypopnea_parts[j]["period"].sum() if kind == "hypopnea" else durations[j] for j, kind in enumerate(kinds)]
+    )
+    k = len(kinds)
+    slack = total_s - (2 * EDGE_S + EVENT_GAP_S * max(k - 1, 0) + k * t_max + lengths.sum())
+    shares = rng.dirichlet(np.ones(k + 1)) * max(slack, 0.0) if k else np.zeros(1)
+
+    first_onset = -rng.uniform(0.0, 1.0) * pool["period"][0]  # the recording starts mid-breath
+    cum_end = first_onset + np.cumsum(pool["period"])  # end of pool breath i if laid with no events
+    parts, onsets, intervals = [], [], []
+    t, used, shift = first_onset, 0, 0.0  # shift: time the events have inserted so far
+
+    def lay(part: dict[str, np.ndarray]) -> None:
+        nonlocal t
+        parts.append(part)
+        onsets.append(t + np.cumsum(part["period"]) - part["period"])
+        t += float(part["period"].sum())
+
+    def normal_until(when: float) -> None:
+        """Lay pool breaths until one ends at or after ``when``."""
+        nonlocal used
+        stop = max(int(np.searchsorted(cum_end + shift, when, side="left")) + 1, used)
+        if stop > pool["period"].size:
+            raise AssertionError("breath pool too small")  # pragma: no cover - sized generously
+        lay(_take(pool, used, stop))
+        used = stop
+
+    planned = EDGE_S + shares[0]
+    for j, kind in enumerate(kinds):
+        normal_until(planned)
+        start = t
+        if kind == "hypopnea":
+            lay(hypopnea_parts[j])
+        else:
+            t += float(durations[j])
+        shift += t - start
+        intervals.append((kind, start, t))
+        planned += t_max + lengths[j] + EVENT_GAP_S + shares[j + 1]
+    normal_until(total_s)
+    cycles = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    cycles["onset"] = np.concatenate(onsets)
+    return cycles, intervals
+
+
+def _flow_from_cycles(tau: np.ndarray, cycles: dict[str, np.ndarray], leak_lps: float) -> np.ndarray:
+    """Sample the breath cycles at times ``tau`` (vectorized, one searchsorted)."""
+    from scipy.special import beta
+
+    a, b = _EXP_SHAPE
+    idx = np.searchsorted(cycles["onset"], tau, side="right") - 1
+    phase = tau - cycles["onset"][idx]
+    t_ins = cycles["t_ins"][idx]
+    t_exp = cycles["t_exp"][idx]
+    volume = cycles["volume"][idx]
+    inspiring = phase < t_ins
+    u = np.clip((phase - t_ins) / t_exp, 0.0, 1.0)
+    expiring = ~inspiring & (phase < t_ins + t_exp)
+    flow = np.where(inspiring, volume * np.pi / (2 * t_ins) * np.sin(np.pi * np.clip(phase / t_ins, 0, 1)), 0.0)
+    flow -= np.where(expiring, volume / (t_exp * beta(a + 1, b + 1)) * u**a * (1 - u) ** b, 0.0)
+    if leak_lps:
+        flow += np.where(phase < cycles["period"][idx], leak_lps, 0.0)
+    return flow
+
+
+def _adc_columns(rng: np.random.Generator, flow_lps: np.ndarray, pressure_cmh2o: float, noise_counts: float):
+    """Throat, inspiratory and expiratory ADC counts for one venturi (integers, as float64)."""
+    n = flow_lps.size
+    dp_counts = (flow_lps / _K_VENTURI) ** 2 / _PA_PER_COUNT
+    p2 = ADC_FLOOR + pressure_cmh2o * PA_PER_CMH2O / _PA_PER_COUNT + noise_counts * rng.standard_normal(n)
+    upstream = np.round(p2 + dp_counts + noise_counts * rng.standard_normal(n))
+    inhaling = flow_lps >= 0
+    ins = np.where(inhaling, upstream, ADC_FLOOR)
+    exp_ = np.where(inhaling, ADC_FLOOR, upstream)
+    return [np.clip(np.round(c), 0, _ADC_MAX) for c in (p2, ins, exp_)]
+
+
+def _malformed_text(kind: str, time_text: str, values: np.ndarray) -> str:
+    fields = [time_text] + [str(int(v)) for v in values]
+    if kind == "empty_field":
+        fields[2] = ""
+    elif kind == "nan":
+        fields[3] = "NaN"
+    elif kind == "text":
+        fields[1] = "abc"
+    elif kind == "too_few_fields":
+        fields = fields[:-1]
+    elif kind == "too_many_fields":
+        fields.append(str(ADC_FLOOR))
+    elif kind == "fraction":
+        fields[1] = f"{int(values[0])}.5"
+    return ",".join(fields)
+
+
+def simulate_recording(
+    *,
+    seed: int,
+    minutes: float,
+    rate_bpm: float = 15.0,
+    rate_variability: float = 0.08,
+    tidal_volume_l: float = 0.5,
+    amplitude_variability: float = 0.10,
+    apneas: int = 0,
+    hypopneas: int = 0,
+    pauses: int = 0,
+    leak_lps: float = 0.0,
+    noise_counts: float = 0.7,
+    pressure_cmh2o: float = 8.0,
+    fs_hz: float = 100.0,
+    malformed_rows: int = 0,
+    start_s: float = 2.685,
+) -> SimulatedRecording:
+    """Simulate a lab venturi recording with known ground truth.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of ``numpy.random.default_rng``; the result depends on nothing else.
+    minutes : float
+        Length of the recording (0.1 to 1440 minutes).
+    rate_bpm : float
+        Mean breath rate, breaths/min (4 to 60).
+    rate_variability : float
+        Relative sd of the breath period (0 to 0.3); periods are clipped to +-35 %.
+    tidal_volume_l : float
+        Mean tidal volume, L (0.05 to 3).
+    amplitude_variability : float
+        Relative sd of the tidal volume (0 to 0.3).
+    apneas : int
+        Apneas: flow at 0-5 % of normal (or zero) for 12-40 s.
+    hypopneas : int
+        Hypopneas: whole breaths at 35-60 % of normal volume for 15-40 s.
+    pauses : int
+        Short pauses: zero flow for 3-7 s between two breaths (not events).
+    leak_lps : float
+        Constant leak flow added during breath cycles, L/s (0 to 2).
+    noise_counts : float
+        Sd of the Gaussian sensor noise of each pressure port, ADC counts (0 to 20).
+    pressure_cmh2o : float
+        CPAP pressure at the throat port, cmH2O (0 to 25).
+    fs_hz : float
+        Sampling rate, Hz (10 to 1000).
+    malformed_rows : int
+        Extra corrupted lines inserted at random positions, cycling through
+        :data:`MALFORMED_KINDS`.
+    start_s : float
+        Time of the first row, s (the lab's files start a few seconds after 0).
+
+    Returns
+    -------
+    SimulatedRecording
+        The table, the malformed rows, the true flow and the :class:`Truth`.
+
+    Raises
+    ------
+    ParameterError
+        An argument out of range, or more events than fit in ``minutes``
+        (events are at least 45 s apart and not in the first or last 60 s).
+
+    Examples
+    --------
+    >>> sim = simulate_recording(seed=7, minutes=5, apneas=1, hypopneas=1, pauses=1, malformed_rows=2)
+    >>> t = sim.truth
+    >>> len(t.apneas), len(t.hypopneas), len(t.pauses), t.skipped_rows
+    (1, 1, 1, 2)
+    >>> rec = sim.recording()
+    >>> rec.skipped_rows, list(rec.skipped_lines) == t.malformed_lines
+    (2, True)
+    >>> simulate_recording(seed=1, minutes=2, apneas=3)
+    Traceback (most recent call last):
+    ...
+    cpap_lib.errors.ParameterError: minutes: 3 apneas, 0 hypopneas and 0 pauses do not fit in 2 minutes (events are >= 45 s apart and not in the first or last 60 s); at least 4.4 minutes are needed
+    """
+    params = dict(
+        seed=seed, minutes=minutes, rate_bpm=rate_bpm, rate_variability=rate_variability,
+        tidal_volume_l=tidal_volume_l, amplitude_variability=amplitude_variability, apneas=apneas,
+        hypopneas=hypopneas, pauses=pauses, leak_lps=leak_lps, noise_counts=noise_counts,
+        pressure_cmh2o=pressure_cmh2o, fs_hz=fs_hz, malformed_rows=malformed_rows, start_s=start_s,
+    )
+    seed = _check_count("seed", seed, high=2**63 - 1)
+    minutes = _check_range("minutes", minutes, 0.1, 1440.0)
+    rate_bpm = _check_range("rate_bpm", rate_bpm, 4.0, 60.0)
+    rate_variability = _check_range("rate_variability", rate_variability, 0.0, 0.3)
+    tidal_volume_l = _check_range("tidal_volume_l", tidal_volume_l, 0.05, 3.0)
+    amplitude_variability = _check_range("amplitude_variability", amplitude_variability, 0.0, 0.3)
+    apneas = _check_count("apneas", apneas)
+    hypopneas = _check_count("hypopneas", hypopneas)
+    pauses = _check_count("pauses", pauses)
+    leak_lps = _check_range("leak_lps", leak_lps, 0.0, 2.0)
+    noise_counts = _check_range("noise_counts", noise_counts, 0.0, 20.0)
+    pressure_cmh2o = _check_range("pressure_cmh2o", pressure_cmh2o, 0.0, 25.0)
+    fs_hz = _check_range("fs_hz", fs_hz, 10.0, 1000.0)
+    start_s = _check_range("start_s", start_s, 0.0, 1e6)
+    n = round(minutes * 60.0 * fs_hz)
+    malformed_rows = _check_count("malformed_rows", malformed_rows, high=n - 1)
+    params.update(seed=seed, minutes=minutes, rate_bpm=rate_bpm, rate_variability=rate_variability,
+                  tidal_volume_l=tidal_volume_l, amplitude_variability=amplitude_variability,
+                  apneas=apneas, hypopneas=hypopneas, pauses=pauses, leak_lps=leak_lps,
+                  noise_counts=noise_counts, pressure_cmh2o=pressure_cmh2o, fs_hz=fs_hz,
+                  malformed_rows=malformed_rows, start_s=start_s)
+
+    total_s = n / fs_hz
+    period_s = 60.0 / rate_bpm
+    t_max = period_s * (1 + PERIOD_CLIP)
+    t_min = period_s * (1 - PERIOD_CLIP)
+    stretch = _event_budget(total_s, t_max, apneas, hypopneas, pauses)
+    rng = np.random.default_rng(seed)
+
+    # events: order, durations, scales
+    kinds = [str(k) for k in rng.permutation(["apnea"] * apneas + ["hypopnea"] * hypopneas + ["pause"] * pauses)]
+    k = len(kinds)
+    u = rng.uniform(0.0, 1.0, size=k)
+    scale_draw = rng.uniform(0.0, 1.0, size=k)
+    durations = np.zeros(k)
+    scales = np.ones(k)
+    hyp_span = max(HYPOPNEA_S[1] - HYPOPNEA_S[0] - t_max, 0.0)
+    hypopnea_parts: dict[int, dict[str, np.ndarray]] = {}
+    hyp_pool_size = math.ceil(HYPOPNEA_S[1] / t_min) + 2
+    for j, kind in enumerate(kinds):
+        if kind == "apnea":
+            durations[j] = APNEA_S[0] + u[j] * stretch * (APNEA_S[1] - APNEA_S[0])
+            # a third of apneas have no flow at all, the others 1-5 % of normal
+            scales[j] = 0.0 if scale_draw[j] < 1 / 3 else 0.01 + (APNEA_SCALE_MAX - 0.01) * (1.5 * scale_draw[j] - 0.5)
+        elif kind == "pause":
+            durations[j] = PAUSE_S[0] + u[j] * stretch * (PAUSE_S[1] - PAUSE_S[0])
+            scales[j] = 0.0
+        else:
+            target = HYPOPNEA_S[0] + u[j] * stretch * hyp_span
+            scales[j] = HYPOPNEA_SCALE[0] + scale_draw[j] * (HYPOPNEA_SCALE[1] - HYPOPNEA_SCALE[0])
+            breaths = _draw_breaths(rng, hyp_pool_size, period_s, rate_variability, tidal_volume_l, amplitude_variability)
+            count = int(np.searchsorted(np.cumsum(breaths["period"]), target, side="left")) + 1
+            if breaths["period"][:count].sum() > HYPOPNEA_S[1]:
+                count -= 1  # never longer than 40 s; what is left is >= 40 s - one breath >= 15 s
+            hypopnea_parts[j] = _take(breaths, 0, count, scale=scales[j])
+
+    pool_size = math.ceil(total_s / t_min) + 4
+    pool = _draw_breaths(rng, pool_size, period_s, rate_variability, tidal_volume_l, amplitude_variability)
+    cycles, intervals = _build_timeline(
+        rng, total_s=total_s, t_max=t_max, kinds=kinds, pool=pool,
+        hypopnea_parts=hypopnea_parts, durations=durations,
+    )
+
+    # true flow, sampled
+    tau = np.arange(n) / fs_hz
+    flow = _flow_from_cycles(tau, cycles, leak_lps)
+    peak_normal = tidal_volume_l * np.pi / (2 * _INSPIRATION_FRACTION * period_s)
+    for j, (kind, start, end) in enumerate(intervals):
+        if kind == "apnea" and scales[j] > 0:  # a whole number of faint efforts: no net volume
+            lo, hi = np.searchsorted(tau, [start, end])
+            cycles_in = max(1, round((end - start) / period_s))
+            flow[lo:hi] = scales[j] * peak_normal * np.sin(2 * np.pi * cycles_in * (tau[lo:hi] - start) / (end - start))
+
+    # ADC columns for both venturis
+    v1 = _adc_columns(rng, flow, pressure_cmh2o, noise_counts)
+    v2 = _adc_columns(rng, flow + V2_BIAS_FLOW_LPS, pressure_cmh2o, noise_counts)
+    table = np.empty((n, 7), dtype=np.float64)
+    table[:, 0] = start_s + tau
+    for i, column in enumerate(v1 + v2, start=1):
+        table[:, i] = column
+
+    # malformed rows: inserted before good row p (0-based), never before the first
+    positions = np.sort(rng.integers(1, n, size=malformed_rows))
+    malformed: list[tuple[int, str]] = []
+    for j, p in enumerate(positions):
+        line = 2 + int(p) + j
+        time_text = f"{start_s + (p - 0.5) / fs_hz:.4f}"
+        malformed.append((line, _malformed_text(MALFORMED_KINDS[j % len(MALFORMED_KINDS)], time_text, table[p, 1:])))
+
+    # truth
+    counted = (cycles["scale"] >= HYPOPNEA_SCALE[0]) & (cycles["onset"] >= 0) & (
+        cycles["onset"] + cycles["period"] <= total_s + 1e-9
+    )
+    onsets = cycles["onset"][counted]
+    periods = cycles["period"][counted]
+    normal = counted & (cycles["scale"] == 1.0)
+    duration_s = n / fs_hz
+
+    def _events(kind: str) -> list[tuple[float, float]]:
+        return [(start_s + a, start_s + b) for kd, a, b in intervals if kd == kind]
+
+    truth = Truth(
+        seed=seed,
+        params=params,
+        breath_onsets_s=start_s + onsets,
+        breath_periods_s=periods,
+        apneas=_events("apnea"),
+        hypopneas=_events("hypopnea"),
+        pauses=_events("pause"),
+        malformed_lines=[line for line, _ in malformed],
+        skipped_rows=malformed_rows,
+        duration_s=duration_s,
+        samples=n,
+        tidal_volume_l=float(np.median(cycles["volume"][normal])) if normal.any() else float("nan"),
+        leak_lps=leak_lps,
+        breath_rate_bpm=float(60.0 * onsets.size / periods.sum()) if onsets.size else 0.0,
+        apnea_index=apneas * 3600.0 / duration_s,
+        ahi=(apneas + hypopneas) * 3600.0 / duration_s,
+        net_volume_l=float(flow.sum() / fs_hz),
+    )
+    return SimulatedRecording(table=table, malformed=malformed, flow_lps=flow, truth=truth)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _time_decimals(fs_hz: float) -> int:
+    step_ms = 1000.0 / fs_hz
+    return 3 if abs(step_ms - round(step_ms)) < 1e-9 else 6
+
+
+def _arrow_chunk(table: np.ndarray, decimals: int):
+    """An Arrow table of one slice: time as text with fixed decimals, ADC as int64."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    scale = 10**decimals
+    ticks = np.round(table[:, 0] * scale).astype(np.int64)
+    whole = pc.cast(pa.array(ticks // scale), pa.string())
+    frac = pc.utf8_lpad(pc.cast(pa.array(ticks % scale), pa.string()), decimals, "0")
+    time_text = pc.binary_join_element_wise(whole, frac, ".")
+    columns = [time_text] + [pa.array(table[:, i].astype(np.int64)) for i in range(1, 7)]
+    return pa.table(columns, names=[f"c{i}" for i in range(7)])
+
+
+def _write_body(sim: SimulatedRecording, out: IO[bytes]) -> None:
+    from pyarrow import csv
+
+    options = csv.WriteOptions(include_header=False, quoting_style="none", batch_size=1 << 16)
+    decimals = _time_decimals(sim.truth.params["fs_hz"])
+    out.write((LAB_HEADER + "\n").encode())
+    start = 0
+    for j, (line, text) in enumerate(sim.malformed):
+        row = line - 2 - j  # the good row it precedes
+        _write_rows(sim.table, start, row, decimals, out, options)
+        out.write((text + "\n").encode())
+        start = row
+    _write_rows(sim.table, start, sim.table.shape[0], decimals, out, options)
+
+
+def _write_rows(table: np.ndarray, start: int, stop: int, decimals: int, out: IO[bytes], options) -> None:
+    """Write good rows ``start:stop``, a million at a time to bound memory."""
+    from pyarrow import csv
+
+    for lo in range(start, stop, 1 << 20):
+        csv.write_csv(_arrow_chunk(table[lo : min(lo + (1 << 20), stop)], decimals), out, options)
+
+
+def write_lab_file(sim: SimulatedRecording, path_or_stream: str | os.PathLike | IO) -> Path | None:
+    """Write a simulated recording in the lab's text format.
+
+    Parameters
+    ----------
+    sim : SimulatedRecording
+        What :func:`simulate_recording` returned.
+    path_or_stream : path or file-like
+        A file path (the truth then goes to ``<stem>.truth.json`` next to it),
+        or an open binary or text stream (the truth is not written).
+
+    Returns
+    -------
+    Path or None
+        The truth file's path when writing to a path.
+
+    Examples
+    --------
+    >>> import io
+    >>> sim = simulate_recording(seed=2, minutes=1, malformed_rows=1)
+    >>> out = io.StringIO()
+    >>> write_lab_file(sim, out)
+    >>> lines = out.getvalue().splitlines()
+    >>> lines[0] == LAB_HEADER, len(lines), lines[1].split(",")[0]
+    (True, 6002, '2.685')
+    """
+    if isinstance(path_or_stream, (str, os.PathLike)):
+        path = Path(path_or_stream)
+        with open(path, "wb") as out:
+            _write_body(sim, out)
+        truth_path = truth_path_for(path)
+        sim.truth.to_json(truth_path)
+        return truth_path
+    if isinstance(path_or_stream, io.TextIOBase):
+        buffer = io.BytesIO()
+        _write_body(sim, buffer)
+        path_or_stream.write(buffer.getvalue().decode("ascii"))
+    else:
+        _write_body(sim, path_or_stream)
+    return None

@@ -1,0 +1,81 @@
+"""Event rules on constructed signals: apneas, hypopnea candidates, short pauses, gap rule, severity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cpap_lib.analysis.breaths import breaths_find, breaths_table
+from cpap_lib.errors import ParameterError
+from cpap_lib.analysis.events import events_find, events_gap_rule, events_per_hour, runs, severity
+
+FS = 25.0
+
+
+def breathing(seconds: float, amp: float = 0.5, period_s: float = 4.0) -> np.ndarray:
+    n = int(round(seconds / period_s))
+    one = amp * np.sin(2 * np.pi * np.arange(int(period_s * FS)) / (period_s * FS))
+    return np.tile(one, n)
+
+
+def find(x: np.ndarray):
+    t = np.arange(x.size) / FS
+    table = breaths_table(breaths_find(x, FS), x, t, FS)
+    return events_find(x, t, FS, table)
+
+
+def test_a_15_s_apnea_is_found_where_it_is():
+    x = np.r_[breathing(120), np.zeros(int(15 * FS)), breathing(60)]
+    ev = find(x)
+    assert ev["kind"].tolist() == ["apnea"]
+    start, end = ev.loc[0, ["start_s", "end_s"]]
+    assert start == pytest.approx(120.0, abs=0.6) and end == pytest.approx(135.0, abs=0.6)
+
+
+def test_a_pause_shorter_than_10_s_is_not_an_event():
+    x = np.r_[breathing(120), np.zeros(int(8 * FS)), breathing(60)]
+    assert find(x).empty
+
+
+def test_breathing_at_95_percent_reduction_is_an_apnea_and_at_50_percent_a_hypopnea():
+    x = np.r_[breathing(120), breathing(20, amp=0.025), breathing(60), breathing(20, amp=0.25), breathing(60)]
+    ev = find(x)
+    assert ev["kind"].tolist() == ["apnea", "hypopnea"]
+    assert ev.loc[1, "start_s"] == pytest.approx(200.0, abs=0.1)
+    assert ev.loc[1, "end_s"] == pytest.approx(220.0, abs=0.1)
+    assert ev.loc[1, "amplitude_ratio"] == pytest.approx(0.5, abs=0.02)
+
+
+def test_a_20_percent_reduction_is_not_an_event():
+    x = np.r_[breathing(120), breathing(40, amp=0.4), breathing(60)]
+    assert find(x).empty
+
+
+def test_gap_rule_matches_the_old_system():
+    peaks = np.array([1.0, 5.0, 9.0, 19.5, 23.0, 33.0])
+    ev = events_gap_rule(peaks)
+    assert ev[["start_s", "end_s"]].values.tolist() == [[9.0, 19.5]]  # 10.0 exactly is not > 10
+    with pytest.raises(ParameterError, match="max_gap_s"):
+        events_gap_rule(peaks, max_gap_s=0)
+
+
+def test_drops_must_be_ordered():
+    x = breathing(200)
+    t = np.arange(x.size) / FS
+    table = breaths_table(breaths_find(x, FS), x, t, FS)
+    with pytest.raises(ParameterError, match="hypopnea_drop"):
+        events_find(x, t, FS, table, apnea_drop=0.3, hypopnea_drop=0.5)
+
+
+@pytest.mark.parametrize(
+    "index, band", [(0.0, "normal"), (4.99, "normal"), (5.0, "mild"), (14.9, "mild"), (15.0, "moderate"), (30.0, "severe"), (80.0, "severe")]
+)
+def test_aasm_severity_bands(index, band):
+    assert severity(index) == band
+
+
+def test_events_per_hour_and_runs():
+    assert events_per_hour(6, 7200.0) == 3.0
+    assert np.isnan(events_per_hour(1, 0.0))
+    starts, stops = runs(np.array([1, 1, 0, 0, 1, 0, 1, 1, 1], bool))
+    assert starts.tolist() == [0, 4, 6] and stops.tolist() == [2, 5, 9]
