@@ -700,7 +700,9 @@ def simulate_recording(
         breath_rate_bpm=float(60.0 * onsets.size / periods.sum()) if onsets.size else 0.0,
         apnea_index=apneas * 3600.0 / duration_s,
         ahi=(apneas + hypopneas) * 3600.0 / duration_s,
-        net_volume_l=float(flow.sum() / fs_hz),
+        # rounded to 1e-9 L: the last bits of a float sum depend on the CPU's SIMD width, and the
+        # committed truth files must be what make_samples writes on every machine
+        net_volume_l=round(float(flow.sum() / fs_hz), 9),
     )
     return SimulatedRecording(table=table, malformed=malformed, flow_lps=flow, truth=truth)
 
