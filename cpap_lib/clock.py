@@ -9,6 +9,11 @@ clock time before :data:`NIGHT_STARTS_AT_HOUR` (noon) belongs to the previous
 date's night, so 23:40 on 3 March and 02:10 on 4 March are both "the night of
 3 March".
 
+Formatting for people: :func:`format_clock` gives ``"22:41:07"``,
+:func:`format_elapsed` the time since the start of the night ``"+1:05:07"``,
+:func:`format_clock_elapsed` both; :func:`to_lab_datetime64` turns
+timestamps into lab wall-clock values for chart axes.
+
 Examples
 --------
 >>> from datetime import datetime, timezone
@@ -16,6 +21,10 @@ Examples
 >>> t = datetime(2026, 3, 4, 1, 10, tzinfo=timezone.utc)   # 02:10 in Berlin
 >>> to_lab_time(t, tz).strftime("%H:%M"), night_of(t, tz).isoformat()
 ('02:10', '2026-03-03')
+>>> format_clock(t, tz=tz), format_clock("2026-03-04T01:10:00Z", tz=tz, date=True), format_clock(None)
+('02:10:00', '2026-03-04 02:10:00', '—')
+>>> format_clock_elapsed(t, start=datetime(2026, 3, 3, 22, 5, tzinfo=timezone.utc), tz=tz)
+'02:10:00 (+3:05:00)'
 >>> lab_timezone("Mars/Olympus")
 Traceback (most recent call last):
 ...
@@ -28,14 +37,19 @@ import os
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
+
 from .errors import ParameterError
 
-__all__ = ["LAB_TZ_ENV", "NIGHT_STARTS_AT_HOUR", "lab_timezone", "to_lab_time", "night_of", "zone_label"]
+__all__ = ["LAB_TZ_ENV", "MISSING", "NIGHT_STARTS_AT_HOUR", "as_utc", "format_clock", "format_clock_elapsed",
+           "format_elapsed", "lab_timezone", "night_of", "to_lab_datetime64", "to_lab_time", "zone_label"]
 
 LAB_TZ_ENV = "CPAP_LAB_TZ"
 """Environment variable naming the lab's time zone (IANA name)."""
 NIGHT_STARTS_AT_HOUR = 12
 """Clock hour (lab time) at which one night's date ends and the next begins."""
+MISSING = "—"
+"""What is shown for a time that is not known."""
 
 
 def lab_timezone(name: str | None = None) -> tzinfo:
@@ -86,3 +100,70 @@ def zone_label(tz: tzinfo | None = None, when: datetime | None = None) -> str:
     """
     moment = to_lab_time(when or datetime.now(timezone.utc), tz)
     return moment.tzname() or moment.strftime("%z")
+
+
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """A timestamp (datetime, or ISO text as the API and SQLite give it) as aware UTC; naive means UTC.
+
+    >>> as_utc("2026-11-21T22:14:05Z").isoformat(), as_utc(None)
+    ('2026-11-21T22:14:05+00:00', None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def format_clock(value: datetime | str | None, *, tz: tzinfo | None = None, seconds: bool = True,
+                 date: bool = False) -> str:
+    """Clock time of ``value`` in the lab's zone: ``"22:41:07"`` (``date=True``: ``"2026-11-21 22:41:07"``).
+
+    ``None`` gives :data:`MISSING`; naive datetimes are UTC (the server's time base).
+
+    >>> format_clock("2026-11-21T21:41:07Z", tz=lab_timezone("Europe/Berlin"), seconds=False)
+    '22:41'
+    """
+    utc = as_utc(value)
+    if utc is None:
+        return MISSING
+    return to_lab_time(utc, tz).strftime(("%Y-%m-%d " if date else "") + ("%H:%M:%S" if seconds else "%H:%M"))
+
+
+def format_elapsed(seconds: float | None) -> str:
+    """Elapsed time as ``"+H:MM:SS"`` (negative before the start), :data:`MISSING` if unknown.
+
+    >>> format_elapsed(3907), format_elapsed(59.6), format_elapsed(-5), format_elapsed(None)
+    ('+1:05:07', '+0:01:00', '-0:00:05', '—')
+    """
+    if seconds is None or not np.isfinite(seconds):
+        return MISSING
+    sign = "-" if seconds < 0 else "+"
+    total = int(round(abs(float(seconds))))
+    hours, rest = divmod(total, 3600)
+    return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def format_clock_elapsed(value: datetime | str | None, *, start: datetime | str | None,
+                         tz: tzinfo | None = None) -> str:
+    """``"22:41:07 (+1:05:07)"``: the clock time and the time since ``start`` (clock time alone without one)."""
+    clock = format_clock(value, tz=tz)
+    begin, when = as_utc(start), as_utc(value)
+    if begin is None or when is None:
+        return clock
+    return f"{clock} ({format_elapsed((when - begin).total_seconds())})"
+
+
+def to_lab_datetime64(values, tz: tzinfo | None = None) -> np.ndarray:
+    """Timestamps as naive ``datetime64[ms]`` lab wall-clock values, for chart axes.
+
+    A chart's date axis shows the numbers it is given; converting to the lab's
+    wall clock here makes the axis read 22:41 whatever the browser's zone is.
+
+    >>> str(to_lab_datetime64(["2026-11-21T21:41:07Z", None], lab_timezone("Europe/Berlin"))[0])
+    '2026-11-21T22:41:07.000'
+    """
+    tz = tz or lab_timezone()
+    out = [np.datetime64("NaT", "ms") if v is None else np.datetime64(to_lab_time(as_utc(v), tz).replace(tzinfo=None), "ms")
+           for v in values]
+    return np.array(out, dtype="datetime64[ms]")

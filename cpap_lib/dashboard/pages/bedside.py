@@ -36,10 +36,11 @@ from urllib.parse import parse_qs
 
 import ipywidgets as widgets
 
+from ...clock import format_clock
 from ...errors import CpapError, NotFoundError, ParameterError, RecordingError
 from ..widgets.charts import FlowChart
-from ..widgets.common import MessageBar, escape, run_in_background
-from ..widgets.fields import PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O, format_time, parse_mrn, parse_pressure, parse_room
+from ..widgets.common import LatestWins, MessageBar, escape
+from ..widgets.fields import PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O, parse_mrn, parse_pressure, parse_room
 from .overview import APNEA_ALERT_COUNT
 from ..runtime.poller import Poller, refresh_interval_s
 from ..runtime.connection import client_from_env
@@ -121,9 +122,9 @@ class BedsideStation(widgets.VBox):
         self.analysis: Any = None
         self.locked = False
         self.uploads = 0
-        self._generation = 0
         self._seen_command: dict[int, int] = {}
         self._lock = threading.RLock()
+        self._runner = LatestWins(lock=self._lock)
         self.messages = MessageBar()
 
         wide = {"description_width": "110px"}
@@ -273,40 +274,29 @@ class BedsideStation(widgets.VBox):
 
     def _load(self, source: Path | tuple[str, bytes], name: str) -> None:
         with self._lock:
-            self._generation += 1
-            generation = self._generation
             self.analysis = None
             self._show_results()
             self.chart.clear()
             self._update_upload_button()
             self.messages.show_info(f"Analyzing {name}…")
-        run_in_background(
-            functools.partial(_read_and_analyze, source),
-            on_done=functools.partial(self._analyzed, generation),
-            on_error=functools.partial(self._failed, generation, f"{name} could not be analyzed"),
-            timeout_s=ANALYSIS_TIMEOUT_S, name=f"Analyzing {name}",
-        )
+            self._runner.start(functools.partial(_read_and_analyze, source), on_done=self._analyzed,
+                               on_error=functools.partial(self._failed, f"{name} could not be analyzed"),
+                               timeout_s=ANALYSIS_TIMEOUT_S, name=f"Analyzing {name}")
 
-    def _analyzed(self, generation: int, analysis: Any) -> None:
-        with self._lock:
-            if generation != self._generation:
-                return
-            rec = analysis.recording
-            self.chart.set_data(rec.time_s, analysis.flow_clean_lps,
-                                breaths_peak_s=analysis.breaths["peak_s"].to_numpy(), events=analysis.events)
-            self._show_results(analysis)
-            skipped = f" ({rec.skipped_rows} malformed rows skipped)" if rec.skipped_rows else ""
-            self.messages.show_success(f"{Path(rec.source).name}: {analysis.breath_count} breaths, "
-                                       f"{analysis.apnea_count} apneas{skipped}.")
-            self.analysis = analysis  # last: whoever waits for it sees the whole page updated
-            self._update_upload_button()
+    def _analyzed(self, analysis: Any) -> None:
+        rec = analysis.recording
+        self.chart.set_data(rec.time_s, analysis.flow_clean_lps,
+                            breaths_peak_s=analysis.breaths["peak_s"].to_numpy(), events=analysis.events)
+        self._show_results(analysis)
+        skipped = f" ({rec.skipped_rows} malformed rows skipped)" if rec.skipped_rows else ""
+        self.messages.show_success(f"{Path(rec.source).name}: {analysis.breath_count} breaths, "
+                                   f"{analysis.apnea_count} apneas{skipped}.")
+        self.analysis = analysis  # last: whoever waits for it sees the whole page updated
+        self._update_upload_button()
 
-    def _failed(self, generation: int, what: str, exc: BaseException) -> None:
-        with self._lock:
-            if generation != self._generation:
-                return
-            self.messages.show_error(exc if isinstance(exc, RecordingError) else f"{what}: {exc}")
-            self._update_upload_button()
+    def _failed(self, what: str, exc: BaseException) -> None:
+        self.messages.show_error(exc if isinstance(exc, RecordingError) else f"{what}: {exc}")
+        self._update_upload_button()
 
     def _show_results(self, a: Any = None) -> None:
         if a is None:
@@ -338,13 +328,10 @@ class BedsideStation(widgets.VBox):
         analysis = self.analysis
         self.upload_button.disabled = True
         self.messages.show_info(f"Uploading to room {room}…")
-        generation = self._generation
-        run_in_background(
-            functools.partial(self._upload_now, room, mrn, name, cmh2o, analysis),
-            on_done=functools.partial(self._uploaded, generation, room, mrn, cmh2o),
-            on_error=functools.partial(self._failed, generation, "The measurement was not uploaded"),
-            timeout_s=UPLOAD_TIMEOUT_S, name="The upload",
-        )
+        self._runner.start(functools.partial(self._upload_now, room, mrn, name, cmh2o, analysis),
+                           on_done=functools.partial(self._uploaded, room, mrn, cmh2o),
+                           on_error=functools.partial(self._failed, "The measurement was not uploaded"),
+                           timeout_s=UPLOAD_TIMEOUT_S, name="The upload")
 
     def _upload_now(self, room: int, mrn: str, name: str | None, cmh2o: int, analysis: Any) -> Any:
         time_s, flow_lps = analysis.flow_trace(TRACE_POINTS)
@@ -353,18 +340,15 @@ class BedsideStation(widgets.VBox):
             flow_trace=(time_s, flow_lps),
         )
 
-    def _uploaded(self, generation: int, room: int, mrn: str, cmh2o: int, _receipt: Any) -> None:
-        with self._lock:
-            if generation != self._generation:
-                return
-            self.locked = True
-            self.mrn_input.disabled = self.room_input.disabled = True
-            self.lock_note.value = ('<div class="cpap-hint">MRN and room are locked for this patient. '
-                                    "Reset to start with another patient.</div>")
-            self.messages.show_success(f"Measurement {self.uploads + 1} uploaded for MRN {mrn} in room {room} "
-                                       f"at {cmh2o} cmH2O.")
-            self._update_upload_button()
-            self.uploads += 1  # last: whoever waits for it sees the whole page updated
+    def _uploaded(self, room: int, mrn: str, cmh2o: int, _receipt: Any) -> None:
+        self.locked = True
+        self.mrn_input.disabled = self.room_input.disabled = True
+        self.lock_note.value = ('<div class="cpap-hint">MRN and room are locked for this patient. '
+                                "Reset to start with another patient.</div>")
+        self.messages.show_success(f"Measurement {self.uploads + 1} uploaded for MRN {mrn} in room {room} "
+                                   f"at {cmh2o} cmH2O.")
+        self._update_upload_button()
+        self.uploads += 1  # last: whoever waits for it sees the whole page updated
 
     # ------------------------------------------------------ pressure poll
     def poll_pressure(self) -> None:
@@ -373,7 +357,7 @@ class BedsideStation(widgets.VBox):
             room = parse_room(self.room_input.value)
         except ParameterError:
             return
-        generation = self._generation
+        generation = self._runner.generation
         try:
             poll = self.client.poll_pressure(room)
         except NotFoundError:
@@ -384,20 +368,20 @@ class BedsideStation(widgets.VBox):
         with self._lock:
             if self.messages.text.startswith("Could not ask the server"):
                 self.messages.clear()  # the server answers again
-            if generation != self._generation or self.room_input.value.strip() != str(room):
+            if not self._runner.is_current(generation) or self.room_input.value.strip() != str(room):
                 return
             if poll.cmh2o is None or poll.command_id is None or self._seen_command.get(room) == poll.command_id:
                 return
             self._seen_command[room] = poll.command_id
             self.pressure_input.value = str(poll.cmh2o)
-            self.messages.show_info(f"Staff commanded {poll.cmh2o} cmH2O at {format_time(poll.commanded_at)}; "
+            self.messages.show_info(f"Staff commanded {poll.cmh2o} cmH2O at {format_clock(poll.commanded_at)}; "
                                     "the next upload uses it.")
 
     # -------------------------------------------------------------- reset
     def reset(self) -> None:
         """Clear every field and result, unlock MRN and room."""
         with self._lock:
-            self._generation += 1
+            self._runner.invalidate()
             self.analysis = None
             self.uploads = 0
             self.locked = False

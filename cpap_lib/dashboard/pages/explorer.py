@@ -36,7 +36,6 @@ import logging
 import math
 import os
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +52,11 @@ from ...recording import Recording
 from ..widgets.charts import FlowChart
 from ..widgets.common import (
     Debouncer,
+    LatestWins,
     MessageBar,
     catch_errors,
     escape,
     log_to_server_console,
-    run_in_background,
 )
 from ..widgets.device_comparison import comparison_html, device_event_spans
 from ..runtime.voila_app import max_upload_bytes
@@ -228,10 +227,7 @@ class SignalExplorer(widgets.VBox):
         """Our analysis against the device's scoring (a Comparison), or the sentence saying why there is none."""
         self._loading = False
         self._params_changed_while_loading = False
-        self._generation = 0
-        self._lock = threading.Lock()
-        self._idle = threading.Event()
-        self._idle.set()
+        self._runner = LatestWins(timeout_s=self.timeout_s, on_busy=lambda busy: setattr(self, "busy", busy))
 
         self.messages = MessageBar()
         self._build_sources()
@@ -390,7 +386,7 @@ class SignalExplorer(widgets.VBox):
         """Block until pending reads and analyses have finished (for scripts and tests)."""
         if not self._debouncer.flush(timeout):
             return False
-        return self._idle.wait(timeout)
+        return self._runner.wait_idle(timeout)
 
     def breaths_csv(self) -> str:
         """The breaths table of the latest analysis as CSV text."""
@@ -408,35 +404,7 @@ class SignalExplorer(widgets.VBox):
     # ------------------------------------------------------------------ background work
     def _start(self, fn, on_done, what: str, on_finish=None) -> None:
         """Run ``fn`` in the background; only the latest started work may show its result."""
-        with self._lock:
-            self._generation += 1
-            generation = self._generation
-            self._idle.clear()
-        self.busy = True
-
-        def finish() -> None:
-            if on_finish is not None:
-                on_finish()
-            with self._lock:
-                if generation == self._generation:
-                    self._idle.set()
-                    self.busy = False
-
-        def done(result: Any) -> None:
-            try:
-                if generation == self._generation:
-                    on_done(result)
-            finally:
-                finish()
-
-        def failed(exc: BaseException) -> None:
-            try:
-                if generation == self._generation:
-                    self.messages.show_error(exc)
-            finally:
-                finish()
-
-        run_in_background(fn, on_done=done, on_error=failed, timeout_s=self.timeout_s, name=what)
+        self._runner.start(fn, on_done=on_done, on_error=self.messages.show_error, on_finish=on_finish, name=what)
 
     def _load(self, read, name: str) -> None:
         self._debouncer.cancel()
@@ -459,7 +427,7 @@ class SignalExplorer(widgets.VBox):
             self._loading = False
             if self._params_changed_while_loading and self.recording is not None:
                 self._params_changed_while_loading = False
-                self._idle.clear()
+                self._runner.expect_work()
                 self._debouncer.trigger()
 
         self._start(work, done, f"Opening {name}", on_finish=finished)
@@ -481,7 +449,7 @@ class SignalExplorer(widgets.VBox):
             return
         if self.recording is None:
             return
-        self._idle.clear()
+        self._runner.expect_work()
         self._debouncer.trigger()
 
     def _rerun(self) -> None:

@@ -39,9 +39,10 @@ import ipywidgets as widgets
 import traitlets
 from ipywidgets.widgets.widget_string import HTMLStyle
 
+from ...clock import as_utc, format_clock
 from ...errors import CpapError, ParameterError
 from ..widgets.common import MessageBar, escape
-from ..widgets.fields import format_number, format_time
+from ..widgets.fields import format_number
 from ..runtime.poller import Poller, refresh_interval_s
 from ..widgets.theme import ALERT_COLOR
 
@@ -83,14 +84,6 @@ def stale_after_s_from_env(environ: dict[str, str] | None = None) -> float:
     return value
 
 
-def _as_utc(value: datetime | str | None) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def _age_text(seconds: float) -> str:
     if seconds < 120:
         return f"{int(seconds)} s"
@@ -128,7 +121,7 @@ def card_html(
         ``span.cpap-stale`` mark appears when the latest data are older than
         ``stale_after_s`` (or there are none).
     """
-    latest = _as_utc(latest_at)
+    latest = as_utc(latest_at)
     age_s = None if latest is None else max(0.0, (now - latest).total_seconds())
     stale = age_s is None or age_s > stale_after_s
     alert = apnea_count is not None and apnea_count >= APNEA_ALERT_COUNT
@@ -156,7 +149,7 @@ def card_html(
         f'<div class="cpap-name">{escape(name) if name else "<i>no name</i>"}</div>'
         f'<div class="cpap-mrn">MRN <span class="cpap-mrn-value">{escape(mrn) if mrn else "—"}</span></div>'
         f'<table class="cpap-metrics">{table}</table>'
-        f'<div class="cpap-updated">Latest data <span class="cpap-time">{escape(format_time(latest))}</span></div>'
+        f'<div class="cpap-updated">Latest data <span class="cpap-time">{escape(format_clock(latest))}</span></div>'
         "</div>"
     )
 
@@ -291,7 +284,7 @@ class WardOverview(widgets.VBox):
         try:
             ward = self.client.ward()
         except CpapError as exc:
-            when = format_time(getattr(self.ward, "generated_at", None)) if self.ward is not None else None
+            when = format_clock(getattr(self.ward, "generated_at", None)) if self.ward is not None else None
             kept = f" Showing the data received at {when}." if when else ""
             self.messages.show_error(f"The ward could not be refreshed: {exc}.{kept} Retrying every {self.refresh_s:g} s.")
             return False
@@ -307,7 +300,7 @@ class WardOverview(widgets.VBox):
 
     def show_ward(self, ward: Any, now: datetime | None = None) -> None:
         """Show ``ward`` (from :meth:`CpapClient.ward`): update, add and remove cards."""
-        now = now or _as_utc(getattr(ward, "generated_at", None)) or datetime.now(timezone.utc)
+        now = now or as_utc(getattr(ward, "generated_at", None)) or datetime.now(timezone.utc)
         rooms = sorted(ward.rooms, key=lambda r: r.room)
         with self._lock:
             self.ward = ward
@@ -328,7 +321,7 @@ class WardOverview(widgets.VBox):
             alerts = sum(1 for r in rooms if r.latest_measurement is not None
                          and (r.latest_measurement.apnea_count or 0) >= APNEA_ALERT_COUNT)
             status = (f'<span class="cpap-status">{len(rooms)} room{"s" if len(rooms) != 1 else ""}'
-                      f' · {alerts} with {APNEA_ALERT_COUNT}+ apneas · refreshed {escape(format_time(now))}'
+                      f' · {alerts} with {APNEA_ALERT_COUNT}+ apneas · refreshed {escape(format_clock(now))}'
                       f' · every {self.refresh_s:g} s · click a card to open the room</span>')
             if self.status.value != status:
                 self.status.value = status

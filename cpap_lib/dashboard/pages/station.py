@@ -34,9 +34,10 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
+from ...clock import format_clock
 from ...errors import CpapError
 from ..widgets.common import MessageBar, escape, run_in_background
-from ..widgets.fields import format_number, format_time, parse_pressure, PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O
+from ..widgets.fields import format_number, parse_pressure, PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O
 from .overview import APNEA_ALERT_COUNT, _pressure_text
 from ..widgets.theme import ALERT_COLOR
 
@@ -53,7 +54,7 @@ LOAD_TIMEOUT_S = 20.0
 def measurement_label(recorded_at: datetime | str | None, pressure_cmh2o: float | None, apnea_count: int | None) -> str:
     """One line of the earlier-measurements list: time, pressure, apneas."""
     apneas = "" if apnea_count is None else f", {apnea_count} apnea{'s' if apnea_count != 1 else ''}"
-    return f"{format_time(recorded_at)} · {_pressure_text(pressure_cmh2o)}{apneas}"
+    return f"{format_clock(recorded_at)} · {_pressure_text(pressure_cmh2o)}{apneas}"
 
 
 def _fact(label: str, value_html: str, css: str) -> str:
@@ -257,7 +258,7 @@ class MonitoringStation(widgets.VBox):
             self.facts.value = self._facts_html(state, latest)
             if latest is not None and latest.time_s.size >= 2:
                 self.latest_chart.set_data(latest.time_s, latest.flow_lps, events=_events(latest))
-                self.latest_chart.figure.title = f"Latest measurement · {format_time(latest.recorded_at)}"
+                self.latest_chart.figure.title = f"Latest measurement · {format_clock(latest.recorded_at)}"
             else:
                 self.latest_chart.clear()
                 self.latest_chart.figure.title = "Latest measurement · no flow trace"
@@ -292,7 +293,7 @@ class MonitoringStation(widgets.VBox):
         alert_attrs = f' class="cpap-apneas cpap-alert" style="color:{ALERT_COLOR}"' if alert else ' class="cpap-apneas"'
         apnea_html = "—" if apneas is None else f"<span{alert_attrs}>{int(apneas)}</span>"
         commanded = "—" if state.commanded_cmh2o is None else (
-            f"{state.commanded_cmh2o} cmH2O at {escape(format_time(state.commanded_at))}")
+            f"{state.commanded_cmh2o} cmH2O at {escape(format_clock(state.commanded_at))}")
         parts = [
             _fact("Room", f'<span class="cpap-station-room">{int(state.room)}</span>', "cpap-fact"),
             _fact("MRN", f'<span class="cpap-station-mrn">{escape(state.mrn) if state.mrn else "—"}</span>', "cpap-fact"),
@@ -303,7 +304,7 @@ class MonitoringStation(widgets.VBox):
             _fact("Apneas", apnea_html, "cpap-fact"),
             _fact("Apnea index", escape(format_number(None if summary is None else summary.apnea_index, 1, " /h")), "cpap-fact"),
             _fact("Uploaded", f'<span class="cpap-station-uploaded">'
-                  f'{escape(format_time(None if summary is None else summary.recorded_at))}</span>', "cpap-fact"),
+                  f'{escape(format_clock(None if summary is None else summary.recorded_at))}</span>', "cpap-fact"),
             _fact("Commanded", f'<span class="cpap-station-commanded">{commanded}</span>', "cpap-fact"),
         ]
         return f'<div class="cpap-facts">{"".join(parts)}</div>'
@@ -335,7 +336,7 @@ class MonitoringStation(widgets.VBox):
                 self.earlier_chart.clear()
             else:
                 self.earlier_chart.set_data(measurement.time_s, measurement.flow_lps, events=_events(measurement))
-            self.earlier_chart.figure.title = f"Measurement · {format_time(measurement.recorded_at)}"
+            self.earlier_chart.figure.title = f"Measurement · {format_clock(measurement.recorded_at)}"
 
     # ------------------------------------------------------------ pressure
     def _pressure_ok(self) -> bool:
@@ -386,7 +387,7 @@ class MonitoringStation(widgets.VBox):
     def _sent(self, generation: int, room: int, cmh2o: int) -> None:
         self.send_button.disabled = not self._pressure_ok()
         self.messages.show_success(
-            f"{cmh2o} cmH2O commanded for room {room} at {format_time(datetime.now().astimezone())}; "
+            f"{cmh2o} cmH2O commanded for room {room} at {format_clock(datetime.now().astimezone())}; "
             "the bedside device takes it at its next poll.")
         if generation == self._generation:
             self.pressure_input.value = ""

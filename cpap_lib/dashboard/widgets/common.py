@@ -7,6 +7,8 @@
   to put into HTML.
 - :func:`run_in_background` runs slow work (network calls, long analyses) in a
   thread with a deadline, so an observer never freezes the page.
+- :class:`LatestWins` runs background work of which only the latest job
+  started may show its result (a new file, patient or room drops the old one).
 - :class:`Debouncer` runs a function once a burst of calls has settled
   (slider drags).
 - :func:`catch_errors` / :func:`report_errors` wrap observers so that a
@@ -45,6 +47,7 @@ __all__ = [
     "LEVEL_STYLES",
     "BackgroundTask",
     "Debouncer",
+    "LatestWins",
     "MessageBar",
     "catch_errors",
     "describe_error",
@@ -411,6 +414,138 @@ def run_in_background(
     timer.start()
     thread.start()
     return task
+
+
+class LatestWins:
+    """Background work of which only the latest job started may show its result.
+
+    Every :meth:`start` begins a new *generation*; when an older job finishes,
+    its ``on_done`` / ``on_error`` are not called, so nothing of the previous
+    file, patient or room can appear after the user chose another.
+    :meth:`invalidate` drops running work without starting any (a Reset).
+    Callbacks run in the worker thread while holding :attr:`lock`, so checking
+    "still the latest?" and showing the result are one step; a page that
+    shares the lock with its own widget updates never interleaves with them.
+
+    Parameters
+    ----------
+    timeout_s : float
+        Deadline of each job (see :func:`run_in_background`).
+    lock : threading.RLock, optional
+        The lock callbacks run under (a new one when omitted).
+    on_busy : callable, optional
+        Called with ``True`` when work starts and ``False`` when the latest
+        job has finished (or was dropped by :meth:`invalidate`).
+
+    Attributes
+    ----------
+    generation : int
+        Number of the latest job (or invalidation).
+
+    Examples
+    --------
+    >>> import time
+    >>> shown = []
+    >>> runner = LatestWins(timeout_s=5)
+    >>> _ = runner.start(lambda: time.sleep(0.2) or "old file", on_done=shown.append)
+    >>> _ = runner.start(lambda: "new file", on_done=shown.append)
+    >>> runner.wait_idle(5); time.sleep(0.3); shown
+    True
+    ['new file']
+    >>> _ = runner.start(lambda: time.sleep(0.1) or "dropped", on_done=shown.append)
+    >>> _ = runner.invalidate(); runner.wait_idle(0), runner.is_current(1)
+    (True, False)
+    """
+
+    def __init__(self, *, timeout_s: float = 10.0, lock: Any = None,
+                 on_busy: Callable[[bool], Any] | None = None):
+        self.timeout_s = float(timeout_s)
+        self.lock = lock if lock is not None else threading.RLock()
+        self.generation = 0
+        self._on_busy = on_busy
+        self._idle = threading.Event()
+        self._idle.set()
+
+    def is_current(self, generation: int) -> bool:
+        """Whether ``generation`` is still the latest (its result may be shown)."""
+        return generation == self.generation
+
+    def start(
+        self,
+        fn: Callable[[], Any],
+        *,
+        on_done: Callable[[Any], Any] | None = None,
+        on_error: Callable[[BaseException], Any] | None = None,
+        on_finish: Callable[[], Any] | None = None,
+        name: str = "The work",
+        timeout_s: float | None = None,
+    ) -> int:
+        """Run ``fn()`` in the background as the latest job; return its generation.
+
+        ``on_done(result)`` or ``on_error(exc)`` run only if no job was started
+        (and no :meth:`invalidate` called) since; ``on_finish()`` runs in
+        every case, after them.
+        """
+        with self.lock:
+            self.generation += 1
+            generation = self.generation
+            self._idle.clear()
+        if self._on_busy is not None:
+            self._on_busy(True)
+
+        def finish() -> None:
+            if on_finish is not None:
+                on_finish()
+            with self.lock:
+                latest = self.is_current(generation)
+                if latest:
+                    self._idle.set()
+            if latest and self._on_busy is not None:
+                self._on_busy(False)
+
+        def failed(exc: BaseException) -> None:
+            with self.lock:
+                if self.is_current(generation) and on_error is not None:
+                    on_error(exc)
+
+        def done(result: Any) -> None:
+            try:
+                with self.lock:
+                    if self.is_current(generation) and on_done is not None:
+                        on_done(result)
+            except Exception as exc:  # noqa: BLE001 - shown like the work's own errors; unexpected ones logged
+                if not isinstance(exc, (CpapError, TimeoutError)):
+                    logger.exception("showing the result of %r failed", name)
+                failed(exc)
+            finally:
+                finish()
+
+        def failed_then_finish(exc: BaseException) -> None:
+            try:
+                failed(exc)
+            finally:
+                finish()
+
+        run_in_background(fn, on_done=done, on_error=failed_then_finish,
+                          timeout_s=self.timeout_s if timeout_s is None else timeout_s, name=name)
+        return generation
+
+    def invalidate(self) -> int:
+        """Drop the results of all running work; return the new generation."""
+        with self.lock:
+            self.generation += 1
+            self._idle.set()
+        if self._on_busy is not None:
+            self._on_busy(False)
+        return self.generation
+
+    def expect_work(self) -> None:
+        """Mark the runner busy before work is started (a debounced job is pending)."""
+        self._idle.clear()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until the latest job has finished; return whether it did in time."""
+        return self._idle.wait(timeout)
 
 
 class Debouncer:

@@ -20,8 +20,6 @@ cpap_lib.errors.ParameterError: pressure: must be a whole number of cmH2O from 4
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
-
 from ...errors import ParameterError
 from ...limits import (
     MRN_PATTERN,
@@ -37,7 +35,6 @@ __all__ = [
     "parse_pressure",
     "parse_room",
     "parse_mrn",
-    "format_time",
     "format_number",
 ]
 
@@ -110,27 +107,6 @@ def parse_mrn(text: str | None) -> str:
         shown = raw if len(raw) <= 20 else raw[:20] + "..."
         raise ParameterError("MRN", f"use letters, digits, '_', '.', '-' (at most 32), not {shown!r}")
     return raw
-
-
-def format_time(value: datetime | str | None, *, seconds: bool = True) -> str:
-    """Local wall-clock time of ``value`` (``HH:MM:SS``), or an em dash.
-
-    Naive datetimes are taken as UTC (the server's time base).
-
-    Examples
-    --------
-    >>> format_time(None)
-    '—'
-    >>> len(format_time("2026-11-21T22:14:05Z"))
-    8
-    """
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone().strftime("%H:%M:%S" if seconds else "%H:%M")
 
 
 def format_number(value: float | int | None, digits: int = 1, unit: str = "") -> str:
