@@ -9,6 +9,7 @@ as a sentence instead of a traceback::
     │   └── DeviceDataError     ResMed EDF data missing, truncated or corrupt
     ├── ParameterError          an argument is out of range or unknown (names it); also a ValueError
     ├── ReportError             a batch report could not be produced
+    ├── SchemaError             the database's schema is not one this code can use (newer, foreign)
     └── ApiError                the REST API answered with an error or not at all
         ├── NotFoundError           404: unknown room, patient or measurement
         ├── ValidationError         422 / 413 / 400: the server's message says which field and why
@@ -36,6 +37,7 @@ __all__ = [
     "DeviceDataError",
     "ParameterError",
     "ReportError",
+    "SchemaError",
     "ApiError",
     "NotFoundError",
     "ValidationError",
@@ -94,6 +96,10 @@ class ParameterError(CpapError, ValueError):
 
 class ReportError(CpapError):
     """A batch report could not be produced."""
+
+
+class SchemaError(CpapError):
+    """The database's schema cannot be used: newer than this code, or not made by cpap_lib."""
 
 
 class ApiError(CpapError):

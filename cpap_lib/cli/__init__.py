@@ -28,6 +28,7 @@ COMMANDS = {
     "demo": "server + simulated bedside devices + dashboards: a living ward",
     "report": "batch reports, one per patient (papermill; processes or Dask)",
     "compare": "compare our analysis with a ResMed device's own scoring",
+    "db": "database schema: upgrade to the newest revision, or show the current one",
 }
 """Subcommands and their one-line help, in the order ``--help`` lists them."""
 

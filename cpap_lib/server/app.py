@@ -44,7 +44,7 @@ async def _database_error(request: Request, exc: SQLAlchemyError) -> JSONRespons
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app: database (schema created if missing), routers, error handlers, middleware.
+    """Build the app: database (schema created or upgraded: :mod:`.migrations`), routers, error handlers, middleware.
 
     Parameters
     ----------

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from ..errors import ParameterError
-from .models import Base
+from .migrations import prepare_schema
 
 __all__ = ["POLL_SQL", "Database", "make_engine"]
 
@@ -90,7 +90,13 @@ class Database:
     Parameters
     ----------
     url : str
-        SQLAlchemy URL; the schema is created if missing.
+        SQLAlchemy URL; the schema is created or upgraded by
+        :func:`~cpap_lib.server.migrations.prepare_schema` (Alembic).
+
+    Raises
+    ------
+    SchemaError
+        If the database is newer than this code or was not made by cpap_lib.
     """
 
     def __init__(self, url: str):
@@ -101,7 +107,7 @@ class Database:
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
         self._poll_sql = POLL_SQL.format(placeholder="?" if self.dialect == "sqlite" else "%s")
         self._poll_connection = None
-        Base.metadata.create_all(self.engine)
+        self.revision = prepare_schema(self.engine)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:

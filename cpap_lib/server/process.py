@@ -32,7 +32,7 @@ from typing import Self
 
 import requests
 
-from ..errors import ServerUnavailableError
+from ..errors import CpapError, ServerUnavailableError
 from .settings import Settings, check_bind_host, served_names
 
 __all__ = ["ServerProcess", "bind_socket", "configure_logging", "free_port", "serve", "start_server"]
@@ -43,6 +43,7 @@ LOG_FORMAT = "ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 def configure_logging(level: str = "info") -> None:
     """Log ``key=value`` lines to stderr at ``level`` (access log included at info)."""
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT, stream=sys.stderr, force=True)
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -249,7 +250,11 @@ def _child_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     sock = socket.socket(fileno=args.fd)
-    serve(Settings.from_env(), host=args.host, port=args.port, sock=sock, log_level=args.log_level)
+    try:
+        serve(Settings.from_env(), host=args.host, port=args.port, sock=sock, log_level=args.log_level)
+    except CpapError as exc:  # a sentence in the log, not a traceback (e.g. a database newer than the code)
+        logging.getLogger("cpap_lib.server").error("event=startup_refused message=\"%s\"", exc)
+        return 2
     return 0
 
 
