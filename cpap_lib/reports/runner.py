@@ -48,6 +48,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..analysis import METHODS
 from ..errors import ParameterError, ReportError
 from .index import write_index
 from .kernels import KERNEL_START_TIMEOUT_S, current_env_kernel, ipc_kernel_manager
@@ -62,8 +63,6 @@ DEFAULT_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "batch_re
 """The report notebook shipped with the project."""
 CELL_TIMEOUT_S = 1800
 """Longest one notebook cell may run (an 8-hour night analyzes in well under this)."""
-METHODS = ("amplitude", "gap")
-"""Analysis methods a report can use (see :func:`cpap_lib.analysis.analyze`)."""
 REMOVE_TAG = "remove-in-report"
 """Cells with this tag are left out of the HTML reports (notes for notebook users)."""
 _MANAGED = ("reports", "notebooks", "summaries", "index.html", "results.json")

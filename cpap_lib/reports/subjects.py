@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ReportJob", "ReportSubject", "events_frame", "safe_name", "SUMMARY_SUFFIX", "EVENT_COLUMNS"]
+__all__ = ["ReportJob", "ReportSubject", "events_frame", "safe_name", "SUMMARY_SUFFIX"]
 
 SUMMARY_SUFFIX = ".summary.json"
 """File name ending of the JSON a report notebook writes for the runner."""
@@ -80,11 +80,8 @@ class ReportJob:
         }
 
 
-EVENT_COLUMNS = ("kind", "start_s", "end_s", "duration_s", "amplitude_ratio")
-
-
 def events_frame(apneas: Iterable[Sequence[float]], hypopneas: Iterable[Sequence[float]]) -> pd.DataFrame:
-    """Events as in ``Analysis.events`` from ``(start_s, end_s)`` pairs (amplitude ratio unknown: NaN).
+    """Events as in ``Analysis.events`` (columns :data:`cpap_lib.analysis.events.EVENT_COLUMNS`) from ``(start_s, end_s)`` pairs (amplitude ratio unknown: NaN).
 
     >>> events_frame([(10.0, 22.5)], [(40.0, 52.0)])[["kind", "duration_s"]].to_dict("list")
     {'kind': ['apnea', 'hypopnea'], 'duration_s': [12.5, 12.0]}
