@@ -21,7 +21,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError, RecordingError
+from ..jsonable import jsonable
 from ..recording import Recording
 from .decimate import minmax_lttb
 
@@ -226,7 +226,7 @@ class Analysis:
             "leak_lpm": self.leak_lpm,
         }
         out.update(self.extras)
-        return {k: _json_safe(v) for k, v in out.items()}
+        return jsonable(out)
 
     def summary(self) -> str:
         """A short readable summary (what ``cpap-lab analyze`` prints)."""
@@ -254,19 +254,6 @@ class Analysis:
             f"Analysis(source={os.path.basename(self.recording.source)!r}, breaths={self.breath_count}, "
             f"rate={self.breath_rate_bpm:.1f} bpm, apneas={self.apnea_count}, hypopneas={self.hypopnea_count})"
         )
-
-
-def _json_safe(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_json_safe(x) for x in v]
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        f = float(v)
-        return None if not math.isfinite(f) else f
-    return v
 
 
 def _check_params(method: str, params: dict[str, Any]) -> dict[str, float]:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import time
 from typing import Any, Self
 
@@ -51,6 +50,7 @@ from ..errors import (
     UnauthorizedError,
     ValidationError,
 )
+from ..jsonable import jsonable
 from ..limits import PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O
 from .models import (
     Admission,
@@ -118,26 +118,6 @@ def error_for(status: int, body: Any, url: str) -> ApiError:
     else:
         cls = ApiError
     return cls(message, url=url, status=status)
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types from numpy scalars/arrays; NaN and infinity become None."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
-        array = value.astype(np.float64) if value.dtype.kind == "f" else value
-        if array.dtype.kind != "f" or np.isfinite(array).all():
-            return array.tolist()  # fast path for traces: no per-sample Python work
-        return [None if not math.isfinite(v) else v for v in array.tolist()]
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 def _check_pressure(cmh2o: Any) -> int:
@@ -209,7 +189,7 @@ class CpapClient:
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
-            data = json.dumps(_jsonable(body), allow_nan=False).encode()
+            data = json.dumps(jsonable(body), allow_nan=False).encode()
         attempts = 1 + (self.retries if method == "GET" else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1
