@@ -5,7 +5,12 @@ from __future__ import annotations
 import time
 from typing import Callable, TypeVar
 
+from cpap_lib.paths import REPO_ROOT
+
 T = TypeVar("T")
+
+REFERENCE_DATA = REPO_ROOT.parent / "shared" / "reference_data"
+"""The real recordings (``../shared/reference_data`` beside the repository; read there, never copied)."""
 
 
 def wait_until(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.05) -> T:

@@ -50,6 +50,7 @@ from typing import Any
 
 from ..analysis import METHODS
 from ..errors import ParameterError, ReportError
+from ..paths import NOTEBOOK_DIR
 from .index import write_index
 from .kernels import KERNEL_START_TIMEOUT_S, current_env_kernel, ipc_kernel_manager
 from .sources import expand_inputs, file_jobs
@@ -59,7 +60,7 @@ __all__ = ["run_reports", "run_one_report", "cell_seconds", "ReportResult", "Bat
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "batch_report.ipynb"
+DEFAULT_NOTEBOOK = NOTEBOOK_DIR / "batch_report.ipynb"
 """The report notebook shipped with the project."""
 CELL_TIMEOUT_S = 1800
 """Longest one notebook cell may run (an 8-hour night analyzes in well under this)."""

@@ -12,7 +12,6 @@ whole seconds as the device reports them.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,8 +20,9 @@ from cpap_lib.analysis import compare as cmp
 from cpap_lib.cli import main
 from cpap_lib.io.resmed import read_datalog
 from cpap_lib.errors import ParameterError
+from support import REFERENCE_DATA
 
-CARD = Path(__file__).resolve().parents[2].parent / "shared" / "reference_data" / "resmed_airsense11"
+CARD = REFERENCE_DATA / "resmed_airsense11"
 NIGHT = CARD / "DATALOG" / "20241017"
 LAST_BRP = NIGHT / "20241018_055256_BRP.edf"
 DEVICE_MATCHED = {"min_event_s": 9.5}

@@ -13,14 +13,14 @@ The old system reported 20.34, 26.89 and 32.16 breaths/min and no apneas.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cpap_lib.analysis import analyze_file
+from support import REFERENCE_DATA
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference_data" / "venturi"
+DATA = REFERENCE_DATA / "venturi"
 
 
 @pytest.fixture(scope="module")

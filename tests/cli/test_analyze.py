@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from cpap_lib.paths import REPO_ROOT
+
+ROOT = REPO_ROOT
 SAMPLE = ROOT / "sample_data" / "mild_apnea.txt"
 CLI = [sys.executable, "-m", "cpap_lib.cli"]
 

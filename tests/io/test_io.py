@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from cpap_lib import io
 from cpap_lib.io.resmed import DeviceNight, DeviceSession
 from cpap_lib.errors import DeviceDataError, RecordingError
+from support import REFERENCE_DATA
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference_data"
+REFERENCE = REFERENCE_DATA
 CARD = REFERENCE / "resmed_airsense11"
 NIGHT = CARD / "DATALOG" / "20241017"
 BRP = NIGHT / "20241018_021408_BRP.edf"

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from cpap_lib.errors import ParameterError
+from cpap_lib.paths import SAMPLE_DATA_DIR
 from cpap_lib.analysis.flow import lab_flow_lps
 from cpap_lib.io.lab_text import MAX_REPORTED_LINES, read_lab_file
 from cpap_lib.sim.simulator import (
@@ -26,8 +27,7 @@ from cpap_lib.sim.simulator import (
     write_lab_file,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE_DATA = REPO / "sample_data"
+SAMPLE_DATA = SAMPLE_DATA_DIR
 
 # a spread of rates, noise levels, event mixes and lengths
 CASES = [

@@ -45,13 +45,14 @@ from .overview import APNEA_ALERT_COUNT
 from ..runtime.poller import Poller, refresh_interval_s
 from ..runtime.connection import client_from_env
 from ..widgets.theme import ALERT_COLOR, error_page, page_header, style_widget
-from ..runtime.voila_app import REPO_ROOT, max_upload_bytes
+from ...paths import SAMPLE_DATA_DIR
+from ..runtime.voila_app import max_upload_bytes
 
 __all__ = ["BedsideStation", "build_bedside", "room_from_query", "sample_files", "SAMPLE_DIR", "TRACE_POINTS"]
 
 log = logging.getLogger(__name__)
 
-SAMPLE_DIR = REPO_ROOT / "sample_data"
+SAMPLE_DIR = SAMPLE_DATA_DIR
 TRACE_POINTS = 2000
 """Points of the decimated flow trace sent with each upload."""
 ANALYSIS_TIMEOUT_S = 120.0

@@ -48,6 +48,7 @@ from ...analysis.compare import compare
 from ...errors import CpapError, ParameterError
 from ...io import read_device_data, read_recording
 from ...io.lab_text import read_lab_file
+from ...paths import SAMPLE_DATA_DIR
 from ...recording import Recording
 from ..widgets.charts import FlowChart
 from ..widgets.common import (
@@ -65,7 +66,7 @@ __all__ = ["DEFAULT_SAMPLE_DIR", "MAX_UPLOAD_BYTES", "PARAM_LABELS", "SignalExpl
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SAMPLE_DIR = Path(__file__).resolve().parents[3] / "sample_data"
+DEFAULT_SAMPLE_DIR = SAMPLE_DATA_DIR
 """The repository's ``sample_data/`` folder."""
 
 MAX_UPLOAD_BYTES = max_upload_bytes()

@@ -32,6 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ...errors import ParameterError, ServerUnavailableError
+from ...paths import NOTEBOOK_DIR, REPO_ROOT
 
 __all__ = [
     "REPO_ROOT",
@@ -45,10 +46,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-"""The repository (the package is installed in editable mode)."""
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-"""The notebooks Voilà serves."""
 VOILA_CONFIG = REPO_ROOT / "voila.json"
 """Voilà's settings; Voilà itself reads it from the directory given to it."""
 TEMPLATE_DIR = Path(__file__).resolve().parent / "share"
