@@ -7,6 +7,7 @@ as a sentence instead of a traceback::
     CpapError
     ├── RecordingError          a file cannot be read or analyzed (names file, reason, line)
     │   └── DeviceDataError     ResMed EDF data missing, truncated or corrupt
+    │       └── NoDataError     a device file with a header but no data (an aborted session)
     ├── ParameterError          an argument is out of range or unknown (names it); also a ValueError
     ├── ReportError             a batch report could not be produced
     ├── SchemaError             the database's schema is not one this code can use (newer, foreign)
@@ -35,6 +36,7 @@ __all__ = [
     "CpapError",
     "RecordingError",
     "DeviceDataError",
+    "NoDataError",
     "ParameterError",
     "ReportError",
     "SchemaError",
@@ -76,6 +78,11 @@ class RecordingError(CpapError, ValueError):
 
 class DeviceDataError(RecordingError):
     """ResMed (EDF) device data are missing, truncated or corrupt."""
+
+
+class NoDataError(DeviceDataError):
+    """A device file has a header but no data to use: 0 (or -1 and none written) data records,
+    or less than a breath.  Readers of a night or card skip such sessions with a note."""
 
 
 class ParameterError(CpapError, ValueError):

@@ -103,7 +103,7 @@ def test_card_root_lists_its_nights_and_device():
     assert card.identification == {
         "product_name": "AirSense 11 AutoSet", "serial_number": "23241877024", "product_code": "39517"}
     assert [n.name for n in card.nights] == ["20241017"]
-    with pytest.raises(DeviceDataError, match="no night '20240101'.*20241017"):
+    with pytest.raises(DeviceDataError, match="no night '20240101'.*2024-10-17"):
         card.night("20240101")
 
 

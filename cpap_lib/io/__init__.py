@@ -50,21 +50,22 @@ FLOW_HINT = (
 )
 
 
-def _night_folder(path: Path) -> Path:
-    """The DATALOG/<date> folder to read for a folder path (date folder or card root)."""
+def _read_night(path: Path) -> edf.DeviceNight:
+    """The night of a folder path: a DATALOG/<date> folder, or a card root holding one night."""
     if edf.is_card_root(path):
         card = edf.read_card(path)
         if not card.nights:
             raise DeviceDataError("the card holds no DATALOG/<date> folder with flow data", file=str(path))
         if len(card.nights) > 1:
-            names = ", ".join(n.name for n in card.nights)
+            names = ", ".join(n.day.isoformat() for n in card.nights)
             raise DeviceDataError(
-                f"the card holds {len(card.nights)} nights ({names}); pass one DATALOG/<date> folder",
+                f"the card holds {len(card.nights)} nights ({names}); pick one (cpap-lab analyze CARD --night DAY) "
+                "or pass one DATALOG/<date> folder",
                 file=str(path),
             )
-        return card.nights[0]
+        return card.read(card.nights[0])
     if edf.find_sessions(path):
-        return path
+        return edf.read_datalog(path)
     raise DeviceDataError(
         "a folder, but neither a ResMed DATALOG/<date> folder nor a card root (no *_BRP.edf, no DATALOG/)",
         file=str(path),
@@ -99,7 +100,7 @@ def read_recording(path: str | os.PathLike) -> Recording:
     """
     path = Path(path)
     if path.is_dir():
-        return edf.read_datalog(_night_folder(path)).recording
+        return _read_night(path).recording
     if not path.exists():
         raise RecordingError("file not found", file=str(path))
     if path.suffix.lower() == ".edf" or edf.is_edf_file(path):
@@ -123,7 +124,7 @@ def read_device_data(path: str | os.PathLike) -> edf.DeviceSession | edf.DeviceN
     """
     path = Path(path)
     if path.is_dir():
-        return edf.read_datalog(_night_folder(path))
+        return _read_night(path)
     if not path.exists():
         raise DeviceDataError("file not found", file=str(path))
     if not (path.suffix.lower() == ".edf" or edf.is_edf_file(path)):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 
 import pytest
 
 from cpap_lib import io
 from cpap_lib.io.resmed import DeviceNight, DeviceSession
+from cpap_lib.io.resmed.assemble import copy_night
 from cpap_lib.errors import DeviceDataError, RecordingError
 from support import REFERENCE_DATA
 
@@ -44,15 +46,12 @@ def test_date_folder_and_card_root_give_the_whole_night():
 
 
 def test_card_with_several_nights_asks_for_one(tmp_path):
-    (tmp_path / "DATALOG").mkdir()
-    (tmp_path / "DATALOG" / "20241017").symlink_to(NIGHT, target_is_directory=True)
-    other = tmp_path / "DATALOG" / "20241018"
-    other.mkdir()
-    (other / BRP.name).symlink_to(BRP)
-    with pytest.raises(DeviceDataError, match=r"the card holds 2 nights \(20241017, 20241018\); "
-                       r"pass one DATALOG/<date> folder"):
+    copy_night(NIGHT, tmp_path, date(2024, 10, 17))
+    other = copy_night(NIGHT, tmp_path, date(2024, 10, 18))
+    with pytest.raises(DeviceDataError, match=r"the card holds 2 nights \(2024-10-17, 2024-10-18\); pick one "
+                       r"\(cpap-lab analyze CARD --night DAY\) or pass one DATALOG/<date> folder"):
         io.read_recording(tmp_path)
-    assert io.read_recording(other).duration_s == 1440.0
+    assert io.read_recording(other).duration_s == (13980 + 1440 + 11460 + 5220)
 
 
 def test_unrelated_folder_and_missing_file(tmp_path):

@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...errors import DeviceDataError
-from ...recording import Recording
+from ...errors import DeviceDataError, NoDataError
+from ...recording import MIN_DURATION_S, Recording
 
 __all__ = [
     "EVENT_KINDS",
@@ -57,6 +58,10 @@ __all__ = [
     "read_brp",
     "read_events",
     "read_trends",
+    "read_oximetry",
+    "read_header",
+    "EdfHeader",
+    "OXIMETRY_COLUMNS",
 ]
 
 log = logging.getLogger(__name__)
@@ -97,6 +102,8 @@ TREND_COLUMNS = {
     "Ti": "inspiratory_time_s",
 }
 """PLD channel (label without its ``.2s`` period suffix) -> trend column name."""
+OXIMETRY_COLUMNS = {"SpO2": "spo2_pct", "Pulse": "pulse_bpm"}
+"""SAD/SA2 channel (label without its ``.1s`` suffix) -> column name."""
 COMPANION_TOLERANCE_S = 60.0
 """A session's PLD/SA2/EVE/CSL files start at most this far from its BRP file."""
 _STAMP = re.compile(r"^(\d{8})_(\d{6})_([A-Za-z0-9]+)\.edf$", re.IGNORECASE)
@@ -157,74 +164,157 @@ def is_edf_file(path: str | Path) -> bool:
 # ---------------------------------------------------------------- EDF opening
 
 
-def _open_edf(path: str | Path):
-    """Read an EDF file with edfio; raise DeviceDataError for anything wrong with it."""
-    import edfio
+@dataclass(frozen=True)
+class EdfHeader:
+    """What an EDF file's header says, read from its raw bytes (no data read).
 
+    Attributes
+    ----------
+    start : datetime
+        Start of the recording (EDF+ ``Startdate dd-MMM-yyyy`` where given,
+        else the legacy ``dd.mm.yy`` field; yy 85-99 -> 19yy, else 20yy).
+    announced_records : int
+        The header's data-record count (-1: the writer never closed the file).
+    records : int
+        Complete data records the file holds.
+    record_duration_s : float
+        Seconds per data record (0 for annotation-only files).
+    labels : tuple of str
+        Signal labels.
+    recording_field : str
+        The local recording identification (ResMed: ``SRN=... MID=... VID=...``).
+    """
+
+    start: datetime
+    announced_records: int
+    records: int
+    record_duration_s: float
+    labels: tuple[str, ...]
+    recording_field: str
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds of data in the file."""
+        return self.records * self.record_duration_s
+
+    @property
+    def device(self) -> dict[str, str]:
+        """Serial number, model and variant from a ResMed recording field."""
+        info: dict[str, str] = {}
+        keys = {"SRN": "serial_number", "MID": "model_id", "VID": "variant_id"}
+        for token in self.recording_field.split():
+            key, _, value = token.partition("=")
+            if key in keys and value:
+                info[keys[key]] = value
+        return info
+
+
+_MONTHS = {m: i for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), 1)}
+
+
+def _header_start(recording_field: str, raw_date: str, raw_time: str) -> datetime:
+    hour, minute, second = (int(x) for x in raw_time.split("."))
+    parts = recording_field.split()
+    if len(parts) > 1 and parts[0] == "Startdate":
+        day, _, rest = parts[1].partition("-")
+        month, _, year = rest.partition("-")
+        if day.isdigit() and month.upper() in _MONTHS and year.isdigit() and len(year) == 4:
+            return datetime(int(year), _MONTHS[month.upper()], int(day), hour, minute, second)
+    day, month, year = (int(x) for x in raw_date.split("."))
+    return datetime(year + (1900 if year >= 85 else 2000), month, day, hour, minute, second)
+
+
+def read_header(path: str | Path) -> EdfHeader:
+    """Read an EDF file's header; raise DeviceDataError for anything wrong with it.
+
+    Cheap (reads the header bytes only): a whole card is indexed with it.
+
+    Raises
+    ------
+    DeviceDataError
+        Missing, not EDF, corrupt header, or fewer data records than announced.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, datetime, numpy as np, edfio
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "20241018_055256_BRP.edf"
+    >>> edfio.Edf([edfio.EdfSignal(np.zeros(3000), 25, label="Flow.40ms", physical_range=(-2, 3))],
+    ...           starttime=datetime.time(5, 52, 56), recording=edfio.Recording(startdate=datetime.date(2024, 10, 18))).write(p)
+    >>> h = read_header(p)
+    >>> str(h.start), h.records, h.duration_s, h.labels
+    ('2024-10-18 05:52:56', 120, 120.0, ('Flow.40ms',))
+    """
     path = Path(path)
     name = str(path)
     try:
         size = path.stat().st_size
+        if path.is_dir():
+            raise DeviceDataError("is a directory, not an EDF file", file=name)
+        with open(path, "rb") as handle:
+            head = handle.read(256)
+            if len(head) < 256:
+                raise DeviceDataError(f"truncated: {size} bytes, shorter than an EDF header (256 bytes)", file=name)
+            if head[:8] != b"0       ":
+                raise DeviceDataError("not an EDF file (the header does not start with version '0')", file=name)
+            fields = head.decode("ascii")
+            ns = int(fields[252:256])
+            signals = handle.read(256 * ns).decode("latin-1")
     except FileNotFoundError:
         raise DeviceDataError("file not found", file=name) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DeviceDataError(f"corrupt EDF header ({exc})", file=name) from None
     except OSError as exc:
         raise DeviceDataError(f"cannot be read ({exc.strerror})", file=name) from None
-    if path.is_dir():
-        raise DeviceDataError("is a directory, not an EDF file", file=name)
-    if size < 256:
-        raise DeviceDataError(f"truncated: {size} bytes, shorter than an EDF header (256 bytes)", file=name)
-    if not is_edf_file(path):
-        raise DeviceDataError("not an EDF file (the header does not start with version '0')", file=name)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            edf = edfio.read_edf(path, lazy_load_data=True)
-            start = _start_datetime(edf)
-        except (ValueError, IndexError, KeyError, UnicodeDecodeError, OverflowError) as exc:
-            raise DeviceDataError(f"corrupt EDF header ({exc})", file=name) from None
-        except OSError as exc:
-            raise DeviceDataError(f"cannot be read ({exc})", file=name) from None
-    problems = [str(w.message) for w in caught if "record" in str(w.message)]
-    if problems:
-        found = re.search(r"indicates (\d+) data records, but file contains (\d+)", " ".join(problems))
-        if found:
-            reason = (
-                f"truncated or corrupt: the header announces {found[1]} data records "
-                f"but the file holds {found[2]} complete ones"
-            )
-        else:
-            reason = "truncated or corrupt: " + "; ".join(problems)
-        raise DeviceDataError(reason, file=name)
-    for w in caught:
-        log.info("%s: %s", name, w.message)
-    return edf, start
+    try:
+        if ns < 0 or len(signals) < 256 * ns:
+            raise ValueError(f"{ns} signals announced, header cut short")
+        recording_field = fields[88:168].strip()
+        start = _header_start(recording_field, fields[168:176], fields[176:184])
+        announced = int(fields[236:244])
+        record_s = float(fields[244:252])
+        labels = tuple(signals[16 * i : 16 * (i + 1)].strip() for i in range(ns))
+        offset = 216 * ns
+        per_record = sum(int(signals[offset + 8 * i : offset + 8 * (i + 1)]) for i in range(ns))
+    except ValueError as exc:
+        raise DeviceDataError(f"corrupt EDF header ({exc})", file=name) from None
+    data_bytes = max(size - 256 * (ns + 1), 0)
+    records = data_bytes // (2 * per_record) if per_record > 0 else 0
+    if announced >= 0 and records < announced:
+        raise DeviceDataError(
+            f"truncated or corrupt: the header announces {announced} data records "
+            f"but the file holds {records} complete ones",
+            file=name,
+        )
+    if announced >= 0:
+        records = announced
+    return EdfHeader(start, announced, records, record_s, labels, recording_field)
 
 
-def _start_datetime(edf) -> datetime:
-    """The recording start, tolerating anonymized or non-standard EDF+ date fields."""
+def _open_edf(path: str | Path):
+    """Read an EDF file with edfio; raise DeviceDataError for anything wrong with it.
+
+    A header with no data records (0, or -1 and nothing written: an aborted
+    session) raises :class:`~cpap_lib.errors.NoDataError`.  A file announcing
+    -1 records (never closed) with data in it is read as far as it goes.
+    """
     import edfio
 
-    try:
-        return edf.startdatetime
-    except (edfio.AnonymizedDateError, ValueError):
-        pass
-    # the legacy dd.mm.yy / hh.mm.ss fields (EDF spec: yy 85-99 -> 19yy, else 20yy)
-    raw_date = edf._startdate.decode("ascii", "replace")
-    raw_time = edf._starttime.decode("ascii", "replace")
-    day, month, year = (int(x) for x in raw_date.split("."))
-    hour, minute, second = (int(x) for x in raw_time.split("."))
-    return datetime(year + (1900 if year >= 85 else 2000), month, day, hour, minute, second)
-
-
-def _device_info(edf) -> dict[str, str]:
-    """Serial number, model and variant from a ResMed recording-identification field."""
-    info: dict[str, str] = {}
-    keys = {"SRN": "serial_number", "MID": "model_id", "VID": "variant_id"}
-    for token in edf.local_recording_identification.split():
-        key, _, value = token.partition("=")
-        if key in keys and value:
-            info[keys[key]] = value
-    return info
+    header = read_header(path)
+    name = str(path)
+    if header.records == 0:
+        never_closed = " (-1 announced: the file was never closed)" if header.announced_records < 0 else ""
+        raise NoDataError(f"holds no data: a header and 0 data records{never_closed}", file=name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # record-count mismatches are checked above
+        try:
+            edf = edfio.read_edf(path, lazy_load_data=True)
+        except (ValueError, IndexError, KeyError, UnicodeDecodeError, OverflowError) as exc:
+            raise DeviceDataError(f"corrupt EDF file ({exc})", file=name) from None
+        except OSError as exc:
+            raise DeviceDataError(f"cannot be read ({exc})", file=name) from None
+    if header.announced_records < 0:
+        log.info("%s: never closed (-1 data records announced); %d complete records read", name, header.records)
+    return edf, header
 
 
 def _signal(edf, label: str, name: str):
@@ -256,6 +346,9 @@ def read_brp(path: str | Path) -> Recording:
 
     Raises
     ------
+    NoDataError
+        A header without data (an aborted session), or less flow than a
+        breath (:data:`~cpap_lib.recording.MIN_DURATION_S`).
     DeviceDataError
         Missing, truncated or corrupt file, or no flow channel.
 
@@ -273,14 +366,17 @@ def read_brp(path: str | Path) -> Recording:
     """
     path = Path(path)
     name = str(path)
-    edf, start = _open_edf(path)
+    edf, header = _open_edf(path)
+    start = header.start
     flow_sig = _signal(edf, FLOW_LABEL, name)
     fs = float(flow_sig.sampling_frequency)
     if fs <= 0:
         raise DeviceDataError(f"{FLOW_LABEL} has no samples", file=name)
     flow = np.asarray(flow_sig.data, dtype=np.float64)
-    if flow.size < 2:
-        raise DeviceDataError(f"{FLOW_LABEL} holds {flow.size} samples; too short to hold a breath", file=name)
+    if flow.size / fs < MIN_DURATION_S:
+        raise NoDataError(
+            f"holds {flow.size / fs:g} s of flow; too short to hold a breath (at least {MIN_DURATION_S:g} s)", file=name
+        )
     pressure = None
     try:
         press_sig = _signal(edf, PRESSURE_LABEL, name)
@@ -292,10 +388,10 @@ def read_brp(path: str | Path) -> Recording:
     meta: dict[str, Any] = {
         "format": "resmed-edf",
         "file": name,
-        "device": _device_info(edf),
+        "device": header.device,
         "session": path.stem.rsplit("_", 1)[0] if stamp else path.stem,
         "edf_start_time": start.isoformat(),
-        "data_record_duration_s": float(edf.data_record_duration),
+        "data_record_duration_s": header.record_duration_s,
     }
     return Recording(
         time_s=np.arange(flow.size, dtype=np.float64) / fs,
@@ -351,7 +447,8 @@ def read_events(path: str | Path) -> pd.DataFrame:
     '2024-10-18 06:54:33'
     """
     path = Path(path)
-    edf, start = _open_edf(path)
+    edf, header = _open_edf(path)
+    start = header.start
     rows = [
         (event_kind(a.text), a.text.strip(), float(a.onset), float(a.duration or 0.0))
         for a in edf.annotations
@@ -391,9 +488,47 @@ def read_trends(path: str | Path) -> pd.DataFrame:
     >>> list(tr.columns), float(tr.time_s.iloc[1]), round(float(tr.resp_rate_bpm.iloc[0]), 2)
     (['time_s', 'time', 'resp_rate_bpm'], 2.0, 15.0)
     """
+    return _read_channels(path, TREND_COLUMNS)
+
+
+def read_oximetry(path: str | Path) -> pd.DataFrame:
+    """Read the oximeter's 1 Hz channels from a ``*_SAD.edf`` (AirSense 10) or ``*_SA2.edf`` (AirSense 11).
+
+    Returns
+    -------
+    DataFrame
+        ``time_s``, ``time`` and ``spo2_pct`` (%), ``pulse_bpm`` (beats/min):
+        NaN where the device marked the sample invalid (it writes -1, below
+        the channel's physical minimum, when no oximeter is connected or it
+        lost contact; 0 and below are never valid SpO2 or pulse either).
+        Without an oximeter every value is NaN.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, datetime, numpy as np, edfio
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "20241018_055256_SA2.edf"
+    >>> spo2 = np.r_[np.full(30, 96.0), np.full(30, -1.0)]
+    >>> edfio.Edf([edfio.EdfSignal(spo2, 1, label="SpO2.1s", physical_dimension="%",
+    ...                          physical_range=(-1, 100), digital_range=(-1, 100))],
+    ...           starttime=datetime.time(5, 52, 56), recording=edfio.Recording(startdate=datetime.date(2024, 10, 18))).write(p)
+    >>> ox = read_oximetry(p)
+    >>> float(ox.spo2_pct.iloc[0]), bool(np.isnan(ox.spo2_pct.iloc[-1])), ox.attrs["units"]["spo2_pct"]
+    (96.0, True, '%')
+    """
+    return _read_channels(path, OXIMETRY_COLUMNS, below_min_invalid=True)
+
+
+def _read_channels(path: str | Path, names: dict[str, str], *, below_min_invalid: bool = False) -> pd.DataFrame:
+    """The file's channels at its common rate as a frame (``time_s``, ``time``, one column each).
+
+    ``attrs``: ``start_time``, ``source`` and ``units`` (column -> the EDF
+    physical dimension).  Channels at another rate (the CRC) are skipped.
+    """
     path = Path(path)
-    edf, start = _open_edf(path)
+    edf, header = _open_edf(path)
+    start = header.start
     columns: dict[str, np.ndarray] = {}
+    units: dict[str, str] = {}
     fs_used: float | None = None
     for sig in edf.signals:
         label = sig.label.strip()
@@ -403,12 +538,17 @@ def read_trends(path: str | Path) -> pd.DataFrame:
         if fs_used is None:
             fs_used = fs
         elif fs != fs_used:
-            log.info("%s: %s at %g Hz skipped (trends at %g Hz)", path, label, fs, fs_used)
+            log.info("%s: %s at %g Hz skipped (channels at %g Hz)", path, label, fs, fs_used)
             continue
         base = label.rsplit(".", 1)[0] if "." in label else label
-        columns[TREND_COLUMNS.get(base, base)] = np.asarray(sig.data, dtype=np.float64)
+        key = names.get(base, base)
+        values = np.asarray(sig.data, dtype=np.float64)
+        if below_min_invalid:
+            values = np.where((values < float(sig.physical_min)) | (values <= 0), np.nan, values)
+        columns[key] = values
+        units[key] = sig.physical_dimension.strip()
     if fs_used is None:
-        raise DeviceDataError("no trend channels", file=str(path))
+        raise DeviceDataError("no data channels", file=str(path))
     n = min(len(v) for v in columns.values())
     time_s = np.arange(n, dtype=np.float64) / fs_used
     frame = pd.DataFrame({"time_s": time_s})
@@ -417,4 +557,5 @@ def read_trends(path: str | Path) -> pd.DataFrame:
         frame[key] = values[:n]
     frame.attrs["start_time"] = start
     frame.attrs["source"] = path.name
+    frame.attrs["units"] = units
     return frame

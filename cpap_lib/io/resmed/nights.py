@@ -1,20 +1,75 @@
-"""One night (a ``DATALOG/<date>/`` folder): its sessions joined into one recording, gaps kept as gaps."""
+"""One night: a ``DATALOG/<date>/`` folder's sessions joined into one recording, gaps kept as gaps.
+
+A night is the device's **sleep day**: ResMed's ``STR.edf`` holds one record
+per day running from noon to noon (its start is 12:00:00, records of
+86 400 s), its ``DATALOG/<date>`` folders are named after that day, and OSCAR
+splits days at noon by default too.  So a session starting at 02:14 on
+18 October belongs to the night of 17 October (:func:`sleep_day`).
+
+Sessions that hold no data (a header and 0 data records, -1 when the file
+was never closed, or less flow than a breath: an aborted session) and
+sessions whose BRP file cannot be read are skipped with a note in
+:attr:`DeviceNight.notes`; they never fail the night unless no session is left.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ...errors import DeviceDataError
-from ...recording import Recording
+from ...errors import DeviceDataError, NoDataError
+from ...recording import Recording, Signal
 from .files import _empty_events
-from .sessions import DeviceSession, _event_spans, _seconds_since, find_sessions, read_session
+from .sessions import (
+    DeviceSession,
+    SessionFiles,
+    _event_spans,
+    _seconds_since,
+    annotation_files,
+    attribute_events,
+    find_sessions,
+    read_annotations,
+    read_session,
+)
 
-__all__ = ["DeviceNight", "night_recording", "read_datalog"]
+__all__ = ["DeviceNight", "night_recording", "read_datalog", "read_night", "sleep_day", "DAY_STARTS_AT_HOUR"]
+
+DAY_STARTS_AT_HOUR = 12
+"""The device's day boundary (noon), as in STR.edf and OSCAR."""
+
+
+def sleep_day(when: datetime) -> date:
+    """The sleep day a moment belongs to: the calendar date of the noon that precedes it.
+
+    Examples
+    --------
+    >>> sleep_day(datetime(2024, 10, 18, 2, 14)), sleep_day(datetime(2024, 10, 17, 22, 18))
+    (datetime.date(2024, 10, 17), datetime.date(2024, 10, 17))
+    >>> sleep_day(datetime(2024, 10, 18, 12, 0))
+    datetime.date(2024, 10, 18)
+    """
+    return (when - timedelta(hours=DAY_STARTS_AT_HOUR)).date()
+
+
+def _concat_signals(sessions: list[DeviceSession], offsets: list[float]) -> dict[str, Signal]:
+    names: dict[str, str] = {}
+    for s in sessions:
+        for name, sig in s.recording.signals.items():
+            names.setdefault(name, sig.unit)
+    out = {}
+    for name, unit in names.items():
+        parts = [(s.recording.signals[name], off) for s, off in zip(sessions, offsets) if name in s.recording.signals]
+        out[name] = Signal(
+            name=name,
+            unit=unit,
+            time_s=np.concatenate([sig.time_s + off for sig, off in parts]),
+            values=np.concatenate([sig.values for sig, _ in parts]),
+        )
+    return out
 
 
 def night_recording(sessions: list[DeviceSession] | tuple[DeviceSession, ...], *, source: str = "") -> Recording:
@@ -26,7 +81,8 @@ def night_recording(sessions: list[DeviceSession] | tuple[DeviceSession, ...], *
     time with data, not the span; ``meta["sessions"]`` lists each session's
     ``offset_s`` and ``duration_s`` and ``meta["gaps"]`` the gaps
     (``start_s``, ``end_s``).  ``channels["session"]`` holds each sample's
-    session index.
+    session index; ``signals`` the sessions' device channels in the night's
+    time base.
 
     Raises
     ------
@@ -38,7 +94,7 @@ def night_recording(sessions: list[DeviceSession] | tuple[DeviceSession, ...], *
     sessions = sorted(sessions, key=lambda s: s.start_time)
     fs = sessions[0].recording.fs_hz
     origin = sessions[0].start_time
-    times, flows, pressures, index, listing, gaps = [], [], [], [], [], []
+    times, flows, pressures, index, listing, gaps, offsets = [], [], [], [], [], [], []
     previous_end = None
     for i, session in enumerate(sessions):
         rec = session.recording
@@ -51,6 +107,7 @@ def night_recording(sessions: list[DeviceSession] | tuple[DeviceSession, ...], *
                     f"session starts at {session.start_time:%H:%M:%S}, before the previous one ends", file=rec.source
                 )
             gaps.append({"start_s": float(previous_end), "end_s": float(offset)})
+        offsets.append(offset)
         times.append(rec.time_s + offset)
         flows.append(rec.flow_lps)
         pressures.append(rec.pressure_cmh2o if rec.pressure_cmh2o is not None else np.full(rec.samples, np.nan))
@@ -76,24 +133,35 @@ def night_recording(sessions: list[DeviceSession] | tuple[DeviceSession, ...], *
         start_time=origin,
         channels={"session": np.concatenate(index)},
         meta=meta,
+        signals=_concat_signals(sessions, offsets),
     )
 
 
 @dataclass(frozen=True, eq=False)
 class DeviceNight:
-    """All sessions of one ``DATALOG/<date>/`` folder.
+    """All sessions of one night (sleep day).
 
     Attributes
     ----------
     folder : Path
+        The ``DATALOG/<date>/`` folder (the first, if the night's sessions span two).
     sessions : tuple of DeviceSession
-        In time order.
+        The sessions holding data, in time order.
     recording : Recording
-        The night: :func:`night_recording` of the sessions.
+        The night: :func:`night_recording` of the sessions, with
+        ``meta["notes"]`` and ``meta["night"]`` (ISO sleep day).
     events, trends : DataFrame
-        All sessions' events / trends, with ``start_s``/``end_s`` and
+        All the night's device events / trends, with ``start_s``/``end_s`` and
         ``recording_time_s`` in the night recording's time base, and a
-        ``session`` column (index into ``sessions``).
+        ``session`` column (index into ``sessions``; -1 for an event outside
+        every session).
+    notes : tuple of str
+        Sessions and files skipped, and why (``"session 04:24:41 holds no data; skipped"``).
+    day : date
+        The sleep day (:func:`sleep_day` of the first session's start).
+    summary : dict or None
+        The device's own summary of the day from ``STR.edf`` (see
+        :func:`~.summary.read_summary`), where the card has one.
     """
 
     folder: Path
@@ -101,38 +169,113 @@ class DeviceNight:
     recording: Recording
     events: pd.DataFrame
     trends: pd.DataFrame
+    notes: tuple[str, ...] = ()
+    day: date | None = None
+    summary: dict | None = field(default=None)
 
     def __repr__(self) -> str:
-        return f"DeviceNight({self.folder.name}, sessions={len(self.sessions)}, events={len(self.events)})"
+        return (
+            f"DeviceNight({self.day or self.folder.name}, sessions={len(self.sessions)}, "
+            f"events={len(self.events)}, notes={len(self.notes)})"
+        )
 
 
-def _night_frames(sessions: tuple[DeviceSession, ...], origin: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
-    events, trends = [], []
-    for i, session in enumerate(sessions):
-        ev = _event_spans(session.events.assign(session=i), origin)
-        events.append(ev)
-        if len(session.trends):
-            tr = session.trends.assign(session=i)
-            tr["recording_time_s"] = _seconds_since(tr["time"], origin)
-            trends.append(tr)
-    night_events = pd.concat(events, ignore_index=True) if events else _empty_events()
+def _skip_note(files: SessionFiles, exc: DeviceDataError) -> str:
+    when = f"{files.start_time:%H:%M:%S}"
+    if isinstance(exc, NoDataError):
+        reason = exc.reason.removeprefix("holds no data: ")
+        if reason.startswith("holds "):  # too short
+            return f"session {when} {reason}; skipped"
+        return f"session {when} holds no data; skipped ({files.brp.name}: {reason})"
+    return f"session {when} cannot be read; skipped ({files.brp.name}: {exc.reason})"
+
+
+def read_night(
+    files: list[SessionFiles] | tuple[SessionFiles, ...],
+    annotations: list[Path] | tuple[Path, ...] = (),
+    *,
+    folder: Path,
+    source: str = "",
+    summary: dict | None = None,
+) -> DeviceNight:
+    """Read a night from its sessions' files and its EVE/CSL files.
+
+    Each annotation goes to the session whose flow it falls in
+    (:func:`~.sessions.attribute_events`), whichever file it came from.
+
+    Raises
+    ------
+    NoDataError
+        Every session was skipped (the notes say why).
+    DeviceDataError
+        No session at all.
+    """
+    source = source or folder.name
+    if not files:
+        raise DeviceDataError("no sessions with flow data (no *_BRP.edf files)", file=str(folder))
+    notes: list[str] = []
+    sessions: list[DeviceSession] = []
+    for f in sorted(files, key=lambda f: f.start_time):
+        try:
+            sessions.append(read_session(f, events=_empty_events()))
+        except DeviceDataError as exc:
+            notes.append(_skip_note(f, exc))
+    if not sessions:
+        raise NoDataError("no session holds flow data: " + "; ".join(notes), file=str(folder))
+    events, event_notes = read_annotations(list(annotations))
+    notes += event_notes
+    origin = sessions[0].start_time
+    starts = np.array([(s.start_time - origin).total_seconds() for s in sessions])
+    ends = starts + np.array([s.duration_s for s in sessions])
+    which = attribute_events(_seconds_since(events["start_time"], origin), starts, ends)
+    sessions = [
+        replace(s, events=_event_spans(events[which == i].reset_index(drop=True), s.start_time))
+        for i, s in enumerate(sessions)
+    ]
+    for s in sessions:
+        notes += list(s.notes)
+    outside = int((which < 0).sum())
+    if outside:
+        notes.append(f"{outside} device event(s) fall outside every session; kept with session -1, not compared")
+    recording = night_recording(sessions, source=source)
+    day = sleep_day(origin)
+    recording = replace(recording, meta={**recording.meta, "notes": list(notes), "night": day.isoformat()})
+    night_events = _event_spans(events.assign(session=which), origin) if len(events) else _event_spans(
+        _empty_events().assign(session=pd.Series(dtype=np.int64)), origin
+    )
+    trends = [s.trends.assign(session=i) for i, s in enumerate(sessions) if len(s.trends)]
     night_trends = pd.concat(trends, ignore_index=True) if trends else pd.DataFrame()
-    return night_events, night_trends
+    if len(night_trends):
+        night_trends["recording_time_s"] = _seconds_since(night_trends["time"], origin)
+    return DeviceNight(
+        folder=folder,
+        sessions=tuple(sessions),
+        recording=recording,
+        events=night_events,
+        trends=night_trends,
+        notes=tuple(notes),
+        day=day,
+        summary=summary,
+    )
 
 
 def read_datalog(folder: str | Path) -> DeviceNight:
     """Read every session of a ``DATALOG/<date>/`` folder into a :class:`DeviceNight`.
 
+    With the card's ``STR.edf`` two levels up, ``summary`` holds the device's
+    summary of the night.
+
     Raises
     ------
     DeviceDataError
-        The folder holds no ``*_BRP.edf`` file, or one of its files is corrupt.
+        The folder holds no ``*_BRP.edf`` file, or no session holds data.
     """
+    from .summary import summary_for_day
+
     folder = Path(folder)
     files = find_sessions(folder)
     if not files:
         raise DeviceDataError("no sessions with flow data (no *_BRP.edf files)", file=str(folder))
-    sessions = tuple(read_session(f) for f in files)
-    recording = night_recording(sessions, source=folder.name)
-    events, trends = _night_frames(sessions, recording.start_time)
-    return DeviceNight(folder=folder, sessions=sessions, recording=recording, events=events, trends=trends)
+    night = read_night(files, annotation_files(folder), folder=folder)
+    summary = summary_for_day(folder.parent.parent / "STR.edf", night.day) if folder.parent.name.upper() == "DATALOG" else None
+    return replace(night, summary=summary) if summary is not None else night
