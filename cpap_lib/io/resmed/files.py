@@ -44,7 +44,8 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DeviceDataError, NoDataError
-from ...recording import MIN_DURATION_S, Recording
+from ...recording import Recording
+from ..lab_text import MIN_DURATION_S
 
 __all__ = [
     "EVENT_KINDS",
@@ -348,7 +349,7 @@ def read_brp(path: str | Path) -> Recording:
     ------
     NoDataError
         A header without data (an aborted session), or less flow than a
-        breath (:data:`~cpap_lib.recording.MIN_DURATION_S`).
+        breath (:data:`~cpap_lib.io.lab_text.MIN_DURATION_S`, the lab reader's limit too).
     DeviceDataError
         Missing, truncated or corrupt file, or no flow channel.
 

@@ -12,7 +12,7 @@ import pytest
 from cpap_lib.io import resmed as edf
 from cpap_lib.errors import DeviceDataError, RecordingError
 
-CARD = Path(__file__).resolve().parents[1].parent / "shared" / "reference_data" / "resmed_airsense11"
+CARD = Path(__file__).resolve().parents[2].parent / "shared" / "reference_data" / "resmed_airsense11"
 NIGHT = CARD / "DATALOG" / "20241017"
 LAST_BRP = NIGHT / "20241018_055256_BRP.edf"
 

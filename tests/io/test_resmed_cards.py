@@ -21,7 +21,7 @@ from cpap_lib.io import read_recording
 from cpap_lib.io.resmed import read_brp, read_card, read_datalog, read_header, read_oximetry
 from cpap_lib.io.resmed.assemble import copy_card_files, copy_night
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference_data"
+REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference_data"
 AS10, AS11, AC10 = (REFERENCE / f"resmed_{m}" for m in ("airsense10", "airsense11", "aircurve10"))
 AC10_NIGHT = AC10 / "DATALOG" / "20250202"
 AS11_NIGHT = AS11 / "DATALOG" / "20241017"
@@ -82,7 +82,7 @@ def test_aircurve_night_events_from_one_eve_file_go_to_the_sessions_they_fall_in
 
 
 def test_aircurve_device_apneas_are_found_by_our_analysis():
-    from cpap_lib.compare import compare
+    from cpap_lib.analysis.compare import compare
 
     result = compare(read_datalog(AC10_NIGHT))
     apnea = result.night.events["apnea"]
