@@ -11,8 +11,9 @@ import pytest
 
 from cpap_lib.io import resmed as edf
 from cpap_lib.errors import DeviceDataError, RecordingError
+from support import REFERENCE_DATA
 
-CARD = Path(__file__).resolve().parents[2].parent / "shared" / "reference_data" / "resmed_airsense11"
+CARD = REFERENCE_DATA / "resmed_airsense11"
 NIGHT = CARD / "DATALOG" / "20241017"
 LAST_BRP = NIGHT / "20241018_055256_BRP.edf"
 

@@ -20,8 +20,9 @@ from cpap_lib.errors import DeviceDataError, NoDataError
 from cpap_lib.io import read_recording
 from cpap_lib.io.resmed import read_brp, read_card, read_datalog, read_header, read_oximetry
 from cpap_lib.io.resmed.assemble import copy_card_files, copy_night
+from support import REFERENCE_DATA
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference_data"
+REFERENCE = REFERENCE_DATA
 AS10, AS11, AC10 = (REFERENCE / f"resmed_{m}" for m in ("airsense10", "airsense11", "aircurve10"))
 AC10_NIGHT = AC10 / "DATALOG" / "20250202"
 AS11_NIGHT = AS11 / "DATALOG" / "20241017"
