@@ -1,10 +1,12 @@
-"""``cpap-lab serve [--host 127.0.0.1] [--port 8000] [--database URL]``: run the REST server.
+"""``cpap-lab serve [--host 127.0.0.1] [--port 8000] [--database URL] [--workers N]``: run the REST server.
 
 The database defaults to ``CPAP_DATABASE_URL`` or ``sqlite:///cpap_lab.db``
 in the working directory. Tokens come from ``CPAP_DEVICE_TOKEN``,
 ``CPAP_STAFF_TOKEN`` or ``CPAP_TOKEN_FILE``; without any, only a loopback
 host is accepted (otherwise exit status 2 with a message saying how to
 configure tokens). Logs are ``key=value`` lines on stderr, one per request.
+``--workers N`` runs N uvicorn worker processes on one socket: PostgreSQL
+only (SQLite is refused for N > 1 with a sentence saying why).
 
 Examples
 --------
@@ -18,6 +20,10 @@ Examples
 Traceback (most recent call last):
 ...
 cpap_lib.errors.ParameterError: host: refusing to listen on 0.0.0.0 without access tokens; ...
+>>> run(sub.choices["serve"].parse_args(["--workers", "2", "--database", "sqlite:///x.db"]), env={})
+Traceback (most recent call last):
+...
+cpap_lib.errors.ParameterError: workers: SQLite takes one writer at a time ...
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--database", metavar="URL", default=None,
                         help="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://user@host/db "
                         "(default: CPAP_DATABASE_URL or sqlite:///cpap_lab.db)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="worker processes (default 1; more than 1 needs PostgreSQL)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
                         help="log level (info logs one line per request; default info)")
     parser.set_defaults(func=run)
@@ -51,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
     """Check the settings, then serve until interrupted; return 0."""
     from ..errors import ParameterError
-    from ..server.process import serve
+    from ..server.process import check_workers, serve
     from ..server.settings import Settings, check_bind_host
 
     settings = Settings.from_env(os.environ if env is None else env)
@@ -60,5 +68,6 @@ def run(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
     if not 0 <= args.port <= 65535:
         raise ParameterError("port", f"must be 0-65535, got {args.port}")
     check_bind_host(args.host, settings)
-    serve(settings, host=args.host, port=args.port, log_level=args.log_level)
+    check_workers(args.workers, settings.database_url)
+    serve(settings, host=args.host, port=args.port, log_level=args.log_level, workers=args.workers)
     return 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import logging
 import os
 import socket
@@ -31,11 +32,12 @@ from pathlib import Path
 from typing import Self
 
 import requests
+from sqlalchemy.engine import make_url
 
-from ..errors import CpapError, ServerUnavailableError
+from ..errors import CpapError, ParameterError, ServerUnavailableError
 from .settings import Settings, check_bind_host, served_names
 
-__all__ = ["ServerProcess", "bind_socket", "configure_logging", "free_port", "serve", "start_server"]
+__all__ = ["ServerProcess", "bind_socket", "check_workers", "configure_logging", "free_port", "serve", "start_server"]
 
 LOG_FORMAT = "ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
@@ -67,16 +69,65 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def check_workers(workers: int, database_url: str) -> None:
+    """Refuse a worker count the database cannot take: SQLite serves from one process only.
+
+    >>> check_workers(2, "sqlite:///lab.db")
+    Traceback (most recent call last):
+    ...
+    cpap_lib.errors.ParameterError: workers: SQLite takes one writer at a time and the server keeps its writes in order inside one process, so it runs one worker on SQLite; for --workers 2 use PostgreSQL (--database postgresql+psycopg://user@host/db)
+    >>> check_workers(4, "postgresql+psycopg://lab@db.example/lab")
+    """
+    if workers < 1:
+        raise ParameterError("workers", f"must be at least 1, got {workers}")
+    if workers > 1 and make_url(database_url).get_backend_name() == "sqlite":
+        raise ParameterError(
+            "workers", "SQLite takes one writer at a time and the server keeps its writes in order inside one "
+            f"process, so it runs one worker on SQLite; for --workers {workers} use PostgreSQL "
+            "(--database postgresql+psycopg://user@host/db)")
+
+
+def _worker_app(settings: Settings, log_level: str):
+    """The app of one worker process (``--workers N``): logging set up as in the parent."""
+    from .app import create_app
+
+    configure_logging(log_level)
+    return create_app(settings)
+
+
 def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
-          sock: socket.socket | None = None, log_level: str = "info") -> None:
-    """Run the server in this process until interrupted (SIGINT / SIGTERM)."""
+          sock: socket.socket | None = None, log_level: str = "info", workers: int = 1) -> None:
+    """Run the server until interrupted (SIGINT / SIGTERM).
+
+    With ``workers`` > 1 (PostgreSQL only, :func:`check_workers`) this process
+    prepares the schema, then supervises that many uvicorn worker processes
+    sharing one listening socket; each has its own connection pool.
+    """
     import uvicorn
 
     from .app import create_app
 
     check_bind_host(host, settings)
+    check_workers(workers, settings.database_url)
     configure_logging(log_level)
     settings = dataclasses.replace(settings, allowed_hosts=settings.allowed_hosts | served_names(host))
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        from .db import make_engine
+        from .migrations import prepare_schema
+
+        engine = make_engine(settings.database_url)
+        try:
+            prepare_schema(engine)  # once, before the workers start (they find it at head)
+        finally:
+            engine.dispose()
+        config = uvicorn.Config(functools.partial(_worker_app, settings, log_level), factory=True, host=host,
+                                port=port, log_level=log_level, access_log=False, log_config=None,
+                                timeout_graceful_shutdown=5, workers=workers)
+        listening = sock if sock is not None else config.bind_socket()
+        Multiprocess(config, sockets=[listening]).run()
+        return
     app = create_app(settings)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                             log_config=None, timeout_graceful_shutdown=5)
@@ -150,6 +201,7 @@ def start_server(
     token_file: str | os.PathLike | None = None,
     max_body_bytes: int | None = None,
     log_level: str = "warning",
+    workers: int = 1,
     log_path: str | os.PathLike | None = None,
     startup_timeout: float = 30.0,
     env: Mapping[str, str] | None = None,
@@ -170,6 +222,8 @@ def start_server(
         Body size limit (default: the server's).
     log_level : str
         ``"info"`` logs every request.
+    workers : int
+        Worker processes (more than 1 only on PostgreSQL).
     log_path : path, optional
         Where the child's log goes (default: a temporary file).
     startup_timeout : float
@@ -196,6 +250,7 @@ def start_server(
     if max_body_bytes is not None:
         child_env["CPAP_MAX_BODY_BYTES"] = str(max_body_bytes)
     check_bind_host(host, Settings.from_env(child_env))
+    check_workers(workers, database_url)
 
     if log_path is None:
         handle, name = tempfile.mkstemp(prefix="cpap-server-", suffix=".log")
@@ -208,7 +263,8 @@ def start_server(
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "cpap_lib.server.process", "--fd", str(sock.fileno()),
-                 "--host", host, "--port", str(actual_port), "--log-level", log_level],
+                 "--host", host, "--port", str(actual_port), "--log-level", log_level,
+                 "--workers", str(workers)],
                 env=child_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 pass_fds=(sock.fileno(),),
             )
@@ -248,10 +304,12 @@ def _child_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
     sock = socket.socket(fileno=args.fd)
     try:
-        serve(Settings.from_env(), host=args.host, port=args.port, sock=sock, log_level=args.log_level)
+        serve(Settings.from_env(), host=args.host, port=args.port, sock=sock, log_level=args.log_level,
+              workers=args.workers)
     except CpapError as exc:  # a sentence in the log, not a traceback (e.g. a database newer than the code)
         logging.getLogger("cpap_lib.server").error("event=startup_refused message=\"%s\"", exc)
         return 2
