@@ -37,7 +37,6 @@ from .decimate import minmax_lttb
 
 __all__ = ["analyze", "analyze_file", "Analysis", "DEFAULT_PARAMS", "PARAM_RANGES", "METHODS"]
 
-METHODS = ("amplitude", "gap")
 DEFAULT_PARAMS: dict[str, float] = {
     "cutoff_hz": 2.0,
     "threshold": 0.15,
@@ -256,6 +255,38 @@ class Analysis:
         )
 
 
+def _events_amplitude(x: np.ndarray, time_s: np.ndarray, fs_hz: float, breaths, p: dict[str, float]):
+    """``method="amplitude"``: apneas and hypopnea candidates by the AASM amplitude rule."""
+    from . import events as _e
+
+    return _e.events_find(
+        x, time_s, fs_hz, breaths, apnea_drop=p["apnea_drop"], hypopnea_drop=p["hypopnea_drop"],
+        min_duration_s=p["min_event_s"], baseline_s=p["baseline_s"],
+    )
+
+
+def _events_gap(x: np.ndarray, time_s: np.ndarray, fs_hz: float, breaths, p: dict[str, float]):
+    """``method="gap"``: apneas by the old system's gap rule, hypopnea candidates by the amplitude rule.
+
+    The hypopnea candidates are the amplitude rule's (those not overlapping an
+    amplitude-rule apnea), so the amplitude step runs here too; its apneas are
+    replaced by the gap rule's.
+    """
+    import pandas as pd
+
+    from . import events as _e
+
+    amplitude = _events_amplitude(x, time_s, fs_hz, breaths, p)
+    gap = _e.events_gap_rule(breaths["peak_s"].to_numpy(), max_gap_s=p["max_gap_s"])
+    return pd.concat([gap, amplitude[amplitude["kind"] == "hypopnea"]], ignore_index=True)
+
+
+_EVENT_METHODS = {"amplitude": _events_amplitude, "gap": _events_gap}
+"""The events step of each ``method``: ``(clean flow, time_s, fs_hz, breath table, params) -> events``."""
+METHODS = tuple(_EVENT_METHODS)
+"""The analysis methods (``analyze(method=...)``): ``("amplitude", "gap")``."""
+
+
 def _check_params(method: str, params: dict[str, Any]) -> dict[str, float]:
     if method not in METHODS:
         raise ParameterError("method", f"must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
@@ -330,7 +361,6 @@ def analyze(recording: Recording, *, method: str = "amplitude", **params: float)
     import pandas as pd
 
     from . import breaths as _b
-    from . import events as _e
 
     p = _check_params(method, params)
     fs = recording.fs_hz
@@ -349,14 +379,7 @@ def analyze(recording: Recording, *, method: str = "amplitude", **params: float)
         clean_x.append(x)
         table = _b.breaths_table(_b.breaths_find(x, fs_a, threshold=p["threshold"]), x, ts, fs_a)
         tables.append(table)
-        events = _e.events_find(
-            x, ts, fs_a, table, apnea_drop=p["apnea_drop"], hypopnea_drop=p["hypopnea_drop"],
-            min_duration_s=p["min_event_s"], baseline_s=p["baseline_s"],
-        )
-        if method == "gap":
-            gap = _e.events_gap_rule(table["peak_s"].to_numpy(), max_gap_s=p["max_gap_s"])
-            events = pd.concat([gap, events[events["kind"] == "hypopnea"]], ignore_index=True)
-        event_tables.append(events)
+        event_tables.append(_EVENT_METHODS[method](x, ts, fs_a, table, p))
     breaths = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     events = pd.concat(event_tables, ignore_index=True) if len(event_tables) > 1 else event_tables[0]
     events = events.sort_values("start_s", kind="stable").reset_index(drop=True)
