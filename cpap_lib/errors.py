@@ -93,11 +93,19 @@ class ParameterError(CpapError, ValueError):
     name : str
         The argument's name.
     message : str
-        What is wrong and what is allowed.
+        What is wrong and what is allowed; kept as ``.message`` (``str(err)``
+        is ``"name: message"``), for a form that shows it beside the field.
+
+    Examples
+    --------
+    >>> err = ParameterError("pressure", "must be from 4 to 25 cmH2O")
+    >>> str(err), err.name, err.message
+    ('pressure: must be from 4 to 25 cmH2O', 'pressure', 'must be from 4 to 25 cmH2O')
     """
 
     def __init__(self, name: str, message: str):
         self.name = name
+        self.message = message
         super().__init__(f"{name}: {message}")
 
 

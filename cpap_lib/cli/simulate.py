@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except ParameterError as exc:  # name the option the user typed, not the Python argument
         option = _OPTION_OF.get(exc.name, exc.name)
-        raise ParameterError(option, str(exc).removeprefix(f"{exc.name}: ")) from None
+        raise ParameterError(option, exc.message) from None
     truth_path = sim.write(out)
     t = sim.truth
     print(

@@ -405,9 +405,7 @@ class BedsideStation(widgets.VBox):
 
 
 def _reason(exc: BaseException) -> str:
-    name = getattr(exc, "name", None)
-    text = str(exc)
-    return text[len(name) + 2:] if name and text.startswith(f"{name}: ") else text
+    return getattr(exc, "message", None) or str(exc)  # ParameterError.message: without the "name: " prefix
 
 
 def build_bedside(client: Any = None, *, room: int | None = None, poll_s: float | None = None) -> widgets.VBox:

@@ -425,9 +425,7 @@ class MonitoringStation(widgets.VBox):
 
 
 def _reason(exc: BaseException) -> str:
-    name = getattr(exc, "name", None)
-    text = str(exc)
-    return text[len(name) + 2:] if name and text.startswith(f"{name}: ") else text
+    return getattr(exc, "message", None) or str(exc)  # ParameterError.message: without the "name: " prefix
 
 
 def _nan(value: float | int | None) -> float:
