@@ -21,10 +21,10 @@ import os
 import sys
 
 from ..errors import ParameterError
+from ..reports.subjects import TOKEN_ENV
 
 __all__ = ["register", "run", "parse_params"]
 
-TOKEN_ENV = "CPAP_LAB_TOKEN"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

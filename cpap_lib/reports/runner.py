@@ -35,6 +35,7 @@ Examples
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import json
 import logging
 import multiprocessing
@@ -52,7 +53,7 @@ from ..analysis import METHODS
 from ..errors import ParameterError, ReportError
 from ..paths import NOTEBOOK_DIR
 from .index import write_index
-from .kernels import KERNEL_START_TIMEOUT_S, current_env_kernel, ipc_kernel_manager
+from .kernels import KERNEL_START_TIMEOUT_S, current_env_kernel
 from .sources import expand_inputs, file_jobs
 from .subjects import SUMMARY_SUFFIX, ReportJob
 
@@ -88,13 +89,16 @@ class ReportResult:
     error : str or None
         ``"ErrorName: message"`` of the failure.
     run_s : float
-        Wall time of the papermill run (kernel start and stop included).
+        Wall time of the papermill run on the warm kernel (its reset included, its start not).
     cells_s : float
         Sum of the notebook's cell execution times.
     tagged_s : dict
         Execution time of the cells with each tag (``imports``, ``analysis`` ...).
     export_s : float
         Time to export the HTML.
+    kernel_s : float
+        Time to start the worker's kernel and preload its imports, for the
+        report that started it (0 for the reports that reused it).
     """
 
     name: str
@@ -107,10 +111,11 @@ class ReportResult:
     cells_s: float = 0.0
     tagged_s: dict = field(default_factory=dict)
     export_s: float = 0.0
+    kernel_s: float = 0.0
 
     @property
     def overhead_s(self) -> float:
-        """Time of the run outside cells: kernel start, stop and papermill's bookkeeping."""
+        """Time of the run outside cells: the kernel's reset and papermill's bookkeeping."""
         return max(self.run_s - self.cells_s, 0.0)
 
 
@@ -162,6 +167,17 @@ def cell_seconds(nb: Any) -> tuple[float, dict[str, float]]:
     return total, tagged
 
 
+@functools.cache
+def _html_exporter() -> Any:
+    """One nbconvert exporter per process (building one compiles its templates: half a second)."""
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={REMOVE_TAG}), enabled=True)
+    return exporter
+
+
 def _export_html(nb: Any, title: str) -> str:
     """Static HTML: no code cells, prompts, cells tagged ``remove-in-report``, or scripts.
 
@@ -170,21 +186,33 @@ def _export_html(nb: Any, title: str) -> str:
     another site.
     """
     from bs4 import BeautifulSoup
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
 
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={REMOVE_TAG}), enabled=True)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     soup = BeautifulSoup(body, "html.parser")
     for script in soup.find_all("script"):
         script.decompose()
     return str(soup)
 
 
+@functools.cache
+def _preload_code(notebook: str, mtime_ns: int) -> str:
+    """The source of the notebook's cells tagged ``imports``: run once when a warm kernel starts."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    return "\n".join(cell.source for cell in nb.cells
+                     if cell.cell_type == "code" and "imports" in cell.get("metadata", {}).get("tags", []))
+
+
 def run_one_report(job: ReportJob, notebook: str | os.PathLike, build_dir: str | os.PathLike, *,
-                   kernel_name: str | None = None, cell_timeout_s: float = CELL_TIMEOUT_S) -> ReportResult:
-    """Execute the report notebook for one job into ``build_dir``.
+                   kernel_name: str | None = None, cell_timeout_s: float = CELL_TIMEOUT_S,
+                   token: str = "") -> ReportResult:
+    """Execute the report notebook for one job into ``build_dir``, on this worker's warm kernel.
+
+    The kernel is started on the worker's first report (and its ``imports``
+    cells preloaded) and reused for the next ones (see
+    :mod:`cpap_lib.reports.engine`); ``token`` reaches the notebook only
+    through the kernel's environment (``$CPAP_LAB_TOKEN``).
 
     A failure inside the notebook (an unreadable recording, an unreachable
     server, a dead kernel, a cell timeout) is returned as a failed
@@ -196,39 +224,46 @@ def run_one_report(job: ReportJob, notebook: str | os.PathLike, build_dir: str |
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+    from .engine import ENGINE_NAME, discard_warm_kernel, warm_kernel
+
     build = Path(build_dir)
     for sub in ("notebooks", "reports", "summaries"):
         (build / sub).mkdir(parents=True, exist_ok=True)
+    notebook = Path(notebook).resolve()
     notebook_rel = f"notebooks/{job.name}.ipynb"
     output = build / notebook_rel
     summary_path = build / "summaries" / f"{job.name}{SUMMARY_SUFFIX}"
     error = None
+    warm, started_here = warm_kernel(kernel_name or current_env_kernel(), os.fspath(notebook.parent), token=token,
+                                     preload=_preload_code(os.fspath(notebook), notebook.stat().st_mtime_ns))
+    kernel_s = warm.start_s + warm.preload_s if started_here else 0.0
     started = time.perf_counter()
     try:
         papermill.execute_notebook(
             os.fspath(notebook), os.fspath(output), parameters=job.notebook_parameters(build / "summaries"),
-            kernel_name=kernel_name or current_env_kernel(), shutdown_kernel="immediate", progress_bar=False,
-            cwd=os.fspath(Path(notebook).resolve().parent), execution_timeout=cell_timeout_s,
-            start_timeout=KERNEL_START_TIMEOUT_S, kernel_manager_class=ipc_kernel_manager(),
+            kernel_name=warm.kernel_name, progress_bar=False, cwd=os.fspath(notebook.parent),
+            execution_timeout=cell_timeout_s, start_timeout=KERNEL_START_TIMEOUT_S, request_save_on_cell_execute=False,
+            engine_name=ENGINE_NAME, warm=warm, partial_path=os.fspath(output),
         )
     except papermill.PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"
     except (DeadKernelError, CellTimeoutError) as exc:
         error = f"{type(exc).__name__}: {exc}"
+        discard_warm_kernel(warm)  # dead, or still busy with the timed-out cell
     run_s = time.perf_counter() - started
     nb = nbformat.read(output, as_version=4)
     cells_s, tagged_s = cell_seconds(nb)
     if error is not None:
         log.info("report %s failed: %s", job.name, error)
         return ReportResult(name=job.name, ok=False, notebook=notebook_rel, error=error, run_s=run_s, cells_s=cells_s,
-                            tagged_s=tagged_s)
+                            tagged_s=tagged_s, kernel_s=kernel_s)
     started = time.perf_counter()
     html_rel = f"reports/{job.name}.html"
     (build / html_rel).write_text(_export_html(nb, job.name), encoding="utf-8")
     export_s = time.perf_counter() - started
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else None
     return ReportResult(name=job.name, ok=True, notebook=notebook_rel, html=html_rel, summary=summary, run_s=run_s,
-                        cells_s=cells_s, tagged_s=tagged_s, export_s=export_s)
+                        cells_s=cells_s, tagged_s=tagged_s, export_s=export_s, kernel_s=kernel_s)
 
 
 def _jobs_from(inputs: Iterable[str | os.PathLike | ReportJob], method: str, params: Mapping[str, Any] | None) -> list[ReportJob]:
@@ -285,35 +320,47 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _run_local(jobs: Sequence[ReportJob], notebook: Path, build: Path, kernel: str, workers: int,
+def _run_local(jobs: Sequence[ReportJob], notebook: Path, build: Path, kernel: str, workers: int, token: str,
                progress: _Progress, on_done: Callable[[ReportResult], None]) -> None:
+    """Run here (``workers == 1``) or in a process pool; each worker's kernel is shut down at its end."""
     if workers == 1:
+        from .engine import shutdown_warm_kernels
+
         progress.start()
-        for job in jobs:
-            on_done(run_one_report(job, notebook, build, kernel_name=kernel))
+        try:
+            for job in jobs:
+                on_done(run_one_report(job, notebook, build, kernel_name=kernel, token=token))
+        finally:
+            shutdown_warm_kernels()
         return
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
-        futures = [pool.submit(run_one_report, job, notebook, build, kernel_name=kernel) for job in jobs]
+        futures = [pool.submit(run_one_report, job, notebook, build, kernel_name=kernel, token=token) for job in jobs]
         progress.start()
         for future in concurrent.futures.as_completed(futures):
             on_done(future.result())
 
 
-def _run_dask(jobs: Sequence[ReportJob], notebook: Path, build: Path, scheduler: str,
+def _run_dask(jobs: Sequence[ReportJob], notebook: Path, build: Path, scheduler: str, token: str,
               on_done: Callable[[ReportResult], None]) -> None:
+    """Run on a Dask cluster; the workers' kernels are shut down at the end of the batch."""
     from distributed import Client, KilledWorker, as_completed
+
+    from .engine import shutdown_warm_kernels
 
     with Client(scheduler, set_as_default=False) as client:
         batch = uuid.uuid4().hex[:8]
-        futures = {client.submit(run_one_report, job, os.fspath(notebook), os.fspath(build), pure=False,
+        futures = {client.submit(run_one_report, job, os.fspath(notebook), os.fspath(build), token=token, pure=False,
                                  key=f"report-{job.name}-{batch}"): job for job in jobs}
-        for future in as_completed(futures, loop=client.loop):
-            job = futures[future]
-            try:
-                on_done(future.result())
-            except KilledWorker as exc:  # the worker died: the others go on
-                on_done(ReportResult(name=job.name, ok=False, notebook=f"notebooks/{job.name}.ipynb",
-                                     error=f"KilledWorker: {exc}"))
+        try:
+            for future in as_completed(futures, loop=client.loop):
+                job = futures[future]
+                try:
+                    on_done(future.result())
+                except KilledWorker as exc:  # the worker died: the others go on
+                    on_done(ReportResult(name=job.name, ok=False, notebook=f"notebooks/{job.name}.ipynb",
+                                         error=f"KilledWorker: {exc}"))
+        finally:
+            client.run(shutdown_warm_kernels)
 
 
 def _replace_outputs(build: Path, out_dir: Path) -> None:
@@ -406,9 +453,9 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
     try:
         if scheduler:
             bar.start()
-            _run_dask(jobs, notebook, build, scheduler, on_done)
+            _run_dask(jobs, notebook, build, scheduler, token, on_done)
         else:
-            _run_local(jobs, notebook, build, current_env_kernel(), min(workers, len(jobs)), bar, on_done)
+            _run_local(jobs, notebook, build, current_env_kernel(), min(workers, len(jobs)), token, bar, on_done)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
         raise

@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ReportError
-from .subjects import ReportJob, ReportSubject, events_frame, safe_name
+from .subjects import TOKEN_ENV, ReportJob, ReportSubject, events_frame, safe_name
 
 __all__ = ["server_jobs", "load_server_subject", "measurements_frame", "MEASUREMENT_COLUMNS"]
 
@@ -69,17 +70,17 @@ def server_jobs(server_url: str, *, token: str = "", rooms: Sequence[int | str] 
             log.info("room %s, patient %s: no measurement yet, no report", state.room, state.mrn)
             continue
         jobs.append(ReportJob(name=safe_name(f"room-{state.room}-{state.mrn}"), server_url=server_url,
-                              room=str(state.room), mrn=state.mrn, token=token, method=method))
+                              room=str(state.room), mrn=state.mrn, method=method))
     log.info("%d server patients at %s", len(jobs), server_url)
     return jobs
 
 
-def load_server_subject(*, report_name: str = "", server_url: str, room: str | int = "", mrn: str = "",
-                        token: str = "") -> ReportSubject:
+def load_server_subject(*, report_name: str = "", server_url: str, room: str | int = "", mrn: str = "") -> ReportSubject:
     """The latest measurement of a server patient, with their earlier ones.
 
     Give ``room`` (its current patient, or ``mrn``'s measurements there) or
-    ``mrn`` alone (the room of their latest stay).
+    ``mrn`` alone (the room of their latest stay). The API token is read
+    from ``$CPAP_LAB_TOKEN`` (the kernel's environment).
 
     Raises
     ------
@@ -91,6 +92,7 @@ def load_server_subject(*, report_name: str = "", server_url: str, room: str | i
     from ..client import CpapClient
 
     started = time.perf_counter()
+    token = os.environ.get(TOKEN_ENV, "")  # never a notebook parameter: it would be written into the notebook
     with CpapClient(server_url, token=token or None) as client:
         if room in ("", None):
             stays = client.patient(mrn).admissions

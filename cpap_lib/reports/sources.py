@@ -93,7 +93,7 @@ def file_jobs(paths: Sequence[str | os.PathLike], *, method: str = "amplitude", 
 
 
 def load_report_subject(*, report_name: str = "", recording_path: str = "", server_url: str = "", room: str | int = "",
-                        mrn: str = "", token: str = "", method: str = "amplitude",
+                        mrn: str = "", method: str = "amplitude",
                         params: Mapping[str, Any] | None = None) -> ReportSubject:
     """Read and analyze one patient's data for the report notebook.
 
@@ -116,7 +116,7 @@ def load_report_subject(*, report_name: str = "", recording_path: str = "", serv
     if server_url:
         from .server_source import load_server_subject
 
-        return load_server_subject(report_name=report_name, server_url=server_url, room=room, mrn=mrn, token=token)
+        return load_server_subject(report_name=report_name, server_url=server_url, room=room, mrn=mrn)
     started = time.perf_counter()
     analysis = analyze_file(recording_path, method=method, **dict(params or {}))
     analysis_s = time.perf_counter() - started

@@ -22,8 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ReportJob", "ReportSubject", "events_frame", "safe_name", "SUMMARY_SUFFIX"]
+__all__ = ["TOKEN_ENV", "ReportJob", "ReportSubject", "events_frame", "safe_name", "SUMMARY_SUFFIX"]
 
+TOKEN_ENV = "CPAP_LAB_TOKEN"
+"""Environment variable holding the API token (the CLI's default, and the only way it reaches a report kernel)."""
 SUMMARY_SUFFIX = ".summary.json"
 """File name ending of the JSON a report notebook writes for the runner."""
 
@@ -48,8 +50,10 @@ class ReportJob:
         Unique, file-name-safe name of the report in the batch.
     recording_path : str
         Absolute path of the recording ("" for server patients).
-    server_url, room, mrn, token : str
-        Where a server patient's data lives ("" for files).
+    server_url, room, mrn : str
+        Where a server patient's data lives ("" for files). The API token is
+        not part of a job: it reaches the notebook only through the kernel's
+        environment (see :mod:`cpap_lib.reports.engine`).
     method : str
         Analysis method (``"amplitude"`` or ``"gap"``).
     params : dict
@@ -61,7 +65,6 @@ class ReportJob:
     server_url: str = ""
     room: str = ""
     mrn: str = ""
-    token: str = ""
     method: str = "amplitude"
     params: Mapping[str, Any] = field(default_factory=dict)
 
@@ -73,7 +76,6 @@ class ReportJob:
             "server_url": self.server_url,
             "room": self.room,
             "mrn": self.mrn,
-            "token": self.token,
             "output_dir": str(output_dir),
             "method": self.method,
             "analysis_params": dict(self.params),
