@@ -10,12 +10,15 @@ no request log) and measures:
 3. upload latency (``POST /api/v1/rooms/{room}/measurements``: full metric set,
    2000-point flow trace), sequential;
 4. ward-state latency (``GET /api/v1/ward``) with 50 rooms x 5 measurements and
-   50 rooms x 500 measurements (seeded by bulk SQL inserts).
+   50 rooms x 500 measurements (seeded by bulk SQL inserts);
+5. on PostgreSQL (a throwaway cluster, ``tests/support.py``), with 1 and with 2
+   worker processes (``--workers``), beside SQLite: the poll with wrk, and
+   uploads from 8 threads at once (throughput and latency).
 
 Prints a table and writes ``benchmarks/results/bench_server.json``.
 Targets (2-core machine): >= 2000 polls/s with p99 < 20 ms; ward p99 < 50 ms at 50 x 500.
 
-Usage: ``python benchmarks/bench_server.py [--seconds 10] [--quick]``
+Usage: ``python benchmarks/bench_server.py [--seconds 10] [--quick] [--no-postgres]``
 """
 
 from __future__ import annotations
@@ -122,6 +125,56 @@ def run_uploads(base_url: str, count: int) -> dict:
     return percentiles_ms(times)
 
 
+def run_concurrent_uploads(base_url: str, count: int, threads: int = CONNECTIONS) -> dict:
+    """``count`` uploads (2000-point trace) from ``threads`` threads at once, 20 rooms; throughput and latency."""
+    t = np.linspace(0.0, 3600.0, 2000)
+    flow = 0.5 * np.sin(2 * np.pi * t / 4.0)
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+
+    def worker(slot: int) -> None:
+        with CpapClient(base_url, timeout=30.0) as api:
+            for i in range(slot, count, threads):
+                start = time.perf_counter()
+                api.upload_measurement(10 + i % 20, f"BENCH-C{i % 20:02d}", cpap_pressure=8, analysis=ANALYSIS,
+                                       flow_trace=(t, flow))
+                latencies[slot].append(time.perf_counter() - start)
+
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    began = time.perf_counter()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    flat = [x for chunk in latencies for x in chunk]
+    assert len(flat) == count
+    return {"uploads_per_s": count / elapsed, **percentiles_ms(flat)}
+
+
+def run_backend(url: str, workers: int, seconds: int, uploads: int) -> dict:
+    """Poll (wrk) and concurrent uploads against one server of ``workers`` processes on ``url``."""
+    with start_server(url, workers=workers) as server, CpapClient(server.url) as api:
+        api.upload_measurement(1, "BENCH-POLL", cpap_pressure=8)
+        api.command_pressure(1, 11)
+        poll_url = f"{server.url}/api/v1/rooms/1/pressure"
+        run_wrk(poll_url, 1)  # warm up (every worker opens its connections)
+        return {"poll_wrk": run_wrk(poll_url, seconds), "upload_concurrent": run_concurrent_uploads(server.url, uploads)}
+
+
+def run_scale_out(tmp: str, seconds: int, uploads: int, postgres: bool) -> dict[str, dict]:
+    """SQLite (1 worker) and PostgreSQL (1 and 2 workers), measured the same way."""
+    rows = {"sqlite_1_worker": run_backend(f"sqlite:///{tmp}/scale.db", 1, seconds, uploads)}
+    if postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from support import running_postgres
+
+        with running_postgres() as cluster:
+            for workers in (1, 2):
+                rows[f"postgres_{workers}_worker{'s' if workers > 1 else ''}"] = run_backend(
+                    cluster.new_database(), workers, seconds, uploads)
+    return rows
+
+
 def seed_ward(url: str, rooms: int, per_room: int, trace_points: int = 200) -> None:
     """Bulk-insert ``rooms`` rooms with one patient each and ``per_room`` measurements (and a command)."""
     db = Database(url)
@@ -190,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration (default 10)")
     parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL rows")
     args = parser.parse_args(argv)
     seconds = 2 if args.quick else args.seconds
     results: dict = {"machine": {"python": sys.version.split()[0], "platform": platform.platform(),
@@ -211,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             seed_ward(url, 50, per_room)
         results.update(run_ward(ward_urls, 50 if args.quick else 300))
         results["ward_query_plan"] = ward_query_plan(ward_urls["ward_50x500"])
+        results["scale_out"] = run_scale_out(tmp, seconds, 100 if args.quick else 600, not args.no_postgres)
 
     w, c, u = results["poll_wrk"], results["poll_python_client"], results["upload"]
     legacy = results["poll_legacy_wrk"]
@@ -223,9 +278,13 @@ def main(argv: list[str] | None = None) -> int:
         ("ward, 50 rooms x 5", "sequential", small["p50_ms"], small["p99_ms"]),
         ("ward, 50 rooms x 500", "sequential", large["p50_ms"], large["p99_ms"]),
     ]
-    print(f"{'measurement':34s} {'rate':>12s} {'p50 ms':>8s} {'p99 ms':>8s}")
+    for name, row in results["scale_out"].items():
+        poll, up = row["poll_wrk"], row["upload_concurrent"]
+        rows.append((f"{name}: poll, wrk", f"{poll['requests_per_s']:.0f}/s", poll["p50_ms"], poll["p99_ms"]))
+        rows.append((f"{name}: upload, 8 threads", f"{up['uploads_per_s']:.0f}/s", up["p50_ms"], up["p99_ms"]))
+    print(f"{'measurement':42s} {'rate':>12s} {'p50 ms':>8s} {'p99 ms':>8s}")
     for name, rate, p50, p99 in rows:
-        print(f"{name:34s} {rate:>12s} {p50:8.2f} {p99:8.2f}")
+        print(f"{name:42s} {rate:>12s} {p50:8.2f} {p99:8.2f}")
     results["targets_met"] = {
         "poll_rps": w["requests_per_s"] >= TARGETS["poll_rps_min"],
         "poll_p99": w["p99_ms"] < TARGETS["poll_p99_ms_max"],
