@@ -32,6 +32,7 @@ import numpy as np
 from scipy import ndimage, signal
 
 from ..errors import ParameterError
+from ._checks import as_signal, check_fs, same_length
 
 __all__ = [
     "flow_clean",
@@ -53,13 +54,7 @@ BREATH_COLUMNS = (
     "amplitude_lps",
     "rate_bpm",
 )
-
-
-def _check_fs(fs_hz: float) -> float:
-    fs = float(fs_hz)
-    if not np.isfinite(fs) or fs <= 0:
-        raise ParameterError("fs_hz", f"sampling rate must be a positive number of Hz, got {fs_hz!r}")
-    return fs
+_BLOCK_S, _WINDOW_S = 10.0, 240.0  # reference_excursion's defaults (breaths_find uses them too)
 
 
 def flow_clean(flow: np.ndarray, fs_hz: float, *, cutoff_hz: float = 2.0) -> np.ndarray:
@@ -89,10 +84,14 @@ def flow_clean(flow: np.ndarray, fs_hz: float, *, cutoff_hz: float = 2.0) -> np.
     >>> float(np.abs(flow_clean(x, 100.0)).max()) < 0.1
     True
     """
-    fs = _check_fs(fs_hz)
+    fs = check_fs(fs_hz)
     if not 0 < cutoff_hz < fs / 2:
         raise ParameterError("cutoff_hz", f"must be between 0 and {fs / 2:g} Hz (Nyquist), got {cutoff_hz!r}")
-    x = np.asarray(flow, dtype=np.float64)
+    return _lowpass(as_signal(flow, "flow"), fs, cutoff_hz)
+
+
+def _lowpass(x: np.ndarray, fs: float, cutoff_hz: float) -> np.ndarray:
+    """The core of :func:`flow_clean` (inputs already checked)."""
     sos = signal.butter(4, cutoff_hz, btype="low", fs=fs, output="sos")
     padlen = min(3 * 6 * 2, x.size - 1)  # scipy's default, bounded for short inputs
     if x.size < 2:
@@ -100,7 +99,9 @@ def flow_clean(flow: np.ndarray, fs_hz: float, *, cutoff_hz: float = 2.0) -> np.
     return signal.sosfiltfilt(sos, x, padlen=padlen)
 
 
-def reference_excursion(x: np.ndarray, fs_hz: float, *, block_s: float = 10.0, window_s: float = 240.0) -> np.ndarray:
+def reference_excursion(
+    x: np.ndarray, fs_hz: float, *, block_s: float = _BLOCK_S, window_s: float = _WINDOW_S
+) -> np.ndarray:
     """Local reference peak-to-peak excursion of breathing, per sample.
 
     The signal is cut into blocks of ``block_s``; each block's excursion is
@@ -121,8 +122,17 @@ def reference_excursion(x: np.ndarray, fs_hz: float, *, block_s: float = 10.0, w
     -------
     ndarray of float64
         Reference excursion (same unit as ``x``) for every sample.
+
+    Examples
+    --------
+    >>> reference_excursion([0.0, 1.0, -1.0, 0.0] * 5, 1.0, block_s=4.0, window_s=8.0).tolist()[:4]
+    [2.0, 2.0, 2.0, 2.0]
     """
-    fs = _check_fs(fs_hz)
+    return _reference_excursion(as_signal(x), check_fs(fs_hz), block_s, window_s)
+
+
+def _reference_excursion(x: np.ndarray, fs: float, block_s: float, window_s: float) -> np.ndarray:
+    """The core of :func:`reference_excursion` (inputs already checked)."""
     n = x.size
     block = max(int(round(block_s * fs)), 1)
     nblocks = -(-n // block)
@@ -189,11 +199,15 @@ def breaths_find(
     >>> b["onset"].tolist(), b["peak"].tolist()
     ([5, 50, 95], [15, 60, 105])
     """
-    fs = _check_fs(fs_hz)
+    fs = check_fs(fs_hz)
     if not 0 < threshold < 1:
         raise ParameterError("threshold", f"must be between 0 and 1 (fraction of the excursion), got {threshold!r}")
-    x = np.asarray(x, dtype=np.float64)
-    ref = reference_excursion(x, fs) if reference is None else np.asarray(reference, dtype=np.float64)
+    x = as_signal(x)
+    if reference is None:
+        ref = _reference_excursion(x, fs, _BLOCK_S, _WINDOW_S)
+    else:
+        ref = as_signal(reference, "reference")
+        same_length(x, ref, "x", "reference")
     # breaths are slow: find them in a view of at most ~25 Hz, then map indices back
     step = max(int(fs // _DETECTION_HZ), 1)
     if step > 1:
@@ -321,7 +335,9 @@ def breaths_table(
     """
     import pandas as pd
 
-    fs = _check_fs(fs_hz)
+    fs = check_fs(fs_hz)
+    x, time_s = as_signal(x), as_signal(time_s, "time_s")
+    same_length(x, time_s, "x", "time_s")
     onset, peak, exp_, trough, end = (np.asarray(breaths[k]) for k in ("onset", "peak", "expiration", "trough", "end"))
     cum = np.concatenate(([0.0], np.cumsum(x) / fs))  # volume in L up to each sample
     start_s = time_s[onset]

@@ -34,8 +34,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .breaths import flow_clean
 from ..errors import ParameterError
+from ._checks import as_signal, check_fs, same_length
+from .breaths import _lowpass
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -60,7 +61,11 @@ def flow_excursion(x: np.ndarray, window: int) -> np.ndarray:
     >>> flow_excursion(np.array([0.0, 1.0, 0.0, 0.0, 0.0, 0.0]), 3).tolist()
     [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
     """
-    window = max(int(window), 1)
+    return _excursion(as_signal(x), max(int(window), 1))
+
+
+def _excursion(x: np.ndarray, window: int) -> np.ndarray:
+    """The core of :func:`flow_excursion` (inputs already checked)."""
     return ndimage.maximum_filter1d(x, window, mode="nearest") - ndimage.minimum_filter1d(x, window, mode="nearest")
 
 
@@ -161,6 +166,8 @@ def events_find(
     """
     import pandas as pd
 
+    x, time_s, fs_hz = as_signal(x), as_signal(time_s, "time_s"), check_fs(fs_hz)
+    same_length(x, time_s, "x", "time_s")
     if not 0 < hypopnea_drop < apnea_drop < 1:
         raise ParameterError(
             "hypopnea_drop", f"need 0 < hypopnea_drop < apnea_drop < 1, got {hypopnea_drop!r} and {apnea_drop!r}"
@@ -201,11 +208,11 @@ def _apneas(x, time_s, fs_hz, peaks, base_breath, drop, min_duration_s):
     # (up to 2.5 x the breath frequency) for this 10 % test
     cutoff = float(np.clip(2.5 / period, 0.4, 2.0))
     if cutoff < fs / 2.5 and xs.size > 30:
-        xs = flow_clean(xs, fs, cutoff_hz=cutoff)
+        xs = _lowpass(xs, fs, cutoff)
     at = np.clip(np.searchsorted(peaks, ts, side="right") - 1, 0, peaks.size - 1)
     baseline = base_breath[at]
     win = max(int(round(float(np.clip(0.5 * period, 2.0, 5.0)) * fs)), 1)
-    ratio = flow_excursion(xs, win) / np.where(baseline > 0, baseline, np.inf)
+    ratio = _excursion(xs, win) / np.where(baseline > 0, baseline, np.inf)
     a, b = _widened_runs(ratio < (1.0 - drop), win // 2, xs.size)
     start, stop = ts[a], ts[np.minimum(b, xs.size - 1)]
     keep = _long_enough(stop - start, min_duration_s)

@@ -93,3 +93,24 @@ def test_parameter_errors_name_the_argument():
 
 def test_flat_signal_has_no_breaths():
     assert breaths_find(np.zeros(1000), 25.0)["onset"].size == 0
+
+
+def test_steps_take_lists_and_give_the_same_answer():
+    x = sine_breaths(20, fs=25.0)
+    assert reference_excursion(x.tolist(), 25.0).tolist() == reference_excursion(x, 25.0).tolist()
+    assert flow_clean(list(x), 25).tolist() == flow_clean(x, 25.0).tolist()
+    assert breaths_find(x.tolist(), 25.0)["onset"].tolist() == breaths_find(x, 25.0)["onset"].tolist()
+
+
+def test_bad_arrays_are_parameter_errors_naming_the_argument():
+    with pytest.raises(ParameterError, match=r"^x: must be a 1-D array of numbers, got str"):
+        reference_excursion("flow", 25.0)
+    with pytest.raises(ParameterError, match=r"^flow: must be a 1-D array of numbers, got an array of shape \(2, 50\)"):
+        flow_clean(np.zeros((2, 50)), 25.0)
+    with pytest.raises(ParameterError, match=r"^reference: must have one value per sample of x \(100\), got 99"):
+        breaths_find(np.zeros(100), 25.0, reference=np.ones(99))
+    with pytest.raises(ParameterError, match=r"^fs_hz: sampling rate must be a positive number of Hz, got None"):
+        reference_excursion(np.zeros(100), None)
+    b = breaths_find(sine_breaths(3), 25.0)
+    with pytest.raises(ParameterError, match=r"^time_s: must have one value per sample of x"):
+        breaths_table(b, sine_breaths(3), np.arange(10.0), 25.0)

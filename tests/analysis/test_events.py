@@ -79,3 +79,14 @@ def test_events_per_hour_and_runs():
     assert np.isnan(events_per_hour(1, 0.0))
     starts, stops = runs(np.array([1, 1, 0, 0, 1, 0, 1, 1, 1], bool))
     assert starts.tolist() == [0, 4, 6] and stops.tolist() == [2, 5, 9]
+
+
+def test_events_find_checks_its_arrays_and_rate_once():
+    x = breathing(120)
+    t = np.arange(x.size) / FS
+    table = breaths_table(breaths_find(x, FS), x, t, FS)
+    assert events_find(x.tolist(), t.tolist(), FS, table).equals(events_find(x, t, FS, table))
+    with pytest.raises(ParameterError, match=r"^fs_hz: sampling rate must be a positive number"):
+        events_find(x, t, -1.0, table)
+    with pytest.raises(ParameterError, match=r"^time_s: must have one value per sample of x"):
+        events_find(x, t[:-1], FS, table)
