@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run notebooks/batch_report.ipynb for every recording (files, folders or globs) or every room "
                     "of a server; write OUT/index.html, OUT/reports/*.html and the executed notebooks.")
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="recording files, folders or globs (quote globs)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (previous outputs are replaced)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output folder: new, empty, or written by an earlier report run (only its outputs are replaced)")
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="reports run in parallel (processes)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster (tcp://host:8786)")
     parser.add_argument("--server", metavar="URL", help="report on the server's patients (with --all-rooms or --room)")

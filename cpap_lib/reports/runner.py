@@ -68,6 +68,8 @@ CELL_TIMEOUT_S = 1800
 REMOVE_TAG = "remove-in-report"
 """Cells with this tag are left out of the HTML reports (notes for notebook users)."""
 _MANAGED = ("reports", "notebooks", "summaries", "index.html", "results.json")
+OUTPUT_MARKER = ".cpap-lab-report"
+"""File the runner writes into each output folder; it writes only into new or empty folders, or folders with it."""
 
 
 @dataclass(frozen=True)
@@ -363,14 +365,38 @@ def _run_dask(jobs: Sequence[ReportJob], notebook: Path, build: Path, scheduler:
             client.run(shutdown_warm_kernels)
 
 
+def _check_out_dir(out: Path) -> None:
+    """Refuse an output folder the runner did not create (it would replace files there).
+
+    >>> _check_out_dir(Path(__file__).parent)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cpap_lib.errors.ParameterError: out: ... is not empty and was not written by cpap-lab report (no .cpap-lab-report file in it): give a new or empty folder
+    """
+    if out.exists() and not out.is_dir():
+        raise ParameterError("out", f"{out} exists and is not a folder")
+    marker = out / OUTPUT_MARKER
+    if out.is_dir() and not (marker.is_file() and not marker.is_symlink()) and any(out.iterdir()):
+        raise ParameterError("out", f"{out} is not empty and was not written by cpap-lab report (no {OUTPUT_MARKER} "
+                                    "file in it): give a new or empty folder")
+
+
+def _claim_out_dir(out: Path) -> None:
+    """Create ``out`` (checked by :func:`_check_out_dir`) and mark it as the runner's."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / OUTPUT_MARKER).write_text(
+        "Written by cpap-lab report. A re-run replaces only its own outputs here: " + ", ".join(_MANAGED) + "\n",
+        encoding="utf-8")
+
+
 def _replace_outputs(build: Path, out_dir: Path) -> None:
-    """Move the staged outputs over the previous run's ones."""
+    """Move the staged outputs over the previous run's ones (only the runner's own names; other files stay)."""
     for name in _MANAGED:
         target, staged = out_dir / name, build / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
+        if target.is_symlink() or target.is_file():
             target.unlink()
+        elif target.is_dir():
+            shutil.rmtree(target)
         if staged.exists():
             staged.rename(target)
     shutil.rmtree(build)
@@ -389,7 +415,9 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
         Recording files, folders or globs (``**`` allowed), and/or ready jobs
         (e.g. :func:`cpap_lib.reports.server_source.server_jobs` for a server's rooms).
     out_dir : str or path
-        Output folder (created; the previous run's outputs are replaced).
+        Output folder: new, empty, or written by an earlier run (it holds
+        :data:`OUTPUT_MARKER`); that run's outputs are replaced, other files
+        in it are left alone.
     workers : int
         Reports run at the same time on this machine (process pool when > 1).
     scheduler : str, optional
@@ -419,7 +447,8 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
     Raises
     ------
     ParameterError
-        For unknown inputs, no inputs, an unknown method, or ``workers < 1``.
+        For unknown inputs, no inputs, an unknown method, ``workers < 1``, or
+        an ``out_dir`` that is not empty and not the runner's.
     ApiError
         If ``server_url`` cannot be reached or refuses the token.
     ReportError
@@ -432,14 +461,15 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
     notebook = Path(notebook).resolve()
     if not notebook.is_file():
         raise ReportError(f"report notebook {notebook} does not exist")
+    out = Path(out_dir).resolve()
+    _check_out_dir(out)
     inputs = list(inputs)
     if server_url:
         from .server_source import server_jobs
 
         inputs += server_jobs(server_url, token=token, rooms=rooms, method=method)
     jobs = _jobs_from(inputs, method, params)
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    _claim_out_dir(out)
     build = out / f".staging-{uuid.uuid4().hex[:12]}"
     build.mkdir()
     started = time.perf_counter()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -29,9 +30,10 @@ def broken_recording(tmp_path_factory) -> Path:
     return path
 
 
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``cpap-lab ARGS`` in a subprocess (the real command line)."""
-    return subprocess.run([*CPAP_LAB, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO)
+def cli(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``cpap-lab ARGS`` in a subprocess (the real command line), with ``env`` added to the environment."""
+    return subprocess.run([*CPAP_LAB, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO,
+                          env={**os.environ, **(env or {})})
 
 
 def analyze_json(path: Path) -> dict:

@@ -24,8 +24,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def pool_run(tmp_path_factory, sample_paths, broken_recording):
     out = tmp_path_factory.mktemp("reports_pool")
-    (out / "reports").mkdir()
-    (out / "reports" / "stale.html").write_text("from an earlier run")  # must disappear
     done = cli("report", *map(str, sample_paths), str(broken_recording), "--out", str(out), "--workers", "2",
                "--no-progress")
     results = {r["name"]: r for r in json.loads((out / "results.json").read_text())}
@@ -74,7 +72,6 @@ def test_index_lists_patients_flags_severe_and_lists_the_failure(pool_run):
     assert "broken_night.txt" in failures[1][1]
     assert (out / "notebooks" / "broken_night.ipynb").is_file()  # partial notebook kept
     assert not (out / "reports" / "broken_night.html").exists()
-    assert not (out / "reports" / "stale.html").exists()
     assert not list(out.glob(".staging-*"))
 
 
