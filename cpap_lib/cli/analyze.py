@@ -1,34 +1,87 @@
-"""``cpap-lab analyze FILE [--json]``: analyse one recording and print the summary.
+"""``cpap-lab analyze PATH [--json] [--night DAY]``: analyse a recording, or every night of a card.
 
-The JSON form is a contract other tools depend on: one object with at least
+For one recording (lab text file, ``*_BRP.edf``, ``DATALOG/<date>`` folder)
+the JSON form is a contract other tools depend on: one object with at least
 ``breath_count``, ``breath_rate_bpm``, ``apnea_count``, ``apneas`` (list of
 ``{"start_s", "end_s"}``), ``hypopnea_count``, ``duration_s``, ``samples`` and
-``skipped_rows`` (see :meth:`cpap_lib.analysis.Analysis.to_dict`).
+``skipped_rows`` (see :meth:`cpap_lib.analysis.Analysis.to_dict`); for device
+data also ``notes`` (sessions skipped, and why).
+
+For a ResMed SD-card root it prints one row per night (see
+:mod:`cpap_lib.analysis.card`), ``--json`` a list of those rows;
+``--night 2024-10-17`` (a sleep day, or a ``DATALOG`` folder name) analyses
+that one night as a single recording.
+
+Examples
+--------
+>>> import argparse
+>>> sub = argparse.ArgumentParser().add_subparsers()
+>>> register(sub)
+>>> args = sub.choices["analyze"].parse_args(["CARD", "--night", "2024-10-17", "--json"])
+>>> args.night, args.json
+('2024-10-17', True)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
-from ..analysis import analyze_file
+from ..errors import ParameterError
 from .options import add_analysis_arguments, analysis_params
 
-__all__ = ["register"]
+__all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("analyze", help="analyse a recording (lab text file, ResMed EDF file or folder)")
-    p.add_argument("file", help="recording: lab .txt, ResMed *_BRP.edf, a DATALOG/<date> folder or the card root")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    p = sub.add_parser("analyze", help="analyse a recording (lab text file, ResMed EDF file or folder) or a whole card")
+    p.add_argument("file", help="lab .txt, ResMed *_BRP.edf, a DATALOG/<date> folder, or an SD-card root (every night)")
+    p.add_argument("--json", action="store_true", help="print JSON (one object; for a card, a list of nights)")
+    p.add_argument("--night", metavar="DAY", help="on a card: analyse this night only (2024-10-17, or 20241017)")
     add_analysis_arguments(p)
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    result = analyze_file(args.file, method=args.method, **analysis_params(args))
+def _print_one(result, args: argparse.Namespace, extra: dict | None = None) -> None:
+    d = result.to_dict()
+    notes = list(result.recording.meta.get("notes", []))
+    if result.recording.meta.get("format") == "resmed-edf":
+        d["notes"] = notes
+    if extra:
+        d.update(extra)
     if args.json:
-        print(json.dumps(result.to_dict(), allow_nan=False))
+        print(json.dumps(d, allow_nan=False))
+        return
+    print(result.summary())
+    for note in notes:
+        print(f"  note: {note}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..analysis import analyze, analyze_file
+    from ..io.resmed import is_card_root, read_card
+
+    params = analysis_params(args)
+    path = Path(args.file)
+    if not (path.is_dir() and is_card_root(path)):
+        if args.night:
+            raise ParameterError("night", f"--night picks a night on an SD card; {path} is not a card root")
+        _print_one(analyze_file(path, method=args.method, **params), args)
+        return 0
+    card = read_card(path)
+    if args.night:
+        night = card.night(args.night)
+        result = analyze(night.recording, method=args.method, **params)
+        _print_one(result, args, {"night": night.day.isoformat(), "device_summary": night.summary})
+        return 0
+    from ..analysis.card import analyze_card, format_rows
+
+    rows = analyze_card(card, method=args.method, **params)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in rows], allow_nan=False))
     else:
-        print(result.summary())
+        name = card.identification.get("product_name", "ResMed card")
+        print(f"{path}: {name}, {len(rows)} night{'s' if len(rows) != 1 else ''}")
+        print(format_rows(rows))
     return 0

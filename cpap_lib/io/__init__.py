@@ -43,11 +43,61 @@ from ..errors import DeviceDataError, RecordingError
 from ..recording import Recording
 from .lab_text import read_lab_file
 
-__all__ = ["read_recording", "read_device_data", "FLOW_HINT"]
+__all__ = ["read_recording", "read_device_data", "FLOW_HINT", "VENTURI_HEADER", "check_lab_format"]
 
 FLOW_HINT = (
     "flow is in the *_BRP.edf files; pass a *_BRP.edf file, a DATALOG/<date> folder or the SD-card root"
 )
+
+
+VENTURI_HEADER = "Time [s], V1-P2, V1-P1-Ins, V1-P1-Exp, V2-P2, V2-P1-Ins, V2-P1-Exp"
+"""The header line of the lab's venturi text files."""
+_SNIFF_LINES = 50
+
+
+def check_lab_format(path: str | os.PathLike) -> None:
+    """Refuse a text file that is not the lab's venturi format, naming what was expected.
+
+    The file passes if any of its first lines has the format's seven
+    comma-separated fields (the reader then judges every row and reports the
+    bad ones); a file in another format (another maker's export, a
+    semicolon- or tab-separated table) gets a sentence instead of "no valid
+    data rows".  Empty and binary files are left to the reader, which names
+    them.
+
+    Raises
+    ------
+    RecordingError
+        None of the first lines looks like the venturi format.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "oscar.csv"
+    >>> _ = p.write_text("Date;Session;AHI\\n2024-10-17;1;0.3\\n")
+    >>> check_lab_format(p)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cpap_lib.errors.RecordingError: ...oscar.csv: not the lab's venturi format (expected header 'Time [s], V1-P2, ...
+    """
+    name = str(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(65536)
+    except OSError:
+        return  # the reader names it
+    if not head.strip() or b"\x00" in head[:4096]:
+        return
+    lines = [line for line in head.splitlines()[:_SNIFF_LINES] if line.strip()]
+    if any(line.count(b",") == 6 for line in lines):
+        return
+    first = lines[0].decode("latin-1").strip()
+    first = first if len(first) <= 60 else first[:57] + "..."
+    raise RecordingError(
+        f"not the lab's venturi format (expected header '{VENTURI_HEADER}' and seven comma-separated numbers "
+        f"per row; the file starts {first!r}); ResMed data: {FLOW_HINT}",
+        file=name,
+    )
 
 
 def _read_night(path: Path) -> edf.DeviceNight:
@@ -106,6 +156,7 @@ def read_recording(path: str | os.PathLike) -> Recording:
     if path.suffix.lower() == ".edf" or edf.is_edf_file(path):
         _check_flow_file(path)
         return edf.read_brp(path)
+    check_lab_format(path)
     return read_lab_file(path)
 
 

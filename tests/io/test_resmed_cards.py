@@ -209,3 +209,27 @@ def test_card_of_several_nights_from_three_devices(tmp_path):
         card.night("2024-10-19")
     with pytest.raises(DeviceDataError, match=r"the card holds 4 nights"):
         read_recording(tmp_path)
+
+
+def test_other_formats_are_named_not_reported_as_bad_rows(tmp_path):
+    import edfio
+
+    from cpap_lib.cli import main
+    from cpap_lib.errors import RecordingError
+
+    other = tmp_path / "philips_night.edf"
+    edfio.Edf([edfio.EdfSignal(np.zeros(2500), 25, label="Flow Patient", physical_range=(-2, 3))],
+              recording=edfio.Recording(startdate=date(2024, 10, 18), hospital_administration_code="DreamStation"),
+              starttime=datetime(2024, 10, 18, 1, 0).time()).write(other)
+    with pytest.raises(DeviceDataError, match=r"philips_night\.edf: not a ResMed EDF file \(expected a ResMed "
+                       r"\*_BRP\.edf: a recording field with SRN=<serial> and a 'Flow\.40ms' channel; "
+                       r"this file's channels: Flow Patient\)"):
+        read_recording(other)
+    export = tmp_path / "oscar_export.csv"
+    export.write_text("Date;Session;AHI;Leak\n2024-10-17;1;0.3;2.4\n2024-10-18;2;1.1;0.0\n")
+    with pytest.raises(RecordingError, match=r"oscar_export\.csv: not the lab's venturi format \(expected header "
+                       r"'Time \[s\], V1-P2, V1-P1-Ins, V1-P1-Exp, V2-P2, V2-P1-Ins, V2-P1-Exp' and seven "
+                       r"comma-separated numbers per row; the file starts 'Date;Session;AHI;Leak'\)"):
+        read_recording(export)
+    for path in (other, export):
+        assert main(["analyze", str(path)]) == 2

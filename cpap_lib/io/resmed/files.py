@@ -318,11 +318,17 @@ def _open_edf(path: str | Path):
     return edf, header
 
 
-def _signal(edf, label: str, name: str):
+def _signal(edf, label: str, name: str, header: EdfHeader | None = None):
     for sig in edf.signals:
         if sig.label.strip().lower() == label.lower():
             return sig
     labels = ", ".join(s.label for s in edf.signals)
+    if header is not None and not header.device:
+        raise DeviceDataError(
+            f"not a ResMed EDF file (expected a ResMed *_BRP.edf: a recording field with SRN=<serial> and a "
+            f"{label!r} channel; this file's channels: {labels or 'none'})",
+            file=name,
+        )
     raise DeviceDataError(f"no {label!r} channel (channels: {labels})", file=name)
 
 
@@ -369,7 +375,7 @@ def read_brp(path: str | Path) -> Recording:
     name = str(path)
     edf, header = _open_edf(path)
     start = header.start
-    flow_sig = _signal(edf, FLOW_LABEL, name)
+    flow_sig = _signal(edf, FLOW_LABEL, name, header)
     fs = float(flow_sig.sampling_frequency)
     if fs <= 0:
         raise DeviceDataError(f"{FLOW_LABEL} has no samples", file=name)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...clock import NIGHT_STARTS_AT_HOUR
 from ...errors import DeviceDataError, NoDataError
 from ...recording import Recording, Signal
 from .files import _empty_events
@@ -36,14 +37,15 @@ from .sessions import (
     read_session,
 )
 
-__all__ = ["DeviceNight", "night_recording", "read_datalog", "read_night", "sleep_day", "DAY_STARTS_AT_HOUR"]
-
-DAY_STARTS_AT_HOUR = 12
-"""The device's day boundary (noon), as in STR.edf and OSCAR."""
+__all__ = ["DeviceNight", "night_recording", "read_datalog", "read_night", "sleep_day"]
 
 
 def sleep_day(when: datetime) -> date:
-    """The sleep day a moment belongs to: the calendar date of the noon that precedes it.
+    """The sleep day a device clock time belongs to: the date of the noon that precedes it.
+
+    The device's clock is its own wall clock (no zone): the day boundary is
+    :data:`cpap_lib.clock.NIGHT_STARTS_AT_HOUR` (noon) on that clock, as in
+    ``STR.edf``, OSCAR and the lab's own nights (:func:`cpap_lib.clock.night_of`).
 
     Examples
     --------
@@ -52,7 +54,7 @@ def sleep_day(when: datetime) -> date:
     >>> sleep_day(datetime(2024, 10, 18, 12, 0))
     datetime.date(2024, 10, 18)
     """
-    return (when - timedelta(hours=DAY_STARTS_AT_HOUR)).date()
+    return (when - timedelta(hours=NIGHT_STARTS_AT_HOUR)).date()
 
 
 def _concat_signals(sessions: list[DeviceSession], offsets: list[float]) -> dict[str, Signal]:
