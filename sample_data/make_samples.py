@@ -6,7 +6,7 @@ Usage::
 
 Writes each ``<name>.txt`` (the lab's 100 Hz text format) and its
 ``<name>.truth.json`` (the ground truth, see ``cpap_lib.sim.Truth``) to
-OUT_DIR (default: this folder). ``tests/test_simulate.py`` checks that the
+OUT_DIR (default: this folder). ``tests/sim/test_simulate.py`` checks that the
 committed files are exactly what this script writes.
 """
 
@@ -15,21 +15,21 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cpap_lib.sim import simulate_recording
+from cpap_lib.sim import SimParams, simulate_recording
 
-SAMPLES: dict[str, dict] = {
+SAMPLES: dict[str, SimParams] = {
     # 5 min of quiet breathing at 15 bpm: no events
-    "normal_breathing": dict(seed=101, minutes=5),
+    "normal_breathing": SimParams(seed=101, minutes=5),
     # 12 min: 2 apneas (apnea index 10/h, mild), 2 hypopneas, 1 short pause that is not an apnea
-    "mild_apnea": dict(seed=202, minutes=12, apneas=2, hypopneas=2, pauses=1),
+    "mild_apnea": SimParams(seed=202, minutes=12, apneas=2, hypopneas=2, pauses=1),
     # 10 min: 6 apneas (apnea index 36/h, severe) and 2 hypopneas
-    "severe_apnea": dict(seed=303, minutes=10, apneas=6, hypopneas=2),
+    "severe_apnea": SimParams(seed=303, minutes=10, apneas=6, hypopneas=2),
     # 3 min of fast, shallow breathing (28 bpm) with a small mask leak
-    "fast_breathing": dict(seed=404, minutes=3, rate_bpm=28, tidal_volume_l=0.35, leak_lps=0.05),
+    "fast_breathing": SimParams(seed=404, minutes=3, rate_bpm=28, tidal_volume_l=0.35, leak_lps=0.05),
     # 3 min of normal breathing with 7 malformed rows the reader must skip and report
-    "malformed_rows": dict(seed=505, minutes=3, malformed_rows=7),
+    "malformed_rows": SimParams(seed=505, minutes=3, malformed_rows=7),
 }
-"""File stem -> arguments of ``simulate_recording``."""
+"""File stem -> the simulator's parameters (checked when this module loads)."""
 
 
 def make_samples(out_dir: Path) -> list[Path]:
@@ -38,7 +38,7 @@ def make_samples(out_dir: Path) -> list[Path]:
     written = []
     for name, params in SAMPLES.items():
         path = out_dir / f"{name}.txt"
-        simulate_recording(**params).write(path)
+        simulate_recording(**params.to_dict()).write(path)
         written.append(path)
     return written
 

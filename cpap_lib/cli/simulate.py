@@ -17,18 +17,23 @@ Examples
 from __future__ import annotations
 
 import argparse
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 from ..errors import ParameterError
+from ..sim.simulator import SimParams, range_text
 
 __all__ = ["register", "run"]
 
-_OPTION_OF = {
-    "seed": "--seed", "minutes": "--minutes", "rate_bpm": "--rate", "apneas": "--apneas",
-    "hypopneas": "--hypopneas", "pauses": "--pauses", "leak_lps": "--leak", "noise_counts": "--noise",
-    "tidal_volume_l": "--tidal-volume", "fs_hz": "--fs", "malformed_rows": "--malformed",
-}
-"""The command-line option of each :func:`~cpap_lib.sim.simulate_recording` argument."""
+
+def _dest(name: str) -> str:
+    """The attribute of the parsed arguments for :class:`~cpap_lib.sim.SimParams` field ``name`` (``--rate``: rate)."""
+    return SimParams.__dataclass_fields__[name].metadata["option"].lstrip("-").replace("-", "_")
+
+
+def _params(args: argparse.Namespace) -> dict:
+    """The :func:`~cpap_lib.sim.simulate_recording` arguments given on the command line."""
+    return {f.name: getattr(args, _dest(f.name)) for f in fields(SimParams) if f.metadata["option"]}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,17 +44,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write a simulated 100 Hz lab recording (OUT) and its ground truth (OUT's stem + .truth.json).",
     )
     parser.add_argument("out", metavar="OUT", help="lab text file to write (its truth goes next to it)")
-    parser.add_argument("--seed", type=int, required=True, help="random seed (same seed, same bytes)")
-    parser.add_argument("--minutes", type=float, required=True, help="length of the recording, minutes")
-    parser.add_argument("--rate", type=float, default=15.0, metavar="BPM", help="mean breath rate, breaths/min (default 15)")
-    parser.add_argument("--apneas", type=int, default=0, metavar="K", help="apneas, 12-40 s each (default 0)")
-    parser.add_argument("--hypopneas", type=int, default=0, metavar="K", help="hypopneas, 15-40 s each (default 0)")
-    parser.add_argument("--pauses", type=int, default=0, metavar="K", help="short pauses of 3-7 s, not events (default 0)")
-    parser.add_argument("--leak", type=float, default=0.0, metavar="LPS", help="leak flow during breathing, L/s (default 0)")
-    parser.add_argument("--noise", type=float, default=0.7, metavar="COUNTS", help="sensor noise sd, ADC counts (default 0.7)")
-    parser.add_argument("--tidal-volume", type=float, default=0.5, metavar="L", help="mean tidal volume, L (default 0.5)")
-    parser.add_argument("--fs", type=float, default=100.0, metavar="HZ", help="sampling rate, Hz (default 100)")
-    parser.add_argument("--malformed", type=int, default=0, metavar="K", help="malformed rows to insert (default 0)")
+    for f in fields(SimParams):  # one option per field that has one, from the simulator's parameter table
+        meta = f.metadata
+        if meta["option"] is None:
+            continue  # not on the command line: the simulator's default
+        if f.default is MISSING:
+            given = {"required": True, "help": f"{meta['doc']} (required)"}
+        else:
+            given = {"default": f.default, "help": f"{meta['doc']}; {range_text(f.name)} (default {f.default:g})"}
+        given["help"] = given["help"].replace("%", "%%")  # argparse formats help with %
+        parser.add_argument(meta["option"], dest=_dest(f.name), type=int if meta["whole"] else float,
+                            metavar=meta["metavar"], **given)
     parser.set_defaults(func=run)
 
 
@@ -63,13 +68,10 @@ def run(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise ParameterError("OUT", f"folder {out.parent} does not exist")
     try:
-        sim = simulate_recording(
-            seed=args.seed, minutes=args.minutes, rate_bpm=args.rate, apneas=args.apneas,
-            hypopneas=args.hypopneas, pauses=args.pauses, leak_lps=args.leak, noise_counts=args.noise,
-            tidal_volume_l=args.tidal_volume, fs_hz=args.fs, malformed_rows=args.malformed,
-        )
+        sim = simulate_recording(**_params(args))
     except ParameterError as exc:  # name the option the user typed, not the Python argument
-        option = _OPTION_OF.get(exc.name, exc.name)
+        field_ = SimParams.__dataclass_fields__.get(exc.name)
+        option = field_.metadata["option"] if field_ and field_.metadata["option"] else exc.name
         raise ParameterError(option, exc.message) from None
     truth_path = sim.write(out)
     t = sim.truth

@@ -11,9 +11,11 @@ The simulator's public names are importable from here
 from .simulator import (
     LAB_HEADER,
     MALFORMED_KINDS,
+    SimParams,
     SimulatedRecording,
     Truth,
     minimum_minutes,
+    range_text,
     simulate_recording,
     truth_path_for,
     write_lab_file,
@@ -22,9 +24,11 @@ from .simulator import (
 __all__ = [
     "LAB_HEADER",
     "MALFORMED_KINDS",
+    "SimParams",
     "SimulatedRecording",
     "Truth",
     "minimum_minutes",
+    "range_text",
     "simulate_recording",
     "truth_path_for",
     "write_lab_file",

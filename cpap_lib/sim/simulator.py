@@ -37,7 +37,7 @@ import io
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
 
@@ -51,9 +51,11 @@ from ..recording import Recording
 __all__ = [
     "LAB_HEADER",
     "MALFORMED_KINDS",
+    "SimParams",
     "SimulatedRecording",
     "Truth",
     "minimum_minutes",
+    "range_text",
     "simulate_recording",
     "truth_path_for",
     "write_lab_file",
@@ -314,6 +316,117 @@ def _check_count(name: str, value: int, high: int = 10_000) -> int:
     return int(value)
 
 
+def _param(default: Any, low: float, high: float | None, doc: str, option: str | None = None,
+           metavar: str | None = None, *, whole: bool = False) -> Any:
+    """A :class:`SimParams` field: default (``MISSING``: required), range, whole number or not, meaning, CLI option.
+
+    The field's ``metadata`` holds ``low``, ``high`` (None: depends on other
+    fields), ``whole``, ``doc``, ``option`` (of ``cpap-lab simulate``; None: not
+    on the command line) and ``metavar``.
+    """
+    meta = {"low": low, "high": high, "whole": whole, "doc": doc, "option": option, "metavar": metavar}
+    return field(metadata=meta) if default is MISSING else field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class SimParams:
+    """The arguments of :func:`simulate_recording`, each with its range and meaning: listed once, here.
+
+    Integer fields (``seed``, the event counts, ``malformed_rows``) are whole
+    numbers from 0; ``malformed_rows`` is below the number of samples. The
+    attribute list below is generated from the fields; ``cpap-lab simulate``
+    builds its options from them, and ``sample_data/make_samples.py`` names
+    its samples with them. Constructing one checks every value
+    (:class:`~cpap_lib.errors.ParameterError` naming the field).
+
+    Examples
+    --------
+    >>> p = SimParams(seed=3, minutes=2, apneas=1)
+    >>> p.minutes, p.rate_bpm, p.apneas
+    (2.0, 15.0, 1)
+    >>> SimParams(seed=3, minutes=2, rate_bpm=100)
+    Traceback (most recent call last):
+    ...
+    cpap_lib.errors.ParameterError: rate_bpm: must be between 4 and 60, got 100
+    """
+
+    seed: int = _param(MISSING, 0, 2**63 - 1, "seed of numpy.random.default_rng; the result depends on nothing else",
+                       "--seed", whole=True)
+    minutes: float = _param(MISSING, 0.1, 1440.0, "length of the recording, minutes", "--minutes")
+    rate_bpm: float = _param(15.0, 4.0, 60.0, "mean breath rate, breaths/min", "--rate", "BPM")
+    rate_variability: float = _param(0.08, 0.0, 0.3, "relative sd of the breath period (periods clipped to +-35 %)")
+    tidal_volume_l: float = _param(0.5, 0.05, 3.0, "mean tidal volume, L", "--tidal-volume", "L")
+    amplitude_variability: float = _param(0.10, 0.0, 0.3, "relative sd of the tidal volume")
+    apneas: int = _param(0, 0, 10_000, "apneas: flow at 0-5 % of normal (or zero) for 12-40 s each", "--apneas", "K", whole=True)
+    hypopneas: int = _param(0, 0, 10_000, "hypopneas: whole breaths at 35-60 % of normal volume for 15-40 s each",
+                            "--hypopneas", "K", whole=True)
+    pauses: int = _param(0, 0, 10_000, "short pauses: zero flow for 3-7 s between two breaths (not events)",
+                         "--pauses", "K", whole=True)
+    leak_lps: float = _param(0.0, 0.0, 2.0, "constant leak flow added during breath cycles, L/s", "--leak", "LPS")
+    noise_counts: float = _param(0.7, 0.0, 20.0, "sd of the Gaussian sensor noise of each pressure port, ADC counts",
+                                 "--noise", "COUNTS")
+    pressure_cmh2o: float = _param(8.0, 0.0, 25.0, "CPAP pressure at the throat port, cmH2O")
+    fs_hz: float = _param(100.0, 10.0, 1000.0, "sampling rate, Hz", "--fs", "HZ")
+    malformed_rows: int = _param(0, 0, None, "extra corrupted lines inserted at random positions, cycling through the "
+                                 "MALFORMED_KINDS", "--malformed", "K", whole=True)
+    start_s: float = _param(2.685, 0.0, 1e6, "time of the first row, s (the lab's files start a few seconds after 0)")
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            name = f.name
+            if name == "malformed_rows":
+                continue  # its bound depends on minutes and fs_hz: checked below, after them
+            value = _check_field(name, getattr(self, name))
+            object.__setattr__(self, name, value)
+        high = self.samples - 1
+        object.__setattr__(self, "malformed_rows", _check_count("malformed_rows", self.malformed_rows, high=high))
+
+    @property
+    def samples(self) -> int:
+        """Number of valid rows: ``round(minutes * 60 * fs_hz)``."""
+        return round(self.minutes * 60.0 * self.fs_hz)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, in the order of the table (what :attr:`Truth.params` holds)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _check_field(name: str, value: Any) -> Any:
+    """``value`` checked against the range of :class:`SimParams` field ``name``."""
+    meta = SimParams.__dataclass_fields__[name].metadata
+    if meta["whole"]:
+        return _check_count(name, value, high=meta["high"])
+    return _check_range(name, value, meta["low"], meta["high"])
+
+
+def range_text(name: str) -> str:
+    """The range of :class:`SimParams` field ``name`` as text.
+
+    >>> range_text("rate_bpm"), range_text("apneas")
+    ('4 to 60', '0 to 10000')
+    """
+    meta = SimParams.__dataclass_fields__[name].metadata
+    if meta["high"] is None:
+        return "0 to one less than the samples"
+    if meta["whole"]:
+        return f"{meta['low']} to {meta['high']}"
+    return f"{meta['low']:g} to {meta['high']:g}"
+
+
+def _fields_doc() -> str:
+    lines = ["", "    Attributes", "    ----------"]
+    for f in fields(SimParams):
+        meta = f.metadata
+        kind = "int" if meta["whole"] else "float"
+        default = "required" if f.default is MISSING else f"default {f.default!r}"
+        doc = meta["doc"][0].upper() + meta["doc"][1:]
+        lines += [f"    {f.name} : {kind}", f"        {doc}; {range_text(f.name)}, {default}."]
+    return "\n".join(lines) + "\n"
+
+
+SimParams.__doc__ = SimParams.__doc__.replace("\n    Examples\n", _fields_doc() + "\n    Examples\n", 1)
+
+
 def _least_event_time_s(t_max: float, apneas: int, hypopneas: int, pauses: int) -> float:
     """Shortest recording (s) that holds these events at their minimum durations.
 
@@ -343,10 +456,10 @@ def minimum_minutes(*, apneas: int = 0, hypopneas: int = 0, pauses: int = 0, rat
     >>> minimum_minutes()
     0.1
     """
-    rate_bpm = _check_range("rate_bpm", rate_bpm, 4.0, 60.0)
+    rate_bpm = _check_field("rate_bpm", rate_bpm)
     t_max = 60.0 / rate_bpm * (1 + PERIOD_CLIP)
-    least = _least_event_time_s(t_max, _check_count("apneas", apneas), _check_count("hypopneas", hypopneas),
-                                _check_count("pauses", pauses))
+    least = _least_event_time_s(t_max, _check_field("apneas", apneas), _check_field("hypopneas", hypopneas),
+                                _check_field("pauses", pauses))
     return max(0.1, math.ceil(least / 60 * 10 - 1e-9) / 10)
 
 
@@ -497,59 +610,15 @@ def _malformed_text(kind: str, time_text: str, values: np.ndarray) -> str:
     return ",".join(fields)
 
 
-def simulate_recording(
-    *,
-    seed: int,
-    minutes: float,
-    rate_bpm: float = 15.0,
-    rate_variability: float = 0.08,
-    tidal_volume_l: float = 0.5,
-    amplitude_variability: float = 0.10,
-    apneas: int = 0,
-    hypopneas: int = 0,
-    pauses: int = 0,
-    leak_lps: float = 0.0,
-    noise_counts: float = 0.7,
-    pressure_cmh2o: float = 8.0,
-    fs_hz: float = 100.0,
-    malformed_rows: int = 0,
-    start_s: float = 2.685,
-) -> SimulatedRecording:
+def simulate_recording(**params: Any) -> SimulatedRecording:
     """Simulate a lab venturi recording with known ground truth.
 
     Parameters
     ----------
-    seed : int
-        Seed of ``numpy.random.default_rng``; the result depends on nothing else.
-    minutes : float
-        Length of the recording (0.1 to 1440 minutes).
-    rate_bpm : float
-        Mean breath rate, breaths/min (4 to 60).
-    rate_variability : float
-        Relative sd of the breath period (0 to 0.3); periods are clipped to +-35 %.
-    tidal_volume_l : float
-        Mean tidal volume, L (0.05 to 3).
-    amplitude_variability : float
-        Relative sd of the tidal volume (0 to 0.3).
-    apneas : int
-        Apneas: flow at 0-5 % of normal (or zero) for 12-40 s.
-    hypopneas : int
-        Hypopneas: whole breaths at 35-60 % of normal volume for 15-40 s.
-    pauses : int
-        Short pauses: zero flow for 3-7 s between two breaths (not events).
-    leak_lps : float
-        Constant leak flow added during breath cycles, L/s (0 to 2).
-    noise_counts : float
-        Sd of the Gaussian sensor noise of each pressure port, ADC counts (0 to 20).
-    pressure_cmh2o : float
-        CPAP pressure at the throat port, cmH2O (0 to 25).
-    fs_hz : float
-        Sampling rate, Hz (10 to 1000).
-    malformed_rows : int
-        Extra corrupted lines inserted at random positions, cycling through
-        :data:`MALFORMED_KINDS`.
-    start_s : float
-        Time of the first row, s (the lab's files start a few seconds after 0).
+    **params
+        The fields of :class:`SimParams` by name (``seed`` and ``minutes``
+        required; the others have defaults): the table of the simulator's
+        parameters with their ranges and meaning.
 
     Returns
     -------
@@ -576,43 +645,18 @@ def simulate_recording(
     ...
     cpap_lib.errors.ParameterError: minutes: 3 apneas, 0 hypopneas and 0 pauses do not fit in 2 minutes (events are >= 45 s apart and not in the first or last 60 s); at least 4.4 minutes are needed
     """
-    params = dict(
-        seed=seed, minutes=minutes, rate_bpm=rate_bpm, rate_variability=rate_variability,
-        tidal_volume_l=tidal_volume_l, amplitude_variability=amplitude_variability, apneas=apneas,
-        hypopneas=hypopneas, pauses=pauses, leak_lps=leak_lps, noise_counts=noise_counts,
-        pressure_cmh2o=pressure_cmh2o, fs_hz=fs_hz, malformed_rows=malformed_rows, start_s=start_s,
-    )
-    seed = _check_count("seed", seed, high=2**63 - 1)
-    minutes = _check_range("minutes", minutes, 0.1, 1440.0)
-    rate_bpm = _check_range("rate_bpm", rate_bpm, 4.0, 60.0)
-    rate_variability = _check_range("rate_variability", rate_variability, 0.0, 0.3)
-    tidal_volume_l = _check_range("tidal_volume_l", tidal_volume_l, 0.05, 3.0)
-    amplitude_variability = _check_range("amplitude_variability", amplitude_variability, 0.0, 0.3)
-    apneas = _check_count("apneas", apneas)
-    hypopneas = _check_count("hypopneas", hypopneas)
-    pauses = _check_count("pauses", pauses)
-    leak_lps = _check_range("leak_lps", leak_lps, 0.0, 2.0)
-    noise_counts = _check_range("noise_counts", noise_counts, 0.0, 20.0)
-    pressure_cmh2o = _check_range("pressure_cmh2o", pressure_cmh2o, 0.0, 25.0)
-    fs_hz = _check_range("fs_hz", fs_hz, 10.0, 1000.0)
-    start_s = _check_range("start_s", start_s, 0.0, 1e6)
-    n = round(minutes * 60.0 * fs_hz)
-    malformed_rows = _check_count("malformed_rows", malformed_rows, high=n - 1)
-    params.update(seed=seed, minutes=minutes, rate_bpm=rate_bpm, rate_variability=rate_variability,
-                  tidal_volume_l=tidal_volume_l, amplitude_variability=amplitude_variability,
-                  apneas=apneas, hypopneas=hypopneas, pauses=pauses, leak_lps=leak_lps,
-                  noise_counts=noise_counts, pressure_cmh2o=pressure_cmh2o, fs_hz=fs_hz,
-                  malformed_rows=malformed_rows, start_s=start_s)
+    p = SimParams(**params)
+    n = p.samples
 
-    total_s = n / fs_hz
-    period_s = 60.0 / rate_bpm
+    total_s = n / p.fs_hz
+    period_s = 60.0 / p.rate_bpm
     t_max = period_s * (1 + PERIOD_CLIP)
     t_min = period_s * (1 - PERIOD_CLIP)
-    stretch = _event_budget(total_s, t_max, apneas, hypopneas, pauses)
-    rng = np.random.default_rng(seed)
+    stretch = _event_budget(total_s, t_max, p.apneas, p.hypopneas, p.pauses)
+    rng = np.random.default_rng(p.seed)
 
     # events: order, durations, scales
-    kinds = [str(k) for k in rng.permutation(["apnea"] * apneas + ["hypopnea"] * hypopneas + ["pause"] * pauses)]
+    kinds = [str(k) for k in rng.permutation(["apnea"] * p.apneas + ["hypopnea"] * p.hypopneas + ["pause"] * p.pauses)]
     k = len(kinds)
     u = rng.uniform(0.0, 1.0, size=k)
     scale_draw = rng.uniform(0.0, 1.0, size=k)
@@ -632,23 +676,23 @@ def simulate_recording(
         else:
             target = HYPOPNEA_S[0] + u[j] * stretch * hyp_span
             scales[j] = HYPOPNEA_SCALE[0] + scale_draw[j] * (HYPOPNEA_SCALE[1] - HYPOPNEA_SCALE[0])
-            breaths = _draw_breaths(rng, hyp_pool_size, period_s, rate_variability, tidal_volume_l, amplitude_variability)
+            breaths = _draw_breaths(rng, hyp_pool_size, period_s, p.rate_variability, p.tidal_volume_l, p.amplitude_variability)
             count = int(np.searchsorted(np.cumsum(breaths["period"]), target, side="left")) + 1
             if breaths["period"][:count].sum() > HYPOPNEA_S[1]:
                 count -= 1  # never longer than 40 s; what is left is >= 40 s - one breath >= 15 s
             hypopnea_parts[j] = _take(breaths, 0, count, scale=scales[j])
 
     pool_size = math.ceil(total_s / t_min) + 4
-    pool = _draw_breaths(rng, pool_size, period_s, rate_variability, tidal_volume_l, amplitude_variability)
+    pool = _draw_breaths(rng, pool_size, period_s, p.rate_variability, p.tidal_volume_l, p.amplitude_variability)
     cycles, intervals = _build_timeline(
         rng, total_s=total_s, t_max=t_max, kinds=kinds, pool=pool,
         hypopnea_parts=hypopnea_parts, durations=durations,
     )
 
     # true flow, sampled
-    tau = np.arange(n) / fs_hz
-    flow = _flow_from_cycles(tau, cycles, leak_lps)
-    peak_normal = tidal_volume_l * np.pi / (2 * _INSPIRATION_FRACTION * period_s)
+    tau = np.arange(n) / p.fs_hz
+    flow = _flow_from_cycles(tau, cycles, p.leak_lps)
+    peak_normal = p.tidal_volume_l * np.pi / (2 * _INSPIRATION_FRACTION * period_s)
     for j, (kind, start, end) in enumerate(intervals):
         if kind == "apnea" and scales[j] > 0:  # a whole number of faint efforts: no net volume
             lo, hi = np.searchsorted(tau, [start, end])
@@ -656,20 +700,20 @@ def simulate_recording(
             flow[lo:hi] = scales[j] * peak_normal * np.sin(2 * np.pi * cycles_in * (tau[lo:hi] - start) / (end - start))
 
     # ADC columns for both venturis
-    v1 = _adc_columns(rng, flow, pressure_cmh2o, noise_counts)
-    v2 = _adc_columns(rng, flow + V2_BIAS_FLOW_LPS, pressure_cmh2o, noise_counts)
+    v1 = _adc_columns(rng, flow, p.pressure_cmh2o, p.noise_counts)
+    v2 = _adc_columns(rng, flow + V2_BIAS_FLOW_LPS, p.pressure_cmh2o, p.noise_counts)
     table = np.empty((n, 7), dtype=np.float64)
-    table[:, 0] = start_s + tau
+    table[:, 0] = p.start_s + tau
     for i, column in enumerate(v1 + v2, start=1):
         table[:, i] = column
 
-    # malformed rows: inserted before good row p (0-based), never before the first
-    positions = np.sort(rng.integers(1, n, size=malformed_rows))
+    # malformed rows: inserted before good row `row` (0-based), never before the first
+    positions = np.sort(rng.integers(1, n, size=p.malformed_rows))
     malformed: list[tuple[int, str]] = []
-    for j, p in enumerate(positions):
-        line = 2 + int(p) + j
-        time_text = f"{start_s + (p - 0.5) / fs_hz:.4f}"
-        malformed.append((line, _malformed_text(MALFORMED_KINDS[j % len(MALFORMED_KINDS)], time_text, table[p, 1:])))
+    for j, row in enumerate(positions):
+        line = 2 + int(row) + j
+        time_text = f"{p.start_s + (row - 0.5) / p.fs_hz:.4f}"
+        malformed.append((line, _malformed_text(MALFORMED_KINDS[j % len(MALFORMED_KINDS)], time_text, table[row, 1:])))
 
     # truth
     counted = (cycles["scale"] >= HYPOPNEA_SCALE[0]) & (cycles["onset"] >= 0) & (
@@ -678,31 +722,31 @@ def simulate_recording(
     onsets = cycles["onset"][counted]
     periods = cycles["period"][counted]
     normal = counted & (cycles["scale"] == 1.0)
-    duration_s = n / fs_hz
+    duration_s = n / p.fs_hz
 
     def _events(kind: str) -> list[tuple[float, float]]:
-        return [(start_s + a, start_s + b) for kd, a, b in intervals if kd == kind]
+        return [(p.start_s + a, p.start_s + b) for kd, a, b in intervals if kd == kind]
 
     truth = Truth(
-        seed=seed,
-        params=params,
-        breath_onsets_s=start_s + onsets,
+        seed=p.seed,
+        params=p.to_dict(),
+        breath_onsets_s=p.start_s + onsets,
         breath_periods_s=periods,
         apneas=_events("apnea"),
         hypopneas=_events("hypopnea"),
         pauses=_events("pause"),
         malformed_lines=[line for line, _ in malformed],
-        skipped_rows=malformed_rows,
+        skipped_rows=p.malformed_rows,
         duration_s=duration_s,
         samples=n,
         tidal_volume_l=float(np.median(cycles["volume"][normal])) if normal.any() else float("nan"),
-        leak_lps=leak_lps,
+        leak_lps=p.leak_lps,
         breath_rate_bpm=float(60.0 * onsets.size / periods.sum()) if onsets.size else 0.0,
-        apnea_index=apneas * 3600.0 / duration_s,
-        ahi=(apneas + hypopneas) * 3600.0 / duration_s,
+        apnea_index=p.apneas * 3600.0 / duration_s,
+        ahi=(p.apneas + p.hypopneas) * 3600.0 / duration_s,
         # rounded to 1e-9 L: the last bits of a float sum depend on the CPU's SIMD width, and the
         # committed truth files must be what make_samples writes on every machine
-        net_volume_l=round(float(flow.sum() / fs_hz), 9),
+        net_volume_l=round(float(flow.sum() / p.fs_hz), 9),
     )
     return SimulatedRecording(table=table, malformed=malformed, flow_lps=flow, truth=truth)
 

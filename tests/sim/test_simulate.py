@@ -318,3 +318,20 @@ def test_cli_simulate_bad_parameter_exits_2_with_message(tmp_path, args, message
 def test_cli_simulate_missing_folder_exits_2(tmp_path):
     result = _cli("simulate", str(tmp_path / "no" / "out.txt"), "--seed", "1", "--minutes", "1", cwd=tmp_path)
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_the_parameter_table_drives_the_simulator_and_the_command_line():
+    import argparse
+    from dataclasses import fields
+
+    from cpap_lib.cli.simulate import register
+    from cpap_lib.sim import SimParams
+
+    names = [f.name for f in fields(SimParams)]
+    assert list(simulate_recording(seed=1, minutes=1).truth.params) == names
+    sub = argparse.ArgumentParser().add_subparsers()
+    register(sub)
+    options = {a.option_strings[0] for a in sub.choices["simulate"]._actions if a.option_strings} - {"-h"}
+    assert options == {f.metadata["option"] for f in fields(SimParams) if f.metadata["option"]}
+    with pytest.raises(ParameterError, match=r"^leak_lps: must be between 0 and 2, got 3$"):
+        SimParams(seed=1, minutes=1, leak_lps=3)
