@@ -42,6 +42,8 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO))
 
+from cpap_lib.paths import NOTEBOOK_DIR, SAMPLE_DATA_DIR  # noqa: E402  (after the path is set)
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -137,7 +139,7 @@ def seed_ward(client, rooms: int, measurements: int) -> dict[int, str]:
     """Give ``rooms`` rooms a patient and ``measurements`` uploads each (2000-point traces)."""
     from cpap_lib.analysis import analyze_file
 
-    samples = sorted((REPO / "sample_data").glob("*.txt"))
+    samples = sorted(SAMPLE_DATA_DIR.glob("*.txt"))
     analyses = [analyze_file(p) for p in samples]
     mrns = {}
     for i in range(rooms):
@@ -324,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         pages.mkdir()
         _write_notebook(pages / "baseline.ipynb", BASELINE_NOTEBOOK)
         _write_notebook(pages / "explorer_night.ipynb", EXPLORER_NOTEBOOK.format(path=str(night)))
-        shutil.copy(REPO / "notebooks" / "monitor.ipynb", pages / "monitor.ipynb")
+        shutil.copy(NOTEBOOK_DIR / "monitor.ipynb", pages / "monitor.ipynb")
 
         with start_server(f"sqlite:///{work / 'ward.db'}") as server, CpapClient(server.url, timeout=30) as client:
             seeded = time.perf_counter()

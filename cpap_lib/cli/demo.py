@@ -7,7 +7,7 @@ happens in between:
    (``CPAP_DATABASE_URL`` or ``cpap_lab.db`` in the working directory);
 2. ``--rooms`` simulated bedside devices (:mod:`cpap_lib.sim.devices`) uploading a
    new measurement every ``--interval`` seconds and obeying commanded pressures;
-3. Voilà serving ``notebooks/`` (settings in ``voila.json``);
+3. Voilà serving ``cpap_lib/notebooks/`` (settings in ``cpap_lib/dashboard/runtime/voila.json``);
 
 then prints the URLs of the staff and bedside pages.
 

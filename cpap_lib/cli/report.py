@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``report`` subcommand."""
     parser = subparsers.add_parser(
         "report", help="batch reports (papermill): one HTML report per patient and an index.html",
-        description="Run notebooks/batch_report.ipynb for every recording (files, folders or globs) or every room "
+        description="Run cpap_lib/notebooks/batch_report.ipynb for every recording (files, folders or globs) or every room "
                     "of a server; write OUT/index.html, OUT/reports/*.html and the executed notebooks.")
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="recording files, folders or globs (quote globs)")
     parser.add_argument("--out", required=True, metavar="DIR",
@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--method", choices=("amplitude", "gap"), default="amplitude", help="apnea rule")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="analysis parameter, e.g. --param threshold=0.2 (see cpap-lab analyze --help)")
-    parser.add_argument("--notebook", help="report notebook (default: notebooks/batch_report.ipynb)")
+    parser.add_argument("--notebook", help="report notebook (default: cpap_lib/notebooks/batch_report.ipynb, shipped in the package)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 

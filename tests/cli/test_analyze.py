@@ -8,10 +8,9 @@ import sys
 
 import pytest
 
-from cpap_lib.paths import REPO_ROOT
+from cpap_lib.paths import SAMPLE_DATA_DIR
 
-ROOT = REPO_ROOT
-SAMPLE = ROOT / "sample_data" / "mild_apnea.txt"
+SAMPLE = SAMPLE_DATA_DIR / "mild_apnea.txt"
 CLI = [sys.executable, "-m", "cpap_lib.cli"]
 
 
@@ -32,7 +31,7 @@ def test_json_contract_on_a_sample():
 
 
 def test_readable_summary():
-    out = run("analyze", str(ROOT / "sample_data" / "malformed_rows.txt"))
+    out = run("analyze", str(SAMPLE_DATA_DIR / "malformed_rows.txt"))
     assert out.returncode == 0
     assert "malformed rows skipped (lines" in out.stdout and "breaths/min" in out.stdout
 

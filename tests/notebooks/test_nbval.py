@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from cpap_lib.paths import NOTEBOOK_DIR
+
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
 
 def test_the_dashboard_notebooks_are_there():

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from cpap_lib.paths import SAMPLE_DATA_DIR
+
 REPO = Path(__file__).resolve().parents[2]
 CPAP_LAB = [sys.executable, "-m", "cpap_lib.cli"]
 SAMPLES = ("severe_apnea", "fast_breathing")
@@ -20,7 +22,7 @@ SAMPLES = ("severe_apnea", "fast_breathing")
 
 @pytest.fixture(scope="session")
 def sample_paths() -> list[Path]:
-    return [REPO / "sample_data" / f"{name}.txt" for name in SAMPLES]
+    return [SAMPLE_DATA_DIR / f"{name}.txt" for name in SAMPLES]
 
 
 @pytest.fixture(scope="session")

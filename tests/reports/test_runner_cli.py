@@ -9,6 +9,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 
 from cpap_lib.cli import main
 from cpap_lib.errors import ParameterError, ReportError
+from cpap_lib.paths import SAMPLE_DATA_DIR
 from cpap_lib.reports import current_env_kernel, run_reports
 
 
@@ -39,11 +40,11 @@ def test_unreachable_server_is_a_clear_error(capsys):
 
 def test_run_reports_checks_workers_and_notebook(tmp_path):
     with pytest.raises(ParameterError, match="workers: must be at least 1, got 0"):
-        run_reports(["sample_data/normal_breathing.txt"], tmp_path, workers=0)
+        run_reports([str(SAMPLE_DATA_DIR / "normal_breathing.txt")], tmp_path, workers=0)
     with pytest.raises(ParameterError, match="method: must be one of amplitude, gap, got 'peaks'"):
-        run_reports(["sample_data/normal_breathing.txt"], tmp_path, method="peaks")
+        run_reports([str(SAMPLE_DATA_DIR / "normal_breathing.txt")], tmp_path, method="peaks")
     with pytest.raises(ReportError, match="does not exist"):
-        run_reports(["sample_data/normal_breathing.txt"], tmp_path, notebook=tmp_path / "missing.ipynb")
+        run_reports([str(SAMPLE_DATA_DIR / "normal_breathing.txt")], tmp_path, notebook=tmp_path / "missing.ipynb")
 
 
 def test_kernel_runs_this_environments_python():

@@ -1,6 +1,6 @@
 """Serve the dashboards with Voilà: one place for the command and its settings.
 
-The settings live in ``voila.json`` at the repository root (bind to
+The settings live in ``voila.json`` beside this module (package data; bind to
 127.0.0.1, cull the kernel of a closed tab within about 30 s, an explicit
 websocket message limit for uploads, no tracebacks in pages). This module
 reads that file, builds the ``voila`` command line around it and starts and
@@ -32,10 +32,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from ...errors import ParameterError, ServerUnavailableError
-from ...paths import NOTEBOOK_DIR, REPO_ROOT
+from ...paths import NOTEBOOK_DIR, VOILA_CONFIG_DIR
 
 __all__ = [
-    "REPO_ROOT",
     "NOTEBOOK_DIR",
     "VOILA_CONFIG",
     "voila_settings",
@@ -46,7 +45,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-VOILA_CONFIG = REPO_ROOT / "voila.json"
+VOILA_CONFIG = VOILA_CONFIG_DIR / "voila.json"
 """Voilà's settings; Voilà itself reads it from the directory given to it."""
 TEMPLATE_DIR = Path(__file__).resolve().parent / "share"
 """A Jupyter data directory holding the ``cpap`` page template (no CDN links)."""
@@ -94,7 +93,7 @@ def voila_command(*, port: int, notebook_dir: Path = NOTEBOOK_DIR, python: str =
         "--no-browser",
         f"--port={int(port)}",
         "--Voila.port_retries=0",
-        f"--Voila.config_file_paths={REPO_ROOT}",
+        f"--Voila.config_file_paths={VOILA_CONFIG_DIR}",
         "--template=cpap",
     ]
 
@@ -153,7 +152,7 @@ class VoilaServer:
         out = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL
         try:
             self.process = subprocess.Popen(
-                voila_command(port=self.port, notebook_dir=self.notebook_dir), cwd=REPO_ROOT, env=self._env,
+                voila_command(port=self.port, notebook_dir=self.notebook_dir), cwd=self.notebook_dir, env=self._env,
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
         finally:

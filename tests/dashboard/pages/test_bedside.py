@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from support import wait_until
 
+from cpap_lib.paths import SAMPLE_DATA_DIR
 from cpap_lib.dashboard.pages.bedside import BedsideStation, room_from_query, sample_files
 
 ROOMS = iter(range(7300, 7400))
-SAMPLES = Path(__file__).resolve().parents[3] / "sample_data"
+SAMPLES = SAMPLE_DATA_DIR
 
 
 

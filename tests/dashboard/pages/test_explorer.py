@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 
 from cpap_lib.dashboard.pages.explorer import MAX_UPLOAD_BYTES, SignalExplorer
+from cpap_lib.paths import SAMPLE_DATA_DIR
 from cpap_lib.sim import Truth
 
 REPO = Path(__file__).resolve().parents[3]
-SAMPLES = REPO / "sample_data"
+SAMPLES = SAMPLE_DATA_DIR
 DEVICE_NIGHT = REPO.parent / "shared" / "reference_data" / "resmed_airsense11" / "DATALOG" / "20241017"
 WAIT_S = 60
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python sample_data/make_samples.py [OUT_DIR]
+    .venv/bin/python cpap_lib/sample_data/make_samples.py [OUT_DIR]
 
 Writes each ``<name>.txt`` (the lab's 100 Hz text format) and its
 ``<name>.truth.json`` (the ground truth, see ``cpap_lib.sim.Truth``) to
