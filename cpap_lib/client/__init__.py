@@ -52,6 +52,13 @@ from ..errors import (
 )
 from ..jsonable import jsonable
 from ..limits import PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O
+from ..server.schemas import (  # the night's answers are the server's own models: no hand-made copies
+    AcknowledgementPublic,
+    AlarmBoardPublic,
+    AlarmRulesPublic,
+    NightTimeline,
+    NotePublic,
+)
 from .models import (
     Admission,
     Health,
@@ -97,9 +104,7 @@ def _detail_message(body: Any, fallback: str) -> str:
             loc = [str(p) for p in error.get("loc", []) if p not in ("body", "query", "path")]
             parts.append(f"{'.'.join(loc) or 'request'}: {error.get('msg', 'invalid')}")
         return "; ".join(parts)
-    if isinstance(body, str) and body.strip():
-        return body.strip()
-    return fallback
+    return fallback  # a body that is not our server's JSON (a proxy's page) is not shown to people
 
 
 def error_for(status: int, body: Any, url: str) -> ApiError:
@@ -208,6 +213,16 @@ class CpapClient:
             time.sleep(0.1 * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _parse(self, build: Any, method: str, path: str, **kwargs: Any) -> Any:
+        """``build(json)`` of the answer; an answer of another shape is an :class:`ApiError` saying so."""
+        data = self._request(method, path, **kwargs)
+        try:
+            return build(data)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # pydantic's error is a ValueError
+            raise ApiError(f"the server's answer to {method} {path} is not what this client understands "
+                           f"({type(exc).__name__}); is {self.base_url} a Sleep Lab Monitor server of this version?",
+                           url=self.base_url + path, status=200) from None
+
     @staticmethod
     def _decode(response: requests.Response, url: str) -> Any:
         try:
@@ -221,49 +236,78 @@ class CpapClient:
     # -- reads ----------------------------------------------------------
     def health(self) -> Health:
         """``GET /health``."""
-        return Health(**self._request("GET", "/health"))
+        return self._parse(lambda data: Health(**data), "GET", "/health")
 
     def rooms(self) -> list[Room]:
         """Every room's latest state."""
-        return [Room.from_json(r) for r in self._request("GET", "/api/v1/rooms")]
+        return self._parse(lambda rows: [Room.from_json(r) for r in rows], "GET", "/api/v1/rooms")
 
     def ward(self) -> WardState:
         """The whole ward in one request."""
-        return WardState.from_json(self._request("GET", "/api/v1/ward"))
+        return self._parse(WardState.from_json, "GET", "/api/v1/ward")
 
     def room(self, room: int) -> Room:
         """One room's latest state (NotFoundError for an unknown room)."""
-        return Room.from_json(self._request("GET", f"/api/v1/rooms/{_check_room(room)}"))
+        return self._parse(Room.from_json, "GET", f"/api/v1/rooms/{_check_room(room)}")
 
     def measurements(self, room: int, mrn: str | None = None) -> list[MeasurementSummary]:
         """Measurement ids and times (oldest first) of the room's current patient, or of ``mrn``."""
         params = {"mrn": mrn} if mrn is not None else None
-        rows = self._request("GET", f"/api/v1/rooms/{_check_room(room)}/measurements", params=params)
-        return [MeasurementSummary.from_json(r) for r in rows]
+        return self._parse(lambda rows: [MeasurementSummary.from_json(r) for r in rows],
+                           "GET", f"/api/v1/rooms/{_check_room(room)}/measurements", params=params)
 
     def measurement(self, measurement_id: int) -> Measurement:
         """One measurement with flow trace and image."""
-        return Measurement.from_json(self._request("GET", f"/api/v1/measurements/{int(measurement_id)}"))
+        return self._parse(Measurement.from_json, "GET", f"/api/v1/measurements/{int(measurement_id)}")
 
     def patients(self) -> list[Patient]:
         """Every patient with their stays."""
-        return [Patient.from_json(p) for p in self._request("GET", "/api/v1/patients")]
+        return self._parse(lambda rows: [Patient.from_json(p) for p in rows], "GET", "/api/v1/patients")
 
     def patient(self, mrn: str) -> Patient:
         """One patient with their stays."""
-        return Patient.from_json(self._request("GET", f"/api/v1/patients/{requests.utils.quote(str(mrn), safe='')}"))
+        return self._parse(Patient.from_json, "GET", f"/api/v1/patients/{requests.utils.quote(str(mrn), safe='')}")
 
     def poll_pressure(self, room: int) -> PressurePoll:
         """The room's latest commanded pressure (what a bedside station polls)."""
-        return PressurePoll.from_json(self._request("GET", f"/api/v1/rooms/{_check_room(room)}/pressure"))
+        return self._parse(PressurePoll.from_json, "GET", f"/api/v1/rooms/{_check_room(room)}/pressure")
 
     pending_pressure = poll_pressure
+
+    # -- the night: alarm board, timeline, notes ------------------------
+    def alarm_board(self) -> AlarmBoardPublic:
+        """Every room with its alarm state, sorted for a nurse (``GET /api/v1/alarms``; times UTC)."""
+        return self._parse(AlarmBoardPublic.model_validate, "GET", "/api/v1/alarms")
+
+    def alarm_rules(self) -> AlarmRulesPublic:
+        """The thresholds the server's alarm rules use."""
+        return self._parse(AlarmRulesPublic.model_validate, "GET", "/api/v1/alarms/rules")
+
+    def timeline(self, room: int) -> NightTimeline:
+        """The current patient's night: pressure commands, uploads, notes, acknowledgements (oldest first)."""
+        return self._parse(NightTimeline.model_validate, "GET", f"/api/v1/rooms/{_check_room(room)}/timeline")
+
+    def notes(self, room: int) -> list[NotePublic]:
+        """Technician notes on the current patient's night, oldest first."""
+        return self._parse(lambda rows: [NotePublic.model_validate(r) for r in rows],
+                           "GET", f"/api/v1/rooms/{_check_room(room)}/notes")
+
+    def add_note(self, room: int, text: str) -> NotePublic:
+        """Add a note to the room's night (staff; the server records who and when)."""
+        return self._parse(NotePublic.model_validate, "POST", f"/api/v1/rooms/{_check_room(room)}/notes",
+                           body={"text": str(text)})
+
+    def acknowledge_alarm(self, room: int, note: str | None = None) -> AcknowledgementPublic:
+        """Acknowledge the room's current alarm, with an optional note (staff)."""
+        return self._parse(AcknowledgementPublic.model_validate, "POST",
+                           f"/api/v1/rooms/{_check_room(room)}/alarm/acknowledgements",
+                           body={"note": note or None})
 
     # -- writes ---------------------------------------------------------
     def admit(self, room: int, mrn: str, name: str | None = None) -> UploadReceipt:
         """Make ``mrn`` the room's patient (a new MRN starts a new admission)."""
         body = {"mrn": str(mrn), "name": name}
-        return UploadReceipt.from_json(self._request("PUT", f"/api/v1/rooms/{_check_room(room)}/patient", body=body))
+        return self._parse(UploadReceipt.from_json, "PUT", f"/api/v1/rooms/{_check_room(room)}/patient", body=body)
 
     def upload_measurement(self, room: int, mrn: str, *, name: str | None = None, cpap_pressure: float | None = None,
                            analysis: Any = None, flow_trace: Any = None, flow_png: bytes | None = None,
@@ -308,10 +352,10 @@ class CpapClient:
         if flow_png is not None:
             body["flow_image_png_base64"] = base64.b64encode(flow_png).decode("ascii")
         path = f"/api/v1/rooms/{_check_room(room)}/measurements"
-        return UploadReceipt.from_json(self._request("POST", path, body=body))
+        return self._parse(UploadReceipt.from_json, "POST", path, body=body)
 
     def command_pressure(self, room: int, cmh2o: int) -> PressureCommand:
         """Command a new CPAP pressure (integer 4-25 cmH2O, checked before sending)."""
         body = {"cmh2o": _check_pressure(cmh2o)}
         path = f"/api/v1/rooms/{_check_room(room)}/pressure-commands"
-        return PressureCommand.from_json(self._request("POST", path, body=body))
+        return self._parse(PressureCommand.from_json, "POST", path, body=body)

@@ -4,8 +4,10 @@ Examples
 --------
 >>> from cpap_lib.server.settings import Settings
 >>> app = create_app(Settings(database_url="sqlite://"))
->>> sorted(p for p in app.openapi()["paths"] if p.startswith("/api/v1/rooms"))[:3]
-['/api/v1/rooms', '/api/v1/rooms/{room}', '/api/v1/rooms/{room}/measurements']
+>>> paths = app.openapi()["paths"]
+>>> [p for p in ("/api/v1/rooms", "/api/v1/rooms/{room}/measurements", "/api/v1/alarms",
+...              "/api/v1/rooms/{room}/timeline", "/api/v1/rooms/{room}/notes") if p in paths]
+['/api/v1/rooms', '/api/v1/rooms/{room}/measurements', '/api/v1/alarms', '/api/v1/rooms/{room}/timeline', '/api/v1/rooms/{room}/notes']
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..errors import NotFoundError
+from .alarms import ALARM_RULES_HELP, AlarmRules
 from .db import Database
 from .middleware import AccessLog, BodySizeLimit, BrowserGuard
 from .routes import ROUTERS
@@ -56,9 +59,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Sleep Lab Monitor API",
         version=API_VERSION,
         description="Bedside stations upload measurements and poll for CPAP pressure commands; "
-        "the monitoring station reads the ward and commands pressures.",
+        "the monitoring station reads the ward and its alarm board, commands pressures, acknowledges alarms "
+        "and keeps notes on each night.\n\n"
+        "**Times**: the server stores UTC and every time it sends or accepts is UTC (ISO 8601); "
+        "pages show them as clock times in the lab's time zone (`CPAP_LAB_TZ`).\n\n"
+        "**Alarm rules** (`GET /api/v1/alarms/rules`, set by `CPAP_ALARM_*`): " + ALARM_RULES_HELP,
     )
     app.state.settings = settings
+    app.state.alarm_rules = AlarmRules.from_env()
     app.state.db = Database(settings.database_url)
     for router in ROUTERS:
         app.include_router(router)

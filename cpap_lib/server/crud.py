@@ -181,20 +181,43 @@ def upload(session: Session, *, room: int, data: MeasurementCreate, now: datetim
         if events:
             session.execute(MeasurementEvent.__table__.insert(), events)
     admission.latest_measurement_id = measurement.id
+    if analysis is not None and analysis.apnea_count is not None and analysis.duration_s is not None:
+        admission.night_apneas = (admission.night_apneas or 0) + analysis.apnea_count
+        admission.night_hypopneas = (admission.night_hypopneas or 0) + (analysis.hypopnea_count or 0)
+        admission.night_recorded_s = (admission.night_recorded_s or 0.0) + analysis.duration_s
     return UploadReceipt(room=room, mrn=data.mrn, admission_id=admission.id, new_admission=new,
                          measurement_id=measurement.id, recorded_at=now)
 
 
-def command_pressure(session: Session, *, room: int, cmh2o: int) -> PressureCommandPublic:
-    """Store a new commanded CPAP pressure for an existing room."""
+def command_pressure(session: Session, *, room: int, cmh2o: int, by: str | None = None) -> PressureCommandPublic:
+    """Store a new commanded CPAP pressure for an existing room, with who sent it and what it changed from.
+
+    ``from_cmh2o`` is the room's previous command during the current
+    admission, else the pressure of the patient's latest measurement.
+    """
     room_row = _lock_room(session, room, create=False)
     if room_row is None:
         raise room_not_found(room)
-    command = PressureCommand(room_number=room, cmh2o=cmh2o, commanded_at=utcnow())
+    now = utcnow()
+    previous = _previous_pressure(session, room_row)
+    command = PressureCommand(room_number=room, cmh2o=cmh2o, commanded_at=now, commanded_by=by,
+                              from_cmh2o=previous)
     session.add(command)
     session.flush()
     room_row.latest_command_id = command.id
-    return PressureCommandPublic(id=command.id, room=room, cmh2o=cmh2o, commanded_at=command.commanded_at)
+    return PressureCommandPublic(id=command.id, room=room, cmh2o=cmh2o, commanded_at=command.commanded_at,
+                                 commanded_by=by, from_cmh2o=previous)
+
+
+def _previous_pressure(session: Session, room_row: Room) -> float | None:
+    admission = session.get(Admission, room_row.current_admission_id) if room_row.current_admission_id else None
+    if room_row.latest_command_id is not None:
+        last = session.get(PressureCommand, room_row.latest_command_id)
+        if admission is None or last.commanded_at >= admission.admitted_at:
+            return float(last.cmh2o)
+    if admission is not None and admission.latest_measurement_id is not None:
+        return session.get(Measurement, admission.latest_measurement_id).cpap_pressure_cmh2o
+    return None
 
 
 def poll_pressure(session: Session, *, room: int) -> PressurePoll:

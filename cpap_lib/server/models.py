@@ -6,7 +6,15 @@ new one, so no history is ever deleted. Each *measurement* belongs to an
 admission and holds every metric as a column, a compact flow trace (float32
 little-endian arrays, at most :data:`STORED_TRACE_POINTS` points) and an
 optional PNG. Apnea / hypopnea intervals are rows of ``measurement_events``.
-*Pressure commands* are kept per room, newest last.
+*Pressure commands* are kept per room, newest last, with who sent them, the
+pressure they changed from (a night's commands are those given during its admission).
+*Alarm acknowledgements* and *technician notes* (who, when, text) belong to
+an admission, so each night has its own timeline.
+
+An admission keeps running totals of its night (apneas, hypopneas, seconds
+of analysed recording) so the night's AHI is one row, and the state its
+alarm was last seen in (``alarm_state`` since ``alarm_since``), which an
+acknowledgement refers to. All times are stored in UTC.
 
 Two pointers keep the ward view a fixed number of primary-key joins however
 long the history grows: ``rooms.current_admission_id`` /
@@ -14,8 +22,9 @@ long the history grows: ``rooms.current_admission_id`` /
 
 Examples
 --------
->>> sorted(Base.metadata.tables)
-['admissions', 'measurement_events', 'measurements', 'patients', 'pressure_commands', 'rooms']
+>>> sorted(Base.metadata.tables)  # doctest: +NORMALIZE_WHITESPACE
+['admissions', 'alarm_acknowledgements', 'measurement_events', 'measurements', 'patients',
+ 'pressure_commands', 'rooms', 'technician_notes']
 """
 
 from __future__ import annotations
@@ -37,12 +46,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "STORED_TRACE_POINTS",
     "Admission",
+    "AlarmAcknowledgement",
     "Base",
     "Measurement",
     "MeasurementEvent",
     "Patient",
     "PressureCommand",
     "Room",
+    "TechnicianNote",
     "as_utc",
     "utcnow",
 ]
@@ -122,6 +133,11 @@ class Admission(Base):
     latest_measurement_id: Mapped[int | None] = mapped_column(
         ForeignKey("measurements.id", use_alter=True, name="fk_admissions_latest_measurement")
     )
+    night_apneas: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    night_hypopneas: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    night_recorded_s: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    alarm_state: Mapped[str | None] = mapped_column(String(16))
+    alarm_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 METRIC_COLUMNS = (
@@ -148,7 +164,8 @@ METRIC_COLUMNS = (
 
 class Measurement(Base):
     __tablename__ = "measurements"
-    __table_args__ = (Index("ix_measurements_admission", "admission_id", "id"),)
+    __table_args__ = (Index("ix_measurements_admission", "admission_id", "id"),
+                      Index("ix_measurements_admission_recorded", "admission_id", "recorded_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     admission_id: Mapped[int] = mapped_column(ForeignKey("admissions.id"))
@@ -195,3 +212,33 @@ class PressureCommand(Base):
     room_number: Mapped[int] = mapped_column(ForeignKey("rooms.number"))
     cmh2o: Mapped[int] = mapped_column(Integer)
     commanded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    commanded_by: Mapped[str | None] = mapped_column(String(100))
+    from_cmh2o: Mapped[float | None] = mapped_column(Float)
+
+
+class AlarmAcknowledgement(Base):
+    """Staff saw a room's alarm: which state (and since when), who, when, a note."""
+
+    __tablename__ = "alarm_acknowledgements"
+    __table_args__ = (Index("ix_alarm_acknowledgements_admission", "admission_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    admission_id: Mapped[int] = mapped_column(ForeignKey("admissions.id"))
+    state: Mapped[str] = mapped_column(String(16))
+    state_since: Mapped[datetime] = mapped_column(UtcDateTime)
+    acknowledged_by: Mapped[str] = mapped_column(String(100))
+    acknowledged_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    note: Mapped[str | None] = mapped_column(String(2000))
+
+
+class TechnicianNote(Base):
+    """A timestamped note about a room's night (who, when, text)."""
+
+    __tablename__ = "technician_notes"
+    __table_args__ = (Index("ix_technician_notes_admission", "admission_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    admission_id: Mapped[int] = mapped_column(ForeignKey("admissions.id"))
+    author: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    text: Mapped[str] = mapped_column(String(2000))

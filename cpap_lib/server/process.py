@@ -205,6 +205,7 @@ def start_server(
     log_path: str | os.PathLike | None = None,
     startup_timeout: float = 30.0,
     env: Mapping[str, str] | None = None,
+    settings_env: Mapping[str, str] | None = None,
 ) -> ServerProcess:
     """Start the server in a child process and wait until ``/health`` answers.
 
@@ -230,6 +231,8 @@ def start_server(
         Seconds to wait for ``/health``.
     env : mapping, optional
         Base environment (default ``os.environ``); ``CPAP_*`` settings are set from the arguments.
+    settings_env : mapping, optional
+        Further ``CPAP_*`` settings for the server (e.g. ``CPAP_ALARM_NO_DATA_MIN``), set last.
 
     Raises
     ------
@@ -249,6 +252,7 @@ def start_server(
         child_env["CPAP_TOKEN_FILE"] = str(token_file)
     if max_body_bytes is not None:
         child_env["CPAP_MAX_BODY_BYTES"] = str(max_body_bytes)
+    child_env.update(settings_env or {})
     check_bind_host(host, Settings.from_env(child_env))
     check_workers(workers, database_url)
 

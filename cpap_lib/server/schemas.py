@@ -62,6 +62,18 @@ __all__ = [
     "UploadReceipt",
     "WardPublic",
     "decode_png_base64",
+    # the night: alarms, notes, timeline
+    "AcknowledgementCreate",
+    "AcknowledgementPublic",
+    "AlarmBoardPublic",
+    "AlarmRulesPublic",
+    "BoardRoomPublic",
+    "NightTimeline",
+    "NoteCreate",
+    "NotePublic",
+    "RoomAlarm",
+    "TimelineCommand",
+    "TimelineMeasurement",
 ]
 
 PRESSURE_MIN, PRESSURE_MAX = PRESSURE_MIN_CMH2O, PRESSURE_MAX_CMH2O
@@ -216,6 +228,8 @@ class PressureCommandPublic(BaseModel):
     room: int
     cmh2o: int
     commanded_at: datetime
+    commanded_by: str | None = None
+    from_cmh2o: float | None = None
 
 
 class PressurePoll(BaseModel):
@@ -262,3 +276,125 @@ class PatientPublic(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     database: str
+
+
+# ---------------------------------------------------------------- the night: alarms, notes, timeline
+# Every datetime the API returns is UTC (ISO 8601); clients show it in the lab's zone (cpap_lib.clock).
+
+NoteText = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$",
+                                description="Plain text (newlines allowed); shown escaped")]
+
+AlarmState = Literal["no_data", "ahi_high", "apnea_run", "high_leak", "ok", "empty"]
+
+
+class AlarmRulesPublic(BaseModel):
+    """The thresholds the alarm states are computed with (``CPAP_ALARM_*``; see GET /api/v1/alarms/rules)."""
+
+    no_data_min: float = Field(description="no_data: nothing uploaded for this many minutes (the loudest alarm)")
+    ahi_window_min: float = Field(description="ahi_high: the rolling window, minutes")
+    ahi_threshold: float = Field(description="ahi_high: AHI (events/h of analysed recording) at or above this")
+    ahi_min_recorded_min: float = Field(description="ahi_high: needs at least this many minutes of recording in the window")
+    apnea_run_uploads: int = Field(description="apnea_run: this many latest uploads in a row each scored an apnea")
+    leak_lpm: float = Field(description="high_leak: latest upload's mean leak at or above this, L/min")
+
+
+class AcknowledgementCreate(BaseModel):
+    note: NoteText | None = None
+
+
+class AcknowledgementPublic(BaseModel):
+    """Staff acknowledged a room's alarm: the state (since when), who, when (UTC), a note."""
+
+    id: int
+    room: int
+    admission_id: int
+    state: AlarmState
+    state_since: datetime
+    acknowledged_by: str
+    acknowledged_at: datetime
+    note: str | None
+
+
+class RoomAlarm(BaseModel):
+    """A room's alarm state and the numbers behind it (see :mod:`cpap_lib.server.alarms`)."""
+
+    state: AlarmState = Field(description="the loudest rule that holds: no_data > ahi_high > apnea_run > high_leak > ok > empty")
+    alarms: list[AlarmState] = Field(description="every alarm that holds, loudest first")
+    since: datetime | None = Field(description="when the room entered this state (UTC), as first seen by the server")
+    detail: str = Field(description="one sentence: what holds, against which threshold")
+    acknowledged: AcknowledgementPublic | None = Field(
+        description="the acknowledgement of this very state (null once the state changed)")
+    ahi_30min: float | None = Field(description="AHI over the uploads received in the last 30 minutes")
+    ahi_60min: float | None = Field(description="AHI over the uploads received in the last 60 minutes")
+    ahi_night: float | None = Field(description="AHI over the admission's uploads")
+    minutes_since_data: float | None = Field(description="since the latest upload (since admission without one)")
+    leak_lpm: float | None = Field(description="mean leak of the latest upload, when known")
+    last_data_at: datetime | None
+
+
+class BoardRoomPublic(RoomPublic):
+    """A room of the alarm board: its latest state and its alarm."""
+
+    alarm: RoomAlarm
+
+
+class AlarmBoardPublic(BaseModel):
+    """Every room, sorted for a nurse: unacknowledged alarms loudest first, then acknowledged ones, then ok, then empty."""
+
+    generated_at: datetime
+    rules: AlarmRulesPublic
+    rooms: list[BoardRoomPublic]
+
+
+class NoteCreate(BaseModel):
+    text: NoteText
+
+
+class NotePublic(BaseModel):
+    """A technician's note about the room's night (UTC time)."""
+
+    id: int
+    room: int
+    admission_id: int
+    author: str
+    created_at: datetime
+    text: str
+
+
+class TimelineCommand(BaseModel):
+    """A pressure command: when (UTC), who, from (previous command, else the latest measured pressure) and to."""
+
+    id: int
+    commanded_at: datetime
+    commanded_by: str | None
+    from_cmh2o: float | None
+    to_cmh2o: int
+
+
+class TimelineMeasurement(BaseModel):
+    """An upload's headline numbers (received at ``recorded_at``, UTC; its recording lasted ``duration_s``)."""
+
+    id: int
+    recorded_at: datetime
+    cpap_pressure_cmh2o: float | None
+    apnea_count: int | None
+    hypopnea_count: int | None
+    duration_s: float | None
+    breath_rate_bpm: float | None
+    ahi: float | None
+    leak_lpm: float | None
+
+
+class NightTimeline(BaseModel):
+    """The current admission's night: every pressure command, upload, note and acknowledgement, oldest first."""
+
+    room: int
+    mrn: str | None
+    name: str | None
+    admission_id: int | None
+    admitted_at: datetime | None
+    time_zone: Literal["UTC"] = Field("UTC", description="every time in this response is UTC")
+    commands: list[TimelineCommand]
+    measurements: list[TimelineMeasurement]
+    notes: list[NotePublic]
+    acknowledgements: list[AcknowledgementPublic]

@@ -30,9 +30,7 @@ Examples
 >>> engine = create_engine("sqlite://")
 >>> current_revision(engine) is None
 True
->>> prepare_schema(engine)
-'0001_baseline'
->>> current_revision(engine) == head_revision()
+>>> prepare_schema(engine) == current_revision(engine) == head_revision()
 True
 """
 

@@ -7,7 +7,7 @@ import json
 from fastapi import APIRouter, Response, status
 
 from .. import crud
-from ..deps import ANY_ROLE, STAFF, DbDep, RoomNumber
+from ..deps import ANY_ROLE, STAFF, ActorDep, DbDep, RoomNumber
 from ..models import as_utc
 from ..schemas import PressureCommandCreate, PressureCommandPublic, PressurePoll
 
@@ -18,10 +18,10 @@ NOT_FOUND = {status.HTTP_404_NOT_FOUND: {"description": "room not found"}}
 
 
 @router.post("/{room}/pressure-commands", response_model=PressureCommandPublic, status_code=status.HTTP_201_CREATED,
-             dependencies=[STAFF], responses=NOT_FOUND, summary="Command a new CPAP pressure (integer 4-25 cmH2O)")
-def command_pressure(room: RoomNumber, body: PressureCommandCreate, db: DbDep) -> PressureCommandPublic:
+             dependencies=[STAFF], responses=NOT_FOUND, summary="Command a new CPAP pressure (integer 4-25 cmH2O); stored with who sent it and the pressure it replaces")
+def command_pressure(room: RoomNumber, body: PressureCommandCreate, db: DbDep, actor: ActorDep) -> PressureCommandPublic:
     with db.write() as session:
-        return crud.command_pressure(session, room=room, cmh2o=body.cmh2o)
+        return crud.command_pressure(session, room=room, cmh2o=body.cmh2o, by=actor.name)
 
 
 @router.get("/{room}/pressure", response_model=PressurePoll, dependencies=[ANY_ROLE], responses=NOT_FOUND,
