@@ -215,8 +215,9 @@ class Agreement:
 class EventAgreement:
     """Our events of one group against the device's.
 
-    ``sensitivity`` = ``device_found / device_count`` and ``ppv`` =
-    ``ours_confirmed / our_count`` (NaN where the count is 0).
+    ``sensitivity`` = ``device_found / device_count``, ``ppv`` =
+    ``ours_confirmed / our_count`` (NaN where the count is 0) and ``f1`` their
+    harmonic mean (NaN unless both are defined; 0 if both are 0).
     """
 
     device_count: int
@@ -232,6 +233,13 @@ class EventAgreement:
     def ppv(self) -> float:
         return self.ours_confirmed / self.our_count if self.our_count else float("nan")
 
+    @property
+    def f1(self) -> float:
+        s, p = self.sensitivity, self.ppv
+        if not (math.isfinite(s) and math.isfinite(p)):
+            return float("nan")
+        return 2 * s * p / (s + p) if s + p > 0 else 0.0
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "device_count": self.device_count,
@@ -240,6 +248,7 @@ class EventAgreement:
             "ours_confirmed": self.ours_confirmed,
             "sensitivity": _finite(self.sensitivity),
             "ppv": _finite(self.ppv),
+            "f1": _finite(self.f1),
         }
 
 

@@ -1,10 +1,13 @@
-"""``cpap-lab compare PATH [--json]``: our analysis against the device's own scoring.
+"""``cpap-lab compare PATH [--json] [--night DAY] [--figure FILE]``: our analysis against the device's own scoring.
 
 ``PATH`` is a ResMed ``*_BRP.edf`` file (one session), a ``DATALOG/<date>``
-folder or a one-night SD-card root (every session and the night).  Prints the
-breath-rate and tidal-volume agreement with the device's trend channels and
-the sensitivity / PPV of our events against the device's events (see
-:mod:`cpap_lib.analysis.compare`); ``--json`` prints :meth:`Comparison.to_dict`.
+folder (every session and the night) or an SD-card root: every night, with
+our AHI against the device's (EVE and STR.edf), event-by-event sensitivity /
+PPV / F1, breath-rate and tidal-volume agreement, and across nights the bias
+and limits of agreement of the AHI (:mod:`cpap_lib.analysis.card_compare`);
+``--figure ba.png`` also writes the Bland-Altman plot.  ``--night DAY`` on a
+card compares that night in detail.  ``--json`` prints the ``to_dict()`` of
+the result.
 
 Examples
 --------
@@ -12,16 +15,18 @@ Examples
 >>> sub = argparse.ArgumentParser().add_subparsers()
 >>> register(sub)
 >>> args = sub.choices["compare"].parse_args(["DATALOG/20241017", "--json", "--min-event-s", "9.5"])
->>> args.json, args.tolerance, args.min_event_s, args.apnea_drop
-(True, 5.0, 9.5, None)
+>>> args.json, args.tolerance, args.min_event_s, args.apnea_drop, args.night
+(True, 5.0, 9.5, None, None)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
-from ..analysis.compare import RATE_WINDOW_S, TOLERANCE_S, compare_path
+from ..analysis.compare import RATE_WINDOW_S, TOLERANCE_S, compare, compare_path
+from ..errors import ParameterError
 from .options import add_analysis_arguments, analysis_params
 
 __all__ = ["register", "run"]
@@ -32,10 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare",
         help="compare our analysis with the device's own scoring (ResMed EDF)",
-        description="Compare our breath rate, tidal volume and events with a ResMed device's own trends and events.",
+        description="Compare our breath rate, tidal volume, events and AHI with a ResMed device's own, "
+        "for a session, a night or every night of a card.",
     )
     p.add_argument("path", metavar="PATH", help="*_BRP.edf file, DATALOG/<date> folder or SD-card root")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    p.add_argument("--night", metavar="DAY", help="on a card: compare this night in detail (2024-10-17 or 20241017)")
+    p.add_argument("--figure", metavar="FILE", help="on a card: write the AHI Bland-Altman figure (png, svg, pdf)")
     p.add_argument("--tolerance", type=float, default=TOLERANCE_S, metavar="S",
                    help=f"event-matching tolerance, seconds (default {TOLERANCE_S:g})")
     p.add_argument("--rate-window", type=float, default=RATE_WINDOW_S, metavar="S",
@@ -46,9 +54,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compare, print the summary or JSON; return 0."""
-    result = compare_path(
-        args.path, method=args.method, tolerance_s=args.tolerance, rate_window_s=args.rate_window, **analysis_params(args)
-    )
+    from ..io.resmed import is_card_root, read_card
+
+    settings = dict(method=args.method, tolerance_s=args.tolerance, rate_window_s=args.rate_window, **analysis_params(args))
+    path = Path(args.path)
+    card = path.is_dir() and is_card_root(path)
+    if (args.night or args.figure) and not card:
+        raise ParameterError("night" if args.night else "figure", f"applies to an SD-card root; {path} is not one")
+    if card and args.night:
+        result = compare(read_card(path).night(args.night), **settings)
+    elif card:
+        from ..analysis.card_compare import compare_card
+
+        result = compare_card(path, **settings)
+        if args.figure:
+            result.figure("eve").savefig(args.figure)
+    else:
+        result = compare_path(path, **settings)
     if args.json:
         print(json.dumps(result.to_dict(), allow_nan=False))
     else:
