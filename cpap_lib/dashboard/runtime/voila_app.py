@@ -2,7 +2,10 @@
 
 The settings live in ``voila.json`` beside this module (package data; bind to
 127.0.0.1, cull the kernel of a closed tab within about 30 s, an explicit
-websocket message limit for uploads, no tracebacks in pages). This module
+websocket message limit for uploads, no tracebacks in pages, the host names
+served: ``tornado_settings.local_hostnames``). Voilà runs through
+:mod:`.guarded_voila` (Host check, security headers and v1-only kernel
+websockets on every handler). This module
 reads that file, builds the ``voila`` command line around it and starts and
 stops the server; ``cpap-lab demo``, the tests and the benchmarks all go
 through :class:`VoilaServer`.
@@ -89,7 +92,7 @@ def voila_command(*, port: int, notebook_dir: Path = NOTEBOOK_DIR, python: str =
     if not 0 < int(port) < 65536:
         raise ParameterError("port", f"must be 1-65535, got {port}")
     return [
-        python, "-m", "voila", str(notebook_dir),
+        python, "-m", "cpap_lib.dashboard.runtime.guarded_voila", str(notebook_dir),
         "--no-browser",
         f"--port={int(port)}",
         "--Voila.port_retries=0",
