@@ -1,7 +1,9 @@
 """The typed results of :class:`~cpap_lib.client.CpapClient`: one frozen dataclass per server response.
 
 Each has ``from_json(data)`` building it from the parsed JSON of the matching
-``server/schemas.py`` model (times parsed to ``datetime``).
+``server/schemas.py`` model (times parsed to ``datetime``); :data:`SERVER_SCHEMAS`
+names that model, and ``tests/client/test_models.py`` checks that the fields
+agree, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -198,3 +200,18 @@ class UploadReceipt:
     @classmethod
     def from_json(cls, data: dict) -> UploadReceipt:
         return cls(**{**data, "recorded_at": _time(data["recorded_at"])})
+
+
+SERVER_SCHEMAS: dict[type, tuple[str, dict[str, tuple[str, ...]]]] = {
+    Health: ("Health", {}),
+    MeasurementSummary: ("MeasurementSummary", {}),
+    Room: ("RoomPublic", {}),
+    WardState: ("WardPublic", {}),
+    Measurement: ("MeasurementPublic", {"flow_trace": ("time_s", "flow_lps"), "flow_image_png_base64": ("flow_png",)}),
+    Admission: ("AdmissionPublic", {}),
+    Patient: ("PatientPublic", {}),
+    PressureCommand: ("PressureCommandPublic", {}),
+    PressurePoll: ("PressurePoll", {}),
+    UploadReceipt: ("UploadReceipt", {}),
+}
+"""Model -> (the ``cpap_lib.server.schemas`` model it is built from, server fields it holds under other names)."""
