@@ -163,14 +163,19 @@ class Patient:
 
 @dataclass(frozen=True)
 class PressureCommand:
+    """A commanded pressure: who commanded it (token name) and the pressure before, where known."""
+
     id: int
     room: int
     cmh2o: int
     commanded_at: datetime
+    commanded_by: str | None = None
+    from_cmh2o: float | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> PressureCommand:
-        return cls(id=data["id"], room=data["room"], cmh2o=data["cmh2o"], commanded_at=_time(data["commanded_at"]))
+        return cls(id=data["id"], room=data["room"], cmh2o=data["cmh2o"], commanded_at=_time(data["commanded_at"]),
+                   commanded_by=data.get("commanded_by"), from_cmh2o=data.get("from_cmh2o"))
 
 
 @dataclass(frozen=True)
