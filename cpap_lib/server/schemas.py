@@ -27,6 +27,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..images import IMAGE_FORMATS, image_format
 from ..limits import (
     MRN_MAX_LENGTH,
     MRN_PATTERN,
@@ -37,6 +38,7 @@ from ..limits import (
 )
 
 __all__ = [
+    "MAX_IMAGE_BASE64_CHARS",
     "MAX_TRACE_POINTS",
     "PNG_SIGNATURE",
     "PRESSURE_MAX",
@@ -61,6 +63,7 @@ __all__ = [
     "RoomPublic",
     "UploadReceipt",
     "WardPublic",
+    "decode_image_base64",
     "decode_png_base64",
     # the night: alarms, notes, timeline
     "AcknowledgementCreate",
@@ -79,6 +82,9 @@ __all__ = [
 PRESSURE_MIN, PRESSURE_MAX = PRESSURE_MIN_CMH2O, PRESSURE_MAX_CMH2O
 MAX_TRACE_POINTS = 5000
 MAX_EVENTS = 20_000
+PNG_SIGNATURE = IMAGE_FORMATS["png"]
+MAX_IMAGE_BASE64_CHARS = 6_000_000
+"""Longest accepted base64 image (about 4.5 MB of image)."""
 
 Mrn = Annotated[str, Field(min_length=1, max_length=MRN_MAX_LENGTH, pattern=MRN_PATTERN)]
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
@@ -153,7 +159,7 @@ class MeasurementCreate(AdmissionCreate):
     cpap_pressure_cmh2o: Annotated[float, Field(ge=0, le=40, allow_inf_nan=False)] | None = None
     analysis: AnalysisIn | None = None
     flow_trace: FlowTrace | None = None
-    flow_image_png_base64: Annotated[str, Field(max_length=6_000_000)] | None = None
+    flow_image_png_base64: Annotated[str, Field(max_length=MAX_IMAGE_BASE64_CHARS)] | None = None
 
     @field_validator("flow_image_png_base64")
     @classmethod
@@ -161,6 +167,26 @@ class MeasurementCreate(AdmissionCreate):
         if value is not None:
             decode_png_base64(value)
         return value
+
+
+def decode_image_base64(value: str, formats: tuple[str, ...] = ("png", "jpeg")) -> bytes:
+    """Decode a base64 image whose magic bytes are one of ``formats``; a ValueError says why not.
+
+    >>> decode_image_base64(base64.b64encode(b"\\xff\\xd8\\xff\\xe0rest").decode())[:3]
+    b'\\xff\\xd8\\xff'
+    >>> decode_image_base64("aGVsbG8=")
+    Traceback (most recent call last):
+    ...
+    ValueError: not a PNG or JPEG image (unknown signature)
+    """
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not valid base64") from None
+    if image_format(data) not in formats:
+        raise ValueError(f"not a {' or '.join(f.upper() for f in formats)} image "
+                         f"({'wrong' if len(formats) == 1 else 'unknown'} signature)")
+    return data
 
 
 def decode_png_base64(value: str) -> bytes:
@@ -173,16 +199,7 @@ def decode_png_base64(value: str) -> bytes:
     ...
     ValueError: not a PNG image (wrong signature)
     """
-    try:
-        data = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("not valid base64") from None
-    if not data.startswith(PNG_SIGNATURE):
-        raise ValueError("not a PNG image (wrong signature)")
-    return data
-
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+    return decode_image_base64(value, ("png",))
 
 
 class UploadReceipt(BaseModel):
@@ -216,7 +233,11 @@ class MeasurementPublic(BaseModel):
     apneas: list[Interval]
     hypopneas: list[Interval]
     flow_trace: FlowTrace | None
-    flow_image_png_base64: str | None
+    flow_image_png_base64: str | None = Field(
+        description="the uploaded flow image, base64, as it was sent: PNG, or JPEG from the old clients "
+        "(see flow_image_type)")
+    flow_image_type: Literal["image/png", "image/jpeg"] | None = Field(
+        None, description="the image's type, read from its magic bytes")
 
 
 class PressureCommandCreate(BaseModel):
@@ -230,6 +251,8 @@ class PressureCommandPublic(BaseModel):
     commanded_at: datetime
     commanded_by: str | None = None
     from_cmh2o: float | None = None
+    admission_id: int | None = Field(
+        None, description="the stay the command was given for; null: a preset for the room's next patient")
 
 
 class PressurePoll(BaseModel):
