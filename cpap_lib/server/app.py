@@ -46,6 +46,19 @@ async def _database_error(request: Request, exc: SQLAlchemyError) -> JSONRespons
     return JSONResponse({"detail": "database unavailable; try again shortly"}, status_code=503)
 
 
+def _warn_legacy_networks(settings: Settings) -> None:
+    if not settings.legacy_networks:
+        return
+    networks = ",".join(str(n) for n in settings.legacy_networks)
+    if not settings.auth_enabled:
+        logger.warning("event=legacy_networks_ignored networks=%s reason=no_tokens_configured "
+                       "note=without tokens the server is open on loopback only", networks)
+        return
+    logger.warning("event=legacy_networks_open networks=%s routes=POST/add_patient,GET/CPAP_query "
+                   "note=clients in these networks may upload and poll the old routes WITHOUT A TOKEN; "
+                   "every other route needs a token", networks)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app: database (schema created or upgraded: :mod:`.migrations`), routers, error handlers, middleware.
 
@@ -67,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.alarm_rules = AlarmRules.from_env()
+    _warn_legacy_networks(settings)
     app.state.db = Database(settings.database_url)
     for router in ROUTERS:
         app.include_router(router)

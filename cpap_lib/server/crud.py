@@ -33,12 +33,13 @@ import base64
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..analysis.decimate import minmax_lttb
 from ..errors import NotFoundError
+from ..images import media_type
 from .models import (
     METRIC_COLUMNS,
     STORED_TRACE_POINTS,
@@ -69,12 +70,14 @@ from .schemas import (
 __all__ = [
     "admit",
     "command_pressure",
+    "current_patient_records",
     "get_measurement",
     "get_patient",
     "latest_pressures",
     "list_measurements",
     "list_patients",
     "poll_pressure",
+    "room_has_patient",
     "room_not_found",
     "room_state",
     "upload",
@@ -128,6 +131,10 @@ def admit(session: Session, *, room: int, data: AdmissionCreate, now: datetime |
     session.add(admission)
     session.flush()
     room_row.current_admission_id = admission.id
+    if current is None:  # pressures preset before anyone was in the room are this patient's
+        session.execute(update(PressureCommand)
+                        .where(PressureCommand.room_number == room, PressureCommand.admission_id.is_(None))
+                        .values(admission_id=admission.id))
     return admission, True
 
 
@@ -152,15 +159,20 @@ def _trace_bytes(trace: FlowTrace) -> tuple[bytes, bytes]:
     return time_s.astype("<f8").tobytes(), flow.astype("<f4").tobytes()
 
 
-def upload(session: Session, *, room: int, data: MeasurementCreate, now: datetime | None = None) -> UploadReceipt:
-    """Admit the patient and, when a pressure or analysis is given, append a measurement.
+def upload(session: Session, *, room: int, data: MeasurementCreate, now: datetime | None = None,
+           image: bytes | None = None) -> UploadReceipt:
+    """Admit the patient and, when a pressure, analysis, trace or image is given, append a measurement.
 
-    The measurement is stamped with the server's time of receipt.
+    The measurement is stamped with the server's time of receipt. ``image``
+    (bytes already checked, e.g. an old client's JPEG) is stored instead of
+    ``data.flow_image_png_base64``.
     """
     now = now or utcnow()
     admission, new = admit(session, room=room, data=data, now=now)
+    if image is None and data.flow_image_png_base64 is not None:
+        image = decode_png_base64(data.flow_image_png_base64)
     has_data = data.cpap_pressure_cmh2o is not None or data.analysis is not None
-    has_data = has_data or data.flow_trace is not None or data.flow_image_png_base64 is not None
+    has_data = has_data or data.flow_trace is not None or image is not None
     if not has_data:
         return UploadReceipt(room=room, mrn=data.mrn, admission_id=admission.id, new_admission=new,
                              measurement_id=None, recorded_at=None)
@@ -170,8 +182,7 @@ def upload(session: Session, *, room: int, data: MeasurementCreate, now: datetim
                               cpap_pressure_cmh2o=data.cpap_pressure_cmh2o, **metrics)
     if data.flow_trace is not None:
         measurement.trace_time_s, measurement.trace_flow_lps = _trace_bytes(data.flow_trace)
-    if data.flow_image_png_base64 is not None:
-        measurement.flow_png = decode_png_base64(data.flow_image_png_base64)
+    measurement.flow_png = image
     session.add(measurement)
     session.flush()
     if analysis is not None:
@@ -189,24 +200,32 @@ def upload(session: Session, *, room: int, data: MeasurementCreate, now: datetim
                          measurement_id=measurement.id, recorded_at=now)
 
 
-def command_pressure(session: Session, *, room: int, cmh2o: int, by: str | None = None) -> PressureCommandPublic:
-    """Store a new commanded CPAP pressure for an existing room, with who sent it and what it changed from.
+def command_pressure(session: Session, *, room: int, cmh2o: int, by: str | None = None,
+                     preset: bool = False) -> PressureCommandPublic:
+    """Store a new commanded CPAP pressure for a room, with who sent it, what it changed from and its stay.
 
     ``from_cmh2o`` is the room's previous command during the current
-    admission, else the pressure of the patient's latest measurement.
+    admission, else the pressure of the patient's latest measurement. The
+    command is tied to the room's current admission. With ``preset=True`` a
+    room nobody was admitted to yet may be commanded (staff preset the
+    pressure before the patient arrives): the room is created, the command
+    waits with ``admission_id`` null, the room's poll answers it, and
+    :func:`admit` ties it to the next patient admitted there. Without it an
+    unknown room is a :class:`NotFoundError`.
     """
-    room_row = _lock_room(session, room, create=False)
+    room_row = _lock_room(session, room, create=preset)
     if room_row is None:
         raise room_not_found(room)
     now = utcnow()
     previous = _previous_pressure(session, room_row)
     command = PressureCommand(room_number=room, cmh2o=cmh2o, commanded_at=now, commanded_by=by,
-                              from_cmh2o=previous)
+                              from_cmh2o=previous, admission_id=room_row.current_admission_id)
     session.add(command)
     session.flush()
     room_row.latest_command_id = command.id
     return PressureCommandPublic(id=command.id, room=room, cmh2o=cmh2o, commanded_at=command.commanded_at,
-                                 commanded_by=by, from_cmh2o=previous)
+                                 commanded_by=by, from_cmh2o=previous,
+                                 admission_id=command.admission_id)
 
 
 def _previous_pressure(session: Session, room_row: Room) -> float | None:
@@ -339,6 +358,7 @@ def get_measurement(session: Session, *, measurement_id: int) -> MeasurementPubl
         hypopneas=[Interval(start_s=s, end_s=e) for kind, s, e in events if kind == "hypopnea"],
         flow_trace=trace,
         flow_image_png_base64=base64.b64encode(m.flow_png).decode("ascii") if m.flow_png else None,
+        flow_image_type=media_type(m.flow_png),
     )
 
 
@@ -379,3 +399,41 @@ def latest_pressures(session: Session, *, room: int) -> tuple[int | None, float 
     state = room_state(session, room=room)
     measured = state.latest_measurement.cpap_pressure_cmh2o if state.latest_measurement else None
     return state.commanded_cmh2o, measured
+
+
+def room_has_patient(session: Session, *, room: int) -> bool:
+    """Whether someone is admitted to ``room`` (False for an unknown room)."""
+    current = session.execute(select(Room.current_admission_id).where(Room.number == room)).scalar_one_or_none()
+    return current is not None
+
+
+def current_patient_records(session: Session) -> list[tuple[int, str, str | None, list[tuple]]]:
+    """Every room's current patient with their complete uploads, oldest first (the old clients' view).
+
+    A *complete upload* has a CPAP pressure, a breath rate and an apnea count:
+    what the old system called a record. Others (an upload without a pressure)
+    are stored and shown in our dashboards, but not listed here.
+
+    Returns
+    -------
+    list of (room, mrn, name, records)
+        ``records``: ``(recorded_at, cpap_pressure_cmh2o, breath_rate_bpm, apnea_count, image bytes or None)``.
+        Rooms without a current patient are left out; ordered by room.
+    """
+    complete = and_(Measurement.admission_id == Admission.id, Measurement.cpap_pressure_cmh2o.is_not(None),
+                    Measurement.breath_rate_bpm.is_not(None), Measurement.apnea_count.is_not(None))
+    rows = session.execute(
+        select(Room.number, Patient.mrn, Patient.name, Measurement.id, Measurement.recorded_at,
+               Measurement.cpap_pressure_cmh2o, Measurement.breath_rate_bpm, Measurement.apnea_count,
+               Measurement.flow_png)
+        .join(Admission, Admission.id == Room.current_admission_id)
+        .join(Patient, Patient.id == Admission.patient_id)
+        .outerjoin(Measurement, complete)
+        .order_by(Room.number, Measurement.id)
+    )
+    found: dict[int, tuple[int, str, str | None, list[tuple]]] = {}
+    for room, mrn, name, m_id, *record in rows:
+        entry = found.setdefault(room, (room, mrn, name, []))
+        if m_id is not None:
+            entry[3].append(tuple(record))
+    return list(found.values())

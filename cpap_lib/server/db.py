@@ -38,7 +38,7 @@ from .migrations import prepare_schema
 __all__ = ["POLL_SQL", "Database", "make_engine"]
 
 POLL_SQL = (
-    "SELECT r.number, c.id, c.cmh2o, c.commanded_at FROM rooms r "
+    "SELECT r.number, c.id, c.cmh2o, c.commanded_at, r.current_admission_id FROM rooms r "
     "LEFT JOIN pressure_commands c ON c.id = r.latest_command_id WHERE r.number = {placeholder}"
 )
 """The bedside poll: one primary-key lookup and one primary-key join."""
@@ -122,13 +122,14 @@ class Database:
             yield session
 
     def poll_row(self, room: int) -> tuple | None:
-        """``(room, command_id, cmh2o, commanded_at)`` of the room's latest command, or None for no room.
+        """``(room, command_id, cmh2o, commanded_at, current_admission_id)`` of a room, or None for no room.
 
         The hot path of the API (every bedside station polls it): one driver
         connection in autocommit mode, kept for the calling thread (the event
         loop), skips the ORM and the thread pool. ``command_id``, ``cmh2o`` and
         ``commanded_at`` are None before any command; ``commanded_at`` is as the
-        driver returns it (see :func:`cpap_lib.server.models.as_utc`).
+        driver returns it (see :func:`cpap_lib.server.models.as_utc`);
+        ``current_admission_id`` is None while nobody was admitted (a preset room).
 
         Raises
         ------

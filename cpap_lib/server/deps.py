@@ -7,6 +7,13 @@ token configured (loopback only, see :mod:`.settings`) every request is allowed.
 
 :data:`ActorDep` (``actor: ActorDep`` in a route) is who made the request, for
 audit records: the token's name and role, and the client's address.
+
+The old bedside clients send no token: routes built with
+``require_roles(..., legacy_network=True)`` (the old device routes
+``POST /add_patient`` and ``GET /CPAP_query``) also admit a request without a
+token from a network listed in ``CPAP_LEGACY_NETWORKS``, as decided by
+:func:`~cpap_lib.server.settings.legacy_network_admits`; nothing else does.
+Such a request's actor is :data:`LEGACY_NETWORK_ACTOR`.
 """
 
 from __future__ import annotations
@@ -20,10 +27,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .db import Database
 from .schemas import ROOM_MAX, ROOM_MIN
-from .settings import Grant, Settings
+from .settings import Grant, Settings, legacy_network_admits
 
-__all__ = ["ANY_ROLE", "DEVICE", "STAFF", "Actor", "ActorDep", "DbDep", "RoomNumber", "current_actor", "get_db",
-           "require_roles"]
+__all__ = ["ANY_ROLE", "DEVICE", "LEGACY_DEVICE", "LEGACY_NETWORK_ACTOR", "LEGACY_POLL", "STAFF", "Actor", "ActorDep",
+           "DbDep", "RoomNumber", "current_actor", "get_db", "require_roles"]
 
 _bearer = HTTPBearer(auto_error=False, description="Device or staff token (see CPAP_DEVICE_TOKEN / CPAP_STAFF_TOKEN)")
 
@@ -75,7 +82,8 @@ async def current_actor(request: Request) -> Actor:
     """The :class:`Actor` of this request (set by the role check; anonymous without tokens)."""
     grant: Grant | None = getattr(request.state, "grant", None)
     if grant is None:
-        return Actor("anonymous", None, _address(request))
+        name = LEGACY_NETWORK_ACTOR if getattr(request.state, "legacy_network", False) else "anonymous"
+        return Actor(name, None, _address(request))
     return Actor(grant.name, grant.role, _address(request))
 
 
@@ -101,9 +109,17 @@ async def _rooms_of_request(request: Request) -> list[int]:
     return rooms
 
 
-def require_roles(*roles: str):
+LEGACY_NETWORK_ACTOR = "legacy-network"
+"""The actor name of a tokenless old client admitted by ``CPAP_LEGACY_NETWORKS``."""
+_LEGACY_ONLY = ("missing bearer token: clients on CPAP_LEGACY_NETWORKS may only upload (POST /add_patient) "
+                "and poll (GET /CPAP_query) without one; this route needs a token")
+
+
+def require_roles(*roles: str, legacy_network: bool = False):
     """A dependency that answers 401 without a known token, 403 for another role or another room.
 
+    With ``legacy_network=True`` a request without a token from a network in
+    ``CPAP_LEGACY_NETWORKS`` is admitted (:func:`~.settings.legacy_network_admits`).
     Dependencies here are ``async`` (they do no I/O) so FastAPI does not send
     them through the thread pool.
     """
@@ -113,7 +129,11 @@ def require_roles(*roles: str):
         if not settings.auth_enabled:
             return None
         if credentials is None or credentials.scheme.lower() != "bearer":
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token",
+            on_lab_network = legacy_network_admits(settings, _address(request))
+            if on_lab_network and legacy_network:
+                request.state.legacy_network = True
+                return None
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, _LEGACY_ONLY if on_lab_network else "missing bearer token",
                                 headers={"WWW-Authenticate": "Bearer"})
         grant = settings.grant_of(credentials.credentials)
         if grant is None:
@@ -136,3 +156,5 @@ def require_roles(*roles: str):
 DEVICE = require_roles("device")
 STAFF = require_roles("staff")
 ANY_ROLE = require_roles("device", "staff")
+LEGACY_DEVICE = require_roles("device", legacy_network=True)
+LEGACY_POLL = require_roles("device", "staff", legacy_network=True)

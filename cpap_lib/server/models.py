@@ -206,7 +206,8 @@ class MeasurementEvent(Base):
 
 class PressureCommand(Base):
     __tablename__ = "pressure_commands"
-    __table_args__ = (Index("ix_pressure_commands_room", "room_number", "id"),)
+    __table_args__ = (Index("ix_pressure_commands_room", "room_number", "id"),
+                      Index("ix_pressure_commands_admission", "admission_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     room_number: Mapped[int] = mapped_column(ForeignKey("rooms.number"))
@@ -214,6 +215,9 @@ class PressureCommand(Base):
     commanded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     commanded_by: Mapped[str | None] = mapped_column(String(100))
     from_cmh2o: Mapped[float | None] = mapped_column(Float)
+    admission_id: Mapped[int | None] = mapped_column(ForeignKey("admissions.id", name="fk_pressure_commands_admission"))
+    """The stay the command was given for; null while it is a preset for a room without a patient
+    (set when the next patient is admitted there)."""
 
 
 class AlarmAcknowledgement(Base):

@@ -111,6 +111,8 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
     check_workers(workers, settings.database_url)
     configure_logging(log_level)
     settings = dataclasses.replace(settings, allowed_hosts=settings.allowed_hosts | served_names(host))
+    # proxy_headers off: the client address is the TCP peer, never a forwarded header
+    # (CPAP_LEGACY_NETWORKS decides on it: settings.legacy_network_admits).
     if workers > 1:
         from uvicorn.supervisors import Multiprocess
 
@@ -124,13 +126,13 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
             engine.dispose()
         config = uvicorn.Config(functools.partial(_worker_app, settings, log_level), factory=True, host=host,
                                 port=port, log_level=log_level, access_log=False, log_config=None,
-                                timeout_graceful_shutdown=5, workers=workers)
+                                timeout_graceful_shutdown=5, workers=workers, proxy_headers=False)
         listening = sock if sock is not None else config.bind_socket()
         Multiprocess(config, sockets=[listening]).run()
         return
     app = create_app(settings)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
-                            log_config=None, timeout_graceful_shutdown=5)
+                            log_config=None, timeout_graceful_shutdown=5, proxy_headers=False)
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock] if sock is not None else None)

@@ -17,10 +17,21 @@ variable               meaning                                         default
 ``CPAP_ALLOWED_HOSTS`` further names of this server (``Host``          loopback names and the
                        header), comma-separated; any other Host is     listening address
                        refused (DNS rebinding)
+``CPAP_LEGACY_NETWORKS`` networks (CIDR, comma-separated) whose          none
+                       clients may use the old clients' device routes
+                       without a token (:func:`legacy_network_admits`)
 =====================  ==============================================  =========================
 
 With no token configured the server is open, so it may only listen on a
 loopback address (:func:`check_bind_host`).
+
+The old bedside clients cannot send a token. ``CPAP_LEGACY_NETWORKS`` is the
+one, explicit way to serve them on a lab network: a request *without* a token
+from an address in a listed network may use the old device routes
+(``POST /add_patient`` and ``GET /CPAP_query/<room>``) and nothing else; every
+other route, the old staff routes (``/get_all_patients``,
+``/new_cpap_pressure``) included, still needs a token, so tokens must be
+configured. The server logs this at start-up as a warning.
 
 Examples
 --------
@@ -32,6 +43,9 @@ Examples
 Traceback (most recent call last):
 ...
 cpap_lib.errors.ParameterError: host: refusing to listen on 0.0.0.0 without access tokens; ...
+>>> lab = Settings.from_env({"CPAP_STAFF_TOKEN": "s", "CPAP_LEGACY_NETWORKS": "10.1.0.0/16"})
+>>> legacy_network_admits(lab, "10.1.7.9"), legacy_network_admits(lab, "10.2.0.1")
+(True, False)
 """
 
 from __future__ import annotations
@@ -50,7 +64,7 @@ from ..errors import ParameterError
 from ..limits import ROOM_MAX, ROOM_MIN
 
 __all__ = ["DEFAULT_DATABASE_URL", "ROLES", "Grant", "LOOPBACK_NAMES", "Settings", "check_bind_host", "host_allowed",
-           "read_token_file", "served_names"]
+           "legacy_network_admits", "parse_networks", "read_token_file", "served_names"]
 
 DEFAULT_DATABASE_URL = "sqlite:///cpap_lab.db"
 DEFAULT_MAX_BODY_BYTES = 8_000_000
@@ -157,6 +171,37 @@ def read_token_file(path: str | os.PathLike) -> list[Grant]:
     return grants
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str | None) -> tuple[Network, ...]:
+    """Parse ``CPAP_LEGACY_NETWORKS`` (CIDR networks, comma-separated).
+
+    A bad entry or a network that spans the whole address space (``/0``) is
+    a :class:`~cpap_lib.errors.ParameterError` naming it.
+
+    >>> parse_networks("10.1.0.0/16, 192.168.5.7")
+    (IPv4Network('10.1.0.0/16'), IPv4Network('192.168.5.7/32'))
+    >>> parse_networks("10.1.0.0/33")
+    Traceback (most recent call last):
+    ...
+    cpap_lib.errors.ParameterError: CPAP_LEGACY_NETWORKS: '10.1.0.0/33' is not a network (CIDR such as 10.1.0.0/16)
+    """
+    networks = []
+    for entry in (e.strip() for e in (value or "").split(",")):
+        if not entry:
+            continue
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ParameterError("CPAP_LEGACY_NETWORKS",
+                                 f"{entry!r} is not a network (CIDR such as 10.1.0.0/16)") from None
+        if network.prefixlen == 0:
+            raise ParameterError("CPAP_LEGACY_NETWORKS", f"{entry!r} would admit every address; list the lab's networks")
+        networks.append(network)
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Server settings (see the module docstring for the environment variables).
@@ -171,12 +216,15 @@ class Settings:
         Requests with a larger body are answered 413.
     allowed_hosts : frozenset of str
         Host names (lower case, no port) the server answers to; loopback names always.
+    legacy_networks : tuple of ip_network
+        Networks whose clients may use the old device routes without a token.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
     grants: tuple[Grant, ...] = ()
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     allowed_hosts: frozenset[str] = LOOPBACK_NAMES
+    legacy_networks: tuple[Network, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -195,7 +243,8 @@ class Settings:
             raise ParameterError("CPAP_MAX_BODY_BYTES", f"must be at least 1024, got {limit}")
         hosts = LOOPBACK_NAMES | {h.lower() for h in _split_tokens(env.get("CPAP_ALLOWED_HOSTS"))}
         return cls(database_url=env.get("CPAP_DATABASE_URL") or DEFAULT_DATABASE_URL, grants=tuple(grants),
-                   max_body_bytes=limit, allowed_hosts=frozenset(hosts))
+                   max_body_bytes=limit, allowed_hosts=frozenset(hosts),
+                   legacy_networks=parse_networks(env.get("CPAP_LEGACY_NETWORKS")))
 
     @property
     def auth_enabled(self) -> bool:
@@ -275,4 +324,26 @@ def check_bind_host(host: str, settings: Settings) -> None:
         With a message saying how to configure tokens.
     """
     if not settings.auth_enabled and not _is_loopback(host):
-        raise ParameterError("host", f"refusing to listen on {host} without access tokens; {TOKEN_HELP}")
+        extra = (" (CPAP_LEGACY_NETWORKS opens only the old device routes; every other route needs a token)"
+                 if settings.legacy_networks else "")
+        raise ParameterError("host", f"refusing to listen on {host} without access tokens{extra}; {TOKEN_HELP}")
+
+
+def legacy_network_admits(settings: Settings, client_host: str | None) -> bool:
+    """Whether a request without a token from ``client_host`` may use the old device routes.
+
+    The one place the lab-network exception is decided: true only when tokens
+    are configured (otherwise everything is open on loopback anyway) and the
+    client's address (the TCP peer; IPv4-mapped IPv6 counts as IPv4) lies in
+    one of :attr:`Settings.legacy_networks`. Callers apply it to
+    ``POST /add_patient`` and ``GET /CPAP_query/<room>`` only.
+    """
+    if not settings.legacy_networks or not settings.auth_enabled or not client_host:
+        return False
+    try:
+        address = ipaddress.ip_address(client_host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in settings.legacy_networks)

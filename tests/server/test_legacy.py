@@ -1,90 +1,92 @@
-"""The old system's clients: exact payloads against the compatibility routes."""
+"""The old clients' routes, seen from our side (SQLite and PostgreSQL).
+
+What the old server answered is compared in ``tests/legacy``; here: what we
+store from old-client requests and how the rest of the product sees it.
+"""
 
 from __future__ import annotations
 
 import base64
 
-import pytest
 import requests
+from sqlalchemy import select
 
 from cpap_lib.client import CpapClient
+from cpap_lib.server.db import Database
+from cpap_lib.server.models import PressureCommand
 
-PNG_B64 = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x01" * 32).decode()
-
-OLD_FULL = {"patient_name": "Ann Old", "patient_mrn": "1234", "room_number": "31", "CPAP_pressure": "8",
-            "breath_rate": "14.5", "apnea_count": "2", "flow_image": PNG_B64}
-OLD_ONLY_IDS = {"patient_name": "", "patient_mrn": "1234", "room_number": "31", "CPAP_pressure": "",
-                "breath_rate": "", "apnea_count": "", "flow_image": ""}
-OLD_NUMBERS = {"patient_name": "Bo", "patient_mrn": 77, "room_number": 32, "CPAP_pressure": 12,
-               "breath_rate": 16.0, "apnea_count": 0, "flow_image": ""}
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(range(256)) * 4
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 32
 
 
-def test_add_patient_with_old_payloads(server):
+def _old(mrn, room, name="", pressure="", rate="", apnea="", image=""):
+    return {"patient_name": name, "patient_mrn": mrn, "room_number": room, "CPAP_pressure": pressure,
+            "breath_rate": rate, "apnea_count": apnea, "flow_image": image}
+
+
+def test_images_are_stored_as_what_they_are(server):
     url = server.url
-    answer = requests.post(f"{url}/add_patient", json=OLD_FULL, timeout=5)
-    assert (answer.status_code, answer.text) == (200, "Patient successfully added")
-    assert requests.post(f"{url}/add_patient", json=OLD_ONLY_IDS, timeout=5).status_code == 200
-    assert requests.post(f"{url}/add_patient", json=OLD_NUMBERS, timeout=5).status_code == 200
+    for image in (JPEG, PNG, b""):
+        payload = _old(11, 61, "Ann", "8", "14.5", "2", base64.b64encode(image).decode())
+        assert requests.post(f"{url}/add_patient", json=payload, timeout=5).status_code == 200
     with CpapClient(url) as api:
-        room = api.room(31)
-        assert (room.mrn, room.name) == ("1234", "Ann Old")  # "" does not erase the stored name
-        assert len(api.measurements(31)) == 1  # the ids-only upload adds no measurement
-        m = api.measurement(room.latest_measurement.id)
-        assert (m.cpap_pressure_cmh2o, m.analysis["breath_rate_bpm"], m.analysis["apnea_count"]) == (8.0, 14.5, 2)
-        assert m.flow_png == base64.b64decode(PNG_B64)
-        assert api.room(32).latest_measurement.apnea_count == 0
+        stored = [api.measurement(m.id) for m in api.measurements(61)]
+    assert [m.flow_png for m in stored] == [JPEG, PNG, None]
+    answer = requests.get(f"{url}/api/v1/measurements/{stored[0].id}", timeout=5).json()
+    assert (answer["flow_image_type"], base64.b64decode(answer["flow_image_png_base64"])) == ("image/jpeg", JPEG)
+    assert requests.get(f"{url}/api/v1/measurements/{stored[1].id}", timeout=5).json()["flow_image_type"] == "image/png"
+    view = {p["room_number"]: p for p in requests.get(f"{url}/get_all_patients", timeout=5).json()}[61]
+    assert view["flow_image"] == [base64.b64encode(JPEG).decode(), base64.b64encode(PNG).decode(), ""]
 
 
-def test_cpap_query_new_pressure_and_get_all_patients(server):
+def test_an_upload_without_a_pressure_is_kept_though_old_clients_do_not_list_it(server):
     url = server.url
-    requests.post(f"{url}/add_patient", json={**OLD_FULL, "room_number": "33", "patient_mrn": "33"}, timeout=5)
-    query = requests.get(f"{url}/CPAP_query/33", timeout=5)
-    assert (query.status_code, query.json()) == (200, 8)  # before any command: the uploaded pressure
-    answer = requests.get(f"{url}/new_cpap_pressure/33/15", timeout=5)
-    assert (answer.status_code, answer.text) == (200, "CPAP pressure for room 33 set to 15")
-    assert requests.get(f"{url}/CPAP_query/33", timeout=5).json() == 15
+    assert requests.post(f"{url}/add_patient", json=_old(12, 62, "Bo", "", "17.25", "3",
+                                                         base64.b64encode(JPEG).decode()), timeout=5).ok
     with CpapClient(url) as api:
-        assert api.poll_pressure(33).cmh2o == 15
-    everyone = {p["room_number"]: p for p in requests.get(f"{url}/get_all_patients", timeout=5).json()}
-    assert everyone[33] == {"room_number": 33, "patient_mrn": "33", "patient_name": "Ann Old", "CPAP_pressure": 15,
-                            "breath_rate": 14.5, "apnea_count": 2, "timestamp": everyone[33]["timestamp"]}
-    assert requests.get(f"{url}/health", timeout=5).json()["status"] == "ok"
+        (summary,) = api.measurements(62)
+        kept = api.measurement(summary.id)
+    assert (kept.cpap_pressure_cmh2o, kept.analysis["breath_rate_bpm"], kept.analysis["apnea_count"]) == (None, 17.25, 3)
+    assert (kept.analysis["method"], kept.flow_png) == ("gap", JPEG)  # the old clients count apneas by gaps
+    view = {p["room_number"]: p for p in requests.get(f"{url}/get_all_patients", timeout=5).json()}[62]
+    assert view["CPAP_pressure"] == view["breath_rate"] == view["timestamp"] == []  # as the old server answered
 
 
-@pytest.mark.parametrize(("payload", "message"), [
-    ({**OLD_FULL, "room_number": "abc"}, "room_number: must be a number, got 'abc'"),
-    ({**OLD_FULL, "room_number": ""}, "room_number: is required"),
-    ({**OLD_FULL, "patient_mrn": ""}, "patient_mrn: is required"),
-    ({**OLD_FULL, "CPAP_pressure": "high"}, "CPAP_pressure: must be a number, got 'high'"),
-    ({**OLD_FULL, "apnea_count": "2.5"}, "apnea_count: must be an integer from 0 to 1000000, got '2.5'"),
-    ({**OLD_FULL, "breath_rate": "900"}, "breath_rate: Input should be less than or equal to 200"),
-    ({**OLD_FULL, "flow_image": "not base64!"}, "flow_image: Value error, not valid base64"),
-    ([1, 2], "body: must be a JSON object"),
-])
-def test_add_patient_bad_input_is_400_and_stores_nothing(server, payload, message):
-    payload = {**payload, "room_number": payload.get("room_number", "34")} if isinstance(payload, dict) else payload
-    if isinstance(payload, dict) and payload["room_number"] == "31":
-        payload["room_number"] = "34"
-    answer = requests.post(f"{server.url}/add_patient", json=payload, timeout=5)
-    assert (answer.status_code, answer.text) == (400, message)
-    assert requests.get(f"{server.url}/CPAP_query/34", timeout=5).status_code == 404
+def test_a_pressure_preset_for_an_empty_room_waits_for_its_patient(server):
+    url = server.url
+    answer = requests.get(f"{url}/new_cpap_pressure/63/11", timeout=5)
+    assert (answer.status_code, answer.text) == (200, "Room number 63 CPAP pressure updated to 11")
+    with CpapClient(url) as api:
+        room = api.room(63)
+        assert (room.mrn, room.commanded_cmh2o) == (None, 11)  # staff see the preset on the ward
+        assert api.poll_pressure(63).cmh2o == 11
+    assert requests.get(f"{url}/CPAP_query/63", timeout=5).text == '"Patient not in database"\n'
+    assert 63 not in [p["room_number"] for p in requests.get(f"{url}/get_all_patients", timeout=5).json()]
+
+    assert requests.post(f"{url}/add_patient", json=_old(13, 63, "Cy"), timeout=5).text == '"New patient created"\n'
+    assert requests.get(f"{url}/CPAP_query/63", timeout=5).content == b"11\n"
+    db = Database(server.database_url)
+    try:
+        with db.read() as session:
+            (tied,) = session.execute(select(PressureCommand.admission_id).where(PressureCommand.room_number == 63)).all()
+        with CpapClient(url) as api:
+            assert tied[0] == api.room(63).admission_id  # the preset now belongs to the patient's stay
+    finally:
+        db.dispose()
 
 
-def test_add_patient_body_that_is_not_json_is_400(server):
-    answer = requests.post(f"{server.url}/add_patient", data=b"\xff{", headers={"Content-Type": "application/json"},
-                           timeout=5)
-    assert (answer.status_code, answer.text) == (400, "body: must be a JSON object")
-
-
-@pytest.mark.parametrize(("path", "status", "message"), [
-    ("/CPAP_query/999", 404, "room 999 not found"),
-    ("/CPAP_query/ten", 400, "room_number: must be a number, got 'ten'"),
-    ("/new_cpap_pressure/999/10", 404, "room 999 not found"),
-    ("/new_cpap_pressure/33/30", 400, "CPAP_pressure: must be an integer from 4 to 25, got '30'"),
-    ("/new_cpap_pressure/33/8.5", 400, "CPAP_pressure: must be an integer from 4 to 25, got '8.5'"),
-    ("/new_cpap_pressure/33/nan", 400, "CPAP_pressure: must be a finite number, got 'nan'"),
-])
-def test_old_get_routes_answer_clear_4xx(server, path, status, message):
-    requests.post(f"{server.url}/add_patient", json={**OLD_FULL, "room_number": "33", "patient_mrn": "33"}, timeout=5)
-    answer = requests.get(server.url + path, timeout=5)
-    assert (answer.status_code, answer.text.strip('"')) == (status, message)
+def test_old_answers_have_the_old_shapes(server):
+    url = server.url
+    requests.post(f"{url}/add_patient", json=_old("0064", "64", "", "9", "12", "0"), timeout=5)
+    requests.get(f"{url}/new_cpap_pressure/64/8", timeout=5)
+    poll = requests.get(f"{url}/CPAP_query/64", timeout=5)
+    assert (poll.status_code, poll.headers["Content-Type"], poll.content) == (200, "application/json", b"8\n")
+    everyone = requests.get(f"{url}/get_all_patients", timeout=5)
+    assert everyone.content.endswith(b"]\n") and b", " not in everyone.content
+    mine = next(p for p in everyone.json() if p["room_number"] == 64)
+    assert list(mine) == sorted(mine)  # Flask sorts keys
+    assert (mine["patient_mrn"], mine["patient_name"], mine["CPAP_pressure"], mine["breath_rate"]) == (
+        64, "Not provided", [9], [12.0])
+    assert type(mine["CPAP_pressure"][0]) is int and type(mine["apnea_count"][0]) is int
+    with CpapClient(url) as api:
+        assert api.room(64).mrn == "64"  # "0064" as text is the old server's integer 64

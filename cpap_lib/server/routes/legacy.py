@@ -1,251 +1,366 @@
-"""Compatibility routes of the old Flask CPAP server, so its clients keep working unchanged.
+"""The old Flask server's routes, answering what it answered, so its clients work unchanged.
 
-================================  =====================================================================
-route                             answer
-================================  =====================================================================
-``POST /add_patient``             JSON object with ``patient_name``, ``patient_mrn``, ``room_number``,
-                                  ``CPAP_pressure``, ``breath_rate``, ``apnea_count``, ``flow_image``
-                                  (base64 PNG). Numbers may be numeric strings; ``""`` (or null) means
-                                  "not given". ``patient_mrn`` and ``room_number`` are required.
-                                  200 ``text/plain`` ``Patient successfully added``.
-``GET /CPAP_query/<room>``        200 JSON number: the commanded pressure, or (before any command) the
-                                  latest uploaded one; 404 when the room has neither.
-``GET /new_cpap_pressure/<r>/<v>`` 200 ``text/plain`` ``CPAP pressure for room <r> set to <v>``;
-                                  ``v`` an integer 4-25.
-``GET /get_all_patients``         200 JSON list, one object per occupied room: ``room_number`` (int),
-                                  ``patient_mrn``, ``patient_name``, ``CPAP_pressure`` (commanded, else
-                                  latest uploaded), ``breath_rate``, ``apnea_count``, ``timestamp``
-                                  (ISO 8601 of the latest measurement) -- null where unknown.
-``GET /health``                   shared with the new API (:mod:`.health`).
-================================  =====================================================================
+The oracle is the original system in ``../shared/reference_system`` (its
+``server.py`` and the Tk / Streamlit clients); ``tests/legacy`` sends both
+servers the same old-client requests and compares the answers byte for byte.
 
-Where the old server crashed (500) on bad input, these answer 400 with a
-``text/plain`` sentence naming the key and the reason (``room_number: must be
-an integer from 1 to 99999, got 'abc'``), or 404 ``room 12 not found``.
-A request refused for any reason stores nothing.
+=================================  ===================================================================
+request (as the old clients send)  answer (as the old server answered)
+=================================  ===================================================================
+``POST /add_patient``              JSON object with ``patient_mrn``, ``room_number``, ``patient_name``,
+                                   ``CPAP_pressure``, ``breath_rate``, ``apnea_count``, ``flow_image``
+                                   (base64 JPEG, PNG, or ``""``); ``""`` means "not given", numbers may
+                                   be numeric strings. 200 ``"New patient created"`` or ``"Patient
+                                   successfully updated"`` (a JSON string and a newline, as Flask's
+                                   ``jsonify``).
+``GET /CPAP_query/<room>``         200 ``12\\n``: the pressure commanded for the room (JSON number);
+                                   400 ``"Patient not in database"`` while nobody is in the room.
+``GET /new_cpap_pressure/<r>/<v>`` 200 ``text/html`` ``Room number 31 CPAP pressure updated to 12``,
+                                   also for a room nobody is in yet (a preset, applied when the
+                                   patient arrives); 400 ``Bad value for room number or new value``.
+``GET /get_all_patients``          200 JSON list ordered by room, one object per current patient:
+                                   ``room_number`` and ``patient_mrn`` ints, ``patient_name``
+                                   (``"Not provided"`` when none), and one list entry per complete
+                                   upload in ``CPAP_pressure`` (ints), ``breath_rate`` (floats),
+                                   ``apnea_count`` (ints), ``flow_image`` (base64 as sent, ``""`` for
+                                   none) and ``timestamp`` (local clock time ``YYYY-MM-DD HH:MM:SS``).
+                                   Keys sorted, compact, ASCII, a trailing newline (Flask's ``jsonify``).
+=================================  ===================================================================
+
+Where the old server answered 400 we answer the same status and body. Where
+it crashed (500: an empty room number, a poll before any command, a room that
+is not a number ...) or stored nonsense (a pressure of 30, a negative room, a
+breath rate of NaN, an image that is not an image), we answer 400 or 404 with a
+sentence naming the key and the reason, in the route's own format, which the
+old clients show as they showed the old server's messages; a refused request
+stores nothing. Every such difference is listed in the README ("Old clients").
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from ...errors import NotFoundError
 from .. import crud
-from ..deps import ANY_ROLE, DEVICE, STAFF, DbDep
-from ..schemas import PRESSURE_MAX, PRESSURE_MIN, ROOM_MAX, ROOM_MIN, MeasurementCreate
+from ..deps import LEGACY_DEVICE, LEGACY_POLL, STAFF, ActorDep, DbDep
+from ..models import as_utc
+from ..schemas import (
+    MAX_IMAGE_BASE64_CHARS,
+    PRESSURE_MAX,
+    PRESSURE_MIN,
+    ROOM_MAX,
+    ROOM_MIN,
+    AnalysisIn,
+    MeasurementCreate,
+    decode_image_base64,
+)
 
-__all__ = ["LegacyInputError", "parse_add_patient", "router"]
+__all__ = ["OLD_KEYS", "LegacyInputError", "LegacyUpload", "flask_json", "old_server_refusal", "parse_add_patient",
+           "router"]
 
 router = APIRouter(tags=["legacy (old clients)"])
 
-LEGACY_KEYS = {
-    "patient_mrn": "mrn",
-    "patient_name": "name",
-    "CPAP_pressure": "cpap_pressure_cmh2o",
-    "breath_rate": "breath_rate_bpm",
-    "apnea_count": "apnea_count",
-    "flow_image": "flow_image_png_base64",
-}
-_NEW_TO_LEGACY = {new: old for old, new in LEGACY_KEYS.items()}
+OLD_KEYS = (("patient_mrn", int), ("room_number", int), ("patient_name", str), ("CPAP_pressure", int),
+            ("breath_rate", float), ("apnea_count", int), ("flow_image", str))
+"""The old ``/add_patient`` keys, in the order and with the types its validation checked them."""
+MRN_MAX = 10**32 - 1
+APNEA_MAX = 1_000_000
+BREATH_RATE_MAX = 200
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 class LegacyInputError(ValueError):
-    """Bad input to a compatibility route; the message names the old key."""
+    """Bad input to an old route; the message is what the old client shows."""
 
 
-def _given(value: Any) -> bool:
-    return value is not None and not (isinstance(value, str) and value.strip() == "")
+def flask_json(value: Any) -> bytes:
+    """``value`` encoded exactly as Flask's ``jsonify`` does: sorted keys, compact, ASCII, a newline.
+
+    >>> flask_json(12), flask_json("Patient not in database")
+    (b'12\\n', b'"Patient not in database"\\n')
+    >>> flask_json([{"room_number": 3, "CPAP_pressure": [8], "patient_name": "Zoe"}])
+    b'[{"CPAP_pressure":[8],"patient_name":"Zoe","room_number":3}]\\n'
+    """
+    return (json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+            + "\n").encode("ascii")
 
 
-def _number(key: str, value: Any) -> float:
-    """A finite number from a JSON number or a numeric string."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise LegacyInputError(f"{key}: must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise LegacyInputError(f"{key}: must be a number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise LegacyInputError(f"{key}: must be a finite number, got {value!r}")
+class FlaskJSONResponse(Response):
+    """A JSON response with Flask's ``jsonify`` bytes (see :func:`flask_json`)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return flask_json(content)
+
+
+def _empty(value: Any) -> bool:
+    return isinstance(value, str) and value == ""
+
+
+def old_server_refusal(payload: Any) -> str | None:
+    """The 400 message the old server answered for this ``/add_patient`` payload, or None.
+
+    Its validation, reimplemented: the payload must be an object with every
+    key of :data:`OLD_KEYS`; ``""`` is skipped; an int key must be an int or a
+    string ``str.isnumeric`` accepts, the float key anything ``float()``
+    converts, a text key a string. The first failing key is named. (Payloads
+    it let through and then crashed on or stored as nonsense are refused by
+    :func:`parse_add_patient` with our own messages.)
+
+    >>> old_server_refusal([1]), old_server_refusal({"patient_mrn": 1})
+    ('Input is not a dictionary', 'Key room_number is missing from input')
+    >>> old_server_refusal({"patient_mrn": "12a", "room_number": 1})
+    'Key patient_mrn is not an int or numeric string'
+    """
+    if not isinstance(payload, dict):
+        return "Input is not a dictionary"
+    for key, kind in OLD_KEYS:
+        if key not in payload:
+            return f"Key {key} is missing from input"
+        value = payload[key]
+        if _empty(value) or type(value) is kind:
+            continue
+        if kind is float:
+            try:
+                float(value)
+            except ValueError:
+                return f"Key {key} is not an int or numeric string"
+            except TypeError:
+                continue  # the old server crashed here: parse_add_patient says why
+        elif kind is int:
+            if not str(value).isnumeric():
+                return f"Key {key} is not an int or numeric string"
+        else:
+            return f"Key {key} has the incorrect value type"
+    return None
+
+
+def _whole(key: str, value: Any, low: int, high: int, unit: str = "") -> int:
+    """An int from an int or a numeric string (as the old server's ``int()``), within ``[low, high]``."""
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+    if number is None or not low <= number <= high:
+        raise LegacyInputError(f"{key}: must be a whole number from {low} to {high}{unit}, got {value!r}")
     return number
 
 
-def _integer(key: str, value: Any, low: int, high: int) -> int:
-    number = _number(key, value) if not isinstance(value, int) or isinstance(value, bool) else value
-    if number != int(number) or not low <= number <= high:
-        raise LegacyInputError(f"{key}: must be an integer from {low} to {high}, got {value!r}")
-    return int(number)
+@dataclass(frozen=True)
+class LegacyUpload:
+    """One old ``/add_patient`` request, checked: who, where, and what to store."""
+
+    room: int
+    measurement: MeasurementCreate
+    image: bytes | None
 
 
-def parse_add_patient(payload: Any) -> tuple[int, MeasurementCreate]:
-    """Turn an old ``/add_patient`` JSON payload into ``(room, MeasurementCreate)``.
+def parse_add_patient(payload: Any) -> LegacyUpload:
+    """Check an old ``/add_patient`` payload; :class:`LegacyInputError` says what is wrong.
 
     Examples
     --------
-    >>> room, m = parse_add_patient({"patient_name": "", "patient_mrn": "101", "room_number": "3",
-    ...                              "CPAP_pressure": "8", "breath_rate": "14.5", "apnea_count": "2",
-    ...                              "flow_image": ""})
-    >>> room, m.mrn, m.name, m.cpap_pressure_cmh2o, m.analysis.breath_rate_bpm, m.analysis.apnea_count
-    (3, '101', None, 8.0, 14.5, 2)
-    >>> parse_add_patient({"patient_mrn": 5, "room_number": "x"})
+    >>> up = parse_add_patient({"patient_name": "", "patient_mrn": 101, "room_number": "3",
+    ...                         "CPAP_pressure": "8", "breath_rate": "14.5", "apnea_count": "2",
+    ...                         "flow_image": ""})
+    >>> m = up.measurement
+    >>> up.room, m.mrn, m.name, m.cpap_pressure_cmh2o, m.analysis.breath_rate_bpm, m.analysis.apnea_count, up.image
+    (3, '101', None, 8.0, 14.5, 2, None)
+    >>> parse_add_patient({"patient_mrn": 5, "room_number": "", "patient_name": "", "CPAP_pressure": "",
+    ...                    "breath_rate": "", "apnea_count": "", "flow_image": ""})
     Traceback (most recent call last):
     ...
-    cpap_lib.server.routes.legacy.LegacyInputError: room_number: must be a number, got 'x'
+    cpap_lib.server.routes.legacy.LegacyInputError: room_number: is required (an empty string was sent)
     """
-    if not isinstance(payload, dict):
-        raise LegacyInputError("body: must be a JSON object")
+    refusal = old_server_refusal(payload)
+    if refusal is not None:
+        raise LegacyInputError(refusal)
     for key in ("patient_mrn", "room_number"):
-        if not _given(payload.get(key)):
-            raise LegacyInputError(f"{key}: is required")
-    room = _integer("room_number", payload["room_number"], ROOM_MIN, ROOM_MAX)
-    mrn = payload["patient_mrn"]
-    if isinstance(mrn, bool) or not isinstance(mrn, (int, str)):
-        raise LegacyInputError(f"patient_mrn: must be a number or text, got {mrn!r}")
-    fields: dict[str, Any] = {"mrn": str(mrn).strip()}
-    if _given(payload.get("patient_name")):
-        if not isinstance(payload["patient_name"], str):
-            raise LegacyInputError("patient_name: must be text")
-        fields["name"] = payload["patient_name"].strip()
-    if _given(payload.get("CPAP_pressure")):
-        fields["cpap_pressure_cmh2o"] = _number("CPAP_pressure", payload["CPAP_pressure"])
-    analysis = {}
-    if _given(payload.get("breath_rate")):
-        analysis["breath_rate_bpm"] = _number("breath_rate", payload["breath_rate"])
-    if _given(payload.get("apnea_count")):
-        analysis["apnea_count"] = _integer("apnea_count", payload["apnea_count"], 0, 1_000_000)
+        if _empty(payload[key]):
+            raise LegacyInputError(f"{key}: is required (an empty string was sent)")
+    room = _whole("room_number", payload["room_number"], ROOM_MIN, ROOM_MAX)
+    fields: dict[str, Any] = {"mrn": str(_whole("patient_mrn", payload["patient_mrn"], 0, MRN_MAX))}
+    name = payload["patient_name"]
+    if name.strip():
+        fields["name"] = name.strip()
+    given = {key: payload[key] for key in ("CPAP_pressure", "breath_rate", "apnea_count") if not _empty(payload[key])}
+    if "CPAP_pressure" in given:
+        fields["cpap_pressure_cmh2o"] = _whole("CPAP_pressure", given["CPAP_pressure"], PRESSURE_MIN, PRESSURE_MAX,
+                                               " cmH2O")
+    analysis: dict[str, Any] = {}
+    if "breath_rate" in given:
+        rate = given["breath_rate"]
+        number = None if isinstance(rate, bool) or not isinstance(rate, (int, float, str)) else _float(rate)
+        if number is None or not 0 <= number <= BREATH_RATE_MAX:
+            raise LegacyInputError(f"breath_rate: must be a number from 0 to {BREATH_RATE_MAX} breaths/min, "
+                                   f"got {rate!r}")
+        analysis["breath_rate_bpm"] = number
+    if "apnea_count" in given:
+        analysis["apnea_count"] = _whole("apnea_count", given["apnea_count"], 0, APNEA_MAX)
+    elif "CPAP_pressure" in given and "breath_rate" in given:
+        raise LegacyInputError("apnea_count: is required with CPAP_pressure and breath_rate (an empty string was sent)")
     if analysis:
-        fields["analysis"] = analysis
-    if _given(payload.get("flow_image")):
-        image = payload["flow_image"]
-        if not isinstance(image, str):
-            raise LegacyInputError("flow_image: must be a base64 PNG string")
-        fields["flow_image_png_base64"] = image.split(",", 1)[1] if image.startswith("data:") else image
+        fields["analysis"] = AnalysisIn(**analysis, method="gap")
+    image = None
+    if not _empty(payload["flow_image"]):
+        image = _image(payload["flow_image"])
     try:
-        return room, MeasurementCreate(**fields)
-    except ValidationError as exc:
+        measurement = MeasurementCreate(**fields)
+    except ValidationError as exc:  # the name (length, control characters): the rest is checked above
         error = exc.errors()[0]
-        path = [str(p) for p in error["loc"]]
-        key = next((_NEW_TO_LEGACY[p] for p in reversed(path) if p in _NEW_TO_LEGACY), ".".join(path))
-        raise LegacyInputError(f"{key}: {error['msg']}") from None
+        raise LegacyInputError(f"patient_name: {error['msg']}") from None
+    return LegacyUpload(room=room, measurement=measurement, image=image)
+
+
+def _float(value: int | float | str) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _image(value: str) -> bytes:
+    if len(value) > MAX_IMAGE_BASE64_CHARS:
+        raise LegacyInputError(f"flow_image: larger than {MAX_IMAGE_BASE64_CHARS} base64 characters")
+    try:
+        return decode_image_base64(value)
+    except ValueError as exc:
+        raise LegacyInputError(f"flow_image: {exc}") from None
 
 
 _ADD_PATIENT_BODY = {
     "required": True,
     "content": {"application/json": {"schema": {
         "type": "object",
-        "required": ["patient_mrn", "room_number"],
+        "required": [key for key, _ in OLD_KEYS],
         "properties": {
             "patient_name": {"type": "string"},
             "patient_mrn": {"type": ["string", "integer"]},
             "room_number": {"type": ["string", "integer"]},
-            "CPAP_pressure": {"type": ["string", "number"]},
+            "CPAP_pressure": {"type": ["string", "integer"]},
             "breath_rate": {"type": ["string", "number"]},
             "apnea_count": {"type": ["string", "integer"]},
-            "flow_image": {"type": "string", "description": "base64 PNG"},
+            "flow_image": {"type": "string", "description": "base64 JPEG or PNG, or empty"},
         },
     }}},
 }
+_JSON_TEXT = {"content": {"application/json": {"schema": {"type": "string"}}}}
 
 
-def _bad(message: str, status: int = 400) -> PlainTextResponse:
-    return PlainTextResponse(message, status_code=status)
-
-
-@router.post("/add_patient", dependencies=[DEVICE], response_class=PlainTextResponse,
+@router.post("/add_patient", dependencies=[LEGACY_DEVICE], response_class=FlaskJSONResponse,
              openapi_extra={"requestBody": _ADD_PATIENT_BODY},
-             responses={400: {"description": "bad input (text names the key)"}})
-async def add_patient(request: Request, db: DbDep) -> PlainTextResponse:
-    raw = await request.body()
+             responses={200: _JSON_TEXT, 400: {"description": "bad input (a JSON string naming the key)", **_JSON_TEXT}})
+async def add_patient(request: Request, db: DbDep) -> FlaskJSONResponse:
     try:
-        payload = json.loads(raw)
+        payload = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError):
-        return _bad("body: must be a JSON object")
+        return FlaskJSONResponse("body: must be a JSON object with the old client's keys", status_code=400)
     try:
-        room, data = parse_add_patient(payload)
+        upload = parse_add_patient(payload)
     except LegacyInputError as exc:
-        return _bad(str(exc))
-    await run_in_threadpool(_store_upload, db, room, data)
-    return PlainTextResponse("Patient successfully added")
+        return FlaskJSONResponse(str(exc), status_code=400)
+    occupied = await run_in_threadpool(_store_upload, db, upload)
+    # As the old server: "created" when the room was empty, "updated" otherwise (a new MRN included).
+    return FlaskJSONResponse("Patient successfully updated" if occupied else "New patient created")
 
 
-def _store_upload(db, room: int, data: MeasurementCreate) -> None:
+def _store_upload(db, upload: LegacyUpload) -> bool:
+    """Store the upload; return whether the room had a patient before."""
     with db.write() as session:
-        crud.upload(session, room=room, data=data)
+        occupied = crud.room_has_patient(session, room=upload.room)
+        crud.upload(session, room=upload.room, data=upload.measurement, image=upload.image)
+        return occupied
 
 
-def _room_number(value: str) -> int:
-    return _integer("room_number", value, ROOM_MIN, ROOM_MAX)
+def _int_or_none(text: str) -> int | None:
+    """``int(text)`` as the old server parsed URL parts, or None."""
+    try:
+        return int(text)
+    except ValueError:
+        return None
 
 
-def _plain_number(value: float) -> float | int:
+@router.get("/CPAP_query/{room_number}", dependencies=[LEGACY_POLL], response_class=FlaskJSONResponse,
+            responses={200: {"content": {"application/json": {"schema": {"type": "integer"}}}},
+                       400: _JSON_TEXT, 404: _JSON_TEXT})
+async def cpap_query(room_number: str, db: DbDep) -> FlaskJSONResponse:
+    # Polled by every old bedside client: one primary-key lookup on the event loop (db.poll_row).
+    room = _int_or_none(room_number)
+    if room is None:
+        return FlaskJSONResponse(f"room_number: must be a whole number, got {room_number!r}", status_code=400)
+    row = db.poll_row(room) if ROOM_MIN <= room <= ROOM_MAX else None
+    if row is None or row[4] is None:
+        return FlaskJSONResponse("Patient not in database", status_code=400)
+    if row[2] is None:
+        return FlaskJSONResponse(f"No CPAP pressure commanded for room {room} yet", status_code=404)
+    return FlaskJSONResponse(row[2])
+
+
+@router.get("/new_cpap_pressure/{room_number}/{new_value}", dependencies=[STAFF], response_class=HTMLResponse,
+            responses={200: {"content": {"text/html": {}}}, 400: {"content": {"text/html": {}}}})
+def new_cpap_pressure(room_number: str, new_value: str, db: DbDep, actor: ActorDep) -> HTMLResponse:
+    room, cmh2o = _int_or_none(room_number), _int_or_none(new_value)
+    if room is None or cmh2o is None:
+        return HTMLResponse("Bad value for room number or new value", status_code=400)
+    if not ROOM_MIN <= room <= ROOM_MAX:
+        return HTMLResponse(f"Bad value for room number: must be from {ROOM_MIN} to {ROOM_MAX}, got {room}",
+                            status_code=400)
+    if not PRESSURE_MIN <= cmh2o <= PRESSURE_MAX:
+        return HTMLResponse(f"Bad value for new value: a CPAP pressure must be from {PRESSURE_MIN} to "
+                            f"{PRESSURE_MAX} cmH2O, got {cmh2o}", status_code=400)
+    with db.write() as session:
+        crud.command_pressure(session, room=room, cmh2o=cmh2o, by=actor.name, preset=True)
+    return HTMLResponse(f"Room number {room} CPAP pressure updated to {cmh2o}")
+
+
+def local_clock_time(when: datetime | str) -> str:
+    """A stored UTC time as the old server's local clock time ``YYYY-MM-DD HH:MM:SS``.
+
+    The old server stamped uploads with ``datetime.now()`` of its machine; this
+    converts to the server process's local time zone (``TZ``).
+    """
+    return as_utc(when).astimezone().strftime(TIMESTAMP_FORMAT)
+
+
+def _old_mrn(mrn: str) -> int | str:
+    """MRNs the old clients sent are ints; one registered through our API with letters stays text."""
+    return int(mrn) if mrn.isascii() and mrn.isdigit() and str(int(mrn)) == mrn else mrn
+
+
+def _old_number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-@router.get("/CPAP_query/{room_number}", dependencies=[ANY_ROLE],
-            responses={200: {"content": {"application/json": {"schema": {"type": "number"}}}}, 400: {}, 404: {}})
-async def cpap_query(room_number: str, db: DbDep):
-    # Old bedside clients poll this route: the commanded pressure comes from the fast poll lookup.
-    try:
-        room = _room_number(room_number)
-    except LegacyInputError as exc:
-        return _bad(str(exc))
-    row = db.poll_row(room)
-    if row is None:
-        return _bad(f"room {room} not found", 404)
-    if row[2] is not None:
-        return JSONResponse(row[2])
-    measured = await run_in_threadpool(_latest_measured_pressure, db, room)
-    if measured is None:
-        return _bad(f"no CPAP pressure for room {room} yet", 404)
-    return JSONResponse(_plain_number(measured))
-
-
-def _latest_measured_pressure(db, room: int) -> float | None:
+@router.get("/get_all_patients", dependencies=[STAFF], response_class=FlaskJSONResponse,
+            responses={200: {"content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}})
+def get_all_patients(db: DbDep) -> FlaskJSONResponse:
     with db.read() as session:
-        return crud.latest_pressures(session, room=room)[1]
-
-
-@router.get("/new_cpap_pressure/{room_number}/{value}", dependencies=[STAFF], response_class=PlainTextResponse,
-            responses={400: {}, 404: {}})
-def new_cpap_pressure(room_number: str, value: str, db: DbDep) -> PlainTextResponse:
-    try:
-        room = _room_number(room_number)
-        cmh2o = _integer("CPAP_pressure", value, PRESSURE_MIN, PRESSURE_MAX)
-    except LegacyInputError as exc:
-        return _bad(str(exc))
-    try:
-        with db.write() as session:
-            crud.command_pressure(session, room=room, cmh2o=cmh2o)
-    except NotFoundError as exc:
-        return _bad(exc.message, 404)
-    return PlainTextResponse(f"CPAP pressure for room {room} set to {cmh2o}")
-
-
-@router.get("/get_all_patients", dependencies=[STAFF])
-def get_all_patients(db: DbDep) -> list[dict]:
-    with db.read() as session:
-        rooms = crud.ward(session)
+        patients = crud.current_patient_records(session)
     answer = []
-    for state in rooms:
-        if state.mrn is None:
-            continue
-        latest = state.latest_measurement
-        measured = latest.cpap_pressure_cmh2o if latest else None
-        pressure = state.commanded_cmh2o if state.commanded_cmh2o is not None else measured
+    for room, mrn, name, records in patients:
         answer.append({
-            "room_number": state.room,
-            "patient_mrn": state.mrn,
-            "patient_name": state.name,
-            "CPAP_pressure": None if pressure is None else _plain_number(pressure),
-            "breath_rate": latest.breath_rate_bpm if latest else None,
-            "apnea_count": latest.apnea_count if latest else None,
-            "timestamp": latest.recorded_at.isoformat().replace("+00:00", "Z") if latest else None,
+            "room_number": room,
+            "patient_mrn": _old_mrn(mrn),
+            "patient_name": name or "Not provided",
+            "CPAP_pressure": [_old_number(r[1]) for r in records],
+            "breath_rate": [float(r[2]) for r in records],
+            "apnea_count": [int(r[3]) for r in records],
+            "flow_image": [base64.b64encode(r[4]).decode("ascii") if r[4] else "" for r in records],
+            "timestamp": [local_clock_time(r[0]) for r in records],
         })
-    return answer
+    return FlaskJSONResponse(answer)
