@@ -1,0 +1,47 @@
+"""Fixtures of the old-client suite: the original Flask server and ours, side by side.
+
+``servers`` starts, per test module and backend, a fresh original server
+(``../shared/reference_system/server.py`` with flask, in a scratch folder) and
+a fresh server of ours (SQLite, and PostgreSQL), both on 127.0.0.1 free ports,
+both in the time zone :data:`LAB_TZ` (the old server stamps uploads with its
+local clock; a UTC slip would show). ``Pair.ask`` sends one request to both.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from cpap_lib.server.process import start_server
+from old_system import LAB_TZ, start_reference_server
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@dataclass
+class Pair:
+    """The original server (``old``) and ours (``ours``), by base URL."""
+
+    old: str
+    ours: str
+
+    def ask(self, method: str, path: str, **kwargs) -> tuple[requests.Response, requests.Response]:
+        """Send the same request to both; return ``(old answer, our answer)``."""
+        kwargs.setdefault("timeout", 30)
+        return (requests.request(method, self.old + path, **kwargs),
+                requests.request(method, self.ours + path, **kwargs))
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def servers(request, tmp_path_factory):
+    env = {**os.environ, "TZ": LAB_TZ}
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('ours') / 'cpap_lab.db'}"
+    else:
+        url = request.getfixturevalue("postgres_cluster").new_database()
+    with start_reference_server(tmp_path_factory.mktemp("reference"), env={"TZ": LAB_TZ}) as old, \
+            start_server(url, env=env) as ours:
+        yield Pair(old.url, ours.url)
