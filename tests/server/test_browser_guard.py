@@ -17,8 +17,9 @@ ROOM = 61
 
 @pytest.fixture(scope="module")
 def admitted(server):
-    answer = requests.post(f"{server.url}/add_patient", json={"patient_mrn": "GUARD-1", "room_number": ROOM,
-                                                              "CPAP_pressure": 8}, timeout=5)
+    old_client = {"patient_name": "", "patient_mrn": 6101, "room_number": ROOM, "CPAP_pressure": "8",
+                  "breath_rate": "", "apnea_count": "", "flow_image": ""}  # every key, as the old clients send
+    answer = requests.post(f"{server.url}/add_patient", json=old_client, timeout=5)
     assert answer.status_code == 200, answer.text
     requests.get(f"{server.url}/new_cpap_pressure/{ROOM}/9", timeout=5).raise_for_status()
     return server.url
@@ -79,6 +80,8 @@ def test_old_clients_our_client_and_same_origin_pages_keep_working(admitted):
     with CpapClient(admitted) as api:
         api.upload_measurement(ROOM, "GUARD-1", cpap_pressure=8)
         assert api.poll_pressure(ROOM).cmh2o == 11
-    charset = requests.post(f"{admitted}/add_patient", data=b'{"patient_mrn": "GUARD-1", "room_number": 61}',
+    old_client = (b'{"patient_name": "", "patient_mrn": 6101, "room_number": 61, "CPAP_pressure": "8", '
+                  b'"breath_rate": "", "apnea_count": "", "flow_image": ""}')
+    charset = requests.post(f"{admitted}/add_patient", data=old_client,
                             headers={"Content-Type": "application/json; charset=utf-8"}, timeout=5)
     assert charset.status_code == 200
