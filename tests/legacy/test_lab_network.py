@@ -39,7 +39,7 @@ class SourceAddress(HTTPAdapter):
 def lab(tmp_path_factory):
     db = tmp_path_factory.mktemp("lab") / "cpap_lab.db"
     with start_server(f"sqlite:///{db}", host="127.0.0.2", staff_tokens=STAFF, device_tokens=DEVICE,
-                      legacy_networks="127.0.0.1/32") as server:
+                      settings_env={"CPAP_LEGACY_NETWORKS": "127.0.0.1/32"}) as server:
         yield server
 
 

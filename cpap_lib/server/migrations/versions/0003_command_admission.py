@@ -5,8 +5,8 @@ clients did); the command waits with ``admission_id`` null and is tied to the
 first patient admitted there. Existing commands are tied to the admission
 that was current in their room when they were given.
 
-Revision ID: 0002_command_admission
-Revises: 0001_baseline
+Revision ID: 0003_command_admission
+Revises: 0002_night_timeline
 Create Date: 2026-12-01
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_command_admission"
-down_revision = "0001_baseline"
+revision = "0003_command_admission"
+down_revision = "0002_night_timeline"
 branch_labels = None
 depends_on = None
 
