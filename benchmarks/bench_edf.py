@@ -1,9 +1,13 @@
-"""Read a real ResMed night (4 sessions, 8.9 h of 25 Hz flow) and compare it with the device's scoring.
+"""ResMed cards: one real night read, analysed and compared; a 30-night card read and analysed.
 
-Each measurement runs in a fresh Python process (imports excluded from the
-timing), ``--repeat`` times; the median time is kept.
+The 30-night card is built in a temporary folder from the three shared real
+nights (AirSense 11, AirCurve 10, AirSense 10) copied under 30 consecutive
+dates (``cpap_lib.io.resmed.assemble.copy_night``).  Each measurement runs in
+a fresh Python process (imports excluded from the timing); the one-night
+figures are the median of ``--repeat`` runs, the card figures of one run
+(``--card-repeat``).  Peak memory is the process's maximum resident set.
 
-    python benchmarks/bench_edf.py [--repeat 3]
+    python benchmarks/bench_edf.py [--repeat 3] [--card-repeat 1] [--nights 30]
 
 Prints a table and writes benchmarks/results/edf.json.
 """
@@ -15,12 +19,25 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
+from datetime import date, timedelta
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
-NIGHT = Path(__file__).resolve().parents[1].parent / "shared" / "reference_data" / "resmed_airsense11" / "DATALOG" / "20241017"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-_CODE = """
+from cpap_lib.io.resmed.assemble import copy_card_files, copy_night  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REFERENCE = ROOT.parent / "shared" / "reference_data"
+NIGHT = REFERENCE / "resmed_airsense11" / "DATALOG" / "20241017"
+SOURCES = [
+    REFERENCE / "resmed_airsense11" / "DATALOG" / "20241017",
+    REFERENCE / "resmed_aircurve10" / "DATALOG" / "20250202",
+    REFERENCE / "resmed_airsense10" / "DATALOG" / "20241126",
+]
+
+_NIGHT_CODE = """
 import resource, sys, time, json
 from cpap_lib.io.resmed import read_datalog
 from cpap_lib.analysis import analyze
@@ -39,23 +56,69 @@ print(json.dumps({"read_s": t1 - t0, "analysis_s": t2 - t1, "compare_s": t3 - t2
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
+_CARD_CODE = """
+import resource, sys, time, json
+from cpap_lib.io.resmed import read_card
+from cpap_lib.analysis.card import analyze_card
+import pandas, scipy.signal, scipy.ndimage, edfio, cpap_lib.analysis.breaths, cpap_lib.analysis.events
+t0 = time.perf_counter()
+card = read_card(sys.argv[1])
+t1 = time.perf_counter()
+hours = 0.0
+for index, night in card.read_nights():
+    hours += night.recording.duration_s / 3600
+t2 = time.perf_counter()
+read_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rows = analyze_card(card)
+t3 = time.perf_counter()
+print(json.dumps({"index_s": t1 - t0, "read_all_s": t2 - t1, "analyze_card_s": t3 - t2, "nights": len(rows),
+                  "hours": hours, "read_peak_mb": read_peak, "errors": sum(r.error is not None for r in rows),
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _run(code: str, arg: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, arg], check=True, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    return json.loads(out.stdout)
+
+
+def build_card(root: Path, nights: int) -> Path:
+    """A card of ``nights`` consecutive nights cycling through the shared real nights."""
+    copy_card_files(REFERENCE / "resmed_airsense11", root)
+    first = date(2024, 1, 1)
+    for i in range(nights):
+        copy_night(SOURCES[i % len(SOURCES)], root, first + timedelta(days=i))
+    return root
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--card-repeat", type=int, default=1)
+    parser.add_argument("--nights", type=int, default=30)
     args = parser.parse_args()
-    runs = []
-    for _ in range(args.repeat):
-        out = subprocess.run([sys.executable, "-c", _CODE, str(NIGHT)], check=True, capture_output=True, text=True)
-        runs.append(json.loads(out.stdout))
+    runs = [_run(_NIGHT_CODE, str(NIGHT)) for _ in range(args.repeat)]
     summary = {k: statistics.median(r[k] for r in runs) for k in ("read_s", "analysis_s", "compare_s", "peak_mb")}
     summary.update({k: runs[0][k] for k in ("samples", "sessions", "rate_mad_bpm")})
+    with tempfile.TemporaryDirectory(prefix="bench_card_") as tmp:
+        card = build_card(Path(tmp), args.nights)
+        card_runs = [_run(_CARD_CODE, str(card)) for _ in range(args.card_repeat)]
+    keys = ("index_s", "read_all_s", "analyze_card_s", "read_peak_mb", "peak_mb")
+    card_summary = {k: statistics.median(r[k] for r in card_runs) for k in keys}
+    card_summary.update({k: card_runs[0][k] for k in ("nights", "hours", "errors")})
+    summary["card"] = card_summary
     print(f"ResMed night {NIGHT.name}: {summary['sessions']} sessions, {summary['samples']} samples at 25 Hz")
-    print(f"  read (edfio, 4 BRP + PLD + EVE/CSL)   {summary['read_s']:.2f} s")
+    print(f"  read (4 BRP + PLD + SA2 + EVE/CSL)    {summary['read_s']:.2f} s")
     print(f"  analysis of the night                 {summary['analysis_s']:.2f} s")
     print(f"  compare (4 analyses + matching)       {summary['compare_s']:.2f} s")
     print(f"  peak memory                           {summary['peak_mb']:.0f} MB")
     print(f"  breath rate vs RespRate, median |diff| {summary['rate_mad_bpm']:.2f} breaths/min")
+    c = card_summary
+    print(f"Card of {c['nights']} nights ({c['hours']:.0f} h of flow, 3 devices), built from the shared nights:")
+    print(f"  index (read_card: names + EDF headers) {c['index_s']:.3f} s")
+    print(f"  read every night (flow, trends, events) {c['read_all_s']:.1f} s  (peak {c['read_peak_mb']:.0f} MB)")
+    print(f"  analyze_card (read + analyse each)     {c['analyze_card_s']:.1f} s  (peak {c['peak_mb']:.0f} MB)")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "edf.json").write_text(json.dumps(summary, indent=2))
     return 0

@@ -412,16 +412,19 @@ def read_brp(path: str | Path) -> Recording:
 
 
 def _empty_events() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "kind": pd.Series(dtype=object),
-            "label": pd.Series(dtype=object),
-            "onset_s": pd.Series(dtype=np.float64),
-            "duration_s": pd.Series(dtype=np.float64),
-            "start_time": pd.Series(dtype="datetime64[us]"),
-            "source": pd.Series(dtype=object),
-        }
-    )
+    return _EMPTY_EVENTS.copy()
+
+
+_EMPTY_EVENTS = pd.DataFrame(
+    {
+        "kind": pd.Series(dtype=object),
+        "label": pd.Series(dtype=object),
+        "onset_s": pd.Series(dtype=np.float64),
+        "duration_s": pd.Series(dtype=np.float64),
+        "start_time": pd.Series(dtype="datetime64[us]"),
+        "source": pd.Series(dtype=object),
+    }
+)
 
 
 def read_events(path: str | Path) -> pd.DataFrame:
@@ -558,10 +561,8 @@ def _read_channels(path: str | Path, names: dict[str, str], *, below_min_invalid
         raise DeviceDataError("no data channels", file=str(path))
     n = min(len(v) for v in columns.values())
     time_s = np.arange(n, dtype=np.float64) / fs_used
-    frame = pd.DataFrame({"time_s": time_s})
-    frame["time"] = (pd.Timestamp(start) + pd.to_timedelta(time_s, unit="s")).astype("datetime64[us]")
-    for key, values in columns.items():
-        frame[key] = values[:n]
+    times = np.datetime64(start, "us") + (time_s * 1e6).astype("timedelta64[us]")
+    frame = pd.DataFrame({"time_s": time_s, "time": times, **{key: values[:n] for key, values in columns.items()}})
     frame.attrs["start_time"] = start
     frame.attrs["source"] = path.name
     frame.attrs["units"] = units
