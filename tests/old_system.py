@@ -39,8 +39,9 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-REFERENCE_SYSTEM = Path(__file__).resolve().parents[1].parent / "shared" / "reference_system"
-REFERENCE_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "reference_data"
+from support import REFERENCE_DATA
+
+REFERENCE_SYSTEM = REFERENCE_DATA.parent / "reference_system"
 LAB_TZ = "Pacific/Auckland"
 """The time zone both servers run in for the tests: far from UTC (UTC+13 in December, +12 in July)."""
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from cpap_lib.paths import REPO_ROOT
+
+ROOT = REPO_ROOT
 
 
 def _split(req: str) -> tuple[str, str]:

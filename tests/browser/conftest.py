@@ -16,9 +16,10 @@ import pytest
 
 from cpap_lib.client import CpapClient
 from cpap_lib.dashboard.runtime.voila_app import VoilaServer
+from cpap_lib.paths import REPO_ROOT
 from cpap_lib.server.process import start_server
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = Path(os.environ.get("CPAP_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

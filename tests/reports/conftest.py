@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from cpap_lib.paths import SAMPLE_DATA_DIR
+from cpap_lib.paths import REPO_ROOT, SAMPLE_DATA_DIR
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 CPAP_LAB = [sys.executable, "-m", "cpap_lib.cli"]
 SAMPLES = ("severe_apnea", "fast_breathing")
 """Sample recordings the batch tests report on (events, and none; short files)."""

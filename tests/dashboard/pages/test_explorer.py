@@ -6,7 +6,6 @@ import base64
 import io
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,10 +13,10 @@ import pytest
 from cpap_lib.dashboard.pages.explorer import MAX_UPLOAD_BYTES, SignalExplorer
 from cpap_lib.paths import SAMPLE_DATA_DIR
 from cpap_lib.sim import Truth
+from support import REFERENCE_DATA
 
-REPO = Path(__file__).resolve().parents[3]
 SAMPLES = SAMPLE_DATA_DIR
-DEVICE_NIGHT = REPO.parent / "shared" / "reference_data" / "resmed_airsense11" / "DATALOG" / "20241017"
+DEVICE_NIGHT = REFERENCE_DATA / "resmed_airsense11" / "DATALOG" / "20241017"
 WAIT_S = 60
 
 
