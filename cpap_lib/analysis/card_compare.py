@@ -205,7 +205,7 @@ def compare_card(
                 events={k: v.to_dict() for k, v in result.night.events.items()},
                 breath_rate=result.night.rate.to_dict(),
                 tidal_volume=result.night.volume.to_dict(),
-                notes=list(night.notes),
+                notes=list(result.notes),
             )
         )
         del result, night

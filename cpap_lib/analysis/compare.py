@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ParameterError
+from ..errors import ParameterError, RecordingError
 from ..io.resmed import DeviceNight, DeviceSession
 
 __all__ = [
@@ -334,6 +334,9 @@ class Comparison:
         ``method``, ``params``, ``tolerance_s``, ``rate_window_s``.
     device : dict
         The device's serial number and model, from the EDF headers.
+    notes : tuple of str
+        Sessions skipped when the night was read, and sessions not compared
+        (no breath in their flow), with the reason.
     """
 
     source: str
@@ -342,15 +345,17 @@ class Comparison:
     analyses: tuple[Any, ...]
     settings: dict[str, Any] = field(default_factory=dict)
     device: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict: ``source``, ``device``, ``settings``, ``night``, ``sessions``."""
+        """JSON-safe dict: ``source``, ``device``, ``settings``, ``night``, ``sessions``, ``notes``."""
         return {
             "source": self.source,
             "device": dict(self.device),
             "settings": dict(self.settings),
             "night": self.night.to_dict(),
             "sessions": [s.to_dict() for s in self.sessions],
+            "notes": list(self.notes),
         }
 
     @property
@@ -401,6 +406,7 @@ class Comparison:
             for s in self.sessions:
                 out += part_lines(s)
         out += part_lines(self.night)
+        out += [f"  note: {note}" for note in self.notes]
         return "\n".join(out)
 
     def __repr__(self) -> str:
@@ -534,7 +540,19 @@ def compare(
         sessions, source = (data,), data.recording.source
     else:
         raise ParameterError("data", f"must be a DeviceSession or DeviceNight, got {type(data).__name__}")
-    analyses = tuple(analyze(s.recording, method=method, **params) for s in sessions)
+    notes = list(getattr(data, "notes", ()))
+    kept, analysed = [], []
+    for s in sessions:
+        try:
+            analysed.append(analyze(s.recording, method=method, **params))
+            kept.append(s)
+        except RecordingError as exc:  # e.g. a short session without a breath; the others still compare
+            if len(sessions) == 1:
+                raise
+            notes.append(f"session {s.start_time:%H:%M:%S}: {exc.reason}; not compared")
+    if not kept:
+        raise RecordingError("no session holds a breath: " + "; ".join(notes), file=source)
+    sessions, analyses = tuple(kept), tuple(analysed)
     parts = tuple(
         _compare_session(s, a, tolerance_s=tolerance_s, rate_window_s=rate_window_s) for s, a in zip(sessions, analyses, strict=True)
     )
@@ -561,6 +579,7 @@ def compare(
             "rate_window_s": float(rate_window_s),
         },
         device=dict(sessions[0].recording.meta.get("device", {})),
+        notes=tuple(notes),
     )
 
 

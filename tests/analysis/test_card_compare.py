@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
 import pytest
@@ -85,3 +85,22 @@ def test_cli_compare_card_json_and_figure(card, tmp_path, capsys):
     assert [s["name"] for s in night["sessions"]][0] == "20240302_223724"
     assert main(["compare", str(REFERENCE_DATA / "resmed_airsense11" / "DATALOG" / "20241017"), "--night", "x"]) == 2
     assert "applies to an SD-card root" in capsys.readouterr().err
+
+
+def test_a_session_without_a_breath_is_left_out_of_the_comparison_with_a_note(tmp_path):
+    import edfio
+
+    from cpap_lib.analysis.compare import compare
+    from cpap_lib.io.resmed import read_datalog
+
+    folder = copy_night(NIGHTS[date(2024, 3, 1)], tmp_path, date(2024, 3, 1))
+    # two minutes of mask on without breathing, between the first and second sessions
+    edfio.Edf([edfio.EdfSignal(np.zeros(3000), 25, label="Flow.40ms", physical_range=(-2, 3))],
+              starttime=datetime(2024, 3, 2, 2, 12).time(),
+              recording=edfio.Recording(startdate=date(2024, 3, 2))).write(folder / "20240302_021200_BRP.edf")
+    night = read_datalog(folder)
+    assert len(night.sessions) == 5
+    result = compare(night)
+    assert len(result.sessions) == 4
+    assert result.notes == ("session 02:12:00: no breaths found: the flow shows no breathing; not compared",)
+    assert result.to_dict()["notes"] == list(result.notes) and "note: session 02:12:00" in result.summary()
