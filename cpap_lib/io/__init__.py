@@ -3,14 +3,19 @@
 :func:`read_recording` dispatches on what ``path`` is:
 
 ============================================  ======================================
-lab text file (``.txt``, ``.csv``, not EDF)    :func:`cpap_lib.io.lab_text.read_lab_file`
+lab text file (``.txt``, ``.csv``, not EDF)    :func:`cpap_lib.io.lab_text.read_lab_file`; a text
+                                               file in another format: "not the lab's
+                                               venturi format (expected header ...)"
 ``*_BRP.edf`` (ResMed flow + pressure, 25 Hz)  :func:`cpap_lib.io.resmed.read_brp`
-other ``.edf`` (PLD, EVE, CSL, SA2, STR)       error: these hold no flow; says which do
+other ResMed ``.edf`` (PLD, EVE, CSL, SAD,     error: these hold no flow; says which do
+SA2, STR)
+an EDF file of another maker                   error: "not a ResMed EDF file (expected ...)"
 ``DATALOG/<date>/`` folder                     the whole night, sessions concatenated,
                                                gaps kept as gaps in ``time_s``
 SD-card root (has ``DATALOG/``)                its night, if it holds exactly one; with
                                                several nights, an error listing them
-                                               (pick a ``DATALOG/<date>`` folder)
+                                               (``cpap-lab analyze CARD`` reads them all,
+                                               :func:`cpap_lib.io.resmed.read_card`)
 ============================================  ======================================
 
 :func:`read_device_data` does the same for device data but keeps the device's

@@ -233,3 +233,23 @@ def test_other_formats_are_named_not_reported_as_bad_rows(tmp_path):
         read_recording(export)
     for path in (other, export):
         assert main(["analyze", str(path)]) == 2
+
+
+def test_empty_eve_unknown_labels_and_events_between_sessions(tmp_path):
+    import edfio
+
+    night_dir = copy_night(AS11_NIGHT, tmp_path, date(2024, 10, 17))
+    header_only(AS11_NIGHT / "20241018_021402_EVE.edf", night_dir / "20241018_021402_EVE.edf", records=0,
+                clock="02:14:02")
+    # an extra annotation file: an unknown label inside the first session, an apnea in the gap 05:50:45-05:52:56
+    edfio.Edf([], annotations=[edfio.EdfAnnotation(0, 0, "Recording starts"),
+                               edfio.EdfAnnotation(600, 30, "CSR Start"),
+                               edfio.EdfAnnotation(27187, 10, "OBSTRUCTIVE apnea")],
+              starttime=datetime(2024, 10, 17, 22, 18, 43).time(),
+              recording=edfio.Recording(startdate=date(2024, 10, 17))).write(night_dir / "20241017_221844_EVE.edf")
+    night = read_datalog(night_dir)
+    assert "20241018_021402_EVE.edf holds no data; skipped" in night.notes
+    assert night.sessions[0].events[["kind", "label"]].values.tolist() == [["other", "CSR Start"]]
+    assert night.notes[-1] == "1 device event(s) fall outside every session; kept with session -1, not compared"
+    stray = night.events[night.events.session == -1]
+    assert stray.kind.tolist() == ["obstructive_apnea"] and len(night.events) == 5
