@@ -7,7 +7,8 @@ module of the subcommand being run is imported, so ``cpap-lab serve`` does not
 pay for scipy and ``cpap-lab analyze`` not for the dashboards.
 
 Exit status: 0 success, 1 the work ran but something failed (a report, a
-comparison), 2 bad input (a message on stderr names the file and reason).
+comparison), 2 bad input (a message on stderr names the file and reason),
+141 the reader of stdout closed the pipe early (``| head``; nothing on stderr).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from ..errors import CpapError
@@ -56,12 +58,32 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, so a closed pipe is caught below and not at interpreter exit
+        return status
     except CpapError as exc:
         print(f"cpap-lab {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`cpap-lab analyze --json | head`): stop quietly
+        _silence_stdout()
+        return BROKEN_PIPE_STATUS
+
+
+BROKEN_PIPE_STATUS = 141
+"""Exit status when stdout's reader closed the pipe early: 128 + SIGPIPE, as a shell tool killed by it."""
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so Python's final flush does not report the broken pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (captured): nothing left to flush
+        pass
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

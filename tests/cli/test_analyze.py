@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -54,3 +55,16 @@ def test_junk_file(tmp_path):
     junk.write_bytes(b"\x00\x01garbage" * 100)
     out = run("analyze", str(junk), "--json")
     assert out.returncode == 2 and "junk.txt: binary data" in out.stderr and out.stdout == ""
+
+
+def test_a_reader_that_closes_the_pipe_gets_no_traceback():
+    """``cpap-lab analyze --json | head``: the reader is gone before we write; exit 141, nothing on stderr."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([*CLI, "analyze", str(SAMPLE), "--json"], stdout=write_end, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == 141
