@@ -8,6 +8,11 @@ Rows that cannot be used (empty field, NaN, text, wrong number of fields, a
 fraction where an ADC integer belongs) are skipped and reported with their
 1-based physical line numbers (the header is line 1).
 
+The file is parsed typed (float time, int32 counts) in blocks of whole lines,
+a few blocks at a time in threads; a block holding a bad row is split in two
+until the pieces are small, and only those pieces go through the validating
+parser. A file with a few bad rows so costs about what a clean one does.
+
 Examples
 --------
 >>> import io
@@ -22,8 +27,10 @@ Examples
 
 from __future__ import annotations
 
+import collections
 import io
 import os
+from collections.abc import Iterator
 from typing import IO, Any
 
 import numpy as np
@@ -70,34 +77,30 @@ def _read_head(path: str | os.PathLike, name: str, size: int = 65536) -> bytes:
         raise RecordingError(f"cannot be read ({exc.strerror})", file=name) from None
 
 
-def _body(data: bytes, has_header: bool) -> bytes:
-    """The data rows: everything after the header line (if any)."""
-    if not has_header:
-        return data
-    nl = data.find(b"\n")
-    return b"" if nl < 0 else data[nl + 1 :]
+BLOCK_BYTES = 1 << 18
+"""Bytes per block of the typed parse (whole lines; a block with a bad row is split, not the whole file re-read)."""
+LEAF_BYTES = 1 << 12
+"""A failing block this small is handed to the validating parser (:func:`_robust_parse`)."""
 
 
-def _fast_parse(source: Any) -> Any:
-    """Parse a clean body with pyarrow into a ``pyarrow.Table`` (typed columns, threads); None if anything is off.
+def _typed_block(block: bytes) -> Any:
+    """Parse a block of whole lines typed (float time, int32 counts) into a ``pyarrow.Table``; None if anything is off.
 
-    ``source`` is a path (the header line is skipped) or a bytes body without
-    header. Empty lines, wrong field counts, empty fields, text and fractions
-    in ADC columns all make it give up, so the robust parser can report them
+    Empty lines, wrong field counts, empty fields, text, fractions in ADC
+    columns and counts outside 0-65535 all make it give up, so the caller can
+    narrow the block down and let :func:`_robust_parse` report the bad rows
     with their line numbers.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
     from pyarrow import csv
 
-    is_path = isinstance(source, (str, os.PathLike))
     try:
         table = csv.read_csv(
-            source if is_path else io.BytesIO(source),
-            read_options=csv.ReadOptions(
-                column_names=list(LAB_COLUMNS), skip_rows=1 if is_path else 0
-            ),
-            parse_options=csv.ParseOptions(ignore_empty_lines=False),  # any wrong row raises: robust path
+            pa.py_buffer(block),
+            read_options=csv.ReadOptions(column_names=list(LAB_COLUMNS), use_threads=False,
+                                         block_size=max(len(block) + 1, 1 << 16)),
+            parse_options=csv.ParseOptions(ignore_empty_lines=False),  # any wrong row raises
             convert_options=csv.ConvertOptions(
                 column_types={c: (pa.float64() if i == 0 else pa.int32()) for i, c in enumerate(LAB_COLUMNS)}
             ),
@@ -106,14 +109,86 @@ def _fast_parse(source: Any) -> Any:
         return None
     if table.num_rows == 0 or any(table.column(i).null_count for i in range(7)):
         return None
-    time_s = table.column(0).to_numpy()
-    if not np.isfinite(time_s).all():
+    if not np.isfinite(table.column(0).to_numpy()).all():
         return None
     for i in range(1, 7):
         lo, hi = pc.min_max(table.column(i)).values()
         if lo.as_py() < _ADC_MIN or hi.as_py() > _ADC_MAX:
             return None
     return table
+
+
+_Parsed = tuple[np.ndarray, list[np.ndarray], np.ndarray]
+"""(time_s, the kept ADC columns as int32, 1-based line numbers of the bad rows) of a piece of the file."""
+
+
+def _parse_block(block: bytes, first_line: int, columns: int) -> list[_Parsed]:
+    """Parse a block of whole lines starting at line ``first_line``, keeping ADC columns 1..``columns``.
+
+    Typed first; a block that fails is split in two at a line break and each
+    half tried again, down to :data:`LEAF_BYTES`, where the validating parser
+    finds the bad rows. A few bad rows in a large file so cost a few small
+    re-parses, never a validated pass over the whole file.
+    """
+    table = _typed_block(block)
+    if table is not None:
+        return [(table.column(0).to_numpy(), [table.column(i).to_numpy() for i in range(1, columns + 1)],
+                 np.zeros(0, dtype=np.int64))]
+    middle = block.find(b"\n", len(block) // 2)
+    if len(block) <= LEAF_BYTES or middle < 0 or middle == len(block) - 1:
+        values, bad = _robust_parse(block, first_line)
+        return [(np.ascontiguousarray(values[:, 0]),
+                 [values[:, i].astype(np.int32) for i in range(1, columns + 1)],  # validated counts 0-65535
+                 bad)]
+    left, right = block[: middle + 1], block[middle + 1 :]
+    return (_parse_block(left, first_line, columns)
+            + _parse_block(right, first_line + left.count(b"\n"), columns))
+
+
+def _line_blocks(stream: IO[bytes], first_line: int) -> Iterator[tuple[bytes, int]]:
+    """``(block, its first line number)``: about :data:`BLOCK_BYTES` each, cut after a line break."""
+    carry = b""
+    line = first_line
+    while True:
+        chunk = stream.read(BLOCK_BYTES)
+        if not chunk:
+            break
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:  # no line break yet: keep reading
+            carry = data
+            continue
+        block, carry = data[:cut], data[cut:]
+        yield block, line
+        line += block.count(b"\n")
+    if carry:
+        yield carry, line
+
+
+def _parse_body(stream: IO[bytes], first_line: int, columns: int) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """Parse every row of ``stream`` (positioned after the header) in blocks, two or more at a time in threads.
+
+    pyarrow releases the GIL while it parses, so the blocks of one file use
+    every core; at most ``2 x workers`` blocks are held at once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = max(1, min(4, os.cpu_count() or 1))
+    pieces: list[_Parsed] = []
+    with ThreadPoolExecutor(workers, thread_name_prefix="lab-reader") as pool:
+        pending: collections.deque = collections.deque()
+        for block, line in _line_blocks(stream, first_line):
+            pending.append(pool.submit(_parse_block, block, line, columns))
+            if len(pending) >= 2 * workers:
+                pieces += pending.popleft().result()
+        while pending:
+            pieces += pending.popleft().result()
+    if not pieces:
+        return np.zeros(0), [np.zeros(0, dtype=np.int32) for _ in range(columns)], np.zeros(0, dtype=np.int64)
+    time_s = np.concatenate([p[0] for p in pieces])
+    adc = [np.concatenate([p[1][i] for p in pieces]) for i in range(columns)]
+    bad = np.concatenate([p[2] for p in pieces]).astype(np.int64)
+    return time_s, adc, bad
 
 
 _FLOAT_RE = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
@@ -213,29 +288,18 @@ def read_lab_file(src: str | os.PathLike | IO, *, keep_adc: bool = False) -> Rec
     except ValueError:
         has_header = True
 
-    table = None
-    if has_header:
-        table = _fast_parse(src) if (is_path and data is None) else _fast_parse(_body(data, True))
-    if table is not None:
-        time_s = table.column(0).to_numpy()
-        # every column was parsed and checked; only the patient venturi's are needed unless asked
-        adc = [table.column(i).to_numpy() for i in range(1, 7 if keep_adc else 4)]
-        del table
-        bad = np.zeros(0, dtype=np.int64)
-    else:
-        data = _read_bytes(src, name) if data is None else data
-        body = _body(data, has_header)
-        if not body.strip():
-            raise RecordingError("header only, no data rows", file=name)
+    columns = 6 if keep_adc else 3  # only the patient venturi's counts are needed unless asked
+    with (open(src, "rb") if data is None else io.BytesIO(data)) as stream:  # type: ignore[arg-type]
+        if has_header:
+            stream.readline()
         try:
-            values, bad = _robust_parse(body, 2 if has_header else 1)
+            time_s, adc, bad = _parse_body(stream, 2 if has_header else 1, columns)
         except RecordingError as exc:
             raise RecordingError(exc.reason, file=name) from None
-        if values.shape[0] == 0:
-            raise RecordingError(f"no valid data rows ({bad.size} malformed)", file=name)
-        time_s = np.ascontiguousarray(values[:, 0])
-        adc = [values[:, i].astype(np.int32) for i in range(1, 7 if keep_adc else 4)]  # validated counts 0-65535
-        del values
+    if time_s.size == 0:
+        if bad.size == 0:
+            raise RecordingError("header only, no data rows", file=name)
+        raise RecordingError(f"no valid data rows ({bad.size} malformed)", file=name)
 
     steps = np.diff(time_s)
     if steps.size and (steps <= 0).any():

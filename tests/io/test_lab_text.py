@@ -132,3 +132,26 @@ def test_missing_file_and_directory_are_named(tmp_path):
 def test_error_reports_the_line_when_one_applies():
     err = RecordingError("empty field", file="a.txt", line=7)
     assert (err.file, err.line, str(err)) == ("a.txt", 7, "a.txt, line 7: empty field")
+
+
+def test_bad_rows_across_many_blocks_keep_exact_line_numbers_and_every_good_row(tmp_path):
+    """A file of many parse blocks: bad rows first, last, at block edges and side by side are all found by line."""
+    from cpap_lib.io.lab_text import BLOCK_BYTES
+
+    clean = rows(60_000)
+    per_block = BLOCK_BYTES // len(clean[0])  # about where the first block boundaries fall
+    at = sorted({0, 1, per_block - 1, per_block, per_block + 1, 3 * per_block, 20_000, 20_001, 20_002, 59_999})
+    lines = list(clean)
+    for k, index in enumerate(reversed(at)):  # a mix of every kind of bad row
+        lines.insert(index, ["5.005,5000,,1638,5200,5230,1638\n", "x,1,2,3,4,5,6\n", "1,2,3\n",
+                             "5.005,5000,5012.5,1638,5200,5230,1638\n"][k % 4])
+    path = tmp_path / "night.txt"
+    path.write_text(text(lines))
+    rec = read_lab_file(path)
+    expected = [index + i + 2 for i, index in enumerate(at)]  # physical lines: header is line 1
+    assert rec.skipped_rows == len(at)
+    assert list(rec.skipped_lines) == expected[:MAX_REPORTED_LINES]
+    reference = read_lab_file(io.StringIO(text(clean)))
+    assert rec.samples == reference.samples == 60_000
+    np.testing.assert_array_equal(rec.time_s, reference.time_s)
+    np.testing.assert_array_equal(rec.flow_lps, reference.flow_lps)
