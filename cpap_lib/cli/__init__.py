@@ -24,15 +24,15 @@ from ..errors import CpapError
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 COMMANDS = {
-    "analyze": "analyse a recording (lab text file, ResMed EDF file or folder)",
-    "simulate": "write a simulated recording and its ground truth",
+    "analyze": "analyse a recording (lab text file, ResMed EDF file or folder) or a whole card",
+    "simulate": "write a simulated lab recording and its ground truth",
     "serve": "run the sleep-lab REST server",
-    "demo": "server + simulated bedside devices + dashboards: a living ward",
-    "report": "batch reports, one per patient (papermill; processes or Dask)",
-    "compare": "compare our analysis with a ResMed device's own scoring",
+    "demo": "run the server, simulated bedside devices and the dashboards: a living ward",
+    "report": "batch reports (papermill): one HTML report per patient and an index.html",
+    "compare": "compare our analysis with the device's own scoring (ResMed EDF)",
     "db": "database schema: upgrade to the newest revision, or show the current one",
 }
-"""Subcommands and their one-line help, in the order ``--help`` lists them."""
+"""Subcommands and their one-line help, in the order ``--help`` lists them (each module registers with it)."""
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -29,13 +29,14 @@ import json
 from pathlib import Path
 
 from ..errors import ParameterError
+from . import COMMANDS
 from .options import add_analysis_arguments, analysis_params
 
 __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("analyze", help="analyse a recording (lab text file, ResMed EDF file or folder) or a whole card")
+    p = sub.add_parser("analyze", help=COMMANDS["analyze"])
     p.add_argument("file", help="lab .txt, ResMed *_BRP.edf, a DATALOG/<date> folder, or an SD-card root (every night)")
     p.add_argument("--json", action="store_true", help="print JSON (one object; for a card, a list of nights)")
     p.add_argument("--night", metavar="DAY", help="on a card: analyse this night only (2024-10-17, or 20241017)")

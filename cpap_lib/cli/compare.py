@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..analysis.compare import RATE_WINDOW_S, TOLERANCE_S, compare, compare_path
 from ..errors import ParameterError
+from . import COMMANDS
 from .options import add_analysis_arguments, analysis_params
 
 __all__ = ["register", "run"]
@@ -36,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``compare`` subcommand."""
     p = sub.add_parser(
         "compare",
-        help="compare our analysis with the device's own scoring (ResMed EDF)",
+        help=COMMANDS["compare"],
         description="Compare our breath rate, tidal volume, events and AHI with a ResMed device's own, "
         "for a session, a night or every night of a card.",
     )

@@ -22,13 +22,15 @@ import argparse
 import os
 from collections.abc import Mapping
 
+from . import COMMANDS
+
 __all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``db`` subcommand."""
     parser = subparsers.add_parser(
-        "db", help="database schema: upgrade to the newest revision, or show the current one",
+        "db", help=COMMANDS["db"],
         description="Database schema migrations (Alembic). The server upgrades on start too.")
     parser.add_argument("action", choices=("upgrade", "current"),
                         help="upgrade: bring the schema to the newest revision; current: print the revision")

@@ -33,6 +33,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from . import COMMANDS
+
 __all__ = ["register", "run"]
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
     parser = subparsers.add_parser(
         "demo",
-        help="run the server, simulated bedside devices and the dashboards",
+        help=COMMANDS["demo"],
         description="Run the REST server (SQLite), simulated bedside devices and the Voilà dashboards "
         "on 127.0.0.1; print their URLs; Ctrl-C stops everything.",
     )

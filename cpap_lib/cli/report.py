@@ -22,6 +22,7 @@ import sys
 
 from ..errors import ParameterError
 from ..reports.subjects import TOKEN_ENV
+from . import COMMANDS
 
 __all__ = ["register", "run", "parse_params"]
 
@@ -30,7 +31,7 @@ __all__ = ["register", "run", "parse_params"]
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``report`` subcommand."""
     parser = subparsers.add_parser(
-        "report", help="batch reports (papermill): one HTML report per patient and an index.html",
+        "report", help=COMMANDS["report"],
         description="Run cpap_lib/notebooks/batch_report.ipynb for every recording (files, folders or globs) or every room "
                     "of a server; write OUT/index.html, OUT/reports/*.html and the executed notebooks.")
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="recording files, folders or globs (quote globs)")

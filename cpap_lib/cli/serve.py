@@ -33,6 +33,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import replace
 
+from . import COMMANDS
+
 __all__ = ["register", "run"]
 
 
@@ -40,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``serve`` subcommand."""
     parser = subparsers.add_parser(
         "serve",
-        help="run the sleep-lab REST server",
+        help=COMMANDS["serve"],
         description="Run the sleep-lab REST server (FastAPI + uvicorn). Tokens: CPAP_DEVICE_TOKEN, "
         "CPAP_STAFF_TOKEN or CPAP_TOKEN_FILE; without tokens only a loopback host is allowed.",
     )

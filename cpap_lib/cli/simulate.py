@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..errors import ParameterError
 from ..sim.simulator import SimParams, range_text
+from . import COMMANDS
 
 __all__ = ["register", "run"]
 
@@ -40,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``simulate`` subcommand."""
     parser = subparsers.add_parser(
         "simulate",
-        help="write a simulated lab recording and its ground truth",
+        help=COMMANDS["simulate"],
         description="Write a simulated 100 Hz lab recording (OUT) and its ground truth (OUT's stem + .truth.json).",
     )
     parser.add_argument("out", metavar="OUT", help="lab text file to write (its truth goes next to it)")
