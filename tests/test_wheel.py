@@ -1,0 +1,125 @@
+"""A wheel that runs: build it, install it into a fresh venv, and use it from a folder outside the repository.
+
+The wheel is built from a copy of the package sources (pip's isolated build:
+setuptools from pip's cache or PyPI), installed with its dependencies into a new
+venv, and then, with no ``PYTHONPATH`` and the working directory elsewhere:
+``cpap-lab report`` on a simulated file writes its report, and ``cpap-lab demo``
+brings up the server and a Voilà page that answer. Everything the demo, Voilà and
+the reports read (notebooks, voila.json, sample data, migrations) must come from
+the installed package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from cpap_lib.paths import REPO_ROOT
+
+PACKAGE_DATA = [
+    "cpap_lib/notebooks/monitor.ipynb",
+    "cpap_lib/notebooks/bedside.ipynb",
+    "cpap_lib/notebooks/explorer.ipynb",
+    "cpap_lib/notebooks/batch_report.ipynb",
+    "cpap_lib/dashboard/runtime/voila.json",
+    "cpap_lib/sample_data/mild_apnea.txt",
+    "cpap_lib/server/migrations/env.py",
+    "cpap_lib/server/migrations/script.py.mako",
+    "cpap_lib/server/migrations/versions/0001_baseline.py",
+]
+
+
+def _clean_env() -> dict[str, str]:
+    """This process's environment without anything that points Python at the checkout."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME") and not k.startswith("CPAP_")}
+
+
+def _run(command: list[str], cwd: Path, timeout: float = 900) -> str:
+    done = subprocess.run(command, cwd=cwd, env=_clean_env(), capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{' '.join(command)} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The ``bin/`` folder of a fresh venv with the freshly built wheel installed."""
+    root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, source / name)
+    shutil.copytree(REPO_ROOT / "cpap_lib", source / "cpap_lib",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+    dist = root / "dist"
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(source)], cwd=root)
+    wheel = next(dist.glob("cpap_lib-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = [name for name in PACKAGE_DATA if name not in names]
+    assert not missing, f"not in the wheel: {missing}"
+    assert not any(name.startswith(("tests/", "notebooks/", "sample_data/")) for name in names)
+
+    venv = root / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)], cwd=root)
+    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile",
+          "--disable-pip-version-check", str(wheel)], cwd=root, timeout=1800)
+    where = _run([str(venv / "bin" / "python"), "-c", "import cpap_lib; print(cpap_lib.__file__)"], cwd=root)
+    assert where.strip().startswith(str(venv)), where
+    return venv / "bin"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)  # the first one builds the wheel and installs it with its dependencies (minutes)
+def test_installed_wheel_writes_a_report_for_a_simulated_file(installed, tmp_path):
+    _run([str(installed / "cpap-lab"), "simulate", "night.txt", "--seed", "7", "--minutes", "3"], cwd=tmp_path)
+    _run([str(installed / "cpap-lab"), "report", "night.txt", "--out", "out", "--workers", "1"], cwd=tmp_path)
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [r["ok"] for r in results] == [True], results
+    assert (tmp_path / "out" / "index.html").is_file()
+    assert any((tmp_path / "out" / "reports").glob("*.html"))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)  # the first one builds the wheel and installs it with its dependencies (minutes)
+def test_installed_wheel_runs_the_demo_server_and_a_voila_page(installed, tmp_path):
+    command = [str(installed / "cpap-lab"), "demo", "--rooms", "1", "--port", "0", "--voila-port", "0",
+               "--interval", "2", "--database", f"sqlite:///{tmp_path / 'demo.db'}"]
+    process = subprocess.Popen(command, cwd=tmp_path, env=_clean_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not any("REST API" in line for line in lines):
+            assert process.poll() is None, "".join(lines)
+            time.sleep(0.2)
+        text = "".join(lines)
+        api = re.search(r"REST API \(OpenAPI docs\)\s+(http://\S+)/docs", text)
+        page = re.search(r"Staff: ward overview \+ monitoring station\s+(http://\S+)", text)
+        assert api and page, text
+        with urllib.request.urlopen(api.group(1) + "/health", timeout=10) as response:
+            assert response.status == 200
+        with urllib.request.urlopen(page.group(1), timeout=120) as response:
+            body = response.read().decode()
+            assert response.status == 200
+        assert "monitor" in body.lower() and "Traceback" not in body
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+    assert process.returncode == 0, "".join(lines)
