@@ -7,6 +7,15 @@ lock avoids ``database is locked`` failures under concurrent uploads).
 PostgreSQL (``postgresql+psycopg://...``) needs no process lock: the write
 paths lock the room's row (``SELECT ... FOR UPDATE``).
 
+Nothing waits for the database without a bound: SQLite's busy timeout and
+PostgreSQL's connect, statement and lock timeouts are
+:data:`DB_TIMEOUT_S`; a pool checkout waits as long; TCP keepalives notice a
+vanished PostgreSQL host. (A PostgreSQL that is stopped but whose kernel still
+acknowledges packets is bounded by the request deadline instead:
+:class:`cpap_lib.server.middleware.FailSafe`.) :class:`DatabaseStatus` logs
+one line when the database starts failing and one when it answers again,
+however many requests fail in between.
+
 Examples
 --------
 >>> from sqlalchemy import text
@@ -18,24 +27,31 @@ Examples
 'sqlite'
 >>> db.poll_row(12) is None
 True
+>>> db.status.available
+True
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+import time
 from collections.abc import Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import ParameterError
 from .migrations import prepare_schema
 
-__all__ = ["POLL_SQL", "Database", "make_engine"]
+__all__ = ["DB_TIMEOUT_S", "POLL_SQL", "Database", "DatabaseStatus", "make_engine"]
+
+logger = logging.getLogger("cpap_lib.server.db")
 
 POLL_SQL = (
     "SELECT r.number, c.id, c.cmh2o, c.commanded_at, r.current_admission_id FROM rooms r "
@@ -43,7 +59,16 @@ POLL_SQL = (
 )
 """The bedside poll: one primary-key lookup and one primary-key join."""
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+DB_TIMEOUT_S = 5.0
+"""Longest wait for a connection, a lock or a statement before the request fails (503)."""
+SQLITE_BUSY_TIMEOUT_MS = int(DB_TIMEOUT_S * 1000)
+_PG_CONNECT_ARGS = {
+    "connect_timeout": int(DB_TIMEOUT_S),
+    "options": f"-c statement_timeout={SQLITE_BUSY_TIMEOUT_MS} -c lock_timeout={SQLITE_BUSY_TIMEOUT_MS} "
+               "-c idle_in_transaction_session_timeout=60000",
+    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3, "keepalives_count": 3,
+    "tcp_user_timeout": SQLITE_BUSY_TIMEOUT_MS,
+}
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
@@ -80,8 +105,48 @@ def make_engine(url: str) -> Engine:
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             raise ParameterError("database_url", "use the psycopg 3 driver: postgresql+psycopg://...")
-        return create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        return create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=DB_TIMEOUT_S,
+                             connect_args=_PG_CONNECT_ARGS)
     raise ParameterError("database_url", f"unsupported database {backend!r}; use sqlite:/// or postgresql+psycopg://")
+
+
+class DatabaseStatus:
+    """Whether the database answered last time, logged once per change (not once per failed request).
+
+    Examples
+    --------
+    >>> status = DatabaseStatus()
+    >>> status.failed(TimeoutError()); status.failed(TimeoutError()); status.available
+    False
+    >>> status.answered(); status.available
+    True
+    """
+
+    def __init__(self) -> None:
+        self.available = True
+        self._since = 0.0
+        self._failures = 0
+        self._lock = threading.Lock()
+
+    def failed(self, exc: BaseException) -> None:
+        """Record a failure; the first of an outage is logged (the error's class only: its text may quote data)."""
+        with self._lock:
+            self._failures += 1
+            if not self.available:
+                return
+            self.available, self._since = False, time.monotonic()
+        logger.error("event=db_unavailable error=%s", type(exc).__name__)
+
+    def answered(self) -> None:
+        """Record a success; the first after an outage is logged with its length and failed requests."""
+        if self.available:
+            return
+        with self._lock:
+            if self.available:
+                return
+            self.available = True
+            seconds, failures, self._failures = time.monotonic() - self._since, self._failures, 0
+        logger.warning("event=db_available outage_s=%.1f failed_requests=%d", seconds, failures)
 
 
 class Database:
@@ -106,53 +171,56 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
         self._poll_sql = POLL_SQL.format(placeholder="?" if self.dialect == "sqlite" else "%s")
-        self._poll_connection = None
+        self.status = DatabaseStatus()
         self.revision = prepare_schema(self.engine)
+
+    @contextlib.contextmanager
+    def _watched(self) -> Iterator[None]:
+        try:
+            yield
+        except IntegrityError:
+            self.status.answered()  # the database answered: a conflict, not an outage
+            raise
+        except SQLAlchemyError as exc:
+            self.status.failed(exc)
+            raise
+        self.status.answered()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reading (rolled back at the end)."""
-        with self._sessions() as session:
+        with self._watched(), self._sessions() as session:
             yield session
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """A session in one transaction, committed on success, rolled back on error."""
-        with self._write_lock, self._sessions() as session, session.begin():
+        with self._watched(), self._write_lock, self._sessions() as session, session.begin():
             yield session
 
     def poll_row(self, room: int) -> tuple | None:
         """``(room, command_id, cmh2o, commanded_at, current_admission_id)`` of a room, or None for no room.
 
-        The hot path of the API (every bedside station polls it): one driver
-        connection in autocommit mode, kept for the calling thread (the event
-        loop), skips the ORM and the thread pool. ``command_id``, ``cmh2o`` and
-        ``commanded_at`` are None before any command; ``commanded_at`` is as the
-        driver returns it (see :func:`cpap_lib.server.models.as_utc`);
-        ``current_admission_id`` is None while nobody was admitted (a preset room).
+        The hot path of the API (every bedside station polls it): one SQL
+        statement on a pooled connection, no ORM. Blocking: call it from a
+        thread (sync routes) or through :meth:`poll` in async code.
+        ``command_id``, ``cmh2o`` and ``commanded_at`` are None before any
+        command; ``commanded_at`` is as the driver returns it (see
+        :func:`cpap_lib.server.models.as_utc`); ``current_admission_id`` is
+        None while nobody was admitted (a preset room).
 
         Raises
         ------
-        sqlalchemy.exc.OperationalError
-            If the database cannot be read (the connection is dropped and reopened next time).
+        sqlalchemy.exc.SQLAlchemyError
+            If the database cannot be read.
         """
-        if self._poll_connection is None:
-            proxy = self.engine.raw_connection()
-            if self.dialect == "postgresql":
-                proxy.driver_connection.autocommit = True
-            self._poll_connection = proxy
-        try:
-            return self._poll_connection.driver_connection.execute(self._poll_sql, (room,)).fetchone()
-        except self.engine.dialect.loaded_dbapi.Error as exc:
-            self._drop_poll_connection()
-            raise OperationalError(self._poll_sql, (room,), exc) from exc
+        with self._watched(), self.engine.connect() as connection:
+            return connection.exec_driver_sql(self._poll_sql, (room,)).fetchone()
 
-    def _drop_poll_connection(self) -> None:
-        proxy, self._poll_connection = self._poll_connection, None
-        if proxy is not None:
-            proxy.invalidate()  # never hand an autocommit connection back to the pool
+    async def poll(self, room: int) -> tuple | None:
+        """:meth:`poll_row` in the thread pool, for async routes (the event loop never waits for SQL)."""
+        return await run_in_threadpool(self.poll_row, room)
 
     def dispose(self) -> None:
         """Close every pooled connection."""
-        self._drop_poll_connection()
         self.engine.dispose()

@@ -14,16 +14,19 @@ reaches the logs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import re
 import time
 from urllib.parse import urlsplit
 
 from .settings import host_allowed
 
-__all__ = ["AccessLog", "BodySizeLimit", "BrowserGuard"]
+__all__ = ["AccessLog", "BodySizeLimit", "BrowserGuard", "FailSafe", "log_value", "route_of"]
 
 access_logger = logging.getLogger("cpap_lib.server.access")
+error_logger = logging.getLogger("cpap_lib.server")
 
 
 async def _send_json(send, status: int, detail: str) -> None:
@@ -141,8 +144,87 @@ class BodySizeLimit:
         return await self.app(scope, replay, send)
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_./{}:@-]{1,200}")
+
+
+def log_value(value: str) -> str:
+    """``value`` as one token of a ``key=value`` log line: as is when plain, else JSON-quoted.
+
+    A newline or a space in a client's value can then never forge another line or key.
+
+    >>> log_value("/api/v1/rooms/{room}"), log_value("x\\nlevel=ERROR forged")
+    ('/api/v1/rooms/{room}', '"x\\\\nlevel=ERROR forged"')
+    """
+    return value if _PLAIN.fullmatch(value) else json.dumps(value[:200])
+
+
+def route_of(scope) -> str:
+    """The matched route's template (``/api/v1/rooms/{room}``), never the values in the path."""
+    route = scope.get("route")
+    return getattr(route, "path", None) or "(no route)"
+
+
+class FailSafe:
+    """Every request ends within ``deadline_s`` and never in a traceback.
+
+    - A request still without a response after ``deadline_s`` (a hung
+      database) is answered 503 with a sentence; its handler is left to finish
+      in the background and whatever it sends later is dropped.
+    - An exception no handler turned into a response is answered 500 with a
+      sentence and logged as one line (class and route template: the text of an
+      exception may quote stored values).
+    """
+
+    def __init__(self, app, deadline_s: float, status=None):
+        self.app = app
+        self.deadline_s = deadline_s
+        self.status = status
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = abandoned = False
+
+        async def guarded_send(message):
+            nonlocal started
+            if abandoned:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        task = asyncio.ensure_future(self._run(scope, receive, guarded_send))
+        done, _ = await asyncio.wait({task}, timeout=self.deadline_s)
+        if task in done or started:
+            return await task
+        abandoned = True
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        if self.status is not None:
+            self.status.failed(TimeoutError())
+        error_logger.warning("event=request_deadline route=%s deadline_s=%g", log_value(route_of(scope)),
+                             self.deadline_s)
+        await _send_json(send, 503, f"the server could not answer within {self.deadline_s:g} s "
+                                    "(database not responding); try again shortly")
+
+    async def _run(self, scope, receive, send):
+        try:
+            await self.app(scope, receive, send)
+        except Exception as exc:  # the last line of defence: a sentence, one log line, no traceback
+            error_logger.error("event=unhandled_error route=%s error=%s", log_value(route_of(scope)),
+                               type(exc).__name__)
+            try:
+                await _send_json(send, 500, "internal error; the server logged it")
+            except Exception:  # the response had started: nothing more to say
+                pass
+
+
 class AccessLog:
-    """Log ``method path status duration_ms`` for every HTTP request."""
+    """Log ``method route status duration_ms`` for every HTTP request.
+
+    ``route`` is the matched route's template (``/api/v1/patients/{mrn}``), so
+    no MRN or other value from the path reaches the log; values are escaped
+    (:func:`log_value`).
+    """
 
     def __init__(self, app):
         self.app = app
@@ -163,6 +245,6 @@ class AccessLog:
             await self.app(scope, receive, send_and_record)
         finally:
             access_logger.info(
-                "method=%s path=%s status=%d duration_ms=%.2f",
-                scope["method"], scope["path"], status, (time.perf_counter() - start) * 1000,
+                "method=%s route=%s status=%d duration_ms=%.2f",
+                log_value(scope["method"]), log_value(route_of(scope)), status, (time.perf_counter() - start) * 1000,
             )

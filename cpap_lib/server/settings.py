@@ -14,6 +14,8 @@ variable               meaning                                         default
                        ``staff``; ``rooms=`` binds a device token to
                        its rooms; ``#`` comments)
 ``CPAP_MAX_BODY_BYTES`` largest accepted request body                  8,000,000
+``CPAP_REQUEST_TIMEOUT_S`` longest a request may take before it is      10
+                       answered 503 (a database that does not answer)
 ``CPAP_ALLOWED_HOSTS`` further names of this server (``Host``          loopback names and the
                        header), comma-separated; any other Host is     listening address
                        refused (DNS rebinding)
@@ -68,6 +70,7 @@ __all__ = ["DEFAULT_DATABASE_URL", "ROLES", "Grant", "LOOPBACK_NAMES", "Settings
 
 DEFAULT_DATABASE_URL = "sqlite:///cpap_lab.db"
 DEFAULT_MAX_BODY_BYTES = 8_000_000
+DEFAULT_REQUEST_TIMEOUT_S = 10.0
 ROLES = ("device", "staff")
 TOKEN_HELP = (
     "set CPAP_DEVICE_TOKEN and/or CPAP_STAFF_TOKEN (comma-separated bearer tokens), "
@@ -77,6 +80,19 @@ TOKEN_HELP = (
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 """Names a loopback server answers to (any 127.0.0.0/8 address is accepted as well)."""
+
+
+def _number_setting(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ParameterError(name, f"must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ParameterError(name, f"must be from {low:g} to {high:g}, got {raw}")
+    return value
 
 
 def _split_tokens(value: str | None) -> list[str]:
@@ -218,6 +234,8 @@ class Settings:
         Host names (lower case, no port) the server answers to; loopback names always.
     legacy_networks : tuple of ip_network
         Networks whose clients may use the old device routes without a token.
+    request_timeout_s : float
+        A request without a response after this long is answered 503.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -225,6 +243,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     allowed_hosts: frozenset[str] = LOOPBACK_NAMES
     legacy_networks: tuple[Network, ...] = ()
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -241,9 +260,10 @@ class Settings:
             raise ParameterError("CPAP_MAX_BODY_BYTES", f"must be an integer, got {raw_limit!r}") from None
         if limit < 1024:
             raise ParameterError("CPAP_MAX_BODY_BYTES", f"must be at least 1024, got {limit}")
+        timeout = _number_setting(env, "CPAP_REQUEST_TIMEOUT_S", DEFAULT_REQUEST_TIMEOUT_S, 0.5, 600)
         hosts = LOOPBACK_NAMES | {h.lower() for h in _split_tokens(env.get("CPAP_ALLOWED_HOSTS"))}
         return cls(database_url=env.get("CPAP_DATABASE_URL") or DEFAULT_DATABASE_URL, grants=tuple(grants),
-                   max_body_bytes=limit, allowed_hosts=frozenset(hosts),
+                   max_body_bytes=limit, allowed_hosts=frozenset(hosts), request_timeout_s=timeout,
                    legacy_networks=parse_networks(env.get("CPAP_LEGACY_NETWORKS")))
 
     @property
@@ -270,7 +290,9 @@ def served_names(host: str) -> frozenset[str]:
 
     A specific address serves that address; a wildcard (``0.0.0.0``, ``::``)
     serves this machine's host name, its fully qualified name and the
-    addresses they resolve to locally (add others with ``CPAP_ALLOWED_HOSTS``).
+    addresses they resolve to locally (add others with ``CPAP_REQUEST_TIMEOUT_S`` longest a request may take before it is      10
+                       answered 503 (a database that does not answer)
+``CPAP_ALLOWED_HOSTS``).
     """
     host = host.strip("[]").lower()
     if host not in ("0.0.0.0", "::", ""):

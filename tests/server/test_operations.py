@@ -46,7 +46,7 @@ def test_cpap_lab_serve_runs_until_interrupted_and_logs_requests_without_names(t
         _, log = process.communicate(timeout=30)
     assert process.returncode == 130  # stopped by Ctrl-C (SIGINT), after a graceful shutdown
     assert "Application shutdown complete" in log
-    assert "method=POST path=/api/v1/rooms/3/measurements status=201 duration_ms=" in log
+    assert "method=POST route=/api/v1/rooms/{room}/measurements status=201 duration_ms=" in log
     assert SECRET_NAME not in log and "Zelda" not in log
 
 
@@ -63,7 +63,7 @@ def test_database_failure_is_503_with_a_clear_message(tmp_path):
         with pytest.raises(ServerUnavailableError, match="server error 503: database unavailable"):
             api.measurement(receipt.measurement_id)
         log = server.log_path.read_text()
-    assert "event=db_error" in log and "error=OperationalError" in log
+    assert log.count("event=db_unavailable error=OperationalError") == 1
     assert SECRET_NAME not in log
 
 

@@ -299,11 +299,11 @@ def _int_or_none(text: str) -> int | None:
             responses={200: {"content": {"application/json": {"schema": {"type": "integer"}}}},
                        400: _JSON_TEXT, 404: _JSON_TEXT})
 async def cpap_query(room_number: str, db: DbDep) -> FlaskJSONResponse:
-    # Polled by every old bedside client: one primary-key lookup on the event loop (db.poll_row).
+    # Polled by every old bedside client: one primary-key lookup, in the thread pool (db.poll).
     room = _int_or_none(room_number)
     if room is None:
         return FlaskJSONResponse(f"room_number: must be a whole number, got {room_number!r}", status_code=400)
-    row = db.poll_row(room) if ROOM_MIN <= room <= ROOM_MAX else None
+    row = await db.poll(room) if ROOM_MIN <= room <= ROOM_MAX else None
     if row is None or row[4] is None:
         return FlaskJSONResponse("Patient not in database", status_code=400)
     if row[2] is None:

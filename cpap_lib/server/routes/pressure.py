@@ -27,8 +27,8 @@ def command_pressure(room: RoomNumber, body: PressureCommandCreate, db: DbDep, a
 @router.get("/{room}/pressure", response_model=PressurePoll, dependencies=[ANY_ROLE], responses=NOT_FOUND,
             summary="The latest commanded pressure (what bedside stations poll)")
 async def poll_pressure(room: RoomNumber, db: DbDep) -> Response:
-    # The hottest route: one indexed lookup on the event loop, JSON encoded by hand (same shape as PressurePoll).
-    row = db.poll_row(room)
+    # The hottest route: one indexed lookup (in the thread pool), JSON encoded by hand (same shape as PressurePoll).
+    row = await db.poll(room)
     if row is None:
         raise crud.room_not_found(room)
     commanded_at = as_utc(row[3])
