@@ -28,7 +28,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import ParameterError
+from ..errors import DeviceDataError, ParameterError
 from . import COMMANDS
 from .options import add_analysis_arguments, analysis_params
 
@@ -59,6 +59,21 @@ def _print_one(result, args: argparse.Namespace, extra: dict | None = None) -> N
         print(f"  note: {note}")
 
 
+def _summary_only_days(card, rows) -> str:
+    """A line on the days STR.edf says the device was used that have no flow data on the card."""
+    try:
+        table = card.summary()
+    except DeviceDataError:  # the summary is an extra; an unreadable STR.edf is not this command's failure
+        return ""
+    if table is None:
+        return ""
+    days = sorted(set(d.isoformat() for d in table.index) - {r.night for r in rows})
+    if not days:
+        return ""
+    return (f"STR.edf: {len(days)} more day{'s' if len(days) != 1 else ''} of use without flow data on the card "
+            f"({days[0]} to {days[-1]}; summary only)")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..analysis import analyze, analyze_file
     from ..io.resmed import is_card_root, read_card
@@ -85,4 +100,7 @@ def run(args: argparse.Namespace) -> int:
         name = card.identification.get("product_name", "ResMed card")
         print(f"{path}: {name}, {len(rows)} night{'s' if len(rows) != 1 else ''}")
         print(format_rows(rows))
+        extra = _summary_only_days(card, rows)
+        if extra:
+            print(extra)
     return 0

@@ -65,3 +65,13 @@ def test_card_table_and_one_night(card):
     missing = run("analyze", str(card), "--night", "2025-02-03")
     assert missing.returncode == 2
     assert "no night '2025-02-03' on the card (nights: 2025-02-02, 2025-02-04)" in missing.stderr
+
+
+def test_shared_airsense10_card_row_and_its_summary_only_days():
+    out = run("analyze", str(REFERENCE_DATA / "resmed_airsense10"))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].endswith("AirSense 10 AutoSet, 1 night")
+    assert lines[3].split()[:2] == ["2025-11-26", "7.35"] and lines[3].split()[5] == "10.8"  # STR.edf's AHI
+    assert lines[-1] == ("STR.edf: 243 more days of use without flow data on the card "
+                         "(2024-11-28 to 2025-11-22; summary only)")

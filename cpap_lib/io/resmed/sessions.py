@@ -52,6 +52,8 @@ SIGNAL_COLUMNS = {
     "flow_limitation": ("flow_limitation", 1.0),
     "spo2_pct": ("spo2", 1.0),
     "pulse_bpm": ("pulse", 1.0),
+    "target_ventilation_lpm": ("target_ventilation", 1.0),
+    "inspiratory_time_s": ("inspiratory_time", 1.0),
 }
 """Trend/oximetry column -> (standard :data:`~cpap_lib.recording.SIGNAL_UNITS` name, factor to its unit).
 
