@@ -102,7 +102,8 @@ class Measurement:
 
     ``analysis`` holds the metric columns (keys of ``Analysis.to_dict()``);
     ``time_s`` / ``flow_lps`` are float64 arrays (empty when no trace was
-    uploaded); ``flow_png`` the PNG bytes or None.
+    uploaded); ``flow_png`` the image's bytes or None (PNG, or JPEG from the old
+    clients: ``flow_image_type`` says which).
     """
 
     id: int
@@ -117,6 +118,7 @@ class Measurement:
     time_s: np.ndarray = field(repr=False)
     flow_lps: np.ndarray = field(repr=False)
     flow_png: bytes | None = field(repr=False, default=None)
+    flow_image_type: str | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> Measurement:
@@ -131,6 +133,7 @@ class Measurement:
             time_s=np.asarray(trace["time_s"], dtype=np.float64),
             flow_lps=np.asarray(trace["flow_lps"], dtype=np.float64),
             flow_png=base64.b64decode(png) if png else None,
+            flow_image_type=data.get("flow_image_type"),
         )
 
 
@@ -163,7 +166,8 @@ class Patient:
 
 @dataclass(frozen=True)
 class PressureCommand:
-    """A commanded pressure: who commanded it (token name) and the pressure before, where known."""
+    """A commanded pressure: who commanded it (token name), the pressure before, and the stay it was for
+    (``admission_id`` None: a preset for the room's next patient), where known."""
 
     id: int
     room: int
@@ -171,11 +175,13 @@ class PressureCommand:
     commanded_at: datetime
     commanded_by: str | None = None
     from_cmh2o: float | None = None
+    admission_id: int | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> PressureCommand:
         return cls(id=data["id"], room=data["room"], cmh2o=data["cmh2o"], commanded_at=_time(data["commanded_at"]),
-                   commanded_by=data.get("commanded_by"), from_cmh2o=data.get("from_cmh2o"))
+                   commanded_by=data.get("commanded_by"), from_cmh2o=data.get("from_cmh2o"),
+                   admission_id=data.get("admission_id"))
 
 
 @dataclass(frozen=True)
