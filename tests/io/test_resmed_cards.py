@@ -253,3 +253,14 @@ def test_empty_eve_unknown_labels_and_events_between_sessions(tmp_path):
     assert night.notes[-1] == "1 device event(s) fall outside every session; kept with session -1, not compared"
     stray = night.events[night.events.session == -1]
     assert stray.kind.tolist() == ["obstructive_apnea"] and len(night.events) == 5
+
+
+def test_a_corrupt_session_is_skipped_with_its_reason_and_the_night_reads(tmp_path):
+    night_dir = copy_night(AS11_NIGHT, tmp_path, date(2024, 10, 17))
+    brp = night_dir / "20241018_021408_BRP.edf"
+    brp.write_bytes(brp.read_bytes()[:50_000])  # cut mid-record
+    night = read_datalog(night_dir)
+    assert [s.name for s in night.sessions] == ["20241017_221849", "20241018_023945", "20241018_055256"]
+    assert night.notes == ("session 02:14:08 cannot be read; skipped (20241018_021408_BRP.edf: truncated or corrupt: "
+                           "the header announces 24 data records but the file holds 8 complete ones)",)
+    assert len(night.events) == 3
