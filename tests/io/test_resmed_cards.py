@@ -61,6 +61,7 @@ def test_every_shared_card_reads_its_night_with_device_channels_and_summary(card
     assert "spo2" not in signals and "pulse" not in signals
     assert 10 < np.median(signals["resp_rate"].values[signals["resp_rate"].values > 0]) < 20
     summary = night.summary
+    assert night.recording.meta["device_summary"] == summary
     assert summary["day"] == day.isoformat()
     assert abs(summary["usage_h"] - night.recording.duration_s / 3600) < 0.1
     assert summary["mask_on_off"][0][0] <= night.sessions[0].start_time.isoformat()  # STR counts whole minutes

@@ -25,7 +25,7 @@ from ...errors import DeviceDataError
 from .files import read_header, session_stamp
 from .nights import DeviceNight, read_night, sleep_day
 from .sessions import SessionFiles, annotation_files, find_sessions
-from .summary import read_summary, summary_for_day
+from .summary import read_summary
 
 __all__ = ["DeviceCard", "NightIndex", "read_card", "is_card_root"]
 
@@ -112,7 +112,7 @@ class DeviceCard:
             index.annotations,
             folder=index.folder,
             source=index.day.isoformat(),
-            summary=summary_for_day(self.summary_path, index.day),
+            summary_path=self.summary_path,
         )
 
     def night(self, night: str | date | None = None) -> DeviceNight:

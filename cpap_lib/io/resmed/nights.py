@@ -25,6 +25,7 @@ from ...clock import NIGHT_STARTS_AT_HOUR
 from ...errors import DeviceDataError, NoDataError
 from ...recording import Recording, Signal
 from .files import _empty_events
+from .summary import summary_for_day
 from .sessions import (
     DeviceSession,
     SessionFiles,
@@ -198,12 +199,14 @@ def read_night(
     *,
     folder: Path,
     source: str = "",
-    summary: dict | None = None,
+    summary_path: Path | None = None,
 ) -> DeviceNight:
     """Read a night from its sessions' files and its EVE/CSL files.
 
     Each annotation goes to the session whose flow it falls in
     (:func:`~.sessions.attribute_events`), whichever file it came from.
+    With ``summary_path`` (the card's ``STR.edf``) the device's summary of
+    the day is in ``summary`` and ``recording.meta["device_summary"]``.
 
     Raises
     ------
@@ -241,7 +244,10 @@ def read_night(
         notes.append(f"{outside} device event(s) fall outside every session; kept with session -1, not compared")
     recording = night_recording(sessions, source=source)
     day = sleep_day(origin)
-    recording = replace(recording, meta={**recording.meta, "notes": list(notes), "night": day.isoformat()})
+    summary = summary_for_day(summary_path, day) if summary_path is not None else None
+    recording = replace(
+        recording, meta={**recording.meta, "notes": list(notes), "night": day.isoformat(), "device_summary": summary}
+    )
     night_events = _event_spans(events.assign(session=which), origin) if len(events) else _event_spans(
         _empty_events().assign(session=pd.Series(dtype=np.int64)), origin
     )
@@ -272,12 +278,9 @@ def read_datalog(folder: str | Path) -> DeviceNight:
     DeviceDataError
         The folder holds no ``*_BRP.edf`` file, or no session holds data.
     """
-    from .summary import summary_for_day
-
     folder = Path(folder)
     files = find_sessions(folder)
     if not files:
         raise DeviceDataError("no sessions with flow data (no *_BRP.edf files)", file=str(folder))
-    night = read_night(files, annotation_files(folder), folder=folder)
-    summary = summary_for_day(folder.parent.parent / "STR.edf", night.day) if folder.parent.name.upper() == "DATALOG" else None
-    return replace(night, summary=summary) if summary is not None else night
+    card_str = folder.parent.parent / "STR.edf" if folder.parent.name.upper() == "DATALOG" else None
+    return read_night(files, annotation_files(folder), folder=folder, summary_path=card_str)
