@@ -2,9 +2,10 @@
 
 ``servers`` starts, per test module and backend, a fresh original server
 (``../shared/reference_system/server.py`` with flask, in a scratch folder) and
-a fresh server of ours (SQLite, and PostgreSQL), both on 127.0.0.1 free ports,
-both in the time zone :data:`LAB_TZ` (the old server stamps uploads with its
-local clock; a UTC slip would show). ``Pair.ask`` sends one request to both.
+a fresh server of ours (SQLite, and PostgreSQL), both on 127.0.0.1 free ports.
+The old server runs in the time zone :data:`LAB_TZ` (it stamps uploads with
+its machine's clock); ours on a UTC machine told the lab's zone by
+``CPAP_LAB_TZ``, so a UTC slip would show. ``Pair.ask`` sends one request to both.
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ class Pair:
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def servers(request, tmp_path_factory):
-    env = {**os.environ, "TZ": LAB_TZ}
+    env = {**os.environ, "TZ": "UTC"}
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('ours') / 'cpap_lab.db'}"
     else:
         url = request.getfixturevalue("postgres_cluster").new_database()
     with start_reference_server(tmp_path_factory.mktemp("reference"), env={"TZ": LAB_TZ}) as old, \
-            start_server(url, env=env) as ours:
+            start_server(url, env=env, settings_env={"CPAP_LAB_TZ": LAB_TZ}) as ours:
         yield Pair(old.url, ours.url)

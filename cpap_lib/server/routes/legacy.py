@@ -42,7 +42,7 @@ import base64
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -50,9 +50,9 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from ...clock import as_utc, to_lab_time
 from .. import crud
 from ..deps import LEGACY_DEVICE, LEGACY_POLL, STAFF, ActorDep, DbDep
-from ..models import as_utc
 from ..schemas import (
     MAX_IMAGE_BASE64_CHARS,
     PRESSURE_MAX,
@@ -328,13 +328,18 @@ def new_cpap_pressure(room_number: str, new_value: str, db: DbDep, actor: ActorD
     return HTMLResponse(f"Room number {room} CPAP pressure updated to {cmh2o}")
 
 
-def local_clock_time(when: datetime | str) -> str:
+def local_clock_time(when: datetime | str, tz: tzinfo | None = None) -> str:
     """A stored UTC time as the old server's local clock time ``YYYY-MM-DD HH:MM:SS``.
 
     The old server stamped uploads with ``datetime.now()`` of its machine; this
-    converts to the server process's local time zone (``TZ``).
+    is the clock time in the lab's zone (``CPAP_LAB_TZ``, else the machine's,
+    :func:`cpap_lib.clock.lab_timezone`).
+
+    >>> from zoneinfo import ZoneInfo
+    >>> local_clock_time("2026-12-01T09:30:05+00:00", tz=ZoneInfo("Pacific/Auckland"))
+    '2026-12-01 22:30:05'
     """
-    return as_utc(when).astimezone().strftime(TIMESTAMP_FORMAT)
+    return to_lab_time(as_utc(when), tz).strftime(TIMESTAMP_FORMAT)
 
 
 def _old_mrn(mrn: str) -> int | str:
