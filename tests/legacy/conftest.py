@@ -10,6 +10,7 @@ its machine's clock); ours on a UTC machine told the lab's zone by
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -36,13 +37,24 @@ class Pair:
                 requests.request(method, self.ours + path, **kwargs))
 
 
+@contextlib.contextmanager
+def _pair(tmp_path_factory, database_url: str | None = None):
+    url = database_url or f"sqlite:///{tmp_path_factory.mktemp('ours') / 'cpap_lab.db'}"
+    with start_reference_server(tmp_path_factory.mktemp("reference"), env={"TZ": LAB_TZ}) as old, \
+            start_server(url, env={**os.environ, "TZ": "UTC"}, settings_env={"CPAP_LAB_TZ": LAB_TZ}) as ours:
+        yield Pair(old.url, ours.url)
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def servers(request, tmp_path_factory):
-    env = {**os.environ, "TZ": "UTC"}
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('ours') / 'cpap_lab.db'}"
-    else:
-        url = request.getfixturevalue("postgres_cluster").new_database()
-    with start_reference_server(tmp_path_factory.mktemp("reference"), env={"TZ": LAB_TZ}) as old, \
-            start_server(url, env=env, settings_env={"CPAP_LAB_TZ": LAB_TZ}) as ours:
-        yield Pair(old.url, ours.url)
+    """The old server and ours, ours on SQLite and on PostgreSQL."""
+    url = request.getfixturevalue("postgres_cluster").new_database() if request.param == "postgres" else None
+    with _pair(tmp_path_factory, url) as pair:
+        yield pair
+
+
+@pytest.fixture(scope="module")
+def sqlite_servers(tmp_path_factory):
+    """The old server and ours on SQLite (for the whole-client tests: the backend is tested above)."""
+    with _pair(tmp_path_factory) as pair:
+        yield pair

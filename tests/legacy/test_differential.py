@@ -36,6 +36,7 @@ def _png_b64() -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+@pytest.mark.slow
 def test_an_old_client_night_gets_the_old_servers_answers(servers, old_clients):
     tk, st = old_clients.tk_upload, old_clients.streamlit_upload
 
