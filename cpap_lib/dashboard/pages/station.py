@@ -36,6 +36,7 @@ import traitlets
 
 from ...clock import format_clock
 from ...errors import CpapError
+from ...images import image_format
 from ..widgets.common import MessageBar, escape, run_in_background
 from ..widgets.fields import format_number, parse_pressure, PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O
 from .overview import APNEA_ALERT_COUNT, _pressure_text
@@ -107,6 +108,11 @@ class MonitoringStation(widgets.VBox):
         self.earlier_box = widgets.VBox([], layout=widgets.Layout(flex="1 1 0", min_width="0", display="none"))
         self.trends_box = widgets.VBox([], layout=widgets.Layout(width="100%"))
         charts = widgets.HBox([self.latest_box, self.earlier_box], layout=widgets.Layout(width="100%"))
+        self.flow_image = widgets.Image(layout=widgets.Layout(max_width="100%"))
+        self.flow_image.add_class("cpap-flow-image")
+        self.flow_image_caption = widgets.HTML()
+        self.flow_image_box = widgets.VBox([self.flow_image_caption, self.flow_image],
+                                           layout=widgets.Layout(width="100%", display="none"))
 
         self.earlier_select = widgets.Select(options=[], rows=8, layout=widgets.Layout(width="260px"))
         self.earlier_select.add_class("cpap-earlier-select")
@@ -135,7 +141,7 @@ class MonitoringStation(widgets.VBox):
         ])
 
         side = widgets.VBox([pressure_panel, earlier_panel], layout=widgets.Layout(width="290px", min_width="290px"))
-        main = widgets.VBox([self.facts, charts, self.trends_box], layout=widgets.Layout(flex="1 1 0", min_width="0"))
+        main = widgets.VBox([self.facts, charts, self.flow_image_box, self.trends_box], layout=widgets.Layout(flex="1 1 0", min_width="0"))
         title = widgets.HTML('<div class="cpap-section-title">Monitoring station</div>')
         super().__init__([title, widgets.HBox([self.room_select]), self.messages,
                           widgets.HBox([main, side], layout=widgets.Layout(width="100%", grid_gap="16px"))], **kwargs)
@@ -262,6 +268,7 @@ class MonitoringStation(widgets.VBox):
             else:
                 self.latest_chart.clear()
                 self.latest_chart.figure.title = "Latest measurement · no flow trace"
+            self._show_flow_image(latest)
             earlier = [m for m in self._summaries if latest is None or m.id != latest.id]
             options = [(measurement_label(m.recorded_at, m.cpap_pressure_cmh2o, m.apnea_count), m.id)
                        for m in reversed(earlier)]
@@ -397,6 +404,20 @@ class MonitoringStation(widgets.VBox):
         self.send_button.disabled = not self._pressure_ok()
         self.messages.show_error(f"The pressure for room {room} was not sent: {exc}")
 
+    def _show_flow_image(self, measurement: Any) -> None:
+        """The image uploaded with ``measurement`` (the old clients' flow plot, JPEG), as its magic bytes say."""
+        data = None if measurement is None else measurement.flow_png
+        fmt = image_format(data)
+        if fmt is None:
+            self.flow_image_box.layout.display = "none"
+            self.flow_image.value = b""
+            return
+        self.flow_image.format = fmt
+        self.flow_image.value = data
+        self.flow_image_caption.value = (f'<div class="cpap-hint">Flow image uploaded with the latest measurement '
+                                         f'({fmt.upper()})</div>')
+        self.flow_image_box.layout.display = ""
+
     # ---------------------------------------------------------------- reset
     def _clear_patient(self) -> None:
         """Forget everything shown about the previous patient."""
@@ -417,6 +438,7 @@ class MonitoringStation(widgets.VBox):
         finally:
             self._syncing = False
         self.earlier_box.layout.display = "none"
+        self._show_flow_image(None)
         self.earlier_hint.value = '<div class="cpap-hint">Choose a room first.</div>'
         self.pressure_input.value = ""
         self.pressure_input.remove_class("cpap-invalid")

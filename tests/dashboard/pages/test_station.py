@@ -122,3 +122,28 @@ def test_new_data_for_the_shown_room_appear_by_themselves(client):
         assert wait_until(lambda: "11 cmH2O" in station.facts.value and len(station.earlier_select.options) == 1)
     finally:
         page.overview.stop()
+
+
+def test_an_old_clients_jpeg_is_shown_as_jpeg_and_a_png_as_png(client, live_server):
+    import base64
+    import io
+
+    import requests
+    from matplotlib.figure import Figure
+
+    room = next(ROOMS)
+    images = {}
+    for fmt in ("jpg", "png"):
+        buffer = io.BytesIO()
+        Figure(figsize=(2, 1)).savefig(buffer, format=fmt)  # as the old clients' plot_to_b64 (JPEG)
+        images[fmt] = buffer.getvalue()
+    for fmt, expected in (("jpg", "jpeg"), ("png", "png")):
+        station = MonitoringStation(client)
+        old_upload = {"patient_name": "Old Client", "patient_mrn": room, "room_number": room, "CPAP_pressure": "9",
+                      "breath_rate": "15.5", "apnea_count": "1", "flow_image": base64.b64encode(images[fmt]).decode()}
+        assert requests.post(f"{live_server}/add_patient", json=old_upload, timeout=10).ok
+        show(station, room)
+        assert (station.flow_image.format, station.flow_image.value) == (expected, images[fmt])
+        assert station.flow_image_box.layout.display == "" and f"({expected.upper()})" in station.flow_image_caption.value
+    station.room = None
+    assert station.flow_image_box.layout.display == "none" and station.flow_image.value == b""
