@@ -7,6 +7,8 @@ host is accepted (otherwise exit status 2 with a message saying how to
 configure tokens). Logs are ``key=value`` lines on stderr, one per request.
 ``--workers N`` runs N uvicorn worker processes on one socket: PostgreSQL
 only (SQLite is refused for N > 1 with a sentence saying why).
+``CPAP_LEGACY_NETWORKS=10.1.0.0/16`` lets the old bedside clients on those
+networks upload and poll without a token (README, "Old clients").
 
 Examples
 --------
@@ -44,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "serve",
         help=COMMANDS["serve"],
         description="Run the sleep-lab REST server (FastAPI + uvicorn). Tokens: CPAP_DEVICE_TOKEN, "
-        "CPAP_STAFF_TOKEN or CPAP_TOKEN_FILE; without tokens only a loopback host is allowed.",
+        "CPAP_STAFF_TOKEN or CPAP_TOKEN_FILE; without tokens only a loopback host is allowed. "
+        "CPAP_LEGACY_NETWORKS (CIDR list): old bedside clients there may upload and poll without a token.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
