@@ -42,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--server", metavar="URL", help="report on the server's patients (with --all-rooms or --room)")
     parser.add_argument("--all-rooms", action="store_true", help="every room of --server that has a patient")
     parser.add_argument("--room", action="append", type=int, default=[], metavar="ROOM", help="a room of --server (repeatable)")
+    parser.add_argument("--night", metavar="YYYY-MM-DD",
+                        help="the night to report for --server patients (the evening's date, lab time; default: latest)")
     parser.add_argument("--token", default=os.environ.get(TOKEN_ENV, ""), help=f"API token (default: ${TOKEN_ENV})")
     parser.add_argument("--method", choices=("amplitude", "gap"), default="amplitude", help="apnea rule")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -85,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("INPUT", "give recording files or globs, or --server URL --all-rooms")
     batch = run_reports(args.inputs, args.out, workers=args.workers, scheduler=args.scheduler, method=args.method,
                         params=parse_params(args.param), server_url=args.server, token=args.token,
-                        rooms=None if args.all_rooms else args.room,
+                        rooms=None if args.all_rooms else args.room, night=args.night,
                         notebook=args.notebook or DEFAULT_NOTEBOOK, progress=False if args.no_progress else None)
     print(f"{len(batch.results)} reports, {len(batch.succeeded)} succeeded, {len(batch.failed)} failed "
           f"in {batch.seconds:.1f} s: {batch.index_html}")

@@ -130,7 +130,9 @@ class WarmKernel:
 
         started = time.perf_counter()
         self.km = ipc_kernel_manager()(kernel_name=self.kernel_name)
-        run_sync(self.km.start_kernel)(cwd=self.cwd, env=env)
+        # no IPython history database: a reused kernel restarts its execution count, and parallel kernels
+        # would write to the same SQLite file
+        run_sync(self.km.start_kernel)(cwd=self.cwd, env=env, extra_arguments=["--HistoryManager.enabled=False"])
         self.kc = self.km.client()
         self.kc.start_channels()
         try:

@@ -1,24 +1,22 @@
-"""Static figures and tables for the batch report notebook.
+"""Static figures of a report: the night on the clock, the worst events, the AHI per hour, the breath rate.
 
-Reports are read offline, so everything here is plain matplotlib (rendered to
-PNG, which nbconvert embeds as base64) and pandas tables. The functions are
-pure: they take an :class:`~cpap_lib.analysis.Analysis` (or its ``to_dict()``
-summary) and return a :class:`matplotlib.figure.Figure` or a
-:class:`pandas.DataFrame`; only :func:`show` touches the notebook's display.
-No pyplot: figures are never kept in a global registry, so a long batch does
-not accumulate them.
+Reports are read offline and printed, so everything is plain matplotlib
+rendered to PNG (embedded as base64 with alternative text). The functions
+take a :class:`~cpap_lib.reports.subjects.ReportSubject` and return a
+:class:`matplotlib.figure.Figure`; only the ``show*`` functions touch the
+notebook's display. No pyplot: figures are never kept in a global registry,
+so a long batch on one warm kernel does not accumulate them. Time axes are
+clock times in the lab's zone where the start is known, else hours elapsed.
 
 Examples
 --------
->>> summary = {"duration_s": 7200.0, "breath_count": 1800, "breath_rate_bpm": 15.0,
-...            "apnea_count": 12, "apnea_index": 6.0, "severity": "mild",
-...            "hypopnea_count": 4, "ahi": 8.0, "tidal_volume_l": 0.5,
-...            "minute_ventilation_lpm": 7.5, "leak_lpm": 0.2, "skipped_rows": 0}
->>> table = summary_table(summary)
->>> table.loc["Apnea index (AASM severity)", "value"]
-'6.0 /h (mild)'
->>> is_severe(summary), is_severe({"severity": "severe"})
-(False, True)
+>>> import numpy as np, pandas as pd
+>>> from cpap_lib.reports.subjects import ReportSubject, events_frame
+>>> t = np.arange(0, 600, 0.04); f = 0.5 * np.sin(2 * np.pi * t / 4)
+>>> subject = ReportSubject(name="p", summary={"duration_s": 600.0}, patient={}, time_s=t, flow_lps=f,
+...                         events=events_frame([(100.0, 115.0)], [(300.0, 320.0)]))
+>>> [ax.get_ylabel() for ax in overview_figure(subject).axes]
+['flow (L/s)', 'events']
 """
 
 from __future__ import annotations
@@ -27,238 +25,210 @@ import base64
 import html
 import io
 import logging
-import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.dates import DateFormatter, HourLocator, date2num
 from matplotlib.figure import Figure
 
-from ..analysis.decimate import minmax_lttb, window
+from ..analysis.decimate import window
+from .night import ahi_per_hour, pressure_over_time
 
 __all__ = [
-    "summary_table",
-    "events_table",
-    "measurements_table",
-    "night_flow_figure",
-    "worst_event",
-    "worst_event_figure",
-    "breath_rate_figure",
-    "history_figure",
-    "figure_png",
-    "figure_img_html",
-    "show",
-    "show_markdown",
-    "show_breath_rate",
-    "show_server_history",
-    "use_logging",
-    "is_severe",
-    "time_unit",
-    "EVENT_COLORS",
+    "overview_figure", "worst_events", "worst_events_figure", "ahi_per_hour_figure", "breath_rate_figure",
+    "figure_png", "figure_img_html", "show", "show_html", "show_table", "use_logging", "flow_envelope",
+    "EVENT_COLORS", "ENVELOPE_BINS", "ZOOM_MARGIN_S",
 ]
 
-EVENT_COLORS = {"apnea": "tab:red", "hypopnea": "tab:orange"}
-"""Shading colour of each event kind in the flow figures."""
-NIGHT_POINTS = 4000
-"""Points drawn for the whole night's flow (MinMaxLTTB keeps the envelope)."""
+EVENT_COLORS = {
+    "apnea": "tab:red", "obstructive_apnea": "tab:red", "central_apnea": "tab:purple", "mixed_apnea": "tab:brown",
+    "unclassified_apnea": "tab:pink", "hypopnea": "tab:orange",
+}
+"""Colour of each event kind (ours and the device's; the device's rows are hatched)."""
+ENVELOPE_BINS = 1500
+"""Columns of the night's flow envelope (min and max per column)."""
 ZOOM_MARGIN_S = 30.0
-"""Seconds of flow shown on each side of the worst event."""
-FIGURE_DPI = 90
+"""Seconds of flow shown on each side of a worst event."""
+FIGURE_DPI = 80
+_WIDTH_IN = 10.5
+_CHANNELS = (("pressure", "pressure (cmH2O)", "tab:green"), ("leak", "leak (L/min)", "tab:gray"),
+             ("spo2", "SpO2 (%)", "tab:blue"), ("pulse", "pulse (bpm)", "tab:pink"))
 
 
-def is_severe(summary: Mapping[str, Any]) -> bool:
-    """Whether a summary's AASM severity band is ``"severe"``.
+class _TimeAxis:
+    """Seconds -> x values: matplotlib dates (lab clock) when the start is known, else hours elapsed."""
 
-    >>> is_severe({"severity": "moderate"})
-    False
+    def __init__(self, subject: Any) -> None:
+        self.start = subject.start
+        self.base = date2num(subject.start.replace(tzinfo=None)) if subject.start is not None else 0.0
+
+    def __call__(self, seconds: Any) -> np.ndarray:
+        seconds = np.asarray(seconds, float)
+        return self.base + seconds / 86400.0 if self.start is not None else seconds / 3600.0
+
+    def span(self, seconds: float) -> float:
+        return seconds / 86400.0 if self.start is not None else seconds / 3600.0
+
+    def label(self, ax: Any, span_s: float | None = None) -> None:
+        if self.start is not None:
+            if span_s is not None and 3 * 3600 <= span_s <= 16 * 3600:
+                ax.xaxis.set_major_locator(HourLocator())
+            ax.xaxis.set_major_formatter(DateFormatter("%H:%M"))
+            ax.set_xlabel(f"clock time ({self.start.tzname() or self.start.strftime('%z')})")
+        else:
+            ax.set_xlabel("hours from the start")
+
+
+def flow_envelope(time_s: np.ndarray, flow: np.ndarray, bins: int = ENVELOPE_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(bin_centre_s, min, max)`` of the flow in ``bins`` equal columns; NaN where no data.
+
+    >>> t = np.arange(0.0, 100.0, 0.5); c, lo, hi = flow_envelope(t, np.sin(t), bins=4)
+    >>> c.tolist(), bool((lo <= hi).all())
+    ([12.4375, 37.3125, 62.1875, 87.0625], True)
     """
-    return summary.get("severity") == "severe"
+    time_s, flow = np.asarray(time_s, float), np.asarray(flow, float)
+    keep = np.isfinite(flow)
+    if not keep.any():
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    t0, t1 = float(time_s[0]), float(time_s[-1])
+    width = max((t1 - t0) / bins, 1e-9)
+    index = np.minimum(((time_s[keep] - t0) / width).astype(np.intp), bins - 1)
+    frame = pd.Series(flow[keep]).groupby(index).agg(["min", "max"]).reindex(range(bins))
+    centre = t0 + (np.arange(bins) + 0.5) * width
+    return centre, frame["min"].to_numpy(float), frame["max"].to_numpy(float)
 
 
-def _fmt(value: Any, digits: int, unit: str = "") -> str:
-    """Format a number with ``digits`` decimals (``"n/a"`` for missing/NaN)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    text = f"{value:.{digits}f}" if digits else f"{int(round(value))}"
-    return f"{text} {unit}".rstrip()
-
-
-def _duration_text(seconds: float) -> str:
-    """``5025.0`` -> ``'1 h 23 min 45 s'``.
-
-    >>> _duration_text(5025.0), _duration_text(48.5)
-    ('1 h 23 min 45 s', '48.5 s')
-    """
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    whole = int(round(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return (f"{hours} h " if hours else "") + f"{minutes} min {secs} s"
-
-
-def summary_table(summary: Mapping[str, Any]) -> pd.DataFrame:
-    """The report's summary table from an analysis summary (``Analysis.to_dict()``).
-
-    The values are formatted with fixed decimals (the same the tests compare
-    against ``cpap-lab analyze --json``): counts as integers, rates, indices
-    and ventilation with 1 decimal, volumes with 3.
-
-    Parameters
-    ----------
-    summary : mapping
-        Keys of the Analysis contract (missing ones show as ``n/a``: the
-        server does not store every key).
-
-    Returns
-    -------
-    DataFrame
-        Indexed by quantity, one column ``value`` (text, with units).
-    """
-    get = summary.get
-    duration = get("duration_s")
-    rows = {
-        "Duration": "n/a" if duration is None else _duration_text(float(duration)),
-        "Breaths": _fmt(get("breath_count"), 0),
-        "Breath rate": _fmt(get("breath_rate_bpm"), 1, "breaths/min"),
-        "Apneas": _fmt(get("apnea_count"), 0),
-        "Apnea index (AASM severity)": f"{_fmt(get('apnea_index'), 1, '/h')} ({get('severity') or 'n/a'})",
-        "Hypopneas (candidates)": _fmt(get("hypopnea_count"), 0),
-        "AHI": _fmt(get("ahi"), 1, "/h"),
-        "Tidal volume (median)": _fmt(get("tidal_volume_l"), 3, "L"),
-        "Minute ventilation": _fmt(get("minute_ventilation_lpm"), 1, "L/min"),
-        "Leak (mean)": _fmt(get("leak_lpm"), 2, "L/min"),
-        "Rows skipped": _fmt(get("skipped_rows"), 0),
-    }
-    table = pd.DataFrame({"value": list(rows.values())}, index=pd.Index(list(rows)))
-    return table
-
-
-def events_table(events: pd.DataFrame) -> pd.DataFrame:
-    """Events for the report: kind, start (h:mm:ss), duration, amplitude ratio (where known).
-
-    >>> ev = pd.DataFrame({"kind": ["apnea"], "start_s": [3725.0], "end_s": [3740.5],
-    ...                    "duration_s": [15.5], "amplitude_ratio": [0.05]})
-    >>> events_table(ev).to_dict("records")
-    [{'kind': 'apnea', 'start': '1:02:05', 'duration_s': 15.5, 'amplitude_ratio': 0.05}]
-    """
-    start = events["start_s"].to_numpy(dtype=float)
-    table = pd.DataFrame(
-        {
-            "kind": events["kind"].to_numpy(),
-            "start": [_clock(s) for s in start],
-            "duration_s": events["duration_s"].to_numpy(dtype=float).round(1),
-            "amplitude_ratio": events["amplitude_ratio"].to_numpy(dtype=float).round(2),
-        },
-        index=pd.RangeIndex(1, len(events) + 1, name="event"),
-    )
-    if len(table) and table["amplitude_ratio"].isna().all():  # not stored for server measurements
-        table = table.drop(columns="amplitude_ratio")
-    return table
-
-
-def _clock(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-
-
-def time_unit(duration_s: float) -> tuple[str, float]:
-    """Axis unit for a recording: minutes up to two hours, hours beyond.
-
-    >>> time_unit(600.0), time_unit(8 * 3600.0)
-    (('min', 60.0), ('h', 3600.0))
-    """
-    return ("min", 60.0) if duration_s <= 7200 else ("h", 3600.0)
-
-
-def _shade_events(ax: Any, events: pd.DataFrame, scale: float) -> None:
-    """Shade each event kind with one ``broken_barh`` call (no per-event artists)."""
-    y0, y1 = ax.get_ylim()
-    for kind, color in EVENT_COLORS.items():
-        sel = events[events["kind"] == kind]
-        if sel.empty:
+def _event_rows(subject: Any) -> list[tuple[str, pd.DataFrame, bool]]:
+    """(label, events, device?) per row of the events panel: ours per kind, then the device's per kind."""
+    rows = []
+    for events, device in ((subject.events, False), (subject.device_events, True)):
+        if events is None or not len(events):
             continue
-        spans = np.column_stack([sel["start_s"].to_numpy(float) / scale, sel["duration_s"].to_numpy(float) / scale])
-        ax.broken_barh(spans, (y0, y1 - y0), facecolors=color, alpha=0.25, label=f"{kind} ({len(sel)})")
-    ax.set_ylim(y0, y1)
+        for kind, group in events.groupby(events["kind"].astype(str), sort=True):
+            rows.append((f"{'device' if device else 'ours'}: {kind.replace('_', ' ')}", group, device))
+    return rows
 
 
-def night_flow_figure(time_s: np.ndarray, flow_lps: np.ndarray, events: pd.DataFrame, *, max_points: int = NIGHT_POINTS) -> Figure:
-    """The whole recording's flow, decimated, with apneas and hypopneas shaded.
-
-    Parameters
-    ----------
-    time_s, flow_lps : ndarray
-        The flow trace (decimated here to ``max_points`` with MinMaxLTTB).
-    events : DataFrame
-        ``kind, start_s, duration_s`` per event.
-
-    Examples
-    --------
-    >>> t = np.arange(0, 600, 0.01); f = 0.5 * np.sin(2 * np.pi * t / 4)
-    >>> ev = pd.DataFrame({"kind": ["apnea"], "start_s": [100.0], "end_s": [115.0], "duration_s": [15.0]})
-    >>> fig = night_flow_figure(t, f, ev)
-    >>> len(fig.axes[0].lines[0].get_xdata()) <= NIGHT_POINTS
-    True
-    """
-    unit, scale = time_unit(float(time_s[-1] - time_s[0]) if len(time_s) else 0.0)
-    td, fd = minmax_lttb(time_s, flow_lps, max_points)
-    fig = Figure(figsize=(11, 3.2), dpi=FIGURE_DPI, layout="constrained")
-    ax = fig.add_subplot()
-    ax.plot(td / scale, fd, color="tab:blue", linewidth=0.5)
-    ax.set_xlim(td[0] / scale, td[-1] / scale)
-    _shade_events(ax, events, scale)
-    ax.set_xlabel(f"time ({unit})")
+def overview_figure(subject: Any) -> Figure:
+    """The night on one page: flow envelope, pressure, leak, SpO2 (where present) and events by type, shared x."""
+    axis = _TimeAxis(subject)
+    channels = [(name, label, color) for name, label, color in _CHANNELS
+                if name in subject.signals and np.isfinite(subject.signals[name].values).any()]
+    has_pressure_steps = "pressure" not in [c[0] for c in channels] and pressure_over_time(subject)[0].size
+    if has_pressure_steps:
+        channels.insert(0, ("pressure", "pressure (cmH2O)", "tab:green"))
+    rows = _event_rows(subject)
+    heights = [2.2] + [1.0] * len(channels) + [0.35 * max(len(rows), 1) + 0.4]
+    fig = Figure(figsize=(_WIDTH_IN, 1.0 + sum(heights)), dpi=FIGURE_DPI)
+    axes = fig.subplots(len(heights), 1, sharex=True, gridspec_kw={"height_ratios": heights})
+    fig.subplots_adjust(left=0.17, right=0.98, top=1 - 0.35 / fig.get_figheight(), bottom=0.55 / fig.get_figheight(),
+                        hspace=0.15)
+    ax = axes[0]
+    centre, lo, hi = flow_envelope(subject.time_s, subject.flow_lps)
+    if centre.size:
+        ax.fill_between(axis(centre), lo, hi, color="tab:blue", linewidth=0, alpha=0.8)
+    else:
+        ax.text(0.5, 0.5, "no flow trace stored for this night", ha="center", va="center", transform=ax.transAxes)
     ax.set_ylabel("flow (L/s)")
-    ax.set_title("Whole recording: flow with apneas and hypopneas shaded")
-    if len(events):
-        ax.legend(loc="upper right", fontsize="small")
+    ax.set_title("The night: flow envelope, channels and scored events")
+    for ax, (name, label, color) in zip(axes[1:], channels):
+        if name == "pressure" and name not in subject.signals:
+            t, v, seconds = pressure_over_time(subject)
+            ax.step(axis(np.append(t, t[-1] + seconds[-1])), np.append(v, v[-1]), where="post", color=color)
+        else:
+            sig = subject.signals[name]
+            ax.plot(axis(sig.time_s), sig.values, color=color, linewidth=0.6)
+        ax.set_ylabel(label)
+    ax = axes[-1]
+    for i, (label, events, device) in enumerate(rows):
+        kind = str(events["kind"].iloc[0])
+        spans = np.column_stack([axis(events["start_s"]), np.maximum(axis.span(1.0) * events["duration_s"].to_numpy(float),
+                                                                     axis.span(20.0))])
+        ax.broken_barh(spans, (i - 0.4, 0.8), facecolors=EVENT_COLORS.get(kind, "tab:gray"),
+                       hatch="///" if device else None, edgecolor="white" if device else None, linewidth=0)
+    ax.set_yticks(range(len(rows)), [f"{label} ({len(ev)})" for label, ev, _ in rows], fontsize="small")
+    ax.set_ylim(-0.6, max(len(rows), 1) - 0.4)
+    ax.set_ylabel("events")
+    if not rows:
+        ax.text(0.5, 0.5, "no apnea or hypopnea scored", ha="center", va="center", transform=ax.transAxes)
+    ends = [float(subject.time_s[-1])] if subject.time_s.size else []
+    ends += [float(subject.segments["end_s"].max())] if len(subject.segments) else []
+    if ends:
+        axes[0].set_xlim(axis(0.0), axis(max(ends)))
+    axis.label(axes[-1], max(ends) if ends else None)
     return fig
 
 
-def worst_event(events: pd.DataFrame) -> pd.Series | None:
-    """The worst event: the longest apnea, else the longest hypopnea, else None.
+def worst_events(events: pd.DataFrame, n: int = 3) -> pd.DataFrame:
+    """The ``n`` worst events: apneas first, longest first, then hypopneas.
 
     >>> ev = pd.DataFrame({"kind": ["hypopnea", "apnea", "apnea"], "start_s": [5.0, 50.0, 90.0],
     ...                    "duration_s": [40.0, 12.0, 20.0]})
-    >>> float(worst_event(ev)["start_s"])
-    90.0
+    >>> worst_events(ev, 2)["start_s"].tolist()
+    [90.0, 50.0]
     """
     if events.empty:
-        return None
-    ranked = events.assign(_apnea=events["kind"] == "apnea").sort_values(["_apnea", "duration_s"], ascending=False)
-    return ranked.iloc[0].drop("_apnea")
+        return events
+    ranked = events.assign(_apnea=events["kind"].astype(str).str.contains("apnea") & (events["kind"] != "hypopnea"))
+    return ranked.sort_values(["_apnea", "duration_s"], ascending=False).head(n).drop(columns="_apnea")
 
 
-def worst_event_figure(time_s: np.ndarray, flow_lps: np.ndarray, events: pd.DataFrame, *, margin_s: float = ZOOM_MARGIN_S) -> Figure:
-    """Zoom on the worst event (see :func:`worst_event`) with ``margin_s`` around it.
-
-    Without events the figure says so instead of showing flow.
-
-    >>> t = np.arange(0, 300, 0.01); f = np.sin(t)
-    >>> ev = pd.DataFrame({"kind": ["apnea"], "start_s": [100.0], "end_s": [115.0], "duration_s": [15.0]})
-    >>> ax = worst_event_figure(t, f, ev).axes[0]
-    >>> [round(v) for v in ax.get_xlim()]
-    [70, 145]
-    """
-    fig = Figure(figsize=(11, 3.0), dpi=FIGURE_DPI, layout="constrained")
-    ax = fig.add_subplot()
-    event = worst_event(events)
-    if event is None:
-        ax.text(0.5, 0.5, "No apnea or hypopnea in this recording", ha="center", va="center", transform=ax.transAxes)
+def worst_events_figure(subject: Any, *, n: int = 3, margin_s: float = ZOOM_MARGIN_S) -> Figure:
+    """The worst events up close (flow with the event shaded, clock time in the title), side by side."""
+    worst = worst_events(subject.events, n)
+    shown = [row for _, row in worst.iterrows()
+             if subject.time_s.size and np.isfinite(window(subject.time_s, subject.flow_lps, float(row["start_s"]),
+                                                          float(row["end_s"]), 3)[1]).any()]
+    fig = Figure(figsize=(_WIDTH_IN, 2.6), dpi=FIGURE_DPI)
+    if not shown:
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, "No apnea or hypopnea with a stored flow trace" if len(worst) else "No apnea or hypopnea",
+                ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return fig
-    start, duration = float(event["start_s"]), float(event["duration_s"])
-    lo, hi = start - margin_s, start + duration + margin_s
-    tz, fz = window(np.asarray(time_s, float), np.asarray(flow_lps, float), lo, hi, 20 * int(hi - lo) + 3)
-    ax.plot(tz, fz, color="tab:blue", linewidth=0.8)
-    ax.axvspan(start, start + duration, color=EVENT_COLORS.get(str(event["kind"]), "tab:gray"), alpha=0.25)
-    ax.set_xlim(lo, hi)
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("flow (L/s)")
-    ax.set_title(f"Worst event: {event['kind']} of {duration:.1f} s at {_clock(start)}")
+    axes = np.atleast_1d(fig.subplots(1, len(shown), sharey=True))
+    fig.subplots_adjust(left=0.17, right=0.98, top=0.8, bottom=0.2, wspace=0.08)
+    from .tables import clock_texts
+
+    for ax, row in zip(axes, shown):
+        start, duration = float(row["start_s"]), float(row["duration_s"])
+        lo, hi = start - margin_s, start + duration + margin_s
+        tz, fz = window(np.asarray(subject.time_s, float), np.asarray(subject.flow_lps, float), lo, hi,
+                        20 * int(hi - lo) + 3)
+        ax.plot(tz - start, fz, color="tab:blue", linewidth=0.7)
+        ax.axvspan(0.0, duration, color=EVENT_COLORS.get(str(row["kind"]), "tab:gray"), alpha=0.25)
+        ax.set_xlim(-margin_s, duration + margin_s)
+        ax.set_title(f"{str(row['kind']).replace('_', ' ')} {duration:.0f} s at {clock_texts(subject, [start])[0]}",
+                     fontsize="medium")
+        ax.set_xlabel("s from the event's start")
+    axes[0].set_ylabel("flow (L/s)")
+    fig.suptitle("Worst events up close", x=0.17, ha="left", fontsize="medium")
+    return fig
+
+
+def ahi_per_hour_figure(subject: Any) -> Figure:
+    """Events per hour of data in each hour of the night (bars; hours with < 15 min of data hatched)."""
+    axis = _TimeAxis(subject)
+    table = ahi_per_hour(subject)
+    fig = Figure(figsize=(_WIDTH_IN, 2.4), dpi=FIGURE_DPI)
+    ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.17, right=0.98, top=0.86, bottom=0.22)
+    if table.empty:
+        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    short = table["recorded_min"].to_numpy() < 15
+    ax.bar(axis(table["hour_start_s"]), np.nan_to_num(table["ahi"].to_numpy(float)), width=axis.span(3600.0) * 0.9,
+           align="edge", color=np.where(short, "lightgray", "tab:red"), edgecolor="white")
+    for x, value, count in zip(axis(table["hour_start_s"]), table["ahi"], table["events"]):
+        if np.isfinite(value):
+            ax.text(x + axis.span(1800.0), value, f"{value:.0f}", ha="center", va="bottom", fontsize="small")
+    for level in (5, 15, 30):
+        ax.axhline(level, color="black", linewidth=0.4, linestyle=":")
+    ax.set_ylabel("AHI (/h)")
+    ax.set_title("AHI per hour of the night (dotted: 5, 15, 30 /h; grey: under 15 min of data)")
+    axis.label(ax, float(table["hour_start_s"].iloc[-1]) + 3600.0)
     return fig
 
 
@@ -270,103 +240,26 @@ def breath_rate_figure(breaths: pd.DataFrame, *, bin_s: float = 60.0) -> Figure:
     >>> len(line.get_xdata()), float(line.get_ydata()[0])
     (10, 15.0)
     """
-    fig = Figure(figsize=(11, 2.8), dpi=FIGURE_DPI, layout="constrained")
+    fig = Figure(figsize=(_WIDTH_IN, 2.4), dpi=FIGURE_DPI)
     ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.17, right=0.98, top=0.86, bottom=0.2)
     if breaths.empty:
         ax.text(0.5, 0.5, "No breaths found", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return fig
     peak = breaths["peak_s"].to_numpy(float)
     rate = breaths["rate_bpm"].to_numpy(float)
-    unit, scale = time_unit(float(peak[-1] - peak[0]))
     binned = pd.Series(rate).groupby(np.floor(peak / bin_s)).median()
-    ax.plot((binned.index.to_numpy() + 0.5) * bin_s / scale, binned.to_numpy(), color="tab:green", linewidth=1.5,
+    ax.plot((binned.index.to_numpy() + 0.5) * bin_s / 3600.0, binned.to_numpy(), color="tab:green", linewidth=1.5,
             label=f"median per {bin_s:g} s")
-    if len(peak) > NIGHT_POINTS:
-        keep = np.linspace(0, len(peak) - 1, NIGHT_POINTS).astype(np.intp)
+    if len(peak) > 4000:
+        keep = np.linspace(0, len(peak) - 1, 4000).astype(np.intp)
         peak, rate = peak[keep], rate[keep]
-    ax.scatter(peak / scale, rate, s=2, color="tab:gray", alpha=0.4, label="per breath")
-    ax.set_xlabel(f"time ({unit})")
-    ax.set_ylabel("breath rate (breaths/min)")
+    ax.scatter(peak / 3600.0, rate, s=2, color="tab:gray", alpha=0.4, label="per breath")
+    ax.set_xlabel("hours from the start")
+    ax.set_ylabel("breaths/min")
     ax.set_title("Breath-rate trend")
     ax.legend(loc="upper right", fontsize="small")
-    return fig
-
-
-_MEASUREMENT_LABELS = {
-    "recorded_at": "received (UTC)",
-    "cpap_pressure_cmh2o": "pressure (cmH2O)",
-    "breath_rate_bpm": "breath rate (/min)",
-    "apnea_count": "apneas",
-    "apnea_index": "apnea index (/h)",
-    "ahi": "AHI (/h)",
-    "severity": "severity",
-}
-
-
-def measurements_table(measurements: pd.DataFrame) -> pd.DataFrame:
-    """A server patient's measurements for the report, newest first, indexed by id.
-
-    Parameters
-    ----------
-    measurements : DataFrame
-        ``id, recorded_at`` and the summary columns of
-        :data:`cpap_lib.reports.server_source.MEASUREMENT_COLUMNS`.
-
-    >>> m = pd.DataFrame({"id": [1, 2], "recorded_at": pd.to_datetime(["2026-01-01 22:00", "2026-01-03 23:10"], utc=True),
-    ...                   "cpap_pressure_cmh2o": [8.0, 10.0], "breath_rate_bpm": [15.04, 14.2], "apnea_count": [3, 1],
-    ...                   "apnea_index": [7.5, 2.0], "ahi": [9.0, 3.1], "severity": ["mild", "normal"]})
-    >>> measurements_table(m).iloc[0].to_dict()  # doctest: +NORMALIZE_WHITESPACE
-    {'received (UTC)': '2026-01-03 23:10', 'pressure (cmH2O)': 10.0, 'breath rate (/min)': 14.2, 'apneas': 1,
-     'apnea index (/h)': 2.0, 'AHI (/h)': 3.1, 'severity': 'normal'}
-    """
-    if measurements.empty:
-        return pd.DataFrame(columns=list(_MEASUREMENT_LABELS.values()))
-    ordered = measurements.sort_values("recorded_at", ascending=False)
-    table = ordered[list(_MEASUREMENT_LABELS)].copy()
-    table["recorded_at"] = pd.to_datetime(table["recorded_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
-    numeric = ["cpap_pressure_cmh2o", "breath_rate_bpm", "apnea_index", "ahi"]
-    table[numeric] = table[numeric].apply(pd.to_numeric, errors="coerce").round(1)
-    table.index = pd.Index(ordered["id"].to_numpy(), name="measurement")
-    return table.rename(columns=_MEASUREMENT_LABELS)
-
-
-def history_figure(measurements: pd.DataFrame) -> Figure:
-    """A server patient's measurements over time: CPAP pressure, apnea index, breath rate.
-
-    Parameters
-    ----------
-    measurements : DataFrame
-        ``recorded_at`` (datetime-like), ``cpap_pressure_cmh2o``,
-        ``apnea_index`` and ``breath_rate_bpm`` columns (missing values allowed).
-
-    >>> m = pd.DataFrame({"recorded_at": pd.to_datetime(["2026-01-01", "2026-01-02"]),
-    ...                   "cpap_pressure_cmh2o": [8.0, 9.0], "apnea_index": [12.0, 4.0], "breath_rate_bpm": [15.0, 14.0]})
-    >>> [ax.get_ylabel() for ax in history_figure(m).axes]
-    ['pressure (cmH2O)', 'apnea index (/h)', 'breath rate (/min)']
-    """
-    fig = Figure(figsize=(11, 5.0), dpi=FIGURE_DPI, layout="constrained")
-    if measurements.empty:
-        ax = fig.add_subplot()
-        ax.text(0.5, 0.5, "No measurements on the server", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return fig
-    ordered = measurements.sort_values("recorded_at")
-    when = pd.to_datetime(ordered["recorded_at"], utc=True).dt.tz_convert(None)
-    axes = fig.subplots(3, 1, sharex=True)
-    panels = (("cpap_pressure_cmh2o", "pressure (cmH2O)", "tab:purple"), ("apnea_index", "apnea index (/h)", "tab:red"),
-              ("breath_rate_bpm", "breath rate (/min)", "tab:green"))
-    for ax, (column, label, color) in zip(axes, panels):
-        values = pd.to_numeric(ordered[column], errors="coerce").to_numpy(float)
-        if column == "cpap_pressure_cmh2o":
-            ax.step(when, values, where="post", color=color, marker="o", markersize=3)
-        else:
-            ax.plot(when, values, color=color, marker="o", markersize=3)
-        ax.set_ylabel(label)
-    locator = AutoDateLocator()
-    axes[-1].xaxis.set_major_locator(locator)
-    axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    axes[0].set_title(f"History: {len(ordered)} measurements")
     return fig
 
 
@@ -382,59 +275,37 @@ def figure_png(fig: Figure) -> bytes:
 
 
 def figure_img_html(fig: Figure, alt: str | None = None) -> str:
-    """An ``<img>`` tag holding ``fig`` as a base64 PNG, with alternative text.
-
-    The alternative text defaults to the first axes' title, so reports are
-    readable with a screen reader (nbconvert cannot add it to plain PNG outputs).
+    """An ``<img>`` tag holding ``fig`` as a base64 PNG, with alternative text (default: the first title).
 
     >>> fig = Figure(figsize=(1, 1)); _ = fig.add_subplot().set_title('Breath-rate "trend"')
     >>> figure_img_html(fig)[:68]
     '<img alt="Breath-rate &quot;trend&quot;" src="data:image/png;base64,'
     """
     if alt is None:
-        alt = next((ax.get_title() for ax in fig.axes if ax.get_title()), "figure")
+        alt = next((ax.get_title() for ax in fig.axes if ax.get_title()), None) or \
+            (fig._suptitle.get_text() if fig._suptitle is not None else "figure")
     encoded = base64.b64encode(figure_png(fig)).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
 
 
-def show(fig: Figure, alt: str | None = None) -> None:
-    """Display ``fig`` in the notebook as an embedded PNG with alternative text."""
+def show_html(text: str) -> None:
+    """Display raw HTML in the notebook."""
     from IPython.display import HTML, display
 
-    display(HTML(figure_img_html(fig, alt)))
+    display(HTML(text))
 
 
-def show_markdown(text: str) -> None:
-    """Display Markdown ``text`` in the notebook."""
-    from IPython.display import Markdown, display
-
-    display(Markdown(text))
+def show(fig: Figure, alt: str | None = None) -> None:
+    """Display ``fig`` in the notebook as an embedded PNG with alternative text."""
+    show_html(f'<figure class="report-figure">{figure_img_html(fig, alt)}</figure>')
 
 
-def show_breath_rate(subject: Any) -> None:
-    """Show the breath-rate trend, or for a server patient say where the rates are.
+def show_table(frame: pd.DataFrame, title: str | None = None, *, empty: str = "none") -> None:
+    """Display ``frame`` as a table for people (see :func:`cpap_lib.reports.tables.table_html`)."""
+    from .tables import table_html
 
-    The server keeps each measurement's summary, not its breaths.
-    """
-    if subject.is_server_patient:
-        show_markdown("Per-breath data are not stored on the server: the breath rate of each measurement "
-                      "is in the history below.")
-    else:
-        show(breath_rate_figure(subject.breaths))
-
-
-def show_server_history(subject: Any) -> None:
-    """For a server patient, show the pressure history and earlier measurements.
-
-    Shows nothing for a recording file (no history exists for it).
-    """
-    if not subject.is_server_patient:
-        return
-    from IPython.display import display
-
-    show_markdown("## Pressure history and earlier measurements")
-    show(history_figure(subject.measurements))
-    display(measurements_table(subject.measurements))
+    heading = f"<h3>{html.escape(title)}</h3>" if title else ""
+    show_html(heading + table_html(frame, empty=empty))
 
 
 def use_logging(level: int = logging.WARNING) -> None:

@@ -40,6 +40,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import threading
 import time
@@ -101,6 +102,9 @@ class ReportResult:
     kernel_s : float
         Time to start the worker's kernel and preload its imports, for the
         report that started it (0 for the reports that reused it).
+    job : dict
+        What the job named (``room``, ``mrn``, ``night``, ``recording``), so
+        a failed report is still listed by patient and night.
     """
 
     name: str
@@ -114,6 +118,7 @@ class ReportResult:
     tagged_s: dict = field(default_factory=dict)
     export_s: float = 0.0
     kernel_s: float = 0.0
+    job: dict = field(default_factory=dict)
 
     @property
     def overhead_s(self) -> float:
@@ -171,29 +176,35 @@ def cell_seconds(nb: Any) -> tuple[float, dict[str, float]]:
 
 @functools.cache
 def _html_exporter() -> Any:
-    """One nbconvert exporter per process (building one compiles its templates: half a second)."""
+    """One nbconvert exporter per process (building one compiles its templates), basic template: outputs only."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={REMOVE_TAG}), enabled=True)
     return exporter
 
 
-def _export_html(nb: Any, title: str) -> str:
-    """Static HTML: no code cells, prompts, cells tagged ``remove-in-report``, or scripts.
+_SCRIPT = re.compile(r"<script\b.*?</script\s*>", re.IGNORECASE | re.DOTALL)
 
-    The template's scripts (require.js and MathJax from a CDN) are dropped: a
-    report needs none, and opening a patient's report should not contact
-    another site.
+
+def _export_html(nb: Any, title: str) -> str:
+    """A static, self-contained page: the notebook's outputs (no code, prompts, ``remove-in-report`` cells), our CSS.
+
+    nbconvert's basic template brings no scripts or CDN links (a patient's
+    report must open offline and contact no other site); any ``<script>`` in
+    an output is removed as well. :data:`cpap_lib.reports.page.REPORT_CSS`
+    styles it for the screen and A4 print.
     """
-    from bs4 import BeautifulSoup
+    import html as html_lib
+
+    from .page import REPORT_CSS
 
     body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
-    soup = BeautifulSoup(body, "html.parser")
-    for script in soup.find_all("script"):
-        script.decompose()
-    return str(soup)
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html_lib.escape(title)}</title><style>{REPORT_CSS}</style></head>"
+            f"<body><main>{_SCRIPT.sub('', body)}</main></body></html>\n")
 
 
 @functools.cache
@@ -239,6 +250,8 @@ def run_one_report(job: ReportJob, notebook: str | os.PathLike, build_dir: str |
     warm, started_here = warm_kernel(kernel_name or current_env_kernel(), os.fspath(notebook.parent), token=token,
                                      preload=_preload_code(os.fspath(notebook), notebook.stat().st_mtime_ns))
     kernel_s = warm.start_s + warm.preload_s if started_here else 0.0
+    facts = {"room": job.room, "mrn": job.mrn, "night": job.night,
+             "recording": os.path.basename(os.path.normpath(job.recording_path)) if job.recording_path else ""}
     started = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -258,14 +271,14 @@ def run_one_report(job: ReportJob, notebook: str | os.PathLike, build_dir: str |
     if error is not None:
         log.info("report %s failed: %s", job.name, error)
         return ReportResult(name=job.name, ok=False, notebook=notebook_rel, error=error, run_s=run_s, cells_s=cells_s,
-                            tagged_s=tagged_s, kernel_s=kernel_s)
+                            tagged_s=tagged_s, kernel_s=kernel_s, job=facts)
     started = time.perf_counter()
     html_rel = f"reports/{job.name}.html"
     (build / html_rel).write_text(_export_html(nb, job.name), encoding="utf-8")
     export_s = time.perf_counter() - started
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else None
     return ReportResult(name=job.name, ok=True, notebook=notebook_rel, html=html_rel, summary=summary, run_s=run_s,
-                        cells_s=cells_s, tagged_s=tagged_s, export_s=export_s, kernel_s=kernel_s)
+                        cells_s=cells_s, tagged_s=tagged_s, export_s=export_s, kernel_s=kernel_s, job=facts)
 
 
 def _jobs_from(inputs: Iterable[str | os.PathLike | ReportJob], method: str, params: Mapping[str, Any] | None) -> list[ReportJob]:
@@ -406,7 +419,7 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
                 scheduler: str | None = None, params: Mapping[str, Any] | None = None, method: str = "amplitude",
                 notebook: str | os.PathLike = DEFAULT_NOTEBOOK, progress: bool | None = None,
                 server_url: str | None = None, rooms: Sequence[int | str] | None = None,
-                token: str = "") -> BatchResult:
+                token: str = "", night: str | None = None) -> BatchResult:
     """Produce one report per patient and an ``index.html`` in ``out_dir``.
 
     Parameters
@@ -438,6 +451,9 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
         The server rooms to report on (default: all with a patient).
     token : str
         API token for ``server_url``.
+    night : str, optional
+        The night to report on for server patients (ISO date of the evening,
+        lab time); default each patient's latest night.
 
     Returns
     -------
@@ -467,7 +483,7 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
     if server_url:
         from .server_source import server_jobs
 
-        inputs += server_jobs(server_url, token=token, rooms=rooms, method=method)
+        inputs += server_jobs(server_url, token=token, rooms=rooms, method=method, night=night)
     jobs = _jobs_from(inputs, method, params)
     _claim_out_dir(out)
     build = out / f".staging-{uuid.uuid4().hex[:12]}"

@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import logging
 import os
@@ -28,11 +29,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..analysis import analyze_file
+import pandas as pd
+
+from ..clock import lab_timezone, night_of
 from ..errors import ParameterError
+from ..jsonable import jsonable
 from .subjects import SUMMARY_SUFFIX, ReportJob, ReportSubject, safe_name
 
-__all__ = ["expand_inputs", "file_jobs", "load_report_subject", "write_summary"]
+__all__ = ["expand_inputs", "file_jobs", "load_report_subject", "load_file_subject", "file_checksums", "write_summary"]
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +96,99 @@ def file_jobs(paths: Sequence[str | os.PathLike], *, method: str = "amplitude", 
     ]
 
 
+MAX_LISTED_INPUTS = 200
+"""Files of a folder input listed (with checksums) in a report's footer."""
+
+
+def file_checksums(path: str | os.PathLike) -> list[dict[str, str]]:
+    """``{"input": name, "sha256": hex}`` for a file, or each file in a folder (sorted, at most 200).
+
+    >>> file_checksums(__file__)[0]["input"]
+    'sources.py'
+    """
+    root = Path(path)
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+    rows = []
+    for file in files[:MAX_LISTED_INPUTS]:
+        digest = hashlib.sha256()
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        rows.append({"input": file.name if not root.is_dir() else str(file.relative_to(root.parent)),
+                     "sha256": digest.hexdigest()})
+    return rows
+
+
+def _is_device_path(path: Path) -> bool:
+    return path.is_dir() or path.suffix.lower() == ".edf"
+
+
+def _device_events(device: Any) -> pd.DataFrame | None:
+    events = getattr(device, "events", None)
+    if events is None:
+        return None
+    frame = events[["kind", "start_s", "end_s"]].astype({"start_s": float, "end_s": float}).copy()
+    frame["duration_s"] = frame["end_s"] - frame["start_s"]
+    if "label" in events:
+        frame["label"] = events["label"].to_numpy()
+    return frame.sort_values("start_s", kind="stable").reset_index(drop=True)
+
+
+def load_file_subject(*, report_name: str = "", recording_path: str, method: str = "amplitude",
+                      params: Mapping[str, Any] | None = None) -> ReportSubject:
+    """One recording (lab file, ResMed session or night) analysed for its report.
+
+    A device recording also brings the device's own events and night summary
+    (shown beside ours) and its channels (pressure, leak, SpO2...). Its start
+    time is the device's clock, taken as the lab's clock time.
+    """
+    from ..analysis import analyze
+    from ..io import read_device_data, read_recording
+
+    started = time.perf_counter()
+    path = Path(recording_path)
+    device = read_device_data(path) if _is_device_path(path) else None
+    recording = device.recording if device is not None else read_recording(path)
+    analysis = analyze(recording, method=method, **dict(params or {}))
+    analysis_s = time.perf_counter() - started
+    start = None
+    if recording.start_time is not None:
+        tz = lab_timezone()
+        start = recording.start_time.replace(tzinfo=tz) if recording.start_time.tzinfo is None \
+            else recording.start_time.astimezone(tz)
+    night = recording.meta.get("night") or (night_of(start, start.tzinfo).isoformat() if start else "")
+    name = report_name or safe_name(path.stem if not path.is_dir() else path.name)
+    patient = {"name": name, "night": night, "source": os.path.basename(os.path.normpath(recording_path)),
+               "device": _device_name(recording.meta)}
+    log.info("analyzed %s in %.2f s", recording_path, analysis_s)
+    return ReportSubject(
+        name=name, summary=analysis.to_dict(), patient=patient, time_s=recording.time_s, flow_lps=recording.flow_lps,
+        events=analysis.events, breaths=analysis.breaths, start=start, signals=dict(recording.signals),
+        gaps=list(recording.meta.get("gaps") or []), device_events=_device_events(device),
+        device_summary=getattr(device, "summary", None), inputs=file_checksums(path), analysis=analysis,
+        analysis_s=analysis_s,
+    )
+
+
+def _device_name(meta: Mapping[str, Any]) -> str:
+    """``"ResMed (serial 2324...)"`` for device recordings, "" for lab files."""
+    device = meta.get("device") or {}
+    if meta.get("format", "").startswith("resmed"):
+        serial = device.get("serial_number")
+        return "ResMed" + (f" (serial {serial})" if serial else "")
+    return ""
+
+
 def load_report_subject(*, report_name: str = "", recording_path: str = "", server_url: str = "", room: str | int = "",
-                        mrn: str = "", method: str = "amplitude",
+                        mrn: str = "", night: str = "", method: str = "amplitude",
                         params: Mapping[str, Any] | None = None) -> ReportSubject:
-    """Read and analyze one patient's data for the report notebook.
+    """Read and analyze one patient-night for the report notebook.
 
     Give either ``recording_path`` (a recording file or folder, analyzed
-    here with ``method`` and ``params``) or ``server_url`` with ``room``
-    and/or ``mrn`` (the latest stored measurement is reported, with the
-    patient's earlier ones).
+    here with ``method`` and ``params``: :func:`load_file_subject`) or
+    ``server_url`` with ``room`` and/or ``mrn`` (every upload of the
+    admission in the ``night``, default the latest:
+    :func:`cpap_lib.reports.server_source.load_server_subject`).
 
     Raises
     ------
@@ -116,35 +204,27 @@ def load_report_subject(*, report_name: str = "", recording_path: str = "", serv
     if server_url:
         from .server_source import load_server_subject
 
-        return load_server_subject(report_name=report_name, server_url=server_url, room=room, mrn=mrn)
-    started = time.perf_counter()
-    analysis = analyze_file(recording_path, method=method, **dict(params or {}))
-    analysis_s = time.perf_counter() - started
-    recording = analysis.recording
-    name = report_name or safe_name(Path(recording_path).stem)
-    patient = {
-        "name": name,
-        "recording": os.path.basename(os.path.normpath(recording_path)),
-        "start_time": recording.start_time.isoformat(sep=" ", timespec="seconds") if recording.start_time else "",
-        "method": method,
-    }
-    log.info("analyzed %s in %.2f s", recording_path, analysis_s)
-    return ReportSubject(name=name, summary=analysis.to_dict(), patient=patient, time_s=recording.time_s,
-                         flow_lps=recording.flow_lps, events=analysis.events, breaths=analysis.breaths,
-                         analysis=analysis, analysis_s=analysis_s)
+        return load_server_subject(report_name=report_name, server_url=server_url, room=room, mrn=mrn, night=night)
+    return load_file_subject(report_name=report_name, recording_path=recording_path, method=method, params=params)
 
 
 def write_summary(subject: ReportSubject, output_dir: str | os.PathLike) -> Path | None:
     """Write the key figures of ``subject`` as ``<output_dir>/<name>.summary.json``.
 
-    Does nothing (returns None) when ``output_dir`` is empty, so the notebook
-    run on its own writes no files.
+    ``analysis`` is the summary the report shows (the library's analysis, or
+    the night's uploads added up), ``night`` page 1's numbers
+    (:func:`cpap_lib.reports.night.night_metrics`). Does nothing (returns
+    None) when ``output_dir`` is empty, so the notebook run on its own writes
+    no files.
     """
+    from .night import night_metrics
+
     if not output_dir:
         return None
     path = Path(output_dir) / f"{subject.name}{SUMMARY_SUFFIX}"
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"name": subject.name, "patient": subject.patient, "analysis": subject.summary,
+               "night": jsonable(night_metrics(subject)), "alarms": list(subject.patient.get("alarms") or []),
                "timings": {"analysis_s": subject.analysis_s}}
-    path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
+    path.write_text(json.dumps(jsonable(payload), indent=1, default=str), encoding="utf-8")
     return path

@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -50,8 +51,9 @@ class ReportJob:
         Unique, file-name-safe name of the report in the batch.
     recording_path : str
         Absolute path of the recording ("" for server patients).
-    server_url, room, mrn : str
-        Where a server patient's data lives ("" for files). The API token is
+    server_url, room, mrn, night : str
+        Where a server patient's data lives and which night (ISO date; "" for
+        files, and for the patient's latest night). The API token is
         not part of a job: it reaches the notebook only through the kernel's
         environment (see :mod:`cpap_lib.reports.engine`).
     method : str
@@ -65,6 +67,7 @@ class ReportJob:
     server_url: str = ""
     room: str = ""
     mrn: str = ""
+    night: str = ""
     method: str = "amplitude"
     params: Mapping[str, Any] = field(default_factory=dict)
 
@@ -76,6 +79,7 @@ class ReportJob:
             "server_url": self.server_url,
             "room": self.room,
             "mrn": self.mrn,
+            "night": self.night,
             "output_dir": str(output_dir),
             "method": self.method,
             "analysis_params": dict(self.params),
@@ -95,30 +99,51 @@ def events_frame(apneas: Iterable[Sequence[float]], hypopneas: Iterable[Sequence
     return frame.sort_values("start_s", kind="stable").reset_index(drop=True)
 
 
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame()
+
+
 @dataclass
 class ReportSubject:
-    """Everything one report shows, whether from a recording file or the server.
+    """Everything one report shows: one patient-night, from a recording or the server's uploads.
+
+    Every time in seconds (``time_s``, ``start_s``...) counts from ``start``
+    (the first sample), in the lab's clock when ``start`` is known.
 
     Attributes
     ----------
     name : str
         The report's name.
     summary : dict
-        The analysis summary (keys of ``Analysis.to_dict()``; a server
-        measurement stores most of them).
+        The analysis summary (keys of ``Analysis.to_dict()``); for a server
+        night, the night's uploads added up (:func:`cpap_lib.reports.server_source.night_summary`).
     patient : dict
-        Header facts (patient, room, MRN, source, start time, method).
+        Header facts: ``name``, ``mrn``, ``room``, ``night`` (ISO date), ``source``.
     time_s, flow_lps : ndarray
-        The flow to draw: the whole recording for a file, the stored
-        (decimated) trace for a server measurement.
+        The flow to draw (the server's stored traces, NaN between uploads).
     events : DataFrame
-        ``kind, start_s, end_s, duration_s, amplitude_ratio``.
+        Our scoring: ``kind, start_s, end_s, duration_s, amplitude_ratio``.
     breaths : DataFrame
-        Per-breath table (``peak_s, rate_bpm`` ...); empty for server patients.
-    measurements : DataFrame
-        The server patient's measurements, oldest first (``recorded_at,
-        cpap_pressure_cmh2o, breath_rate_bpm, apnea_index, ahi, severity``);
-        empty for files.
+        Per-breath table (``peak_s, rate_bpm`` ...); empty for server nights.
+    start : datetime or None
+        Clock time of ``time_s == 0`` (aware, lab zone), None when unknown.
+    signals : dict of Signal
+        Device channels (``pressure``, ``leak``, ``spo2``...) in the same time base.
+    gaps : list of dict
+        ``start_s``/``end_s`` of gaps without data inside a recording (device nights).
+    device_events : DataFrame or None
+        The device's own scoring (``kind, start_s, end_s, duration_s``), when present.
+    device_summary : dict or None
+        The device's own summary of the night (ResMed ``STR.edf``), when present.
+    segments : DataFrame
+        Server nights: one row per upload (``id, start_s, end_s, duration_s,
+        pressure_cmh2o, apnea_count, hypopnea_count, leak_lpm, breath_rate_bpm``).
+    commands, notes : DataFrame
+        Server nights: pressure commands (``time_s, from_cmh2o, to_cmh2o, by``)
+        and technicians' notes (``time_s, author, text``), where the server has them.
+    inputs : list of dict
+        What the report read: ``{"input": name, "sha256": hex}`` per file, or
+        the server measurements.
     analysis : Analysis or None
         The analysis object (files only).
     analysis_s : float
@@ -131,28 +156,26 @@ class ReportSubject:
     time_s: np.ndarray
     flow_lps: np.ndarray
     events: pd.DataFrame
-    breaths: pd.DataFrame
-    measurements: pd.DataFrame = field(default_factory=pd.DataFrame)
+    breaths: pd.DataFrame = field(default_factory=_empty)
+    start: datetime | None = None
+    signals: dict = field(default_factory=dict)
+    gaps: list = field(default_factory=list)
+    device_events: pd.DataFrame | None = None
+    device_summary: dict | None = None
+    segments: pd.DataFrame = field(default_factory=_empty)
+    commands: pd.DataFrame = field(default_factory=_empty)
+    notes: pd.DataFrame = field(default_factory=_empty)
+    inputs: list = field(default_factory=list)
     analysis: Any = None
     analysis_s: float = 0.0
 
     @property
     def is_server_patient(self) -> bool:
-        """Whether the data came from the server (history sections apply)."""
+        """Whether the data came from the server's uploads."""
         return bool(self.patient.get("server"))
 
-    def header_markdown(self) -> str:
-        """The report's header as Markdown.
-
-        >>> subject = ReportSubject(name="p1", summary={}, patient={"name": "p1", "room": 3, "mrn": ""},
-        ...     time_s=np.zeros(0), flow_lps=np.zeros(0), events=events_frame([], []), breaths=pd.DataFrame())
-        >>> print(subject.header_markdown())
-        # Sleep report: p1
-        <BLANKLINE>
-        - **Room**: 3
-        """
-        title = self.patient.get("name") or self.name
-        lines = [f"# Sleep report: {title}", ""]
-        lines += [f"- **{key.replace('_', ' ').capitalize()}**: {value}" for key, value in self.patient.items()
-                  if key != "name" and value not in (None, "")]
-        return "\n".join(lines)
+    def clock(self, seconds: float | np.ndarray) -> datetime | None:
+        """The clock time of ``seconds`` after ``start`` (None when ``start`` is unknown)."""
+        if self.start is None:
+            return None
+        return self.start + timedelta(seconds=float(seconds))

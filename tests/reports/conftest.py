@@ -81,13 +81,12 @@ def html_tables(html: str) -> list[list[list[str]]]:
     return parser.tables
 
 
-def summary_rows(html: str) -> dict[str, str]:
-    """The report's summary table as {quantity: value text}."""
+def table_rows(html: str, first_header: str) -> dict[str, str]:
+    """The two-column table whose header starts with ``first_header``, as {first cell: second cell}."""
     for table in html_tables(html):
-        rows = {row[0]: row[1] for row in table if len(row) == 2 and row[0]}
-        if "Apneas" in rows and "Breaths" in rows:
-            return rows
-    raise AssertionError("no summary table in the report")
+        if table and table[0] and table[0][0] == first_header:
+            return {row[0]: row[1] for row in table[1:]}
+    raise AssertionError(f"no table headed {first_header!r} in the report")
 
 
 PNG_IMG = re.compile(r'<img alt="[^"]+" src="data:image/png;base64,[A-Za-z0-9+/=\s]{1000,}"')

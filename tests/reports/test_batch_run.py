@@ -13,10 +13,10 @@ import shutil
 
 import pytest
 
-from cpap_lib.reports.figures import summary_table
 from cpap_lib.reports import run_reports
+from cpap_lib.reports.night import severity_of_ahi
 
-from .conftest import PNG_IMG, analyze_json, cli, html_tables, summary_rows
+from .conftest import PNG_IMG, analyze_json, cli, html_tables, table_rows
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def test_each_report_has_its_figures_and_no_code(pool_run, sample_paths):
     _, out, _ = pool_run
     for path in sample_paths:
         html = (out / "reports" / f"{path.stem}.html").read_text()
-        assert len(PNG_IMG.findall(html)) == 3, path.stem  # whole night, worst event, breath-rate trend
+        assert len(PNG_IMG.findall(html)) == 4, path.stem  # overview, worst events, AHI per hour, breath rate
         assert "load_report_subject" not in html and "papermill" not in html.split("<body", 1)[1]
         assert "Sleep report notebook" not in html  # the remove-in-report note
         assert "<script" not in html and not re.search(r'(src|href)="https?:', html)  # static, offline
@@ -52,24 +52,33 @@ def test_reports_show_the_numbers_of_cpap_lab_analyze(pool_run, sample_paths):
     _, out, results = pool_run
     for path in sample_paths:
         expected = analyze_json(path)
-        shown = summary_rows((out / "reports" / f"{path.stem}.html").read_text())
-        assert shown == summary_table(expected)["value"].to_dict()
-        assert shown["Breaths"] == str(expected["breath_count"])
-        assert shown["Apneas"] == str(expected["apnea_count"])
-        assert shown["Apnea index (AASM severity)"] == f"{expected['apnea_index']:.1f} /h ({expected['severity']})"
+        html = (out / "reports" / f"{path.stem}.html").read_text()
+        shown = table_rows(html, "Measure")
+        hours = expected["duration_s"] / 3600
+        assert shown["AHI"] == f"{expected['ahi']:.1f} /h ({severity_of_ahi(expected['ahi'])})"
+        assert shown["Apnea index"] == f"{expected['apnea_index']:.1f} /h ({expected['apnea_count']} apneas)"
+        assert shown["Hypopneas"] == f"{expected['hypopnea_count']} ({expected['hypopnea_count'] / hours:.1f} /h)"
+        assert shown["Breath rate"] == f"{expected['breath_rate_bpm']:.1f} breaths/min"
+        assert shown["Hours recorded / used"].endswith(f"/ {hours:.2f} h")
+        assert shown["AHI rule"].startswith(f"{expected['method']} rule: ")
         assert results[path.stem]["summary"]["analysis"] == expected
+        scored = expected["apnea_count"] + expected["hypopnea_count"]
+        events = [t for t in html_tables(html) if t[0][0].startswith("Clock time")]
+        assert (len(events[0]) - 1 if events else 0) == scored
+        assert scored or "No events scored." in html
 
 
 def test_index_lists_patients_flags_severe_and_lists_the_failure(pool_run):
     _, out, _ = pool_run
     index = (out / "index.html").read_text()
-    reports, failures = html_tables(index)
-    by_name = {row[0]: row for row in reports[1:]}
-    assert set(by_name) == {"severe_apnea", "fast_breathing"}
-    assert by_name["severe_apnea"][-1] == "⚠ severe" and by_name["fast_breathing"][-1] == "normal"
+    (table,) = html_tables(index)
+    assert table[0] == ["Patient", "Room", "Night", "Hours used", "AHI (/h)", "Severity", "Alarms", "Status"]
+    by_name = {row[0]: row for row in table[1:]}
+    assert set(by_name) == {"severe_apnea", "fast_breathing", "broken_night.txt"}
+    assert by_name["severe_apnea"][5] == "⚠ severe" and by_name["fast_breathing"][5] == "normal"
     assert '<tr class="severe"><td class="name"><a href="reports/severe_apnea.html">' in index
-    assert failures[1][0] == "broken_night" and failures[1][1].startswith("RecordingError: ")
-    assert "broken_night.txt" in failures[1][1]
+    assert by_name["broken_night.txt"][-1].startswith("failed: RecordingError: ")
+    assert "<script>" in index and "http" not in index.split("<script>", 1)[1]  # sorting inline, no CDN
     assert (out / "notebooks" / "broken_night.ipynb").is_file()  # partial notebook kept
     assert not (out / "reports" / "broken_night.html").exists()
     assert not list(out.glob(".staging-*"))
@@ -86,8 +95,8 @@ def test_dask_cluster_gives_the_same_outputs_and_rerun_replaces_them(pool_run, s
     assert batch.exit_status == 0 and [r.name for r in batch.results] == ["severe_apnea", "fast_breathing"]
     for result in batch.results:
         assert result.summary["analysis"] == pool_results[result.name]["summary"]["analysis"]
+        assert result.summary["night"] == pool_results[result.name]["summary"]["night"]
         html = (out / result.html).read_text()
-        assert summary_rows(html) == summary_rows(before[result.name])
-        assert html_tables(html)[1:] == html_tables(before[result.name])[1:]  # events table
+        assert html_tables(html) == html_tables(before[result.name])  # every table: key figures, titration, events
     assert not (out / "notebooks" / "broken_night.ipynb").exists()  # the re-run replaced the old outputs
-    assert "Failed" not in (out / "index.html").read_text()
+    assert "failed:" not in (out / "index.html").read_text()

@@ -29,5 +29,5 @@ def test_notebook_runs_with_its_defaults(tmp_path):
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if 'src="data:image/png;base64,' in o.get("data", {}).get("text/html", "")]
-    assert len(images) == 3
+    assert len(images) == 4  # overview, worst events, AHI per hour, breath rate
     assert not list(tmp_path.glob("*.summary.json")) and not list(DEFAULT_NOTEBOOK.parent.glob("*.summary.json"))

@@ -1,55 +1,95 @@
-"""Report figures and tables on a real analysis of a simulated night with known events."""
+"""Report figures and tables on a real analysis of a simulated night with known events, and on made-up channels."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
+import pandas as pd
 import pytest
 
-from cpap_lib.reports import figures
 from cpap_lib.analysis import analyze
+from cpap_lib.clock import lab_timezone
+from cpap_lib.recording import Signal
+from cpap_lib.reports import figures, night, tables
+from cpap_lib.reports.subjects import ReportSubject
 from cpap_lib.sim import simulate_recording
 
 
 @pytest.fixture(scope="module")
-def analysis():
+def subject():
     sim = simulate_recording(seed=5, minutes=8, apneas=4, hypopneas=2)
-    return analyze(sim.recording())
+    a = analyze(sim.recording())
+    return ReportSubject(name="sim", summary=a.to_dict(), patient={"name": "sim"}, time_s=a.recording.time_s,
+                         flow_lps=a.recording.flow_lps, events=a.events, breaths=a.breaths)
 
 
-def test_night_flow_is_decimated_and_every_event_is_shaded(analysis):
-    rec = analysis.recording
-    fig = figures.night_flow_figure(rec.time_s, rec.flow_lps, analysis.events)
-    ax = fig.axes[0]
-    assert rec.samples > figures.NIGHT_POINTS >= len(ax.lines[0].get_xdata())
-    shaded = sum(len(c.get_paths()) for c in ax.collections)
-    assert shaded == len(analysis.events) == analysis.to_dict()["apnea_count"] + analysis.to_dict()["hypopnea_count"]
-    assert ax.get_xlabel() == "time (min)"
+def test_overview_has_the_flow_envelope_and_every_event(subject):
+    fig = figures.overview_figure(subject)
+    flow_ax, events_ax = fig.axes
+    bars = sum(len(c.get_paths()) for c in events_ax.collections)
+    assert bars == len(subject.events) == subject.summary["apnea_count"] + subject.summary["hypopnea_count"]
+    labels = [t.get_text() for t in events_ax.get_yticklabels()]
+    assert labels == [f"ours: apnea ({subject.summary['apnea_count']})", f"ours: hypopnea ({subject.summary['hypopnea_count']})"]
+    assert events_ax.get_xlabel() == "hours from the start"
+    centre, lo, hi = figures.flow_envelope(subject.time_s, subject.flow_lps)
+    assert np.nanmax(hi) == pytest.approx(subject.flow_lps.max()) and np.nanmin(lo) == pytest.approx(subject.flow_lps.min())
 
 
-def test_worst_event_zoom_is_the_longest_apnea(analysis):
-    rec = analysis.recording
-    apneas = analysis.events[analysis.events["kind"] == "apnea"]
-    longest = apneas.loc[apneas["duration_s"].idxmax()]
-    ax = figures.worst_event_figure(rec.time_s, rec.flow_lps, analysis.events).axes[0]
-    lo, hi = ax.get_xlim()
-    assert lo == pytest.approx(longest["start_s"] - figures.ZOOM_MARGIN_S)
-    assert hi == pytest.approx(longest["end_s"] + figures.ZOOM_MARGIN_S)
-    assert ax.get_title().startswith(f"Worst event: apnea of {longest['duration_s']:.1f} s")
+def test_overview_on_the_clock_stacks_the_device_channels(subject):
+    t = np.arange(0.0, 480.0, 2.0)
+    signals = {"pressure": Signal("pressure", "cmH2O", t, np.where(t < 240, 8.0, 10.0)),
+               "leak": Signal("leak", "L/min", t, np.full(t.size, 6.0)),
+               "spo2": Signal("spo2", "%", t, np.full(t.size, 95.0))}
+    start = datetime(2026, 3, 3, 23, 30, tzinfo=lab_timezone("Europe/Berlin"))
+    on_clock = ReportSubject(**{**subject.__dict__, "signals": signals, "start": start})
+    fig = figures.overview_figure(on_clock)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["flow (L/s)", "pressure (cmH2O)", "leak (L/min)", "SpO2 (%)", "events"]
+    assert fig.axes[-1].get_xlabel() == "clock time (CET)"
+    appendix = tables.events_appendix(on_clock)
+    assert appendix.columns[0] == "Clock time (CET)" and appendix.iloc[0, 0] > "23:30:00"
 
 
-def test_summary_and_events_tables_show_the_analysis(analysis):
-    summary = analysis.to_dict()
-    table = figures.summary_table(summary)["value"]
-    assert table["Breaths"] == str(summary["breath_count"])
-    assert table["Breath rate"] == f"{summary['breath_rate_bpm']:.1f} breaths/min"
-    assert table["Tidal volume (median)"] == f"{summary['tidal_volume_l']:.3f} L"
-    events = figures.events_table(analysis.events)
-    assert events["kind"].tolist() == analysis.events["kind"].tolist()
-    assert np.allclose(events["duration_s"], analysis.events["duration_s"], atol=0.05)
+def test_titration_table_counts_events_per_pressure_step(subject):
+    t = np.arange(0.0, 480.0, 2.0)
+    stepped = ReportSubject(**{**subject.__dict__, "signals": {
+        "pressure": Signal("pressure", "cmH2O", t, np.where(t < 240, 8.0, 10.0))}})
+    table = night.titration_table(stepped)
+    assert table["Pressure (cmH2O)"].tolist() == ["8", "10"]
+    assert table["Time (min)"].tolist() == [4.0, 4.0]
+    events = subject.events
+    early = events["start_s"] < 240
+    assert table["Apneas"].tolist() == [int((early & (events["kind"] == "apnea")).sum()),
+                                        int((~early & (events["kind"] == "apnea")).sum())]
+    assert int(table["Apneas"].sum() + table["Hypopneas"].sum()) == len(events)
 
 
-def test_breath_rate_trend_and_png(analysis):
-    fig = figures.breath_rate_figure(analysis.breaths)
-    medians = fig.axes[0].lines[0].get_ydata()
-    assert len(medians) == 8 and np.nanmedian(medians) == pytest.approx(15, abs=1.5)
-    assert figures.figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+def test_worst_events_and_ahi_per_hour(subject):
+    fig = figures.worst_events_figure(subject)
+    apneas = subject.events[subject.events["kind"] == "apnea"].sort_values("duration_s", ascending=False)
+    assert fig.axes[0].get_title().startswith(f"apnea {apneas['duration_s'].iloc[0]:.0f} s at +0:")
+    assert len(fig.axes) == 3
+    per_hour = night.ahi_per_hour(subject)
+    assert per_hour["events"].sum() == len(subject.events)
+    assert per_hour["ahi"].iloc[0] == pytest.approx(len(subject.events) / (8 / 60))
+
+
+def test_page_one_and_tables_for_people(subject):
+    m = night.night_metrics(subject)
+    assert m["ahi"] == pytest.approx(subject.summary["ahi"]) and m["severity"] == night.severity_of_ahi(m["ahi"])
+    page = tables.page_one_table(subject, m)
+    assert "SpO2 mean / minimum (%)" not in page["Measure"].tolist()  # no oximeter: no SpO2 rows
+    long = pd.DataFrame({"Clock time": [f"{i}" for i in range(300)], "Duration (s)": np.arange(300.0)})
+    html = tables.table_html(long)
+    assert html.count("<tr>") == 301 and "…" not in html and "<th></th>" not in html  # every row, no index column
+
+
+def test_spo2_rows_where_an_oximeter_was_worn(subject):
+    t = np.arange(0.0, 480.0)
+    spo2 = np.full(t.size, 96.0)
+    spo2[100:130] = 89.0
+    with_spo2 = ReportSubject(**{**subject.__dict__, "signals": {"spo2": Signal("spo2", "%", t, spo2)}})
+    page = dict(tables.page_one_table(with_spo2).values.tolist())
+    assert page["SpO2 mean / minimum (%)"] == f"{spo2.mean():.1f} / 89"
+    assert page["Time with SpO2 < 90 % (min)"] == "0.5"
+    assert page["ODI (3 %, /h)"] == f"{1 / (480 / 3600):.1f}"
