@@ -133,8 +133,8 @@ def require_roles(*roles: str, legacy_network: bool = False):
             if on_lab_network and legacy_network:
                 request.state.legacy_network = True
                 return None
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, _LEGACY_ONLY if on_lab_network else "missing bearer token",
-                                headers={"WWW-Authenticate": "Bearer"})
+            detail = _LEGACY_ONLY if on_lab_network else "missing bearer token"
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
         grant = settings.grant_of(credentials.credentials)
         if grant is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"})

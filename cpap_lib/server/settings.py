@@ -213,7 +213,8 @@ def parse_networks(value: str | None) -> tuple[Network, ...]:
             raise ParameterError("CPAP_LEGACY_NETWORKS",
                                  f"{entry!r} is not a network (CIDR such as 10.1.0.0/16)") from None
         if network.prefixlen == 0:
-            raise ParameterError("CPAP_LEGACY_NETWORKS", f"{entry!r} would admit every address; list the lab's networks")
+            raise ParameterError("CPAP_LEGACY_NETWORKS",
+                                 f"{entry!r} would admit every address; list the lab's networks")
         networks.append(network)
     return tuple(networks)
 

@@ -46,7 +46,8 @@ def test_an_upload_without_a_pressure_is_kept_though_old_clients_do_not_list_it(
     with CpapClient(url) as api:
         (summary,) = api.measurements(62)
         kept = api.measurement(summary.id)
-    assert (kept.cpap_pressure_cmh2o, kept.analysis["breath_rate_bpm"], kept.analysis["apnea_count"]) == (None, 17.25, 3)
+    metrics = (kept.cpap_pressure_cmh2o, kept.analysis["breath_rate_bpm"], kept.analysis["apnea_count"])
+    assert metrics == (None, 17.25, 3)
     assert (kept.analysis["method"], kept.flow_png) == ("gap", JPEG)  # the old clients count apneas by gaps
     view = {p["room_number"]: p for p in requests.get(f"{url}/get_all_patients", timeout=5).json()}[62]
     assert view["CPAP_pressure"] == view["breath_rate"] == view["timestamp"] == []  # as the old server answered
@@ -68,7 +69,8 @@ def test_a_pressure_preset_for_an_empty_room_waits_for_its_patient(server):
     db = Database(server.database_url)
     try:
         with db.read() as session:
-            (tied,) = session.execute(select(PressureCommand.admission_id).where(PressureCommand.room_number == 63)).all()
+            query = select(PressureCommand.admission_id).where(PressureCommand.room_number == 63)
+            (tied,) = session.execute(query).all()
         with CpapClient(url) as api:
             assert tied[0] == api.room(63).admission_id  # the preset now belongs to the patient's stay
     finally:

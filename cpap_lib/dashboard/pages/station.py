@@ -141,7 +141,8 @@ class MonitoringStation(widgets.VBox):
         ])
 
         side = widgets.VBox([pressure_panel, earlier_panel], layout=widgets.Layout(width="290px", min_width="290px"))
-        main = widgets.VBox([self.facts, charts, self.flow_image_box, self.trends_box], layout=widgets.Layout(flex="1 1 0", min_width="0"))
+        main = widgets.VBox([self.facts, charts, self.flow_image_box, self.trends_box],
+                            layout=widgets.Layout(flex="1 1 0", min_width="0"))
         title = widgets.HTML('<div class="cpap-section-title">Monitoring station</div>')
         super().__init__([title, widgets.HBox([self.room_select]), self.messages,
                           widgets.HBox([main, side], layout=widgets.Layout(width="100%", grid_gap="16px"))], **kwargs)

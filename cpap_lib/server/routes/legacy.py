@@ -264,7 +264,8 @@ _JSON_TEXT = {"content": {"application/json": {"schema": {"type": "string"}}}}
 
 @router.post("/add_patient", dependencies=[LEGACY_DEVICE], response_class=FlaskJSONResponse,
              openapi_extra={"requestBody": _ADD_PATIENT_BODY},
-             responses={200: _JSON_TEXT, 400: {"description": "bad input (a JSON string naming the key)", **_JSON_TEXT}})
+             responses={200: _JSON_TEXT,
+                        400: {"description": "bad input (a JSON string naming the key)", **_JSON_TEXT}})
 async def add_patient(request: Request, db: DbDep) -> FlaskJSONResponse:
     try:
         payload = json.loads(await request.body())
@@ -352,7 +353,8 @@ def _old_number(value: float) -> int | float:
 
 
 @router.get("/get_all_patients", dependencies=[STAFF], response_class=FlaskJSONResponse,
-            responses={200: {"content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}})
+            responses={200: {"content": {"application/json": {
+                "schema": {"type": "array", "items": {"type": "object"}}}}}})
 def get_all_patients(db: DbDep) -> FlaskJSONResponse:
     with db.read() as session:
         patients = crud.current_patient_records(session)
