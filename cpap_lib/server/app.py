@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -60,6 +61,25 @@ def _warn_legacy_networks(settings: Settings) -> None:
                    "every other route needs a token", networks)
 
 
+def _safe_text(value: object) -> str:
+    """Text that always encodes as UTF-8 JSON (a lone surrogate becomes ``\\ud800``)."""
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming each field and rule, or 400 for a body that is not JSON; never the input itself.
+
+    FastAPI's own handler echoes the input (a NaN or a lone surrogate there made
+    the answer itself fail with a 500, and a patient's name reached the log).
+    """
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return JSONResponse({"detail": "body: not valid JSON"}, status_code=400)
+    detail = [{"loc": [_safe_text(p) for p in e.get("loc", ())], "msg": _safe_text(e.get("msg", "")),
+               "type": _safe_text(e.get("type", ""))} for e in errors]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app: database (schema created or upgraded: :mod:`.migrations`), routers, error handlers, middleware.
 
@@ -85,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = Database(settings.database_url)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(IntegrityError, _conflict)
     app.add_exception_handler(SQLAlchemyError, _database_error)

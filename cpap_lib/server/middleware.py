@@ -21,6 +21,8 @@ import re
 import time
 from urllib.parse import urlsplit
 
+import numpy as np
+
 from .settings import host_allowed
 
 __all__ = ["AccessLog", "BodySizeLimit", "BrowserGuard", "FailSafe", "log_value", "route_of"]
@@ -97,6 +99,43 @@ class BrowserGuard:
         return await _send_json(send, status, detail)
 
 
+BODY_TIMEOUT_S = 30.0
+"""Longest time a client may take to send a request body (408 after)."""
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects accepted in a body (ours is at most 4)."""
+
+
+def _too_deep(body: bytes) -> bool:
+    """Whether ``body`` nests JSON brackets deeper than :data:`MAX_JSON_DEPTH` (which would exhaust the parser's stack).
+
+    A cheap upper bound first (brackets inside strings count too), a real parse only when it is exceeded.
+
+    >>> _too_deep(b"[" * 100_000), _too_deep(b'{"name": "[[[[", "trace": [[1, 2]]}')
+    (True, False)
+    """
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return False
+    codes = np.frombuffer(body, dtype=np.uint8)
+    step = (codes == ord("[")).astype(np.int32) + (codes == ord("{")) - (codes == ord("]")) - (codes == ord("}"))
+    if np.cumsum(step).max(initial=0) <= MAX_JSON_DEPTH:
+        return False
+    try:
+        _depth_of(json.loads(body))
+    except RecursionError:
+        return True
+    except ValueError:  # not JSON at all: the route says so
+        return False
+    return False
+
+
+def _depth_of(value, depth: int = 0) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise RecursionError
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for child in children:
+        _depth_of(child, depth + 1)
+
+
 class BodySizeLimit:
     """Answer 413 when a body is larger than ``max_bytes`` (by Content-Length or as streamed).
 
@@ -121,8 +160,12 @@ class BodySizeLimit:
                 if declared > self.max_bytes:
                     return await _send_json(send, 413, too_large)
         chunks, size, more = [], 0, True
+        deadline = time.monotonic() + BODY_TIMEOUT_S
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                return await _send_json(send, 408, f"request body not received within {BODY_TIMEOUT_S:g} s")
             if message["type"] == "http.disconnect":
                 return None
             chunk = message.get("body", b"")
@@ -132,6 +175,8 @@ class BodySizeLimit:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        if _too_deep(body):
+            return await _send_json(send, 400, f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
         delivered = False
 
         async def replay():
@@ -161,7 +206,7 @@ def log_value(value: str) -> str:
 def route_of(scope) -> str:
     """The matched route's template (``/api/v1/rooms/{room}``), never the values in the path."""
     route = scope.get("route")
-    return getattr(route, "path", None) or "(no route)"
+    return getattr(route, "path", None) or "-"
 
 
 class FailSafe:

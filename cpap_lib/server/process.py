@@ -106,6 +106,7 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
     import uvicorn
 
     from .app import create_app
+    from .connections import uvicorn_options
 
     check_bind_host(host, settings)
     check_workers(workers, settings.database_url)
@@ -126,13 +127,13 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
             engine.dispose()
         config = uvicorn.Config(functools.partial(_worker_app, settings, log_level), factory=True, host=host,
                                 port=port, log_level=log_level, access_log=False, log_config=None,
-                                timeout_graceful_shutdown=5, workers=workers, proxy_headers=False)
+                                timeout_graceful_shutdown=5, workers=workers, proxy_headers=False, **uvicorn_options())
         listening = sock if sock is not None else config.bind_socket()
         Multiprocess(config, sockets=[listening]).run()
         return
     app = create_app(settings)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
-                            log_config=None, timeout_graceful_shutdown=5, proxy_headers=False)
+                            log_config=None, timeout_graceful_shutdown=5, proxy_headers=False, **uvicorn_options())
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock] if sock is not None else None)
