@@ -132,7 +132,7 @@ def test_truncated_file_names_the_file_and_reason(tmp_path):
 def test_junk_bytes_name_the_file_and_reason(tmp_path):
     junk = tmp_path / "junk_BRP.edf"
     junk.write_bytes(np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8).tobytes())
-    with pytest.raises(DeviceDataError, match=r"junk_BRP\.edf: not an EDF file"):
+    with pytest.raises(DeviceDataError, match=r"junk_BRP\.edf: not an EDF file \(the header does not start with version '0'\)$"):
         edf.read_brp(junk)
     bad_header = tmp_path / "bad_header_EVE.edf"
     bad_header.write_bytes(b"0       " + bytes(range(200, 256)) * 40)

@@ -265,3 +265,18 @@ def test_a_corrupt_session_is_skipped_with_its_reason_and_the_night_reads(tmp_pa
     assert night.notes == ("session 02:14:08 cannot be read; skipped (20241018_021408_BRP.edf: truncated or corrupt: "
                            "the header announces 24 data records but the file holds 8 complete ones)",)
     assert len(night.events) == 3
+
+
+def test_broken_companion_files_cost_the_session_nothing_but_their_channels(tmp_path):
+    night_dir = copy_night(AS10_NIGHT, tmp_path, date(2025, 11, 26))
+    pld, eve = night_dir / "20241127_004016_PLD.edf", night_dir / "20241127_004009_EVE.edf"
+    pld.write_bytes(pld.read_bytes()[:30_000])
+    eve.write_bytes(b"not an EDF file at all, but named like one" * 10)
+    night = read_datalog(night_dir)
+    assert len(night.sessions) == 1 and night.recording.duration_s == 441 * 60
+    assert night.notes == (
+        "20241127_004009_EVE.edf cannot be read; skipped (not an EDF file (the header does not start with version '0'))",
+        "20241127_004016_PLD.edf (trends) cannot be read; skipped (truncated or corrupt: the header announces 441 "
+        "data records but the file holds 50 complete ones)",
+    )
+    assert "resp_rate" not in night.recording.signals and len(night.events) == 0

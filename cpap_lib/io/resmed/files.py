@@ -260,6 +260,8 @@ def read_header(path: str | Path) -> EdfHeader:
             fields = head.decode("ascii")
             ns = int(fields[252:256])
             signals = handle.read(256 * ns).decode("latin-1")
+    except DeviceDataError:
+        raise
     except FileNotFoundError:
         raise DeviceDataError("file not found", file=name) from None
     except (UnicodeDecodeError, ValueError) as exc:

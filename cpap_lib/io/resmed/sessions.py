@@ -236,7 +236,8 @@ def attribute_events(
 def read_annotations(paths: list[Path] | tuple[Path, ...]) -> tuple[pd.DataFrame, list[str]]:
     """Every device event in these EVE/CSL files (duplicates across files dropped), and notes.
 
-    An annotation file holding no data is noted, not an error.
+    An annotation file holding no data, or one that cannot be read, is
+    noted, not an error.
     """
     frames, notes = [], []
     for path in paths:
@@ -244,6 +245,9 @@ def read_annotations(paths: list[Path] | tuple[Path, ...]) -> tuple[pd.DataFrame
             frame = read_events(path)
         except NoDataError:
             notes.append(f"{path.name} holds no data; skipped")
+            continue
+        except DeviceDataError as exc:
+            notes.append(f"{path.name} cannot be read; skipped ({exc.reason})")
             continue
         if len(frame):
             frames.append(frame)
@@ -293,7 +297,9 @@ def _read_optional(reader, path: Path | None, kind: str, notes: list[str]) -> pd
         return reader(path)
     except NoDataError:
         notes.append(f"{path.name} ({kind}) holds no data; skipped")
-        return _empty_trends()
+    except DeviceDataError as exc:  # a broken companion file never costs the session its flow
+        notes.append(f"{path.name} ({kind}) cannot be read; skipped ({exc.reason})")
+    return _empty_trends()
 
 
 def _folder_spans(folder: Path, origin: datetime) -> tuple[list[str], np.ndarray, np.ndarray]:
