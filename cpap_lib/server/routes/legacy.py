@@ -145,6 +145,16 @@ def old_server_refusal(payload: Any) -> str | None:
     return None
 
 
+def _shown(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a message never echoes a whole upload).
+
+    >>> _shown("30"), _shown("9" * 100)
+    ("'30'", "'999999999999999999999999999999999999...")
+    """
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _whole(key: str, value: Any, low: int, high: int, unit: str = "") -> int:
     """An int from an int or a numeric string (as the old server's ``int()``), within ``[low, high]``."""
     number = None
@@ -156,7 +166,7 @@ def _whole(key: str, value: Any, low: int, high: int, unit: str = "") -> int:
         except ValueError:
             number = None
     if number is None or not low <= number <= high:
-        raise LegacyInputError(f"{key}: must be a whole number from {low} to {high}{unit}, got {value!r}")
+        raise LegacyInputError(f"{key}: must be a whole number from {low} to {high}{unit}, got {_shown(value)}")
     return number
 
 
@@ -207,7 +217,7 @@ def parse_add_patient(payload: Any) -> LegacyUpload:
         number = None if isinstance(rate, bool) or not isinstance(rate, (int, float, str)) else _float(rate)
         if number is None or not 0 <= number <= BREATH_RATE_MAX:
             raise LegacyInputError(f"breath_rate: must be a number from 0 to {BREATH_RATE_MAX} breaths/min, "
-                                   f"got {rate!r}")
+                                   f"got {_shown(rate)}")
         analysis["breath_rate_bpm"] = number
     if "apnea_count" in given:
         analysis["apnea_count"] = _whole("apnea_count", given["apnea_count"], 0, APNEA_MAX)
@@ -269,7 +279,7 @@ _JSON_TEXT = {"content": {"application/json": {"schema": {"type": "string"}}}}
 async def add_patient(request: Request, db: DbDep) -> FlaskJSONResponse:
     try:
         payload = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: arrays nested thousands deep
         return FlaskJSONResponse("body: must be a JSON object with the old client's keys", status_code=400)
     try:
         upload = parse_add_patient(payload)
@@ -303,7 +313,7 @@ async def cpap_query(room_number: str, db: DbDep) -> FlaskJSONResponse:
     # Polled by every old bedside client: one primary-key lookup, in the thread pool (db.poll).
     room = _int_or_none(room_number)
     if room is None:
-        return FlaskJSONResponse(f"room_number: must be a whole number, got {room_number!r}", status_code=400)
+        return FlaskJSONResponse(f"room_number: must be a whole number, got {_shown(room_number)}", status_code=400)
     row = await db.poll(room) if ROOM_MIN <= room <= ROOM_MAX else None
     if row is None or row[4] is None:
         return FlaskJSONResponse("Patient not in database", status_code=400)
