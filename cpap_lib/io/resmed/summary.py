@@ -9,11 +9,13 @@ breathing rate and tidal volume.
 
 Examples
 --------
->>> from pathlib import Path
->>> str_edf = Path("../shared/reference_data/resmed_airsense11/STR.edf")
->>> day = summary_for_day(str_edf, date(2024, 10, 17)) if str_edf.exists() else {"ahi": 0.3, "usage_h": 8.95}
->>> round(day["ahi"], 1), round(day["usage_h"], 2)
-(0.3, 8.95)
+>>> from cpap_lib.paths import REPO_ROOT
+>>> str_edf = REPO_ROOT.parent / "shared" / "reference_data" / "resmed_airsense11" / "STR.edf"  # the shared card
+>>> day = summary_for_day(str_edf, date(2024, 10, 17))
+>>> round(day["ahi"], 1), round(day["usage_h"], 2), day["mask_on_off"][0]
+(0.3, 8.95, ('2024-10-17T22:18:00', '2024-10-18T02:11:00'))
+>>> summary_for_day(str_edf, date(2024, 1, 1)) is None  # a day the card does not hold
+True
 """
 
 from __future__ import annotations
