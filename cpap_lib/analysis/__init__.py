@@ -15,8 +15,8 @@ Examples
 >>> result = analyze(sim.recording())
 >>> result.apnea_count, round(result.breath_rate_bpm) == round(sim.truth.breath_rate_bpm)
 (1, True)
->>> sorted(result.to_dict())[:4]
-['ahi', 'apnea_count', 'apnea_index', 'apneas']
+>>> {k: result.to_dict()[k] for k in ("ahi_rule", "severity")}
+{'ahi_rule': 'flow_50pct', 'severity': 'moderate'}
 """
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ from .decimate import minmax_lttb
 # The steps (breaths, events) import scipy (about 2 s on the lab machines): they are imported where
 # used, so that importing cpap_lib.analysis.decimate or .flow (server, reader, charts) stays cheap.
 
-__all__ = ["analyze", "analyze_file", "Analysis", "DEFAULT_PARAMS", "PARAM_RANGES", "METHODS"]
+__all__ = ["analyze", "analyze_file", "Analysis", "DEFAULT_PARAMS", "PARAM_RANGES", "METHODS", "HYPOPNEA_RULES"]
+
+HYPOPNEA_RULES = ("flow_50pct", "aasm_3pct", "cms_4pct", "candidates_30pct")
+"""Hypopnea rules ``hypopnea_rule`` accepts (defined in :mod:`cpap_lib.analysis.events`)."""
 
 DEFAULT_PARAMS: dict[str, float] = {
     "cutoff_hz": 2.0,
@@ -71,12 +74,14 @@ class Analysis:
         What was analysed.
     method : str
         ``"amplitude"`` (AASM) or ``"gap"`` (the old system's rule).
+    hypopnea_rule : str
+        The hypopnea rule scored (one of :data:`HYPOPNEA_RULES`); the AHI's rule.
     params : dict
         The parameters used (defaults filled in).
     breaths : pandas.DataFrame
         One row per breath, columns :data:`cpap_lib.analysis.breaths.BREATH_COLUMNS`.
     events : pandas.DataFrame
-        One row per apnea or hypopnea candidate, columns
+        One row per apnea or hypopnea (of :attr:`hypopnea_rule`), columns
         :data:`cpap_lib.analysis.events.EVENT_COLUMNS`.
     clean_time_s, clean_flow_lps : ndarray
         The low-passed flow (L/s) the breaths were found in, at the analysis
@@ -91,6 +96,7 @@ class Analysis:
     recording: Recording
     method: str
     params: dict[str, float]
+    hypopnea_rule: str
     breaths: Any
     events: Any
     clean_time_s: np.ndarray
@@ -125,7 +131,7 @@ class Analysis:
 
     @property
     def hypopneas(self):
-        """The hypopnea candidates (DataFrame)."""
+        """The hypopneas of :attr:`hypopnea_rule` (DataFrame)."""
         return self._events("hypopnea")
 
     @property
@@ -138,24 +144,27 @@ class Analysis:
 
     @property
     def apnea_index(self) -> float:
-        """Apneas per hour of recording."""
+        """Apneas per hour of breathing signal (time with flow data; gaps between sessions excluded)."""
         from . import events as _e
 
         return _e.events_per_hour(self.apnea_count, self.recording.duration_s)
 
     @property
     def ahi(self) -> float:
-        """Apneas plus hypopnea candidates per hour of recording."""
+        """Apnea-hypopnea index: (apneas + hypopneas of :attr:`hypopnea_rule`) per hour of breathing signal.
+
+        NaN for the exploratory ``candidates_30pct``, which never counts into an AHI.
+        """
         from . import events as _e
 
-        return _e.events_per_hour(self.apnea_count + self.hypopnea_count, self.recording.duration_s)
+        return _e.ahi_of(self.apnea_count, self.hypopnea_count, self.recording.duration_s, self.hypopnea_rule)
 
     @property
-    def severity(self) -> str:
-        """AASM band of the apnea index."""
+    def severity(self) -> str | None:
+        """AASM severity band of the AHI: normal < 5, mild 5-15, moderate 15-30, severe >= 30 /h (None without an AHI)."""
         from . import events as _e
 
-        return _e.severity(self.apnea_index)
+        return _e.severity(self.ahi)
 
     def _median(self, column: str) -> float:
         values = self.breaths[column].to_numpy()
@@ -217,6 +226,7 @@ class Analysis:
             "hypopneas": spans(self.hypopneas),
             "apnea_index": self.apnea_index,
             "ahi": self.ahi,
+            "ahi_rule": self.hypopnea_rule,
             "severity": self.severity,
             "tidal_volume_l": self.tidal_volume_l,
             "minute_ventilation_lpm": self.minute_ventilation_lpm,
@@ -239,8 +249,9 @@ class Analysis:
             + (f", {d['skipped_rows']} malformed rows skipped (lines {', '.join(map(str, d['skipped_lines']))}"
                + (", ..." if d["skipped_rows"] > len(d["skipped_lines"]) else "") + ")" if d["skipped_rows"] else ""),
             f"  breaths           {d['breath_count']}  ({num(d['breath_rate_bpm'], '.1f')} breaths/min)",
-            f"  apneas            {d['apnea_count']}  (apnea index {num(d['apnea_index'], '.1f')}/h: {d['severity']})",
-            f"  hypopnea cand.    {d['hypopnea_count']}  (AHI {num(d['ahi'], '.1f')}/h)",
+            f"  apneas            {d['apnea_count']}  (apnea index {num(d['apnea_index'], '.1f')}/h)",
+            f"  hypopneas         {d['hypopnea_count']}  ({d['ahi_rule']})",
+            f"  AHI               {num(d['ahi'], '.1f')}/h ({d['ahi_rule']}): {d['severity'] or 'n/a'}",
             f"  tidal volume      {num(d['tidal_volume_l'], '.3f')} L   minute ventilation {num(d['minute_ventilation_lpm'], '.2f')} L/min",
             f"  net volume        {num(d['net_volume_l'], '.2f')} L   mean leak {num(d['leak_lpm'], '.3f')} L/min",
         ]
@@ -255,20 +266,22 @@ class Analysis:
         )
 
 
-def _events_amplitude(x: np.ndarray, time_s: np.ndarray, fs_hz: float, breaths, p: dict[str, float]):
-    """``method="amplitude"``: apneas and hypopnea candidates by the AASM amplitude rule."""
+def _events_amplitude(x: np.ndarray, time_s: np.ndarray, fs_hz: float, breaths, p: dict[str, float],
+                      rule: str, spo2=None):
+    """``method="amplitude"``: apneas by the amplitude rule, hypopneas by ``rule``."""
     from . import events as _e
 
     return _e.events_find(
         x, time_s, fs_hz, breaths, apnea_drop=p["apnea_drop"], hypopnea_drop=p["hypopnea_drop"],
-        min_duration_s=p["min_event_s"], baseline_s=p["baseline_s"],
+        min_duration_s=p["min_event_s"], baseline_s=p["baseline_s"], hypopnea_rule=rule, spo2=spo2,
     )
 
 
-def _events_gap(x: np.ndarray, time_s: np.ndarray, fs_hz: float, breaths, p: dict[str, float]):
-    """``method="gap"``: apneas by the old system's gap rule, hypopnea candidates by the amplitude rule.
+def _events_gap(x: np.ndarray, time_s: np.ndarray, fs_hz: float, breaths, p: dict[str, float],
+                rule: str, spo2=None):
+    """``method="gap"``: apneas by the old system's gap rule, hypopneas by ``rule``.
 
-    The hypopnea candidates are the amplitude rule's (those not overlapping an
+    The hypopneas are those the amplitude step scores (not overlapping an
     amplitude-rule apnea), so the amplitude step runs here too; its apneas are
     replaced by the gap rule's.
     """
@@ -276,20 +289,24 @@ def _events_gap(x: np.ndarray, time_s: np.ndarray, fs_hz: float, breaths, p: dic
 
     from . import events as _e
 
-    amplitude = _events_amplitude(x, time_s, fs_hz, breaths, p)
+    amplitude = _events_amplitude(x, time_s, fs_hz, breaths, p, rule, spo2)
     gap = _e.events_gap_rule(breaths["peak_s"].to_numpy(), max_gap_s=p["max_gap_s"])
     return pd.concat([gap, amplitude[amplitude["kind"] == "hypopnea"]], ignore_index=True)
 
 
 _EVENT_METHODS = {"amplitude": _events_amplitude, "gap": _events_gap}
-"""The events step of each ``method``: ``(clean flow, time_s, fs_hz, breath table, params) -> events``."""
+"""The events step of each ``method``: ``(clean flow, time_s, fs_hz, breath table, params, rule, spo2) -> events``."""
 METHODS = tuple(_EVENT_METHODS)
 """The analysis methods (``analyze(method=...)``): ``("amplitude", "gap")``."""
 
 
-def _check_params(method: str, params: dict[str, Any]) -> dict[str, float]:
+def _check_params(method: str, params: dict[str, Any], hypopnea_rule: str | None = None) -> dict[str, float]:
     if method not in METHODS:
         raise ParameterError("method", f"must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+    if hypopnea_rule is not None and hypopnea_rule not in HYPOPNEA_RULES:
+        raise ParameterError(
+            "hypopnea_rule", f"must be one of {', '.join(map(repr, HYPOPNEA_RULES))}, got {hypopnea_rule!r}"
+        )
     unknown = set(params) - set(DEFAULT_PARAMS)
     if unknown:
         raise ParameterError(sorted(unknown)[0], f"unknown analysis parameter; known: {', '.join(DEFAULT_PARAMS)}")
@@ -329,8 +346,9 @@ def _gaps_as_spans(time_s: np.ndarray, segments: list[slice]) -> np.ndarray:
     return np.array([(time_s[a.stop - 1], time_s[b.start]) for a, b in zip(segments[:-1], segments[1:])]).reshape(-1, 2)
 
 
-def analyze(recording: Recording, *, method: str = "amplitude", **params: float) -> Analysis:
-    """Analyse a recording: breaths, breath rate, apneas, hypopnea candidates, volumes.
+def analyze(recording: Recording, *, method: str = "amplitude", hypopnea_rule: str | None = None,
+            **params: float) -> Analysis:
+    """Analyse a recording: breaths, breath rate, apneas, hypopneas by a named rule, AHI, volumes.
 
     Parameters
     ----------
@@ -340,6 +358,12 @@ def analyze(recording: Recording, *, method: str = "amplitude", **params: float)
     method : {"amplitude", "gap"}
         ``"amplitude"``: AASM amplitude rule; ``"gap"``: the old system's rule
         (any gap > ``max_gap_s`` between breath peaks is an apnea).
+    hypopnea_rule : str, optional
+        One of :data:`HYPOPNEA_RULES` (definitions in :mod:`cpap_lib.analysis.events`):
+        ``"flow_50pct"`` (flow only, device-comparable), ``"aasm_3pct"`` or
+        ``"cms_4pct"`` (need the recording's ``signals["spo2"]``), or the
+        exploratory ``"candidates_30pct"`` (no AHI). Default: ``"aasm_3pct"``
+        where the recording carries SpO2, else ``"flow_50pct"``.
     **params
         Any of :data:`DEFAULT_PARAMS`, each within :data:`PARAM_RANGES`:
         ``cutoff_hz`` (low-pass, Hz), ``threshold`` (breath threshold, fraction
@@ -354,15 +378,19 @@ def analyze(recording: Recording, *, method: str = "amplitude", **params: float)
     Raises
     ------
     ParameterError
-        Unknown method or parameter, or a value out of its range.
+        Unknown method, rule or parameter, a value out of its range, or an
+        oximetry rule for a recording without SpO2.
     RecordingError
         The recording holds no breath at all.
     """
     import pandas as pd
 
     from . import breaths as _b
+    from . import events as _e
 
-    p = _check_params(method, params)
+    p = _check_params(method, params, hypopnea_rule)
+    spo2 = recording.signals.get("spo2")
+    rule = _e.check_hypopnea_rule(hypopnea_rule or _e.default_hypopnea_rule(spo2), spo2)
     fs = recording.fs_hz
     t, flow = recording.time_s, recording.flow_lps
     # breaths and events are slow: analyse at most ~25 Hz (block means are the anti-alias filter)
@@ -379,7 +407,7 @@ def analyze(recording: Recording, *, method: str = "amplitude", **params: float)
         clean_x.append(x)
         table = _b.breaths_table(_b.breaths_find(x, fs_a, threshold=p["threshold"]), x, ts, fs_a)
         tables.append(table)
-        event_tables.append(_EVENT_METHODS[method](x, ts, fs_a, table, p))
+        event_tables.append(_EVENT_METHODS[method](x, ts, fs_a, table, p, rule, spo2))
     breaths = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     events = pd.concat(event_tables, ignore_index=True) if len(event_tables) > 1 else event_tables[0]
     events = events.sort_values("start_s", kind="stable").reset_index(drop=True)
@@ -395,6 +423,7 @@ def analyze(recording: Recording, *, method: str = "amplitude", **params: float)
         recording=recording,
         method=method,
         params=p,
+        hypopnea_rule=rule,
         breaths=breaths,
         events=events,
         clean_time_s=np.concatenate(clean_t),
@@ -404,7 +433,8 @@ def analyze(recording: Recording, *, method: str = "amplitude", **params: float)
     )
 
 
-def analyze_file(path: str | os.PathLike, *, method: str = "amplitude", **params: float) -> Analysis:
+def analyze_file(path: str | os.PathLike, *, method: str = "amplitude", hypopnea_rule: str | None = None,
+                 **params: float) -> Analysis:
     """Read a recording (lab text file or ResMed EDF) and analyse it.
 
     See :func:`analyze` for the parameters; reading goes through
@@ -412,5 +442,5 @@ def analyze_file(path: str | os.PathLike, *, method: str = "amplitude", **params
     """
     from ..io import read_recording
 
-    _check_params(method, params)  # a bad parameter is reported before any reading
-    return analyze(read_recording(path), method=method, **params)
+    _check_params(method, params, hypopnea_rule)  # a bad parameter is reported before any reading
+    return analyze(read_recording(path), method=method, hypopnea_rule=hypopnea_rule, **params)

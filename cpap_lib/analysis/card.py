@@ -123,7 +123,7 @@ def iter_card(
     """
     from . import _check_params, analyze
 
-    _check_params(method, params)
+    _check_params(method, {k: v for k, v in params.items() if k != "hypopnea_rule"}, params.get("hypopnea_rule"))
     card = card if isinstance(card, DeviceCard) else read_card(Path(card))
     for index, night in card.read_nights():
         if isinstance(night, DeviceDataError):

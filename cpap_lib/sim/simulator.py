@@ -33,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -75,7 +76,25 @@ APNEA_S = (12.0, 40.0)
 HYPOPNEA_S = (15.0, 40.0)
 PAUSE_S = (3.0, 7.0)
 APNEA_SCALE_MAX = 0.05
-HYPOPNEA_SCALE = (0.35, 0.60)
+HYPOPNEA_SCALE = (0.30, 0.40)
+"""Hypopnea breaths at 30-40 % of normal volume: a 60-70 % drop, a hypopnea by every named rule
+(devices' 50 %, the AASM's 30 %) even with 10 % breath-to-breath variability, and never an apnea."""
+PERIODIC_SCALE = (0.6, 1.4)
+"""Periodic breathing: breaths between events wax from 60 % to 140 % of normal and wane back."""
+SPO2_BASELINE_PCT = 96.0
+SPO2_NOISE_PCT = 0.15
+"""Sd of the oximeter's noise, percentage points (after its own averaging)."""
+SPO2_LAG_S = (12.0, 22.0)
+"""Circulation delay from the lungs to the finger probe: desaturations follow events by 12-22 s."""
+SPO2_NADIR_S = 6.0
+"""SpO2 stays at its nadir this long (a rounded bottom, longer than the oximeter's averaging)."""
+SPO2_RECOVERY_S = 10.0
+"""Time SpO2 takes to climb back to baseline after the nadir."""
+APNEA_DESATURATION_PCT = (4.0, 8.0)
+HYPOPNEA_DESATURATION_PCT = ((0.5, 1.5), (3.3, 3.6), (5.0, 7.0))
+"""A hypopnea's desaturation is drawn from one of three bands (equally likely): below both oximetry
+rules, >= 3 % but < 4 % (aasm_3pct only), >= 4 % (both); each band keeps clear of the 3 % and 4 %
+thresholds by more than the noise the analysis sees."""
 EVENT_GAP_S = 45.0
 """Least breathing time between two events (end of one to start of the next)."""
 EDGE_S = 60.0
@@ -116,10 +135,10 @@ class Truth:
     breath_periods_s : ndarray
         Cycle length of each counted breath (inserted pauses and apneas excluded).
     apneas, hypopneas, pauses : list of (start_s, end_s)
-        Apnea: end of the last normal breath before it to the onset of the first
-        normal breath after it. Hypopnea: onset of its first reduced breath to
-        the end of its last. Pause: a short zero-flow gap between two breaths
-        (3-7 s), not an event.
+        Apnea: the end of the last breath's expiration before it to the onset of
+        the next breath (the flat flow a scorer measures). Hypopnea: onset of
+        its first reduced breath to the end of its last. Pause: the same flat
+        flow as an apnea, shorter than 10 s (3-7 s by default): not an event.
     malformed_lines : list of int
         1-based physical line numbers of the inserted malformed rows (header = line 1).
     skipped_rows : int
@@ -140,6 +159,9 @@ class Truth:
         Apneas plus hypopneas per hour of ``duration_s``.
     net_volume_l : float
         Integral of the true flow over the recording (inspired minus expired), L.
+    apnea_desaturations_pct, hypopnea_desaturations_pct : list of float
+        With ``oximetry=1``: the depth of the desaturation (percentage points
+        below the 96 % baseline) that follows each apnea / hypopnea; empty otherwise.
 
     Examples
     --------
@@ -171,11 +193,22 @@ class Truth:
     apnea_index: float
     ahi: float = 0.0
     net_volume_l: float = 0.0
+    apnea_desaturations_pct: list[float] = field(default_factory=list)
+    hypopnea_desaturations_pct: list[float] = field(default_factory=list)
 
     @property
     def breath_count(self) -> int:
         """Number of counted breaths."""
         return int(self.breath_onsets_s.size)
+
+    def confirmed_hypopneas(self, min_desaturation_pct: float) -> list[tuple[float, float]]:
+        """The hypopneas followed by a desaturation of at least ``min_desaturation_pct`` (needs oximetry).
+
+        >>> truth = simulate_recording(seed=4, minutes=9, hypopneas=3, oximetry=1).truth
+        >>> len(truth.confirmed_hypopneas(3.0)) <= 3
+        True
+        """
+        return [h for h, d in zip(self.hypopneas, self.hypopnea_desaturations_pct) if d >= min_desaturation_pct]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (arrays become lists, intervals ``[start_s, end_s]``)."""
@@ -193,6 +226,8 @@ class Truth:
             "tidal_volume_l": float(self.tidal_volume_l),
             "leak_lps": float(self.leak_lps),
             "net_volume_l": float(self.net_volume_l),
+            "apnea_desaturations_pct": [float(x) for x in self.apnea_desaturations_pct],
+            "hypopnea_desaturations_pct": [float(x) for x in self.hypopnea_desaturations_pct],
             "apneas": [[float(a), float(b)] for a, b in self.apneas],
             "hypopneas": [[float(a), float(b)] for a, b in self.hypopneas],
             "pauses": [[float(a), float(b)] for a, b in self.pauses],
@@ -221,6 +256,8 @@ class Truth:
             apnea_index=float(data["apnea_index"]),
             ahi=float(data.get("ahi", 0.0)),
             net_volume_l=float(data.get("net_volume_l", 0.0)),
+            apnea_desaturations_pct=[float(x) for x in data.get("apnea_desaturations_pct", [])],
+            hypopnea_desaturations_pct=[float(x) for x in data.get("hypopnea_desaturations_pct", [])],
         )
 
     def to_json(self, path: str | os.PathLike) -> None:
@@ -250,12 +287,16 @@ class SimulatedRecording:
         The true patient flow, L/s, one value per valid row.
     truth : Truth
         The ground truth.
+    spo2 : Signal or None
+        The SpO2 signal (``oximetry=1``), in the recording's time base; the
+        lab's text format has no column for it, so only :meth:`recording` carries it.
     """
 
     table: np.ndarray
     malformed: list[tuple[int, str]]
     flow_lps: np.ndarray
     truth: Truth
+    spo2: Any = None
     _recording: Recording | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
@@ -277,7 +318,10 @@ class SimulatedRecording:
             write_lab_file(self, buffer)
             buffer.seek(0)
             buffer.name = f"simulated-seed-{self.truth.seed}.txt"
-            self._recording = read_lab_file(buffer)
+            rec = read_lab_file(buffer)
+            if self.spo2 is not None:
+                rec = dataclasses.replace(rec, signals={**rec.signals, "spo2": self.spo2})
+            self._recording = rec
         return self._recording
 
     def write(self, path: str | os.PathLike) -> Path:
@@ -357,10 +401,10 @@ class SimParams:
     rate_variability: float = _param(0.08, 0.0, 0.3, "relative sd of the breath period (periods clipped to +-35 %)")
     tidal_volume_l: float = _param(0.5, 0.05, 3.0, "mean tidal volume, L", "--tidal-volume", "L")
     amplitude_variability: float = _param(0.10, 0.0, 0.3, "relative sd of the tidal volume")
-    apneas: int = _param(0, 0, 10_000, "apneas: flow at 0-5 % of normal (or zero) for 12-40 s each", "--apneas", "K", whole=True)
-    hypopneas: int = _param(0, 0, 10_000, "hypopneas: whole breaths at 35-60 % of normal volume for 15-40 s each",
+    apneas: int = _param(0, 0, 10_000, "apneas: flow at 0-5 % of normal (or zero) for apnea_min_s-apnea_max_s (12-40 s) each", "--apneas", "K", whole=True)
+    hypopneas: int = _param(0, 0, 10_000, "hypopneas: whole breaths at 30-40 % of normal volume for 15-40 s each",
                             "--hypopneas", "K", whole=True)
-    pauses: int = _param(0, 0, 10_000, "short pauses: zero flow for 3-7 s between two breaths (not events)",
+    pauses: int = _param(0, 0, 10_000, "short pauses: flat flow for pause_min_s-pause_max_s (3-7 s) between two breaths (not events)",
                          "--pauses", "K", whole=True)
     leak_lps: float = _param(0.0, 0.0, 2.0, "constant leak flow added during breath cycles, L/s", "--leak", "LPS")
     noise_counts: float = _param(0.7, 0.0, 20.0, "sd of the Gaussian sensor noise of each pressure port, ADC counts",
@@ -370,6 +414,19 @@ class SimParams:
     malformed_rows: int = _param(0, 0, None, "extra corrupted lines inserted at random positions, cycling through the "
                                  "MALFORMED_KINDS", "--malformed", "K", whole=True)
     start_s: float = _param(2.685, 0.0, 1e6, "time of the first row, s (the lab's files start a few seconds after 0)")
+    apnea_min_s: float = _param(APNEA_S[0], 10.0, 120.0, "shortest apnea, s: flat flow from the end of the last "
+                                "expiration to the next onset, as a scorer measures it")
+    apnea_max_s: float = _param(APNEA_S[1], 10.0, 120.0, "longest apnea, s (at least apnea_min_s)")
+    pause_min_s: float = _param(PAUSE_S[0], 1.0, 9.9, "shortest short pause, s (measured as apneas are)")
+    pause_max_s: float = _param(PAUSE_S[1], 1.0, 9.9, "longest short pause, s (at least pause_min_s; under 10 s)")
+    expiration_scale: float = _param(1.0, 0.02, 1.0, "share of the expiration the patient venturi sees: below 1 the "
+                                     "patient breathes out through the mouth (mask leak) or the expiratory port "
+                                     "floors, and the flow shows inspirations only", "--expiration-scale", "X")
+    periodic_breathing: int = _param(0, 0, 1, "1: breaths between events wax and wane (PERIODIC_SCALE), as in "
+                                     "Cheyne-Stokes breathing around central apneas", whole=True)
+    oximetry: int = _param(0, 0, 1, "1: add an SpO2 signal (1 Hz, recording().signals['spo2']), each apnea and "
+                           "hypopnea followed by a desaturation (12-22 s circulation delay, noise; depths in the "
+                           "truth)", "--oximetry", "0|1", whole=True)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -380,6 +437,19 @@ class SimParams:
             object.__setattr__(self, name, value)
         high = self.samples - 1
         object.__setattr__(self, "malformed_rows", _check_count("malformed_rows", self.malformed_rows, high=high))
+        for low, high_name in (("apnea_min_s", "apnea_max_s"), ("pause_min_s", "pause_max_s")):
+            if getattr(self, high_name) < getattr(self, low):
+                raise ParameterError(high_name, f"must be at least {low} ({getattr(self, low):g}), got {getattr(self, high_name):g}")
+
+    @property
+    def apnea_s(self) -> tuple[float, float]:
+        """Range of apnea durations, s."""
+        return self.apnea_min_s, self.apnea_max_s
+
+    @property
+    def pause_s(self) -> tuple[float, float]:
+        """Range of short pause durations, s."""
+        return self.pause_min_s, self.pause_max_s
 
     @property
     def samples(self) -> int:
@@ -427,7 +497,8 @@ def _fields_doc() -> str:
 SimParams.__doc__ = SimParams.__doc__.replace("\n    Examples\n", _fields_doc() + "\n    Examples\n", 1)
 
 
-def _least_event_time_s(t_max: float, apneas: int, hypopneas: int, pauses: int) -> float:
+def _least_event_time_s(t_max: float, apneas: int, hypopneas: int, pauses: int,
+                        apnea_s: tuple[float, float] = APNEA_S, pause_s: tuple[float, float] = PAUSE_S) -> float:
     """Shortest recording (s) that holds these events at their minimum durations.
 
     Reserves the edges, the least gaps, one breath of overrun before each
@@ -438,7 +509,7 @@ def _least_event_time_s(t_max: float, apneas: int, hypopneas: int, pauses: int) 
     if k == 0:
         return 0.0
     fixed = 2 * EDGE_S + EVENT_GAP_S * (k - 1) + k * t_max
-    return fixed + apneas * APNEA_S[0] + pauses * PAUSE_S[0] + hypopneas * (HYPOPNEA_S[0] + t_max)
+    return fixed + apneas * apnea_s[0] + pauses * pause_s[0] + hypopneas * (HYPOPNEA_S[0] + t_max)
 
 
 def minimum_minutes(*, apneas: int = 0, hypopneas: int = 0, pauses: int = 0, rate_bpm: float = 15.0) -> float:
@@ -463,7 +534,8 @@ def minimum_minutes(*, apneas: int = 0, hypopneas: int = 0, pauses: int = 0, rat
     return max(0.1, math.ceil(least / 60 * 10 - 1e-9) / 10)
 
 
-def _event_budget(total_s: float, t_max: float, apneas: int, hypopneas: int, pauses: int) -> float:
+def _event_budget(total_s: float, t_max: float, apneas: int, hypopneas: int, pauses: int,
+                  apnea_s: tuple[float, float] = APNEA_S, pause_s: tuple[float, float] = PAUSE_S) -> float:
     """How far event durations may stretch above their minimum (0..1) so all events fit.
 
     Raises ParameterError if even the shortest events do not fit.
@@ -471,7 +543,7 @@ def _event_budget(total_s: float, t_max: float, apneas: int, hypopneas: int, pau
     k = apneas + hypopneas + pauses
     if k == 0:
         return 1.0
-    least = _least_event_time_s(t_max, apneas, hypopneas, pauses)
+    least = _least_event_time_s(t_max, apneas, hypopneas, pauses, apnea_s, pause_s)
     if least > total_s:
         raise ParameterError(
             "minutes",
@@ -480,8 +552,8 @@ def _event_budget(total_s: float, t_max: float, apneas: int, hypopneas: int, pau
             f"first or last {EDGE_S:g} s); at least {math.ceil(least / 60 * 10 - 1e-9) / 10:g} minutes are needed",
         )
     stretch = (
-        apneas * (APNEA_S[1] - APNEA_S[0])
-        + pauses * (PAUSE_S[1] - PAUSE_S[0])
+        apneas * (apnea_s[1] - apnea_s[0])
+        + pauses * (pause_s[1] - pause_s[0])
         + hypopneas * max(HYPOPNEA_S[1] - HYPOPNEA_S[0] - t_max, 0.0)
     )
     return 1.0 if stretch <= 0 else min(1.0, (total_s - least) / stretch)
@@ -515,7 +587,8 @@ def _build_timeline(rng, *, total_s, t_max, kinds, pool, hypopnea_parts, duratio
     """Lay breaths and events end to end; return (breath cycles with onsets, event intervals).
 
     Event ``j`` starts at the end of the first breath that ends at or after its
-    planned start; planned starts keep the edges and gaps even after that overrun.
+    planned start (an apnea or pause at the end of that breath's expiration);
+    planned starts keep the edges and gaps even after that overrun.
     """
     lengths = np.array(
         [hypopnea_parts[j]["period"].sum() if kind == "hypopnea" else durations[j] for j, kind in enumerate(kinds)]
@@ -547,12 +620,16 @@ def _build_timeline(rng, *, total_s, t_max, kinds, pool, hypopnea_parts, duratio
     planned = EDGE_S + shares[0]
     for j, kind in enumerate(kinds):
         normal_until(planned)
-        start = t
+        before = start = t
         if kind == "hypopnea":
             lay(hypopnea_parts[j])
         else:
-            t += float(durations[j])
-        shift += t - start
+            # an apnea or pause is the flat flow from the end of the last expiration to the next onset:
+            # it includes that breath's own end-expiratory pause
+            last = parts[-1]
+            start = t - float(last["period"][-1] - last["t_ins"][-1] - last["t_exp"][-1])
+            t = max(start + float(durations[j]), t)
+        shift += t - before
         intervals.append((kind, start, t))
         planned += t_max + lengths[j] + EVENT_GAP_S + shares[j + 1]
     normal_until(total_s)
@@ -561,7 +638,8 @@ def _build_timeline(rng, *, total_s, t_max, kinds, pool, hypopnea_parts, duratio
     return cycles, intervals
 
 
-def _flow_from_cycles(tau: np.ndarray, cycles: dict[str, np.ndarray], leak_lps: float) -> np.ndarray:
+def _flow_from_cycles(tau: np.ndarray, cycles: dict[str, np.ndarray], leak_lps: float,
+                      expiration_scale: float = 1.0) -> np.ndarray:
     """Sample the breath cycles at times ``tau`` (vectorized, one searchsorted)."""
     from scipy.special import beta
 
@@ -575,10 +653,46 @@ def _flow_from_cycles(tau: np.ndarray, cycles: dict[str, np.ndarray], leak_lps: 
     u = np.clip((phase - t_ins) / t_exp, 0.0, 1.0)
     expiring = ~inspiring & (phase < t_ins + t_exp)
     flow = np.where(inspiring, volume * np.pi / (2 * t_ins) * np.sin(np.pi * np.clip(phase / t_ins, 0, 1)), 0.0)
-    flow -= np.where(expiring, volume / (t_exp * beta(a + 1, b + 1)) * u**a * (1 - u) ** b, 0.0)
+    flow -= expiration_scale * np.where(expiring, volume / (t_exp * beta(a + 1, b + 1)) * u**a * (1 - u) ** b, 0.0)
     if leak_lps:
         flow += np.where(phase < cycles["period"][idx], leak_lps, 0.0)
     return flow
+
+
+def _wax_and_wane(cycles: dict[str, np.ndarray], intervals, total_s: float) -> None:
+    """Scale the normal breaths between events by a crescendo-decrescendo envelope (in place)."""
+    bounds = np.array([(a, b) for _, a, b in intervals]).reshape(-1, 2)
+    ends = np.concatenate(([0.0], bounds[:, 1]))  # end of the previous event (or the start)
+    starts = np.concatenate((bounds[:, 0], [total_s]))  # start of the next event (or the end)
+    onset = cycles["onset"]
+    gap = np.clip(np.searchsorted(bounds[:, 0], onset, side="right"), 0, starts.size - 1)
+    u = np.clip((onset - ends[gap]) / np.maximum(starts[gap] - ends[gap], 1e-9), 0.0, 1.0)
+    envelope = PERIODIC_SCALE[0] + (PERIODIC_SCALE[1] - PERIODIC_SCALE[0]) * np.sin(np.pi * u)
+    normal = cycles["scale"] == 1.0
+    cycles["volume"] = np.where(normal, cycles["volume"] * envelope, cycles["volume"])
+
+
+def _spo2_signal(seed: int, intervals, total_s: float, start_s: float):
+    """SpO2 at 1 Hz with a desaturation after every apnea and hypopnea; (Signal, depths per interval)."""
+    from ..recording import Signal
+
+    rng = np.random.default_rng((seed, 0x5902))  # its own stream: the flow is the same with or without
+    t = np.arange(0.0, total_s, 1.0)
+    drop = np.zeros(t.size)
+    depths: list[float | None] = []
+    for kind, a, b in intervals:
+        if kind == "pause":
+            depths.append(None)
+            continue
+        band = APNEA_DESATURATION_PCT if kind == "apnea" else HYPOPNEA_DESATURATION_PCT[int(rng.integers(0, 3))]
+        depth = float(rng.uniform(*band))
+        lag = float(rng.uniform(*SPO2_LAG_S))
+        fall = np.clip((t - (a + lag)) / max(b - a, 1e-9), 0.0, 1.0)
+        rise = np.clip((t - (b + lag + SPO2_NADIR_S)) / SPO2_RECOVERY_S, 0.0, 1.0)
+        drop = np.maximum(drop, depth * (fall - rise))
+        depths.append(depth)
+    values = SPO2_BASELINE_PCT - drop + SPO2_NOISE_PCT * rng.standard_normal(t.size)
+    return Signal("spo2", "%", start_s + t, np.round(values, 1)), depths
 
 
 def _adc_columns(rng: np.random.Generator, flow_lps: np.ndarray, pressure_cmh2o: float, noise_counts: float):
@@ -652,7 +766,7 @@ def simulate_recording(**params: Any) -> SimulatedRecording:
     period_s = 60.0 / p.rate_bpm
     t_max = period_s * (1 + PERIOD_CLIP)
     t_min = period_s * (1 - PERIOD_CLIP)
-    stretch = _event_budget(total_s, t_max, p.apneas, p.hypopneas, p.pauses)
+    stretch = _event_budget(total_s, t_max, p.apneas, p.hypopneas, p.pauses, p.apnea_s, p.pause_s)
     rng = np.random.default_rng(p.seed)
 
     # events: order, durations, scales
@@ -667,11 +781,11 @@ def simulate_recording(**params: Any) -> SimulatedRecording:
     hyp_pool_size = math.ceil(HYPOPNEA_S[1] / t_min) + 2
     for j, kind in enumerate(kinds):
         if kind == "apnea":
-            durations[j] = APNEA_S[0] + u[j] * stretch * (APNEA_S[1] - APNEA_S[0])
+            durations[j] = p.apnea_min_s + u[j] * stretch * (p.apnea_max_s - p.apnea_min_s)
             # a third of apneas have no flow at all, the others 1-5 % of normal
             scales[j] = 0.0 if scale_draw[j] < 1 / 3 else 0.01 + (APNEA_SCALE_MAX - 0.01) * (1.5 * scale_draw[j] - 0.5)
         elif kind == "pause":
-            durations[j] = PAUSE_S[0] + u[j] * stretch * (PAUSE_S[1] - PAUSE_S[0])
+            durations[j] = p.pause_min_s + u[j] * stretch * (p.pause_max_s - p.pause_min_s)
             scales[j] = 0.0
         else:
             target = HYPOPNEA_S[0] + u[j] * stretch * hyp_span
@@ -691,7 +805,9 @@ def simulate_recording(**params: Any) -> SimulatedRecording:
 
     # true flow, sampled
     tau = np.arange(n) / p.fs_hz
-    flow = _flow_from_cycles(tau, cycles, p.leak_lps)
+    if p.periodic_breathing:
+        _wax_and_wane(cycles, intervals, total_s)
+    flow = _flow_from_cycles(tau, cycles, p.leak_lps, p.expiration_scale)
     peak_normal = p.tidal_volume_l * np.pi / (2 * _INSPIRATION_FRACTION * period_s)
     for j, (kind, start, end) in enumerate(intervals):
         if kind == "apnea" and scales[j] > 0:  # a whole number of faint efforts: no net volume
@@ -748,7 +864,12 @@ def simulate_recording(**params: Any) -> SimulatedRecording:
         # committed truth files must be what make_samples writes on every machine
         net_volume_l=round(float(flow.sum() / p.fs_hz), 9),
     )
-    return SimulatedRecording(table=table, malformed=malformed, flow_lps=flow, truth=truth)
+    spo2 = None
+    if p.oximetry:
+        spo2, depths = _spo2_signal(p.seed, intervals, total_s, p.start_s)
+        truth.apnea_desaturations_pct = [d for (kd, _, _), d in zip(intervals, depths) if kd == "apnea"]
+        truth.hypopnea_desaturations_pct = [d for (kd, _, _), d in zip(intervals, depths) if kd == "hypopnea"]
+    return SimulatedRecording(table=table, malformed=malformed, flow_lps=flow, truth=truth, spo2=spo2)
 
 
 # --------------------------------------------------------------------------- writing

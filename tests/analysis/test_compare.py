@@ -5,7 +5,7 @@ breath rate vs RespRate, median |diff| 0.18 breaths/min over the night (per
 session 0.16 / 0.64 / 0.17 / 0.22), 87 % of trend times within 1/min; tidal
 volume vs TidVol, median |diff| 0.016 L.  Device apneas: both the obstructive
 (06:54:33) and the central apnea (06:54:57) are found with the defaults; our
-flat-flow spans measure 10.1 s and 9.9 s, and event durations are compared in
+flat-flow spans measure 10.1 s and 9.9 s (the device: 10 s each), and event durations are compared in
 whole seconds as the device reports them.
 """
 
@@ -25,8 +25,6 @@ from support import REFERENCE_DATA
 CARD = REFERENCE_DATA / "resmed_airsense11"
 NIGHT = CARD / "DATALOG" / "20241017"
 LAST_BRP = NIGHT / "20241018_055256_BRP.edf"
-DEVICE_MATCHED = {"min_event_s": 9.5}
-"""The one change that makes our analysis find both device apneas (see module docstring)."""
 
 
 @pytest.fixture(scope="module")
@@ -70,28 +68,18 @@ def test_device_central_apnea_is_found_with_the_defaults(result):
     assert result.sessions[3].events["apnea"].device_found >= 1
 
 
-def test_both_device_apneas_are_found_with_a_half_second_duration_tolerance(night):
-    result = cmp.compare(night.sessions[3], **DEVICE_MATCHED)
+def test_the_defaults_find_both_device_apneas_with_spans_that_overlap_the_devices(night):
+    result = cmp.compare(night.sessions[3])
     dev = result.night.device_events
     apneas = dev[dev.kind.isin(["obstructive_apnea", "central_apnea"])]
     assert apneas.found.all()
     ours = result.night.our_events
     found = ours[(ours.kind == "apnea") & ours.confirmed]
     assert len(found) == 2
-    # our spans overlap the device's (device: 3687-3697 and 3711-3721 s in the BRP time base)
-    assert found.start_s.round().tolist() == [3687.0, 3710.0]
-    ev = result.night.events["apnea"]
-    assert (ev.sensitivity, ev.ppv) == (1.0, 0.5)
-
-
-def test_the_defaults_find_both_device_apneas_measured_within_half_a_second_of_10_s(night):
-    from cpap_lib.analysis import analyze
-
-    ev = analyze(night.sessions[3].recording).events
-    ap = ev[(ev.kind == "apnea") & (ev.start_s > 3680) & (ev.end_s < 3725)]
-    # the device scores whole seconds (10 s each); our flat-flow spans measure 9.5-10.5 s
-    assert len(ap) == 2
-    assert ((ap.duration_s >= 9.5) & (ap.duration_s < 10.5)).all()
+    # device: 3687-3697 and 3711-3721 s in the BRP time base; ours reach back over the faint flow before
+    # the first one (no breath found in it) and each lasts at least the device's 10 s
+    for (a, b), (da, db) in zip(found[["start_s", "end_s"]].to_numpy(), [(3687.0, 3697.0), (3711.0, 3721.0)]):
+        assert a <= da + 1 and b >= db - 1 and b - a >= 10.0
 
 
 def test_comparison_is_json_safe_and_complete(result):

@@ -1,4 +1,4 @@
-"""Event rules on constructed signals: apneas, hypopnea candidates, short pauses, gap rule, severity."""
+"""Event rules on constructed signals: apneas at the margins, hypopnea rules, short pauses, gap rule, AHI, severity."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from cpap_lib.analysis.breaths import breaths_find, breaths_table
 from cpap_lib.errors import ParameterError
-from cpap_lib.analysis.events import events_find, events_gap_rule, events_per_hour, runs, severity
+from cpap_lib.analysis.events import ahi_of, events_find, events_gap_rule, events_per_hour, runs, severity
 
 FS = 25.0
 
@@ -90,3 +90,48 @@ def test_events_find_checks_its_arrays_and_rate_once():
         events_find(x, t, -1.0, table)
     with pytest.raises(ParameterError, match=r"^time_s: must have one value per sample of x"):
         events_find(x, t[:-1], FS, table)
+
+
+def test_a_residual_4_hz_probe_oscillation_does_not_hide_an_apnea():
+    t = np.arange(int(12 * FS)) / FS
+    probe = 0.03 * np.sin(2 * np.pi * 4.0 * t)  # the device's forced-oscillation probe, 1 cmH2O at 4 Hz
+    x = np.r_[breathing(120), probe, breathing(60)]
+    ev = find(flow_clean_25(x))
+    assert ev["kind"].tolist() == ["apnea"]
+
+
+def test_80_to_90_percent_drops_are_apneas_as_devices_score_them_and_70_percent_is_a_hypopnea():
+    t = np.arange(int(14 * FS)) / FS
+    drift = 0.075 * np.sin(2 * np.pi * t / 14.0)  # slow, shallow: 15 % of the 1 L/s excursion, no breath in it
+    assert find(np.r_[breathing(120), drift, breathing(60)])["kind"].tolist() == ["apnea"]
+    assert find(np.r_[breathing(120), breathing(16, amp=0.09), breathing(60)])["kind"].tolist() == ["apnea"]
+    assert find(np.r_[breathing(120), breathing(16, amp=0.15), breathing(60)])["kind"].tolist() == ["hypopnea"]
+
+
+def test_a_faint_bump_before_the_next_breath_does_not_end_the_apnea():
+    bump = 0.1 * np.sin(np.pi * np.arange(int(1.0 * FS)) / FS) ** 2  # 10 % of the excursion, 1 s
+    x = np.r_[breathing(120), np.zeros(int(8.5 * FS)), bump, np.zeros(int(0.5 * FS)), breathing(60)]
+    ev = find(x)
+    assert ev["kind"].tolist() == ["apnea"] and ev.loc[0, "duration_s"] >= 10.0
+
+
+def test_flow_rule_hypopnea_needs_half_the_ventilation_and_a_recovery():
+    halved = np.r_[breathing(120), breathing(20, amp=0.2), breathing(60)]
+    ev = find(halved)
+    assert ev["kind"].tolist() == ["hypopnea"]
+    assert find(np.r_[breathing(120), breathing(20, amp=0.3), breathing(60)]).empty  # a 40 % drop is not enough
+    t = np.arange(halved.size) / FS
+    table = breaths_table(breaths_find(halved, FS), halved, t, FS)
+    assert events_find(halved, t, FS, table, hypopnea_rule="candidates_30pct")["kind"].tolist() == ["hypopnea"]
+
+
+def test_ahi_and_severity_follow_the_named_rule():
+    assert ahi_of(4, 4, 3600.0, "flow_50pct") == 8.0
+    assert np.isnan(ahi_of(4, 4, 3600.0, "candidates_30pct"))
+    assert severity(ahi_of(10, 10, 3600.0, "aasm_3pct")) == "moderate" and severity(float("nan")) is None
+
+
+def flow_clean_25(x):
+    from cpap_lib.analysis.breaths import flow_clean
+
+    return flow_clean(x, FS)
