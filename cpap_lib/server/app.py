@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from ..errors import NotFoundError
 from .alarms import ALARM_RULES_HELP, AlarmRules
 from .db import Database
-from .middleware import AccessLog, BodySizeLimit, BrowserGuard, FailSafe, route_of
+from .middleware import AccessLog, BodySizeLimit, BrowserGuard, FailSafe, WriteQueue, route_of
 from .routes import ROUTERS
 from .settings import Settings
 
@@ -45,7 +45,8 @@ async def _database_error(request: Request, exc: SQLAlchemyError) -> JSONRespons
     # One line per outage (DatabaseStatus), not per request; the exception text may quote stored values.
     request.app.state.db.status.failed(exc)
     logger.debug("event=db_error route=%s error=%s", route_of(request.scope), type(exc).__name__)
-    return JSONResponse({"detail": "database unavailable; try again shortly"}, status_code=503)
+    sentence = getattr(exc, "sentence", None) or "database unavailable; try again shortly"
+    return JSONResponse({"detail": sentence}, status_code=503)
 
 
 def _warn_legacy_networks(settings: Settings) -> None:
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(IntegrityError, _conflict)
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_middleware(FailSafe, deadline_s=settings.request_timeout_s, status=app.state.db.status)
+    app.add_middleware(WriteQueue, per_minute=settings.writes_per_minute if settings.auth_enabled else None)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(BrowserGuard, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(AccessLog)

@@ -35,9 +35,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
@@ -49,7 +51,7 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import ParameterError
 from .migrations import prepare_schema
 
-__all__ = ["DB_TIMEOUT_S", "POLL_SQL", "Database", "DatabaseStatus", "make_engine"]
+__all__ = ["DB_TIMEOUT_S", "POLL_SQL", "Database", "DatabaseFileError", "DatabaseStatus", "make_engine"]
 
 logger = logging.getLogger("cpap_lib.server.db")
 
@@ -108,6 +110,23 @@ def make_engine(url: str) -> Engine:
         return create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=DB_TIMEOUT_S,
                              connect_args=_PG_CONNECT_ARGS)
     raise ParameterError("database_url", f"unsupported database {backend!r}; use sqlite:/// or postgresql+psycopg://")
+
+
+MIN_FREE_BYTES = 16 * 2**20
+"""Free disk space below which the SQLite database counts as full."""
+
+
+class DatabaseFileError(SQLAlchemyError):
+    """The database file is not usable; ``sentence`` says why (answered 503)."""
+
+    def __init__(self, sentence: str):
+        super().__init__(sentence)
+        self.sentence = sentence
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
 
 
 class DatabaseStatus:
@@ -173,6 +192,42 @@ class Database:
         self._poll_sql = POLL_SQL.format(placeholder="?" if self.dialect == "sqlite" else "%s")
         self.status = DatabaseStatus()
         self.revision = prepare_schema(self.engine)
+        database = make_url(url).database if self.dialect == "sqlite" else None
+        self.path = Path(database).resolve() if database not in (None, "", ":memory:") else None
+        self._identity = _identity(self.path) if self.path else None
+
+    def problem(self) -> str | None:
+        """What is wrong with the SQLite file this server opened, or None.
+
+        The file must still be the one opened at start (not deleted or
+        replaced: SQLite would go on writing into the deleted file and lose it
+        all at restart), writable (permissions and mount) and on a disk with
+        at least :data:`MIN_FREE_BYTES` free.
+        """
+        if self.path is None:
+            return None
+        try:
+            identity = _identity(self.path)
+        except FileNotFoundError:
+            return f"the database file {self.path} was deleted under the running server; restore it and restart"
+        except OSError as exc:
+            return f"the database file {self.path} cannot be examined: {exc.strerror}"
+        if identity != self._identity:
+            return f"the database file {self.path} was replaced under the running server; restart it"
+        mode = self.path.stat().st_mode
+        if not (os.access(self.path, os.W_OK) and mode & 0o222) or not os.access(self.path.parent, os.W_OK):
+            return f"the database file {self.path} (or its folder) is read-only"
+        disk = os.statvfs(self.path.parent)
+        if disk.f_flag & os.ST_RDONLY:
+            return f"the database file {self.path} is on a read-only file system"
+        if disk.f_bavail * disk.f_frsize < MIN_FREE_BYTES:
+            return f"the disk holding {self.path} is full (less than {MIN_FREE_BYTES // 2**20} MB free)"
+        return None
+
+    def _check_file(self) -> None:
+        problem = self.problem()
+        if problem is not None:
+            raise DatabaseFileError(problem)
 
     @contextlib.contextmanager
     def _watched(self) -> Iterator[None]:
@@ -194,9 +249,17 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
-        """A session in one transaction, committed on success, rolled back on error."""
-        with self._watched(), self._write_lock, self._sessions() as session, session.begin():
-            yield session
+        """A session in one transaction, committed on success, rolled back on error.
+
+        Raises
+        ------
+        DatabaseFileError
+            Before writing, if the SQLite file is gone, replaced, read-only or on a full disk.
+        """
+        with self._watched():
+            self._check_file()
+            with self._write_lock, self._sessions() as session, session.begin():
+                yield session
 
     def poll_row(self, room: int) -> tuple | None:
         """``(room, command_id, cmh2o, commanded_at, current_admission_id)`` of a room, or None for no room.

@@ -15,6 +15,7 @@ reaches the logs.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -25,16 +26,18 @@ import numpy as np
 
 from .settings import host_allowed
 
-__all__ = ["AccessLog", "BodySizeLimit", "BrowserGuard", "FailSafe", "log_value", "route_of"]
+__all__ = ["AccessLog", "BodySizeLimit", "BrowserGuard", "FailSafe", "WriteQueue", "log_value", "route_of"]
 
 access_logger = logging.getLogger("cpap_lib.server.access")
 error_logger = logging.getLogger("cpap_lib.server")
 
 
-async def _send_json(send, status: int, detail: str) -> None:
+async def _send_json(send, status: int, detail: str, headers: dict[bytes, bytes | str] | None = None) -> None:
     body = json.dumps({"detail": detail}).encode()
+    extra = [(k, v.encode() if isinstance(v, str) else v) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *extra]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -261,6 +264,60 @@ class FailSafe:
                 await _send_json(send, 500, "internal error; the server logged it")
             except Exception:  # the response had started: nothing more to say
                 pass
+
+
+class WriteQueue:
+    """Writes wait their turn on the event loop, so reads always find a free thread.
+
+    At most ``concurrent`` writing requests (POST / PUT / PATCH / DELETE) run
+    at once; up to ``waiting`` more wait for a turn without holding a thread;
+    beyond that the answer is 503 at once. With ``per_minute`` set, each bearer
+    token may start that many writes per minute (429 after, with Retry-After).
+    """
+
+    def __init__(self, app, concurrent: int = 4, waiting: int = 64, per_minute: int | None = None):
+        self.app = app
+        self.turns = asyncio.Semaphore(concurrent)
+        self.waiting_limit = waiting
+        self.waiting = 0
+        self.per_minute = per_minute
+        self.recent: dict[bytes, list[float]] = {}
+
+    def _over_quota(self, scope) -> float | None:
+        """Seconds until this token may write again, or None."""
+        token = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        if self.per_minute is None or token is None:
+            return None
+        now = time.monotonic()
+        key = hashlib.sha256(token).digest()
+        stamps = [t for t in self.recent.get(key, ()) if now - t < 60.0]
+        if len(stamps) >= self.per_minute:
+            self.recent[key] = stamps
+            return 60.0 - (now - stamps[0])
+        stamps.append(now)
+        self.recent[key] = stamps
+        if len(self.recent) > 10_000:  # forget tokens that stopped writing
+            self.recent = {k: v for k, v in self.recent.items() if now - v[-1] < 60.0}
+        return None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in _UNSAFE_METHODS:
+            return await self.app(scope, receive, send)
+        wait = self._over_quota(scope)
+        if wait is not None:
+            return await _send_json(send, 429, f"more than {self.per_minute} writes a minute with this token; "
+                                               f"try again in {wait:.0f} s", {b"retry-after": str(int(wait) + 1)})
+        if self.waiting >= self.waiting_limit:
+            return await _send_json(send, 503, "too many writes waiting; try again shortly", {b"retry-after": b"1"})
+        self.waiting += 1
+        try:
+            await self.turns.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.turns.release()
 
 
 class AccessLog:

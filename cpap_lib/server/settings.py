@@ -16,6 +16,8 @@ variable               meaning                                         default
 ``CPAP_MAX_BODY_BYTES`` largest accepted request body                  8,000,000
 ``CPAP_REQUEST_TIMEOUT_S`` longest a request may take before it is      10
                        answered 503 (a database that does not answer)
+``CPAP_WRITES_PER_MINUTE`` uploads and commands one token may send      120
+                       a minute (429 after; with tokens only)
 ``CPAP_ALLOWED_HOSTS`` further names of this server (``Host``          loopback names and the
                        header), comma-separated; any other Host is     listening address
                        refused (DNS rebinding)
@@ -71,6 +73,7 @@ __all__ = ["DEFAULT_DATABASE_URL", "ROLES", "Grant", "LOOPBACK_NAMES", "Settings
 DEFAULT_DATABASE_URL = "sqlite:///cpap_lab.db"
 DEFAULT_MAX_BODY_BYTES = 8_000_000
 DEFAULT_REQUEST_TIMEOUT_S = 10.0
+DEFAULT_WRITES_PER_MINUTE = 120
 ROLES = ("device", "staff")
 TOKEN_HELP = (
     "set CPAP_DEVICE_TOKEN and/or CPAP_STAFF_TOKEN (comma-separated bearer tokens), "
@@ -237,6 +240,8 @@ class Settings:
         Networks whose clients may use the old device routes without a token.
     request_timeout_s : float
         A request without a response after this long is answered 503.
+    writes_per_minute : int
+        Writes one token may start a minute (429 after); only with tokens.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -245,6 +250,7 @@ class Settings:
     allowed_hosts: frozenset[str] = LOOPBACK_NAMES
     legacy_networks: tuple[Network, ...] = ()
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+    writes_per_minute: int = DEFAULT_WRITES_PER_MINUTE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -262,9 +268,11 @@ class Settings:
         if limit < 1024:
             raise ParameterError("CPAP_MAX_BODY_BYTES", f"must be at least 1024, got {limit}")
         timeout = _number_setting(env, "CPAP_REQUEST_TIMEOUT_S", DEFAULT_REQUEST_TIMEOUT_S, 0.5, 600)
+        writes = int(_number_setting(env, "CPAP_WRITES_PER_MINUTE", DEFAULT_WRITES_PER_MINUTE, 1, 1_000_000))
         hosts = LOOPBACK_NAMES | {h.lower() for h in _split_tokens(env.get("CPAP_ALLOWED_HOSTS"))}
         return cls(database_url=env.get("CPAP_DATABASE_URL") or DEFAULT_DATABASE_URL, grants=tuple(grants),
                    max_body_bytes=limit, allowed_hosts=frozenset(hosts), request_timeout_s=timeout,
+                   writes_per_minute=writes,
                    legacy_networks=parse_networks(env.get("CPAP_LEGACY_NETWORKS")))
 
     @property
@@ -291,9 +299,7 @@ def served_names(host: str) -> frozenset[str]:
 
     A specific address serves that address; a wildcard (``0.0.0.0``, ``::``)
     serves this machine's host name, its fully qualified name and the
-    addresses they resolve to locally (add others with ``CPAP_REQUEST_TIMEOUT_S`` longest a request may take before it is      10
-                       answered 503 (a database that does not answer)
-``CPAP_ALLOWED_HOSTS``).
+    addresses they resolve to locally (add others with ``CPAP_ALLOWED_HOSTS``).
     """
     host = host.strip("[]").lower()
     if host not in ("0.0.0.0", "::", ""):
