@@ -86,7 +86,8 @@ def start_reference_server(workdir: Path, env: dict[str, str] | None = None, tim
     out = workdir / "stdout.txt"
     with open(out, "wb") as handle:
         process = subprocess.Popen([sys.executable, "-c", _SERVER_MAIN, str(REFERENCE_SYSTEM)], cwd=workdir,
-                                   env={**os.environ, **(env or {})}, stdout=handle, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
+                                   stdout=handle, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     while True:
@@ -109,9 +110,11 @@ def _modules(replacements: dict[str, types.ModuleType]) -> Iterator[None]:
     """Put ``replacements`` into ``sys.modules`` for the duration, then restore what was there."""
     saved = {name: sys.modules.get(name) for name in replacements}
     sys.modules.update(replacements)
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # leave ../shared as it is
     try:
         yield
     finally:
+        sys.dont_write_bytecode = writes_bytecode
         for name, module in saved.items():
             if module is None:
                 sys.modules.pop(name, None)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import re
 import shutil
+import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -83,6 +84,7 @@ def streamlit_folder(tmp_path, monkeypatch):
         shutil.copy(REFERENCE_DATA / "venturi" / name, tmp_path / "sample_data" / name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(REFERENCE_SYSTEM))  # its `from cpap_measurements import analysis_driver`
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # no __pycache__ in ../shared
     return tmp_path
 
 
