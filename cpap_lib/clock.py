@@ -157,13 +157,14 @@ def format_clock_elapsed(value: datetime | str | None, *, start: datetime | str 
 def to_lab_datetime64(values, tz: tzinfo | None = None) -> np.ndarray:
     """Timestamps as naive ``datetime64[ms]`` lab wall-clock values, for chart axes.
 
-    A chart's date axis shows the numbers it is given; converting to the lab's
-    wall clock here makes the axis read 22:41 whatever the browser's zone is.
+    bqplot formats date axes in UTC: giving it lab wall-clock values makes
+    the axis read 22:41 whatever the browser's zone is. Naive inputs are UTC.
 
     >>> str(to_lab_datetime64(["2026-11-21T21:41:07Z", None], lab_timezone("Europe/Berlin"))[0])
     '2026-11-21T22:41:07.000'
     """
-    tz = tz or lab_timezone()
-    out = [np.datetime64("NaT", "ms") if v is None else np.datetime64(to_lab_time(as_utc(v), tz).replace(tzinfo=None), "ms")
-           for v in values]
-    return np.array(out, dtype="datetime64[ms]")
+    import pandas as pd  # only the chart pages need it
+
+    stamps = pd.to_datetime(pd.Series(list(values), dtype=object), utc=True, format="mixed")
+    wall = stamps.dt.tz_convert(tz or lab_timezone()).dt.tz_localize(None)
+    return wall.to_numpy(dtype="datetime64[ms]")

@@ -58,6 +58,7 @@ from ..server.schemas import (  # the night's answers are the server's own model
     AlarmRulesPublic,
     NightTimeline,
     NotePublic,
+    RoomPatient,
 )
 from .models import (
     Admission,
@@ -283,6 +284,10 @@ class CpapClient:
         """The thresholds the server's alarm rules use."""
         return self._parse(AlarmRulesPublic.model_validate, "GET", "/api/v1/alarms/rules")
 
+    def room_patient(self, room: int) -> RoomPatient:
+        """Who is admitted to the room now (device or staff; ``mrn`` None when nobody)."""
+        return self._parse(RoomPatient.model_validate, "GET", f"/api/v1/rooms/{_check_room(room)}/patient")
+
     def timeline(self, room: int) -> NightTimeline:
         """The current patient's night: pressure commands, uploads, notes, acknowledgements (oldest first)."""
         return self._parse(NightTimeline.model_validate, "GET", f"/api/v1/rooms/{_check_room(room)}/timeline")
@@ -292,16 +297,16 @@ class CpapClient:
         return self._parse(lambda rows: [NotePublic.model_validate(r) for r in rows],
                            "GET", f"/api/v1/rooms/{_check_room(room)}/notes")
 
-    def add_note(self, room: int, text: str) -> NotePublic:
-        """Add a note to the room's night (staff; the server records who and when)."""
+    def add_note(self, room: int, text: str, by: str | None = None) -> NotePublic:
+        """Add a note to the room's night (staff; the server records when, the token's name and ``by``)."""
         return self._parse(NotePublic.model_validate, "POST", f"/api/v1/rooms/{_check_room(room)}/notes",
-                           body={"text": str(text)})
+                           body={"text": str(text), "by": by or None})
 
-    def acknowledge_alarm(self, room: int, note: str | None = None) -> AcknowledgementPublic:
-        """Acknowledge the room's current alarm, with an optional note (staff)."""
+    def acknowledge_alarm(self, room: int, note: str | None = None, by: str | None = None) -> AcknowledgementPublic:
+        """Acknowledge the room's current alarm, with an optional note and the person's name (staff)."""
         return self._parse(AcknowledgementPublic.model_validate, "POST",
                            f"/api/v1/rooms/{_check_room(room)}/alarm/acknowledgements",
-                           body={"note": note or None})
+                           body={"note": note or None, "by": by or None})
 
     # -- writes ---------------------------------------------------------
     def admit(self, room: int, mrn: str, name: str | None = None) -> UploadReceipt:

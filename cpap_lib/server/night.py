@@ -60,7 +60,7 @@ from .schemas import (
     TimelineMeasurement,
 )
 
-__all__ = ["NightConflict", "acknowledge", "board_order", "add_note", "alarm_board", "list_notes",
+__all__ = ["NightConflict", "acknowledge", "board_order", "who", "add_note", "alarm_board", "list_notes",
            "night_timeline", "rules_public"]
 
 WINDOWS_MIN = (30, 60)
@@ -73,6 +73,18 @@ class NightConflict(CpapError):
     def __init__(self, message: str):
         self.message = message
         super().__init__(message)
+
+
+def who(token_name: str, person: str | None) -> str:
+    """Who did it, as stored: the token's name, with the person typed on the page when given.
+
+    >>> who("nurse-a", None), who("staff-1ec1c26b", "Ann B."), who("anonymous", "Ann B.")
+    ('nurse-a', 'Ann B. (staff-1ec1c26b)', 'Ann B.')
+    """
+    person = (person or "").strip()
+    if not person:
+        return token_name
+    return person if token_name == "anonymous" else f"{person} ({token_name})"[:100]
 
 
 def rules_public(rules: AlarmRules) -> AlarmRulesPublic:

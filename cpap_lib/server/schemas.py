@@ -60,6 +60,7 @@ __all__ = [
     "PressureCommandCreate",
     "PressureCommandPublic",
     "PressurePoll",
+    "RoomPatient",
     "RoomPublic",
     "UploadReceipt",
     "WardPublic",
@@ -277,6 +278,15 @@ class RoomPublic(BaseModel):
     commanded_at: datetime | None
 
 
+class RoomPatient(BaseModel):
+    """The patient admitted to a room now (nulls when nobody); ``admitted_at`` UTC."""
+
+    room: int
+    mrn: str | None
+    name: str | None
+    admitted_at: datetime | None
+
+
 class WardPublic(BaseModel):
     generated_at: datetime
     rooms: list[RoomPublic]
@@ -321,8 +331,13 @@ class AlarmRulesPublic(BaseModel):
     leak_lpm: float = Field(description="high_leak: latest upload's mean leak at or above this, L/min")
 
 
+PersonName = Annotated[str, Field(min_length=1, max_length=60, pattern=_PRINTABLE,
+                                  description="the person at the screen (recorded beside the token's name)")]
+
+
 class AcknowledgementCreate(BaseModel):
     note: NoteText | None = None
+    by: PersonName | None = None
 
 
 class AcknowledgementPublic(BaseModel):
@@ -371,6 +386,7 @@ class AlarmBoardPublic(BaseModel):
 
 class NoteCreate(BaseModel):
     text: NoteText
+    by: PersonName | None = None
 
 
 class NotePublic(BaseModel):

@@ -149,7 +149,10 @@ def test_notes_keep_who_when_and_the_text_as_written(staff, device):
     note = staff.add_note(351, "Patient asked for water.\nMask <ok> & \"quiet\"")
     assert note.author == "nurse-a" and note.created_at.utcoffset().total_seconds() == 0
     assert [n.text for n in staff.notes(351)] == ["Patient asked for water.\nMask <ok> & \"quiet\""]
+    assert staff.room_patient(351).mrn == "NOTE-351"
     assert staff.timeline(351).notes[0].id == note.id
+    typed = staff.add_note(351, "Checked mask", by="Ann B.")
+    assert typed.author == "Ann B. (nurse-a)"     # the person at the screen, and the token's name
     with pytest.raises(ValidationError, match="text"):
         staff.add_note(351, "bell\x07")
     with pytest.raises(ValidationError):

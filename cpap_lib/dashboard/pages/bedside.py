@@ -10,8 +10,16 @@ breaths marked and apneas shaded; upload it as a measurement.
 - Every ``poll_s`` seconds (30 or less) the station asks the server for a
   commanded pressure and, when staff sent a new one, puts it in the pressure
   field; later uploads use it.
-- Reset clears every field and result and unlocks MRN and room; a load or
-  upload still running for the previous patient is dropped (generation number).
+- Opened for a room (``?room=N``), the station fills in the patient already
+  admitted there (MRN and name from the server).
+- Errors of a field stay next to it until its value changes; Enter in any
+  field uploads (when the form is complete).
+- Reset asks first; it clears every field and result, unlocks MRN and room
+  and keeps the room the page was opened for; a load or upload still running
+  for the previous patient is dropped (:class:`~..widgets.common.LatestWins`).
+- A file that cannot be read leaves the last good recording shown and
+  uploadable, and says so.
+- "Save PNG" names the room, MRN and lab clock time, at print resolution.
 
 Reading, analysis and network calls run in background threads with deadlines.
 
@@ -30,6 +38,7 @@ import functools
 import io
 import logging
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -39,8 +48,9 @@ import ipywidgets as widgets
 from ...clock import format_clock
 from ...errors import CpapError, NotFoundError, ParameterError, RecordingError
 from ..widgets.charts import FlowChart
-from ..widgets.common import LatestWins, MessageBar, escape
-from ..widgets.fields import PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O, parse_mrn, parse_pressure, parse_room
+from ..widgets.common import LatestWins, MessageBar, describe_error, escape, run_in_background
+from ..widgets.fields import (PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O, parse_mrn, parse_pressure, parse_room,
+                              on_enter, png_filename)
 from .overview import APNEA_ALERT_COUNT
 from ..runtime.poller import Poller, refresh_interval_s
 from ..runtime.connection import client_from_env
@@ -121,6 +131,7 @@ class BedsideStation(widgets.VBox):
         self.client = client
         self.poll_s = refresh_interval_s() if poll_s is None else float(poll_s)
         self.analysis: Any = None
+        self.initial_room = room
         self.locked = False
         self.uploads = 0
         self._seen_command: dict[int, int] = {}
@@ -141,6 +152,10 @@ class BedsideStation(widgets.VBox):
                            (self.room_input, "cpap-room-input"), (self.pressure_input, "cpap-pressure-input")):
             field.add_class(css)
         self.pressure_input.observe(self._on_pressure_typed, names="value")
+        self.pressure_error = MessageBar()
+        self.pressure_error.add_class("cpap-pressure-error")
+        for field in (self.name_input, self.mrn_input, self.room_input, self.pressure_input):
+            on_enter(field, self._submit)
         self.room_input.observe(self._on_room_typed, names="value")
         self.mrn_input.observe(self._on_mrn_typed, names="value")
         self.lock_note = widgets.HTML()
@@ -173,17 +188,29 @@ class BedsideStation(widgets.VBox):
                                            tooltip="Clear every field and result; unlock MRN and room",
                                            layout=widgets.Layout(width="120px"))
         self.reset_button.add_class("cpap-reset")
-        self.reset_button.on_click(lambda _: self.reset())
+        self.reset_button.on_click(lambda _: self.ask_reset())
+        self.confirm_reset_button = widgets.Button(description="Yes, clear", button_style="danger",
+                                                   layout=widgets.Layout(width="120px"))
+        self.confirm_reset_button.add_class("cpap-reset-confirm")
+        self.confirm_reset_button.on_click(lambda _: self.reset())
+        self.cancel_reset_button = widgets.Button(description="No, keep", layout=widgets.Layout(width="120px"))
+        self.cancel_reset_button.add_class("cpap-reset-cancel")
+        self.cancel_reset_button.on_click(lambda _: self._hide_reset_question())
+        self.reset_question = widgets.HBox([
+            widgets.HTML('<span class="cpap-reset-question">Clear every field and the recording for the next patient?</span>'),
+            self.confirm_reset_button, self.cancel_reset_button,
+        ], layout=widgets.Layout(display="none", align_items="center", grid_gap="8px"))
+        self.reset_question.add_class("cpap-reset-ask")
 
         form = widgets.VBox([
             widgets.HTML('<div class="cpap-section-title">Patient and device</div>'),
-            self.name_input, self.mrn_input, self.room_input, self.pressure_input, self.lock_note,
+            self.name_input, self.mrn_input, self.room_input, self.pressure_input, self.pressure_error, self.lock_note,
         ], layout=widgets.Layout(width="380px", min_width="380px"))
         form.add_class("cpap-panel")
         recording = widgets.VBox([
             widgets.HTML('<div class="cpap-section-title">Recording</div>'),
             widgets.HBox([self.file_upload, self.sample_select]), upload_hint, self.results,
-            widgets.HBox([self.upload_button, self.reset_button]),
+            widgets.HBox([self.upload_button, self.reset_button]), self.reset_question,
         ], layout=widgets.Layout(flex="1 1 0", min_width="0"))
         recording.add_class("cpap-panel")
         super().__init__([
@@ -194,21 +221,50 @@ class BedsideStation(widgets.VBox):
         self.add_class("cpap-bedside")
         self._show_results()
         self.poller = Poller(self.poll_pressure, self.poll_s, name="pressure-poll")
+        if room is not None:
+            self.fill_admitted_patient(room)
         if autostart:
             self.poller.start()
 
+    # -------------------------------------------------- admitted patient
+    def fill_admitted_patient(self, room: int) -> None:
+        """Fill MRN and name with the patient admitted to ``room`` (in the background; typed values win)."""
+        run_in_background(functools.partial(self.client.room_patient, room),
+                          on_done=functools.partial(self._admitted_patient, room),
+                          on_error=lambda exc: None if isinstance(exc, NotFoundError)
+                          else self.messages.show_warning(f"The patient of room {room} could not be looked up: {exc}"),
+                          timeout_s=UPLOAD_TIMEOUT_S, name="Looking up the room's patient")
+
+    def _admitted_patient(self, room: int, patient: Any) -> None:
+        with self._lock:
+            if patient.mrn is None or self.room_input.value.strip() != str(room):
+                return
+            if not self.mrn_input.value.strip():
+                self.mrn_input.value = patient.mrn
+            if not self.name_input.value.strip() and patient.name:
+                self.name_input.value = patient.name
+            self.messages.show_info(f"Room {room}: {patient.name or 'patient'} (MRN {patient.mrn}) is admitted here; "
+                                    "uploads go to this patient.")
+
     # ------------------------------------------------------------- typing
     def _on_pressure_typed(self, change: dict) -> None:
+        """Check as typed; an error stays next to the field until the value changes."""
         try:
             parse_pressure(change["new"])
         except ParameterError as exc:
             self.pressure_input.add_class("cpap-invalid")
-            self.messages.show_error(f"Pressure not accepted: {_reason(exc)}.")
+            self.pressure_error.show_error(f"Pressure not accepted: {_reason(exc)}.")
         else:
             self.pressure_input.remove_class("cpap-invalid")
-            if self.messages.text.startswith("Pressure not accepted"):
-                self.messages.clear()
+            self.pressure_error.clear()
         self._update_upload_button()
+
+    def _submit(self) -> None:
+        """Enter in a field: upload when the form is complete, else say what is missing."""
+        if not self.upload_button.disabled:
+            self._on_upload()
+        else:
+            self.messages.show_error("Not uploaded: " + "; ".join(self._form_problems()) + ".")
 
     def _on_room_typed(self, change: dict) -> None:
         self._mark_field(self.room_input, parse_room, change["new"])
@@ -274,11 +330,9 @@ class BedsideStation(widgets.VBox):
         self._load(path, path.name)
 
     def _load(self, source: Path | tuple[str, bytes], name: str) -> None:
+        """Read and analyze in the background; the recording shown stays until the new one is good."""
         with self._lock:
-            self.analysis = None
-            self._show_results()
-            self.chart.clear()
-            self._update_upload_button()
+            self.upload_button.disabled = True  # until the new recording is analyzed (or failed: the last good one)
             self.messages.show_info(f"Analyzing {name}…")
             self._runner.start(functools.partial(_read_and_analyze, source), on_done=self._analyzed,
                                on_error=functools.partial(self._failed, f"{name} could not be analyzed"),
@@ -286,6 +340,9 @@ class BedsideStation(widgets.VBox):
 
     def _analyzed(self, analysis: Any) -> None:
         rec = analysis.recording
+        self.chart.png_name = png_filename("bedside", room=_room_or_none(self.room_input.value),
+                                           mrn=self.mrn_input.value.strip() or None, when=datetime.now(timezone.utc))
+        self.chart.figure.title = f"{Path(rec.source).name} · read {format_clock(datetime.now(timezone.utc), date=True)}"
         self.chart.set_data(rec.time_s, analysis.flow_clean_lps,
                             breaths_peak_s=analysis.breaths["peak_s"].to_numpy(), events=analysis.events)
         self._show_results(analysis)
@@ -296,7 +353,11 @@ class BedsideStation(widgets.VBox):
         self._update_upload_button()
 
     def _failed(self, what: str, exc: BaseException) -> None:
-        self.messages.show_error(exc if isinstance(exc, RecordingError) else f"{what}: {exc}")
+        text = describe_error(exc) if isinstance(exc, RecordingError) else f"{what}: {describe_error(exc)}"
+        if self.analysis is not None and not what.startswith("The measurement"):
+            kept = Path(self.analysis.recording.source).name
+            text = f"{text.rstrip('.')}. Still showing {kept}, the last good recording."
+        self.messages.show_error(text)
         self._update_upload_button()
 
     def _show_results(self, a: Any = None) -> None:
@@ -379,8 +440,16 @@ class BedsideStation(widgets.VBox):
                                     "the next upload uses it.")
 
     # -------------------------------------------------------------- reset
+    def ask_reset(self) -> None:
+        """Reset asks first (the question stays until answered)."""
+        self.reset_question.layout.display = ""
+
+    def _hide_reset_question(self) -> None:
+        self.reset_question.layout.display = "none"
+
     def reset(self) -> None:
-        """Clear every field and result, unlock MRN and room."""
+        """Clear every field and result, unlock MRN and room; the room the page was opened for stays."""
+        self._hide_reset_question()
         with self._lock:
             self._runner.invalidate()
             self.analysis = None
@@ -390,6 +459,7 @@ class BedsideStation(widgets.VBox):
             for field in (self.name_input, self.mrn_input, self.room_input):
                 field.value = ""
                 field.remove_class("cpap-invalid")
+            self.room_input.value = "" if self.initial_room is None else str(self.initial_room)
             self.pressure_input.value = "8"
             self.lock_note.value = ""
             self.sample_select.value = ""
@@ -406,6 +476,13 @@ class BedsideStation(widgets.VBox):
 
 def _reason(exc: BaseException) -> str:
     return getattr(exc, "message", None) or str(exc)  # ParameterError.message: without the "name: " prefix
+
+
+def _room_or_none(text: str) -> int | None:
+    try:
+        return parse_room(text)
+    except ParameterError:
+        return None
 
 
 def build_bedside(client: Any = None, *, room: int | None = None, poll_s: float | None = None) -> widgets.VBox:

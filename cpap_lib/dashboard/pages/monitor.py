@@ -1,4 +1,10 @@
-"""The staff page: ward overview on top, monitoring station below, linked.
+"""The staff page: the alarm board fills the screen; the monitoring station opens over it.
+
+The board (:class:`~.overview.WardOverview`) takes the whole width of the
+screen (20 rooms fit a 1920x1080 wall screen, 8 a 1440x900 laptop, without
+scrolling). Clicking a room opens the station as a panel on the right of the
+screen, where it is seen whatever the page's scroll; "Close" (or choosing no
+room) puts it away.
 
 The overview is built, and its first ward fetched (waiting at most
 :data:`FIRST_REFRESH_WAIT_S`), while the notebook runs, so the page opens
@@ -22,6 +28,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ...clock import zone_label
 from ...errors import CpapError
 from ..runtime.connection import client_from_env
 from .overview import WardOverview
@@ -56,14 +63,24 @@ class MonitorPage(widgets.VBox):
         overview.on_ward(station.set_ward)
         overview.observe(lambda change: setattr(station, "room", change["new"]), names="selected_room")
         station.observe(lambda change: setattr(overview, "selected_room", change["new"]), names="room")
-        header = page_header("Sleep Lab Monitor — staff", f"Server {client.base_url}")
+        station.observe(self._place_station, names="room")
+        station.layout.display = "none"
+        station.add_class("cpap-station-drawer")
+        header = page_header("Sleep Lab Monitor — staff",
+                             f"Alarm board · clock times {zone_label()} · server {client.base_url}")
         super().__init__([style_widget(), header, overview, station], layout=widgets.Layout(width="100%"))
         self.add_class("cpap-page")
+        self.add_class("cpap-wall")
         overview.poller.start()
         overview.wait_first_refresh(FIRST_REFRESH_WAIT_S)
         preload = threading.Timer(CHART_PRELOAD_DELAY_S, _preload_charts)
         preload.daemon = True
         preload.start()
+
+
+    def _place_station(self, change: dict) -> None:
+        """Open the station where it is seen (a panel over the board) for a room; hide it for none."""
+        self.station.layout.display = "none" if change["new"] is None else ""
 
 
 def _preload_charts() -> None:

@@ -28,17 +28,19 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import ipywidgets as widgets
+import pandas as pd
 import traitlets
 
-from ...clock import format_clock
+from ...clock import format_clock, format_clock_elapsed, zone_label
+from ...titration import pressure_steps, titration_prompt
 from ...errors import CpapError
 from ...images import image_format
 from ..widgets.common import MessageBar, escape, run_in_background
-from ..widgets.fields import format_number, parse_pressure, PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O
+from ..widgets.fields import format_number, on_enter, parse_pressure, png_filename, PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O
 from .overview import APNEA_ALERT_COUNT, _pressure_text
 from ..widgets.theme import ALERT_COLOR
 
@@ -128,6 +130,9 @@ class MonitoringStation(widgets.VBox):
                                            layout=widgets.Layout(width="130px"))
         self.pressure_input.add_class("cpap-pressure-input")
         self.pressure_input.observe(self._on_pressure_typed, names="value")
+        on_enter(self.pressure_input, self._on_send)
+        self.pressure_error = MessageBar()
+        self.pressure_error.add_class("cpap-pressure-error")
         self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane",
                                           disabled=True, tooltip="Command this CPAP pressure for the room",
                                           layout=widgets.Layout(width="120px"))
@@ -138,13 +143,55 @@ class MonitoringStation(widgets.VBox):
                          f'<div class="cpap-hint">Whole cmH2O from {PRESSURE_MIN_CMH2O} to {PRESSURE_MAX_CMH2O}; '
                          'the bedside device takes it at its next poll.</div>'),
             widgets.HBox([self.pressure_input, self.send_button]),
+            self.pressure_error,
         ])
 
-        side = widgets.VBox([pressure_panel, earlier_panel], layout=widgets.Layout(width="290px", min_width="290px"))
-        main = widgets.VBox([self.facts, charts, self.flow_image_box, self.trends_box],
+        # titration log: the guideline's prompt, the table per pressure step, the night chart
+        self.prompt_html = widgets.HTML()
+        self.prompt_html.add_class("cpap-titration-prompt")
+        self.use_prompt_button = widgets.Button(description="Put it in the pressure field", icon="arrow-right",
+                                                layout=widgets.Layout(display="none", width="auto"),
+                                                tooltip="Fills the pressure field only: nothing is sent until you press Send")
+        self.use_prompt_button.add_class("cpap-use-prompt")
+        self.use_prompt_button.on_click(lambda _: self._use_prompt())
+        self._suggested: int | None = None
+        self.steps_table = widgets.HTML(layout=widgets.Layout(width="100%"))
+        self.steps_table.add_class("cpap-titration")
+        self.night_chart: Any = None
+        self.night_box = widgets.VBox([], layout=widgets.Layout(width="100%"))
+        titration_panel = widgets.VBox([
+            widgets.HTML('<div class="cpap-section-title">Titration log</div>'),
+            widgets.HBox([self.prompt_html, self.use_prompt_button], layout=widgets.Layout(align_items="center")),
+            self.steps_table, self.night_box,
+        ], layout=widgets.Layout(width="100%"))
+
+        # technician notes
+        self.notes_html = widgets.HTML()
+        self.notes_html.add_class("cpap-notes")
+        self.note_who = widgets.Text(placeholder="your name", layout=widgets.Layout(width="120px"))
+        self.note_who.add_class("cpap-note-who")
+        self.note_input = widgets.Text(placeholder="note (Enter adds it)", layout=widgets.Layout(width="100%"))
+        self.note_input.add_class("cpap-note-input")
+        on_enter(self.note_input, self.add_note)
+        self.add_note_button = widgets.Button(description="Add note", icon="sticky-note", layout=widgets.Layout(width="100%"))
+        self.add_note_button.add_class("cpap-add-note")
+        self.add_note_button.on_click(lambda _: self.add_note())
+        notes_panel = widgets.VBox([
+            widgets.HTML('<div class="cpap-section-title">Notes</div>'),
+            self.notes_html, self.note_who, self.note_input, self.add_note_button,
+        ])
+
+        side = widgets.VBox([pressure_panel, notes_panel, earlier_panel],
+                            layout=widgets.Layout(width="290px", min_width="290px"))
+        main = widgets.VBox([self.facts, titration_panel, charts, self.flow_image_box, self.trends_box],
                             layout=widgets.Layout(flex="1 1 0", min_width="0"))
         title = widgets.HTML('<div class="cpap-section-title">Monitoring station</div>')
-        super().__init__([title, widgets.HBox([self.room_select]), self.messages,
+        self.close_button = widgets.Button(description="Close", icon="times", tooltip="Close the station, back to the board",
+                                           layout=widgets.Layout(width="100px"))
+        self.close_button.add_class("cpap-station-close")
+        self.close_button.on_click(lambda _: setattr(self, "room", None))
+        super().__init__([widgets.HBox([title, self.room_select, self.close_button],
+                                       layout=widgets.Layout(align_items="center", grid_gap="12px")), self.messages,
                           widgets.HBox([main, side], layout=widgets.Layout(width="100%", grid_gap="16px"))], **kwargs)
         self.add_class("cpap-station")
         self.add_class("cpap-panel")
@@ -210,7 +257,7 @@ class MonitoringStation(widgets.VBox):
         """Build the charts once, when the first room is shown (bqplot is a heavy first import)."""
         if self.latest_chart is not None:
             return
-        from ..widgets.charts import FlowChart, TrendChart
+        from ..widgets.charts import FlowChart, NightChart, TrendChart
 
         self.latest_chart = FlowChart("Latest measurement", height="300px", png_name="latest_flow.png",
                                       layout=widgets.Layout(width="100%"))
@@ -218,6 +265,8 @@ class MonitoringStation(widgets.VBox):
                                        layout=widgets.Layout(width="100%"))
         self.trends = TrendChart("Night trends", height="150px", png_prefix="trend",
                                  layout=widgets.Layout(width="100%"))
+        self.night_chart = NightChart(height="240px", layout=widgets.Layout(width="100%"))
+        self.night_box.children = (self.night_chart,)
         self.latest_box.children = (self.latest_chart,)
         self.earlier_box.children = (self.earlier_chart,)
         self.trends_box.children = (self.trends,)
@@ -237,13 +286,13 @@ class MonitoringStation(widgets.VBox):
             timeout_s=LOAD_TIMEOUT_S, name=f"Loading room {room}",
         )
 
-    def _fetch_room(self, room: int) -> tuple[Any, list[Any], Any]:
+    def _fetch_room(self, room: int) -> tuple[Any, list[Any], Any, Any]:
         state = self.client.room(room)
         summaries = self.client.measurements(room)
         latest = None
         if state.latest_measurement is not None:
             latest = self.client.measurement(state.latest_measurement.id)
-        return state, summaries, latest
+        return state, summaries, latest, self.client.timeline(room)
 
     def _show_load_error(self, generation: int, room: int, exc: BaseException) -> None:
         with self._lock:
@@ -253,7 +302,7 @@ class MonitoringStation(widgets.VBox):
             self.messages.show_error(f"Room {room} could not be loaded: {exc}")
 
     def _show_room(self, generation: int, result: tuple[Any, list[Any], Any]) -> None:
-        state, summaries, latest = result
+        state, summaries, latest, night = result
         with self._lock:
             if generation != self._generation:
                 return  # the user chose another room meanwhile
@@ -263,9 +312,11 @@ class MonitoringStation(widgets.VBox):
             self._shown_measurement_id = None if latest is None else latest.id
             self._summaries = sorted(summaries, key=lambda m: m.recorded_at)
             self.facts.value = self._facts_html(state, latest)
+            who = _who(state)
             if latest is not None and latest.time_s.size >= 2:
                 self.latest_chart.set_data(latest.time_s, latest.flow_lps, events=_events(latest))
-                self.latest_chart.figure.title = f"Latest measurement · {format_clock(latest.recorded_at)}"
+                self.latest_chart.figure.title = f"{who} · latest measurement {format_clock(latest.recorded_at, date=True)}"
+                self.latest_chart.png_name = png_filename("latest", room=state.room, mrn=state.mrn, when=latest.recorded_at)
             else:
                 self.latest_chart.clear()
                 self.latest_chart.figure.title = "Latest measurement · no flow trace"
@@ -283,6 +334,7 @@ class MonitoringStation(widgets.VBox):
                     self.earlier_select.value = chosen if any(o[1] == chosen for o in options) else None
                 finally:
                     self._syncing = False
+            self._show_night(state, night)
             self.trends.set_data(
                 [m.recorded_at for m in self._summaries],
                 pressure_cmh2o=[_nan(m.cpap_pressure_cmh2o) for m in self._summaries],
@@ -312,7 +364,10 @@ class MonitoringStation(widgets.VBox):
             _fact("Apneas", apnea_html, "cpap-fact"),
             _fact("Apnea index", escape(format_number(None if summary is None else summary.apnea_index, 1, " /h")), "cpap-fact"),
             _fact("Uploaded", f'<span class="cpap-station-uploaded">'
-                  f'{escape(format_clock(None if summary is None else summary.recorded_at))}</span>', "cpap-fact"),
+                  f'{escape(format_clock_elapsed(None if summary is None else summary.recorded_at, start=state.admitted_at))}'
+                  '</span>', "cpap-fact"),
+            _fact("Admitted", f'<span class="cpap-station-admitted">{escape(format_clock(state.admitted_at))}</span>',
+                  "cpap-fact"),
             _fact("Commanded", f'<span class="cpap-station-commanded">{commanded}</span>', "cpap-fact"),
         ]
         return f'<div class="cpap-facts">{"".join(parts)}</div>'
@@ -344,7 +399,9 @@ class MonitoringStation(widgets.VBox):
                 self.earlier_chart.clear()
             else:
                 self.earlier_chart.set_data(measurement.time_s, measurement.flow_lps, events=_events(measurement))
-            self.earlier_chart.figure.title = f"Measurement · {format_clock(measurement.recorded_at)}"
+            self.earlier_chart.figure.title = f"Measurement · {format_clock(measurement.recorded_at, date=True)}"
+            self.earlier_chart.png_name = png_filename("earlier", room=measurement.room, mrn=measurement.mrn,
+                                                       when=measurement.recorded_at)
 
     # ------------------------------------------------------------ pressure
     def _pressure_ok(self) -> bool:
@@ -355,29 +412,33 @@ class MonitoringStation(widgets.VBox):
         return self.room is not None
 
     def _on_pressure_typed(self, change: dict) -> None:
+        """Check as typed; an error stays next to the field until the value changes (a refresh leaves it)."""
         text = change["new"]
         if not text.strip():
             self.pressure_input.remove_class("cpap-invalid")
+            self.pressure_error.clear()
             self.send_button.disabled = True
             return
         try:
             parse_pressure(text)
         except CpapError as exc:
-            self.pressure_input.add_class("cpap-invalid")
-            self.messages.show_error(f"Pressure not accepted: {_reason(exc)}. Nothing was sent.")
-            self.send_button.disabled = True
+            self._pressure_refused(exc)
             return
         self.pressure_input.remove_class("cpap-invalid")
-        if self.messages.text.startswith("Pressure not accepted"):
-            self.messages.clear()
+        self.pressure_error.clear()
         self.send_button.disabled = self.room is None
+
+    def _pressure_refused(self, exc: BaseException) -> None:
+        self.pressure_input.add_class("cpap-invalid")
+        self.pressure_error.show_error(f"Pressure not accepted: {_reason(exc)}. Nothing was sent.")
+        self.send_button.disabled = True
 
     def _on_send(self, _button: Any = None) -> None:
         room = self.room
         try:
             cmh2o = parse_pressure(self.pressure_input.value)
         except CpapError as exc:
-            self.messages.show_error(f"Pressure not accepted: {_reason(exc)}. Nothing was sent.")
+            self._pressure_refused(exc)
             return
         if room is None:
             self.messages.show_error("Choose a room before sending a pressure.")
@@ -395,7 +456,7 @@ class MonitoringStation(widgets.VBox):
     def _sent(self, generation: int, room: int, cmh2o: int) -> None:
         self.send_button.disabled = not self._pressure_ok()
         self.messages.show_success(
-            f"{cmh2o} cmH2O commanded for room {room} at {format_clock(datetime.now().astimezone())}; "
+            f"{cmh2o} cmH2O commanded for room {room} at {format_clock(datetime.now(timezone.utc))}; "
             "the bedside device takes it at its next poll.")
         if generation == self._generation:
             self.pressure_input.value = ""
@@ -443,8 +504,126 @@ class MonitoringStation(widgets.VBox):
         self.earlier_hint.value = '<div class="cpap-hint">Choose a room first.</div>'
         self.pressure_input.value = ""
         self.pressure_input.remove_class("cpap-invalid")
+        self.pressure_error.clear()
         self.send_button.disabled = True
         self.messages.clear()
+        self.prompt_html.value = ""
+        self.use_prompt_button.layout.display = "none"
+        self._suggested = None
+        self.steps_table.value = ""
+        self.notes_html.value = '<div class="cpap-hint">No notes yet.</div>'
+        self.note_input.value = ""
+        if self.night_chart is not None:
+            self.night_chart.clear()
+
+    # ------------------------------------------------------- titration log
+    def _show_night(self, state: Any, night: Any) -> None:
+        """The titration table, the guideline's prompt, the night chart and the notes of ``night``."""
+        steps = pressure_steps(night.measurements, night.commands)
+        self.steps_table.value = steps_table_html(steps, admitted_at=state.admitted_at)
+        prompt = titration_prompt(steps)
+        self._suggested = prompt.suggested_cmh2o
+        self.prompt_html.value = (f'<div class="cpap-prompt cpap-prompt-{prompt.kind}" data-kind="{prompt.kind}">'
+                                  f"{escape(prompt.text)}</div>")
+        self.use_prompt_button.description = (f"Put {prompt.suggested_cmh2o} in the pressure field"
+                                              if prompt.suggested_cmh2o else "Put it in the pressure field")
+        self.use_prompt_button.layout.display = "" if prompt.suggested_cmh2o else "none"
+        notes = list(night.notes)
+        self.notes_html.value = notes_html(notes, admitted_at=state.admitted_at)
+        m = night.measurements
+        self.night_chart.set_data(
+            [x.recorded_at for x in m], pressure_cmh2o=[_nan(x.cpap_pressure_cmh2o) for x in m],
+            apneas=[x.apnea_count or 0 for x in m], hypopneas=[x.hypopnea_count or 0 for x in m],
+            commands=([c.commanded_at for c in night.commands], [c.to_cmh2o for c in night.commands]),
+            notes=([n.created_at for n in notes], [str(i) for i in range(1, len(notes) + 1)]),
+        )
+        self.night_chart.figure.title = f"{_who(state)} · night: pressure and events"
+        self.night_chart.png_name = png_filename("night", room=state.room, mrn=state.mrn,
+                                                 when=night.measurements[-1].recorded_at if m else None)
+
+    def _use_prompt(self) -> None:
+        """Fill the pressure field with the suggestion (never sends it)."""
+        if self._suggested is not None:
+            self.pressure_input.value = str(self._suggested)
+
+    # --------------------------------------------------------------- notes
+    def add_note(self) -> None:
+        """Add the typed note to the room's night (in the background); Enter in the note field does this."""
+        room, text = self.room, self.note_input.value.strip()
+        if room is None:
+            self.messages.show_error("Choose a room before adding a note.")
+            return
+        if not text:
+            self.messages.show_error("Type the note first.")
+            return
+        self.add_note_button.disabled = True
+        run_in_background(
+            functools.partial(self.client.add_note, room, text, by=self.note_who.value.strip() or None),
+            on_done=lambda note: self._note_added(room, note),
+            on_error=lambda exc: self._note_failed(room, exc),
+            timeout_s=LOAD_TIMEOUT_S, name="Adding the note",
+        )
+
+    def _note_added(self, room: int, note: Any) -> None:
+        self.add_note_button.disabled = False
+        self.messages.show_success(f"Note added to room {room} at {format_clock(note.created_at)}.")
+        if room == self.room:
+            self.note_input.value = ""
+            self._load_room(room, clear=False)
+
+    def _note_failed(self, room: int, exc: BaseException) -> None:
+        self.add_note_button.disabled = False
+        self.messages.show_error(f"The note for room {room} was not saved: {exc}")
+
+
+STEP_HEADERS = ("Step", "CPAP", "From", "Time at step", "Apneas", "Hypopneas", "AHI", "Breath rate", "Commanded by")
+
+
+def steps_table_html(steps: Any, *, admitted_at: Any = None) -> str:
+    """The titration table: one row per pressure step (the current one outlined); clock times, lab zone.
+
+    Examples
+    --------
+    >>> from cpap_lib.titration import pressure_steps
+    >>> rows = [dict(recorded_at="2026-11-21T21:00:00Z", cpap_pressure_cmh2o=6, apnea_count=2, hypopnea_count=1,
+    ...              duration_s=600.0, breath_rate_bpm=14.0)]
+    >>> html = steps_table_html(pressure_steps(rows))
+    >>> html.count("<tr"), "18.0 /h" in html
+    (2, True)
+    """
+    if steps.empty:
+        return '<div class="cpap-hint">No uploads with a pressure yet: the table fills in step by step.</div>'
+    head = "".join(f"<th>{h}</th>" for h in STEP_HEADERS)
+    body = []
+    last = len(steps) - 1
+    for i, row in enumerate(steps.itertuples(index=False)):
+        when = None if pd.isna(row.commanded_at) else row.commanded_at.to_pydatetime()
+        by = "—" if row.commanded_by is None else f"{row.commanded_by} at {format_clock(when, seconds=False)}"
+        cells = (row.step, f"{row.pressure_cmh2o:g} cmH2O", format_clock_elapsed(row.start.to_pydatetime(), start=admitted_at),
+                 f"{row.minutes:g} min", row.apneas, row.hypopneas, format_number(row.ahi, 1, " /h"),
+                 format_number(row.breath_rate_bpm, 1, " /min"), by)
+        css = ' class="cpap-current"' if i == last else ""
+        body.append(f"<tr{css}>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
+    zone = escape(zone_label())
+    return (f'<table class="cpap-titration-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+            f'<div class="cpap-hint">Times are clock times ({zone}) with the time since admission. '
+            "AHI: apneas + hypopneas the bedside analysis scored, per hour of recording at the step.</div>")
+
+
+def notes_html(notes: list[Any], *, admitted_at: Any = None) -> str:
+    """Numbered notes (the night chart marks them with the same numbers); text and author escaped."""
+    if not notes:
+        return '<div class="cpap-hint">No notes yet.</div>'
+    items = "".join(
+        f'<div class="cpap-note"><span class="cpap-note-when">{i}. {escape(format_clock(n.created_at))}</span> '
+        f'<span class="cpap-note-author">{escape(n.author)}</span>: <span class="cpap-note-text">{escape(n.text)}</span></div>'
+        for i, n in enumerate(notes, start=1))
+    return items
+
+
+def _who(state: Any) -> str:
+    name = state.name or "no name"
+    return f"Room {state.room} · {name} ({state.mrn or 'no MRN'})"
 
 
 def _reason(exc: BaseException) -> str:

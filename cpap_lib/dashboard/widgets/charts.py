@@ -42,16 +42,23 @@ import numpy as np
 import pandas as pd
 
 from ...analysis.decimate import window
+from ...clock import to_lab_datetime64, zone_label
 from ...errors import ParameterError
 from .common import escape
+from .fields import png_filename
 
-__all__ = ["EVENT_COLORS", "TREND_SERIES", "FlowChart", "TrendChart", "events_to_spans"]
+__all__ = ["EVENT_COLORS", "PNG_SCALE", "TREND_SERIES", "FlowChart", "NightChart", "TrendChart", "events_to_spans",
+           "png_filename"]
 
 logger = logging.getLogger(__name__)
 
 EVENT_COLORS = {"apnea": "#d62728", "hypopnea": "#ff9f1c"}
 """Shading colour of each event kind (apneas red, hypopnea candidates amber)."""
 FLOW_COLOR = "#1f4e79"
+PRESSURE_COLOR = "#0b3d62"
+NOTE_COLOR = "#6a1b9a"
+PNG_SCALE = 3
+"""Saved PNGs have 3x the screen's pixels (a 1,200 px chart prints 3,600 px wide, 300 dpi at 12 in)."""
 BREATH_COLOR = "#2ca02c"
 
 TREND_SERIES = (
@@ -410,7 +417,7 @@ class FlowChart(widgets.VBox):
 
     def save_png(self, filename: str | None = None) -> None:
         """Ask the browser to download the chart as a PNG (no effect without a browser)."""
-        self.figure.save_png(filename or self.png_name)
+        self.figure.save_png(filename or self.png_name, scale=PNG_SCALE)
 
 
 def _gap_midpoints(time_s: np.ndarray, factor: float = 10.0) -> np.ndarray:
@@ -427,10 +434,8 @@ def _gap_midpoints(time_s: np.ndarray, factor: float = 10.0) -> np.ndarray:
 
 
 def _as_datetimes(times: Any) -> np.ndarray:
-    stamps = pd.to_datetime(pd.Series(list(times) if not isinstance(times, (pd.Series, pd.Index, np.ndarray)) else times))
-    if getattr(stamps.dt, "tz", None) is not None:
-        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-    return stamps.to_numpy(dtype="datetime64[ms]")
+    """Lab wall-clock values for a date axis (bqplot formats date axes in UTC: the axis reads lab time)."""
+    return to_lab_datetime64(times)
 
 
 class TrendChart(widgets.VBox):
@@ -483,7 +488,8 @@ class TrendChart(widgets.VBox):
             fig = bq.Figure(
                 marks=[line],
                 axes=[
-                    bq.Axis(scale=self.x_scale, label="measurement time", tick_format="%H:%M", grid_lines="none"),
+                    bq.Axis(scale=self.x_scale, label=f"clock time ({zone_label()})", tick_format="%H:%M",
+                            grid_lines="none"),
                     bq.Axis(scale=y_scale, side="left", label=unit, grid_lines="dashed"),
                 ],
                 title=label,
@@ -543,4 +549,100 @@ class TrendChart(widgets.VBox):
     def save_png(self) -> None:
         """Ask the browser to download each trend chart as a PNG."""
         for key, fig in self.figures.items():
-            fig.save_png(f"{self.png_prefix}_{key}.png")
+            fig.save_png(f"{self.png_prefix}_{key}.png", scale=PNG_SCALE)
+
+
+class NightChart(widgets.VBox):
+    """The night on one clock-time axis (lab time): CPAP pressure, events per upload, commands and notes.
+
+    Pressure is a step line (left axis); apneas and hypopneas of each upload
+    are dots (right axis); pressure commands are diamonds at their new
+    pressure; notes are numbered triangles at the top (the station lists
+    them with the same numbers).
+
+    Examples
+    --------
+    >>> chart = NightChart()
+    >>> chart.set_data(["2026-11-21T21:00:00Z", "2026-11-21T21:05:00Z"], pressure_cmh2o=[6, 7],
+    ...                apneas=[2, 0], hypopneas=[1, 1], commands=(["2026-11-21T21:04:00Z"], [7]),
+    ...                notes=(["2026-11-21T21:02:00Z"], ["1"]))
+    >>> chart.points_sent  # 2 pressures, 1 upload with apneas, 2 with hypopneas, 1 command, 1 note
+    7
+    """
+
+    def __init__(self, title: str = "Night: pressure and events", *, height: str = "260px",
+                 png_name: str = "night.png", **kwargs: Any):
+        self.png_name = png_name
+        self.x_scale = bq.DateScale()
+        self.pressure_scale = bq.LinearScale(min=0.0)
+        self.events_scale = bq.LinearScale(min=0.0)
+        on_pressure = {"x": self.x_scale, "y": self.pressure_scale}
+        on_events = {"x": self.x_scale, "y": self.events_scale}
+        self.pressure_line = bq.Lines(x=[], y=[], scales=on_pressure, colors=[PRESSURE_COLOR], stroke_width=2.5,
+                                      interpolation="step-after", labels=["pressure"])
+        self.apnea_marks = bq.Scatter(x=[], y=[], scales=on_events, colors=[EVENT_COLORS["apnea"]], default_size=28,
+                                      marker="circle", labels=["apneas"])
+        self.hypopnea_marks = bq.Scatter(x=[], y=[], scales=on_events, colors=[EVENT_COLORS["hypopnea"]],
+                                         default_size=28, marker="square", labels=["hypopneas"])
+        self.command_marks = bq.Scatter(x=[], y=[], scales=on_pressure, colors=[PRESSURE_COLOR], default_size=80,
+                                        marker="diamond", labels=["command"])
+        self.note_marks = bq.Scatter(x=[], y=[], scales=on_pressure, colors=[NOTE_COLOR], default_size=90,
+                                     marker="triangle-down", names=[], display_names=True, labels=["note"])
+        self.figure = bq.Figure(
+            marks=[self.pressure_line, self.apnea_marks, self.hypopnea_marks, self.command_marks, self.note_marks],
+            axes=[bq.Axis(scale=self.x_scale, label=f"clock time ({zone_label()})", tick_format="%H:%M",
+                          grid_lines="none"),
+                  bq.Axis(scale=self.pressure_scale, side="left", label="CPAP (cmH2O)", grid_lines="dashed"),
+                  bq.Axis(scale=self.events_scale, side="right", label="events per upload", grid_lines="none")],
+            title=title, fig_margin={"top": 36, "bottom": 45, "left": 60, "right": 60}, animation_duration=0,
+            layout=widgets.Layout(width="100%", height=height),
+        )
+        self.figure.add_class("cpap-night-chart")
+        self.save_button = widgets.Button(description="Save PNG", icon="download", tooltip="Download this chart as a PNG image")
+        self.save_button.on_click(lambda _: self.save_png())
+        legend = widgets.HTML(
+            f'<span style="color:{PRESSURE_COLOR}">&#9472; pressure &#9670; command</span> &nbsp; '
+            f'<span style="color:{EVENT_COLORS["apnea"]}">&#9679; apneas</span> &nbsp; '
+            f'<span style="color:{EVENT_COLORS["hypopnea"]}">&#9632; hypopneas</span> &nbsp; '
+            f'<span style="color:{NOTE_COLOR}">&#9660; note</span>'
+        )
+        super().__init__([self.figure, widgets.HBox([self.save_button, legend])], **kwargs)
+        self.add_class("cpap-night-chart-box")
+
+    def set_data(self, times: Any, *, pressure_cmh2o: Any, apneas: Any, hypopneas: Any,
+                 commands: tuple[Any, Any] = ((), ()), notes: tuple[Any, Any] = ((), ())) -> None:
+        """Show a night: per-upload ``times`` (UTC) with pressure and event counts; ``(times, cmh2o)`` of
+        commands; ``(times, labels)`` of notes."""
+        stamps = _as_datetimes(times)
+        pressure = np.asarray(pressure_cmh2o, dtype=np.float64)
+        a, h = np.asarray(apneas, dtype=np.float64), np.asarray(hypopneas, dtype=np.float64)
+        top = float(np.nanmax(pressure)) + 2 if pressure.size and np.isfinite(pressure).any() else 10.0
+        command_times, command_values = commands
+        note_times, note_labels = notes
+        with self.pressure_line.hold_sync():
+            self.pressure_line.x, self.pressure_line.y = stamps, pressure
+        for mark, counts in ((self.apnea_marks, a), (self.hypopnea_marks, h)):
+            shown = counts > 0
+            with mark.hold_sync():
+                mark.x, mark.y = stamps[shown], counts[shown]
+        with self.command_marks.hold_sync():
+            self.command_marks.x = _as_datetimes(command_times)
+            self.command_marks.y = np.asarray(command_values, dtype=np.float64)
+        with self.note_marks.hold_sync():
+            self.note_marks.x = _as_datetimes(note_times)
+            self.note_marks.y = np.full(len(note_labels), top)
+            self.note_marks.names = list(note_labels)
+
+    def clear(self) -> None:
+        """Empty the chart."""
+        self.set_data([], pressure_cmh2o=[], apneas=[], hypopneas=[])
+
+    @property
+    def points_sent(self) -> int:
+        """Marks currently sent to the browser."""
+        marks = (self.pressure_line, self.apnea_marks, self.hypopnea_marks, self.command_marks, self.note_marks)
+        return int(sum(np.size(m.x) for m in marks))
+
+    def save_png(self, filename: str | None = None) -> None:
+        """Ask the browser to download the chart as a PNG."""
+        self.figure.save_png(filename or self.png_name, scale=PNG_SCALE)

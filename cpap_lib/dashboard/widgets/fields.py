@@ -20,6 +20,11 @@ cpap_lib.errors.ParameterError: pressure: must be a whole number of cmH2O from 4
 from __future__ import annotations
 
 import re
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from ...clock import as_utc, to_lab_time
 from ...errors import ParameterError
 from ...limits import (
     MRN_PATTERN,
@@ -36,6 +41,8 @@ __all__ = [
     "parse_room",
     "parse_mrn",
     "format_number",
+    "png_filename",
+    "on_enter",
 ]
 
 _MRN = re.compile(MRN_PATTERN)
@@ -120,3 +127,48 @@ def format_number(value: float | int | None, digits: int = 1, unit: str = "") ->
     if value is None:
         return "—"
     return f"{float(value):.{digits}f}{unit}"
+
+
+def png_filename(what: str, *, room: int | None = None, mrn: str | None = None, when: Any = None) -> str:
+    """A PNG file name that says whose chart it is and when: ``room103_BR-001_20261121-224107_latest.png``.
+
+    The MRN is kept to file-safe characters (it is already letters, digits, ``_ . -``); the time is lab clock time.
+
+    Examples
+    --------
+    >>> png_filename("latest", room=103, mrn="BR/001", when="2026-11-21T21:41:07Z").count("_")
+    3
+    >>> png_filename("flow")
+    'flow.png'
+    """
+    parts = []
+    if room is not None:
+        parts.append(f"room{int(room)}")
+    if mrn:
+        parts.append("".join(c if c.isalnum() or c in "-." else "-" for c in str(mrn))[:32])
+    stamp = as_utc(when)
+    if stamp is not None:
+        parts.append(to_lab_time(stamp).strftime("%Y%m%d-%H%M%S"))
+    parts.append("".join(c if c.isalnum() or c in "-_" else "-" for c in what))
+    return "_".join(parts) + ".png"
+BREATH_COLOR = "#2ca02c"
+
+TREND_SERIES = (
+    ("pressure_cmh2o", "CPAP pressure", "cmH2O", "#1f77b4"),
+    ("breath_rate_bpm", "Breath rate", "breaths/min", "#2ca02c"),
+    ("apnea_count", "Apneas", "count", "#d62728"),
+)
+"""Default series of :class:`TrendChart`: (key, title, unit, colour)."""
+
+
+def on_enter(field: Any, callback: Callable[[], Any]) -> None:
+    """Call ``callback()`` when Enter is pressed in the text ``field`` ("Enter sends").
+
+    ipywidgets 8 marks ``on_submit`` deprecated in favour of
+    ``continuous_update=False``, which also fires when the field loses focus:
+    a pressure would then be sent by clicking elsewhere. Enter alone must
+    send, so ``on_submit`` is kept (its warning silenced here, in one place).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        field.on_submit(lambda _field: callback())

@@ -45,6 +45,6 @@ def acknowledge_alarm(room: RoomNumber, body: AcknowledgementCreate, request: Re
                       actor: ActorDep) -> AcknowledgementPublic:
     try:
         with db.write() as session:
-            return night.acknowledge(session, room=room, by=actor.name, note=body.note, rules=_rules(request))
+            return night.acknowledge(session, room=room, by=night.who(actor.name, body.by), note=body.note, rules=_rules(request))
     except night.NightConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, exc.message) from None

@@ -28,6 +28,6 @@ def list_notes(room: RoomNumber, db: DbDep) -> list[NotePublic]:
 def add_note(room: RoomNumber, body: NoteCreate, db: DbDep, actor: ActorDep) -> NotePublic:
     try:
         with db.write() as session:
-            return night.add_note(session, room=room, by=actor.name, text=body.text)
+            return night.add_note(session, room=room, by=night.who(actor.name, body.by), text=body.text)
     except night.NightConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, exc.message) from None

@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from .. import crud
-from ..deps import DEVICE, STAFF, DbDep, RoomNumber
+from ..deps import ANY_ROLE, DEVICE, STAFF, DbDep, RoomNumber
 from ..schemas import (
     AdmissionCreate,
     MeasurementCreate,
     MeasurementSummary,
     Mrn,
+    RoomPatient,
     RoomPublic,
     UploadReceipt,
 )
@@ -34,6 +35,14 @@ def list_rooms(db: DbDep) -> list[RoomPublic]:
 def get_room(room: RoomNumber, db: DbDep) -> RoomPublic:
     with db.read() as session:
         return crud.room_state(session, room=room)
+
+
+@router.get("/{room}/patient", response_model=RoomPatient, dependencies=[ANY_ROLE], responses=NOT_FOUND,
+            summary="Who is admitted to the room now (what a bedside station fills in); nulls when nobody")
+def get_room_patient(room: RoomNumber, db: DbDep) -> RoomPatient:
+    with db.read() as session:
+        state = crud.room_state(session, room=room)
+    return RoomPatient(room=state.room, mrn=state.mrn, name=state.name, admitted_at=state.admitted_at)
 
 
 @router.put("/{room}/patient", response_model=UploadReceipt, dependencies=[DEVICE],

@@ -37,12 +37,14 @@ def test_query_string_and_samples():
 
 
 @pytest.mark.parametrize("typed", ["3", "26", "7.5", "x", ""])
-def test_pressure_is_checked_as_typed(station, typed):
+def test_pressure_is_checked_as_typed_and_the_error_stays_by_the_field(station, typed):
     station.pressure_input.value = typed
     assert "cpap-invalid" in station.pressure_input._dom_classes
-    assert station.messages.level == "error" and "4 to 25" in station.messages.text
+    assert station.pressure_error.level == "error" and "4 to 25" in station.pressure_error.text
+    station.messages.show_info("Staff commanded 9 cmH2O")  # other news does not take the field's error away
+    assert station.pressure_error.level == "error"
     station.pressure_input.value = "12"
-    assert "cpap-invalid" not in station.pressure_input._dom_classes and station.messages.level != "error"
+    assert "cpap-invalid" not in station.pressure_input._dom_classes and station.pressure_error.level == ""
 
 
 def test_a_sample_shows_rate_red_apneas_and_the_chart(station):
@@ -109,7 +111,12 @@ def test_reset_clears_everything_and_unlocks(client, station):
     station.mrn_input.value, station.room_input.value, station.name_input.value = f"BS{room}", str(room), "Old"
     station.upload_button.click()
     assert wait_until(lambda: station.uploads == 1), station.messages.text
-    station.reset()
+    station.reset_button.click()
+    assert station.reset_question.layout.display == "" and station.uploads == 1   # it asks first
+    station.cancel_reset_button.click()
+    assert station.mrn_input.value == f"BS{room}" and station.reset_question.layout.display == "none"
+    station.reset_button.click()
+    station.confirm_reset_button.click()
     assert (station.name_input.value, station.mrn_input.value, station.room_input.value) == ("", "", "")
     assert not station.mrn_input.disabled and not station.room_input.disabled and not station.locked
     assert station.analysis is None and station.chart.flow_points == 0 and "No recording" in station.results.value
@@ -121,6 +128,48 @@ def test_reset_clears_everything_and_unlocks(client, station):
     assert station.messages.level == "error" and "recording" in station.messages.text
     with pytest.raises(Exception, match="not found"):
         client.room(other)
+
+
+def test_reset_keeps_the_room_the_page_was_opened_for(client):
+    room = next(ROOMS)
+    station = BedsideStation(client, room=room, autostart=False)
+    station.name_input.value = "Someone"
+    station.reset()
+    assert station.room_input.value == str(room) and station.name_input.value == ""
+
+
+def test_the_patient_admitted_to_the_room_is_filled_in(client):
+    room = next(ROOMS)
+    client.admit(room, f"AD{room}", name="Admitted <Patient>")
+    station = BedsideStation(client, room=room, autostart=False)
+    assert wait_until(lambda: station.mrn_input.value == f"AD{room}")
+    assert station.name_input.value == "Admitted <Patient>"
+
+
+def test_enter_uploads_when_the_form_is_complete(client, station):
+    room = next(ROOMS)
+    station.mrn_input.value, station.room_input.value = f"EN{room}", str(room)
+    station._submit()                                     # no recording yet: says what is missing
+    assert station.messages.level == "error" and "recording" in station.messages.text
+    load(station, "mild_apnea.txt")
+    station._submit()
+    assert wait_until(lambda: station.uploads == 1), station.messages.text
+
+
+def test_a_failed_file_keeps_the_last_good_recording(station):
+    load(station, "mild_apnea.txt")
+    good, points = station.analysis, station.chart.flow_points
+    station.file_upload.value = ({"name": "broken.txt", "type": "text/plain", "size": 9,
+                                  "content": memoryview(b"not,a\nlab,file\n"), "last_modified": datetime(2026, 1, 1, tzinfo=timezone.utc)},)
+    assert wait_until(lambda: station.messages.level == "error")
+    assert "broken.txt" in station.messages.text and "Still showing mild_apnea.txt" in station.messages.text
+    assert station.analysis is good and station.chart.flow_points == points
+
+
+def test_a_saved_png_names_room_patient_and_time(station):
+    station.mrn_input.value, station.room_input.value = "PNG-1", "42"
+    load(station, "mild_apnea.txt")
+    assert station.chart.png_name.startswith("room42_PNG-1_") and station.chart.png_name.endswith("_bedside.png")
 
 
 def test_a_bad_upload_file_is_a_sentence(station):

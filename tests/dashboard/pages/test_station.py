@@ -69,8 +69,8 @@ def test_invalid_pressures_are_refused_with_a_message_and_not_sent(client, patie
     station.pressure_input.value = typed
     assert station.send_button.disabled
     station._on_send()
-    assert station.messages.level == "error"
-    assert "4 to 25" in station.messages.text and "Nothing was sent" in station.messages.text
+    assert station.pressure_error.level == "error"   # beside the field, until the value changes
+    assert "4 to 25" in station.pressure_error.text and "Nothing was sent" in station.pressure_error.text
     assert client.poll_pressure(patient_room).command_id is None
 
 
@@ -101,7 +101,8 @@ def test_switching_rooms_leaves_nothing_of_the_previous_patient(client, patient_
     assert station.latest_chart.flow_points == 0 and station.earlier_chart.flow_points == 0
     assert station.earlier_select.options == () and station.trends.points_sent == 0
     # a late answer for the first room is dropped
-    station._show_room(stale_generation, (client.room(patient_room), client.measurements(patient_room), None))
+    station._show_room(stale_generation, (client.room(patient_room), client.measurements(patient_room), None,
+                                             client.timeline(patient_room)))
     assert f"ST{patient_room}" not in station.facts.value
     assert wait_until(lambda: station.loaded_generation > loaded)
     assert f"ST{other}" in station.facts.value and station.earlier_select.options == ()
@@ -147,3 +148,38 @@ def test_an_old_clients_jpeg_is_shown_as_jpeg_and_a_png_as_png(client, live_serv
         assert station.flow_image_box.layout.display == "" and f"({expected.upper()})" in station.flow_image_caption.value
     station.room = None
     assert station.flow_image_box.layout.display == "none" and station.flow_image.value == b""
+
+
+def test_a_titration_table_after_three_commanded_steps_and_a_prompt_that_only_fills_the_field(client):
+    room = next(ROOMS)
+    upload(client, room, f"TI{room}", "Titrated", pressure=6, apneas=3)
+    station = MonitoringStation(client)
+    show(station, room)
+    for pressure, apneas in ((7, 2), (8, 1), (9, 3)):
+        station.pressure_input.value = str(pressure)
+        generation = station.loaded_generation
+        station._on_send()
+        assert wait_until(lambda: station.loaded_generation > generation), station.messages.text
+        upload(client, room, f"TI{room}", "Titrated", pressure=pressure, apneas=apneas)
+    generation = station.loaded_generation
+    station._load_room(room, clear=False)
+    assert wait_until(lambda: station.loaded_generation > generation), station.messages.text
+    table = station.steps_table.value
+    assert table.count("<tr") == 5 and "9 cmH2O" in table and "anonymous at" in table
+    assert 'data-kind="wait"' in station.prompt_html.value       # 2 min of recording at 9: too soon
+    commands = client.timeline(room).commands
+    assert [(c.from_cmh2o, c.to_cmh2o) for c in commands] == [(6.0, 7), (7.0, 8), (8.0, 9)]
+    assert station.night_chart.points_sent > 0
+
+
+def test_notes_are_added_shown_numbered_and_escaped(client, patient_room):
+    station = MonitoringStation(client)
+    show(station, patient_room)
+    station.note_who.value = "Tech <T>"
+    station.note_input.value = "Mask <leak> fixed & patient asleep"
+    generation = station.loaded_generation
+    station.add_note()
+    assert wait_until(lambda: station.loaded_generation > generation and "cpap-note-text" in station.notes_html.value)
+    html = station.notes_html.value
+    assert "Mask &lt;leak&gt; fixed &amp; patient asleep" in html and "Tech &lt;T&gt;" in html and "<leak>" not in html
+    assert station.night_chart.note_marks.names == ["1"]
