@@ -1,6 +1,6 @@
 """Dashboard figures in one run: page loads, room switch, explorer zoom, points sent, kernel memory.
 
-    python benchmarks/bench_dashboard.py [--rooms 50] [--visits 20] [--zooms 12] [--hours 8]
+    python benchmarks/bench_dashboard.py [--rooms 50] [--visits 20] [--zooms 12] [--hours 8] [--upload-min 5]
 
 What is measured (issue 4), against a real API server (SQLite, 127.0.0.1), a
 real Voilà server and Debian's Chromium through Playwright:
@@ -21,6 +21,15 @@ real Voilà server and Debian's Chromium through Playwright:
    charts and trends).
 5. Memory: Voilà's process plus its kernels (RSS, psutil) after ``--visits``
    visits of the staff page, and again once idle kernels have been culled.
+
+The ward (issue 12): ``--rooms`` rooms, each with a whole night of
+``--hours`` hours at one upload per ``--upload-min`` minutes (8 h: 96 uploads
+per room), stamped at their times of the night. The page-load figure is the
+alarm board's time to all tiles; room switch is tile click to the station's
+charts. 6. The alarm board's server time (``GET /api/v1/alarms``, the
+rolling 30/60-minute AHI, night AHI and alarm states of every room) for
+nights of 1, 2, 4, 8 and 16 hours: a query over the window's indexed rows
+and the admission's running totals, so it stays flat in the night's length.
 
 Prints a table and writes benchmarks/results/dashboard.json.
 """
@@ -135,22 +144,71 @@ def bench_explorer_in_process(night: Path, zooms: int) -> dict:
     }
 
 
-def seed_ward(client, rooms: int, measurements: int) -> dict[int, str]:
-    """Give ``rooms`` rooms a patient and ``measurements`` uploads each (2000-point traces)."""
+def seed_ward(database_url: str, rooms: int, hours: float, upload_min: float = 5.0) -> dict[int, str]:
+    """Give ``rooms`` rooms a patient and a whole night each: one upload per ``upload_min`` over ``hours``.
+
+    Written through :func:`cpap_lib.server.crud.upload` with each upload's time
+    of the night (the API stamps uploads with the time of receipt), ending
+    now; the latest upload of each room carries a 2000-point flow trace.
+    """
+    from datetime import timedelta
+
     from cpap_lib.analysis import analyze_file
+    from cpap_lib.server import crud
+    from cpap_lib.server.db import Database
+    from cpap_lib.server.models import utcnow
+    from cpap_lib.server.schemas import FlowTrace, MeasurementCreate
 
     samples = sorted(SAMPLE_DATA_DIR.glob("*.txt"))
     analyses = [analyze_file(p) for p in samples]
+    metrics = [{k: v for k, v in a.to_dict().items() if k != "params"} for a in analyses]
+    base = [MeasurementCreate(mrn="SEED", analysis=m) for m in metrics]  # validated once, copied per upload
+    traces = [FlowTrace(time_s=t.tolist(), flow_lps=f.tolist()) for t, f in (a.flow_trace(2000) for a in analyses)]
+    per_room = max(1, int(round(hours * 60 / upload_min)))
+    end = utcnow()
+    db = Database(database_url)
     mrns = {}
-    for i in range(rooms):
-        room = 101 + i
-        mrn = f"BENCH{room:04d}"
-        mrns[room] = mrn
-        for k in range(measurements):
-            a = analyses[(i + k) % len(analyses)]
-            client.upload_measurement(room, mrn, name=f"Patient {room}", cpap_pressure=float(6 + (i + k) % 10),
-                                      analysis=a)
+    try:
+        for i in range(rooms):
+            room = 101 + i
+            mrn = f"BENCH{room:04d}"
+            mrns[room] = mrn
+            with db.write() as session:
+                for k in range(per_room):
+                    j = (i + k) % len(analyses)
+                    data = base[j].model_copy(update={
+                        "mrn": mrn, "name": f"Patient {room}", "cpap_pressure_cmh2o": float(6 + (i + k // 12) % 10),
+                        "flow_trace": traces[j] if k == per_room - 1 else None})
+                    crud.upload(session, room=room, data=data,
+                                now=end - timedelta(minutes=upload_min * (per_room - 1 - k)))
+    finally:
+        db.dispose()
     return mrns
+
+
+def bench_board_flat(work: Path, rooms: int, hours_list: tuple[float, ...], upload_min: float, repeat: int = 15) -> dict:
+    """Server time of the alarm board (in-process, SQLite) for nights of each length: flat in the night's length."""
+    from cpap_lib.server import night
+    from cpap_lib.server.alarms import AlarmRules
+    from cpap_lib.server.db import Database
+
+    out = {}
+    for hours in hours_list:
+        url = f"sqlite:///{work / f'flat_{hours:g}h.db'}"
+        seed_ward(url, rooms, hours, upload_min)
+        db = Database(url)
+        times = []
+        try:
+            for _ in range(repeat):
+                begun = time.perf_counter()
+                with db.write() as session:
+                    board = night.alarm_board(session, rules=AlarmRules())
+                times.append(time.perf_counter() - begun)
+        finally:
+            db.dispose()
+        assert len(board) == rooms
+        out[f"{hours:g}"] = _stats(times[2:])
+    return out
 
 
 def bench_station_in_process(client, rooms: list[int], repeat: int) -> dict:
@@ -199,7 +257,7 @@ def bench_browser(voila, mrns: dict[int, str], night_notebook: str, zooms: int, 
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
 
         def load(url: str, ready) -> float:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
             begun = time.perf_counter()
             page.goto(url, wait_until="commit")
             if ready is overview_ready:
@@ -215,7 +273,7 @@ def bench_browser(voila, mrns: dict[int, str], night_notebook: str, zooms: int, 
 
         first_card: list[float] = []
 
-        def overview_ready(page, begun=None):
+        def overview_ready(page, begun=None):  # every tile with its pressure: the alarm board is complete
             page.wait_for_selector(".cpap-card[data-room]", timeout=120_000)
             if begun is not None:
                 first_card.append(time.perf_counter() - begun)
@@ -237,7 +295,7 @@ def bench_browser(voila, mrns: dict[int, str], night_notebook: str, zooms: int, 
                               "overview_minus_baseline_median": statistics.median(overview) - statistics.median(baseline)}
 
         # room switch in the browser: click a card, wait for its MRN in the station and a drawn flow line
-        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
         page.goto(voila.page_url("monitor.ipynb"))
         overview_ready(page)
         switch = []
@@ -251,6 +309,8 @@ def bench_browser(voila, mrns: dict[int, str], night_notebook: str, zooms: int, 
                             return Array.from(paths).some(p => (p.getAttribute('d') || '').length > 1000); }""",
                 arg=mrns[room], timeout=30_000, polling=10)
             switch.append(time.perf_counter() - begun)
+            page.click(".cpap-station-close")  # back to the board (the station panel covers part of it)
+            page.wait_for_selector(".cpap-station-drawer", state="hidden")
         out["room_switch_browser_s"] = _stats(switch)
         page.screenshot(path=str(RESULTS / "bench_monitor.png"), full_page=True)
         page.close()
@@ -305,7 +365,7 @@ def bench_browser(voila, mrns: dict[int, str], night_notebook: str, zooms: int, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rooms", type=int, default=50)
-    parser.add_argument("--measurements", type=int, default=6, help="uploads per room")
+    parser.add_argument("--upload-min", type=float, default=5.0, help="minutes between a room's uploads")
     parser.add_argument("--visits", type=int, default=20)
     parser.add_argument("--zooms", type=int, default=12)
     parser.add_argument("--hours", type=float, default=8.0)
@@ -328,10 +388,20 @@ def main(argv: list[str] | None = None) -> int:
         _write_notebook(pages / "explorer_night.ipynb", EXPLORER_NOTEBOOK.format(path=str(night)))
         shutil.copy(NOTEBOOK_DIR / "monitor.ipynb", pages / "monitor.ipynb")
 
-        with start_server(f"sqlite:///{work / 'ward.db'}") as server, CpapClient(server.url, timeout=30) as client:
-            seeded = time.perf_counter()
-            mrns = seed_ward(client, args.rooms, args.measurements)
-            results["seed_s"] = time.perf_counter() - seeded
+        results["board_flat_rooms"] = 10
+        results["board_flat_s"] = bench_board_flat(work, 10, (1, 4, 16), args.upload_min)
+        ward_url = f"sqlite:///{work / 'ward.db'}"
+        seeded = time.perf_counter()
+        mrns = seed_ward(ward_url, args.rooms, args.hours, args.upload_min)
+        results["seed_s"] = time.perf_counter() - seeded
+        results["uploads_per_room"] = int(round(args.hours * 60 / args.upload_min))
+        with start_server(ward_url) as server, CpapClient(server.url, timeout=30) as client:
+            board_http = []
+            for _ in range(12):
+                begun = time.perf_counter()
+                client.alarm_board()
+                board_http.append(time.perf_counter() - begun)
+            results["board_http_s"] = _stats(board_http[2:])
             results["station_in_process"] = bench_station_in_process(client, sorted(mrns)[:10], repeat=2)
             voila = VoilaServer(server.url, notebook_dir=pages, log_path=work / "voila.log",
                                 env={"CPAP_REFRESH_S": "5"})
@@ -350,9 +420,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_table(r: dict) -> None:
     ex, st, br = r["explorer_in_process"], r["station_in_process"], r.get("browser", {})
+    flat = r["board_flat_s"]
     rows = [
+        (f"alarm board, server, {r['board_flat_rooms']} rooms, nights of " + " / ".join(f"{h} h" for h in flat),
+         " / ".join(f"{v['median'] * 1000:.1f}" for v in flat.values()) + " ms"),
+        (f"alarm board over HTTP, {r['hours']:g} h night ({r['uploads_per_room']} uploads per room), median",
+         f"{r['board_http_s']['median'] * 1000:.1f} ms"),
         ("page load, baseline (one widget), median", f"{br['page_load_s']['baseline']['median']:.2f} s"),
-        (f"page load, overview with {r['rooms']} rooms populated, median",
+        (f"page load, alarm board with all {r['rooms']} tiles, median",
          f"{br['page_load_s']['overview_all_cards']['median']:.2f} s"),
         ("  overview minus baseline (goal < 1 s)", f"{br['page_load_s']['overview_minus_baseline_median']:+.2f} s"),
         ("  overview, first card shown, median", f"{br['page_load_s']['overview_first_card']['median']:.2f} s"),

@@ -196,7 +196,8 @@ def describe(state: str, facts: RoomFacts, rules: AlarmRules) -> str:
     """
     if state == "no_data":
         minutes = facts.minutes_since_data or 0.0
-        return f"No data for {minutes:.0f} min (alarm after {rules.no_data_min:g} min)"
+        since = f"{minutes * 60:.0f} s" if minutes < 2 else f"{minutes:.0f} min"
+        return f"No data for {since} (alarm after {rules.no_data_min:g} min)"
     if state == "ahi_high":
         return f"AHI {facts.ahi_window:.1f}/h over the last {rules.ahi_window_min:g} min (alarm from {rules.ahi_threshold:g}/h)"
     if state == "apnea_run":

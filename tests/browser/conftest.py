@@ -25,6 +25,10 @@ CHROMIUM = Path(os.environ.get("CPAP_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 XSS_NAME = "<img src=x onerror=alert(1)>"
+LAB_TZ = "America/New_York"
+"""The pages' lab time zone in these tests: not the machine's UTC, so clock times must be converted."""
+NO_DATA_MIN = 0.25
+"""The API server's no-data alarm here: 15 s, so the loudest alarm can be seen appear."""
 
 SEEDED = {
     # room: (mrn, name, pressure, breath rate, apneas, apnea index)
@@ -44,7 +48,8 @@ def artifacts() -> Path:
 def api(tmp_path_factory, artifacts):
     """A running API server with the SEEDED rooms; yields (url, client)."""
     db = tmp_path_factory.mktemp("browser_api") / "cpap_lab.db"
-    with start_server(f"sqlite:///{db}", log_path=artifacts / "browser-api.log") as server:
+    with start_server(f"sqlite:///{db}", log_path=artifacts / "browser-api.log",
+                      settings_env={"CPAP_ALARM_NO_DATA_MIN": str(NO_DATA_MIN)}) as server:
         with CpapClient(server.url, timeout=10.0) as client:
             t = np.linspace(2.7, 120.0, 1500)
             for room, (mrn, name, pressure, rate, apneas, index) in SEEDED.items():
@@ -61,7 +66,7 @@ def api(tmp_path_factory, artifacts):
 def voila(api, artifacts):
     """Voilà serving notebooks/ against the API server (pages refresh every second)."""
     url, _client = api
-    server = VoilaServer(url, env={"CPAP_REFRESH_S": "1", "CPAP_STALE_S": "3600"},
+    server = VoilaServer(url, env={"CPAP_REFRESH_S": "1", "CPAP_STALE_S": "3600", "CPAP_LAB_TZ": LAB_TZ},
                          log_path=artifacts / "browser-voila.log")
     with server:
         yield server
@@ -83,8 +88,8 @@ def browser():
 class Page:
     """A browser tab with the dialogs it raised and the requests it made."""
 
-    def __init__(self, browser, voila):
-        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    def __init__(self, browser, voila, viewport: tuple[int, int] = (1400, 1000)):
+        self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True)
         self.tab = self.context.new_page()
         self.tab.set_default_timeout(30_000)
         self.voila = voila
@@ -107,8 +112,8 @@ def new_page(browser, voila):
     """Open tabs with ``new_page()``; all are closed at the end of the test."""
     pages: list[Page] = []
 
-    def make() -> Page:
-        page = Page(browser, voila)
+    def make(viewport: tuple[int, int] = (1400, 1000)) -> Page:
+        page = Page(browser, voila, viewport)
         pages.append(page)
         return page
 

@@ -123,7 +123,9 @@ def tile_html(room: Any) -> str:
     state = alarm.state
     label = STATE_LABELS.get(state, state)
     acknowledged = alarm.acknowledged
-    classes = f"cpap-card cpap-state-{state}" + (" cpap-acknowledged" if acknowledged is not None else "")
+    is_open = state not in ("ok", "empty") and acknowledged is None
+    classes = (f"cpap-card cpap-state-{state}" + (" cpap-acknowledged" if acknowledged is not None else "")
+               + (" cpap-open" if is_open else ""))
     latest = room.latest_measurement
     pressure = None if latest is None else latest.cpap_pressure_cmh2o
     rows = (

@@ -598,7 +598,7 @@ def steps_table_html(steps: Any, *, admitted_at: Any = None) -> str:
     last = len(steps) - 1
     for i, row in enumerate(steps.itertuples(index=False)):
         when = None if pd.isna(row.commanded_at) else row.commanded_at.to_pydatetime()
-        by = "—" if row.commanded_by is None else f"{row.commanded_by} at {format_clock(when, seconds=False)}"
+        by = "—" if pd.isna(row.commanded_by) else f"{row.commanded_by} at {format_clock(when, seconds=False)}"
         cells = (row.step, f"{row.pressure_cmh2o:g} cmH2O", format_clock_elapsed(row.start.to_pydatetime(), start=admitted_at),
                  f"{row.minutes:g} min", row.apneas, row.hypopneas, format_number(row.ahi, 1, " /h"),
                  format_number(row.breath_rate_bpm, 1, " /min"), by)

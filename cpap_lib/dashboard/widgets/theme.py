@@ -60,18 +60,22 @@ body {{ background: #f3f6f9; }}
 .cpap-metrics {{ display: grid; grid-template-columns: repeat(3, 1fr); gap: 2px 8px; margin-top: 4px; }}
 .cpap-metric {{ display: flex; flex-direction: column; }}
 .cpap-metric-label {{ font-size: 10px; text-transform: uppercase; color: #5f6f7f; letter-spacing: .3px; }}
-.cpap-metric .cpap-value {{ font-weight: 600; font-variant-numeric: tabular-nums; font-size: 14px; }}
+.cpap-metric .cpap-value {{ font-weight: 600; font-variant-numeric: tabular-nums; font-size: 13px; white-space: nowrap; }}
 .cpap-state {{ font-size: 12px; font-weight: 800; border-radius: 3px; padding: 1px 6px; letter-spacing: .4px; }}
-.cpap-detail {{ font-size: 12px; color: #1f2d3a; margin-top: 2px; min-height: 16px; }}
+.cpap-detail {{ font-size: 12px; color: #1f2d3a; margin-top: 2px; min-height: 16px; line-height: 1.25; }}
 .cpap-ack {{ font-size: 11px; color: #1f4d2a; background: #e8f5e9; border-radius: 3px; padding: 2px 5px;
   margin-top: 4px; overflow-wrap: anywhere; }}
 .cpap-card.cpap-acknowledged {{ border-left-style: dashed; }}
 .cpap-card.cpap-state-no_data {{ border-left-width: 9px; background: #f6eefa; }}
 .cpap-card.cpap-state-no_data.cpap-acknowledged, .cpap-card.cpap-acknowledged {{ background: #fbfbfb; }}
-.cpap-card-box .cpap-ack-button {{ position: absolute; right: 8px; bottom: 6px; z-index: 3; height: 26px;
-  font-size: 12px; background: #0b3d62; color: #fff; }}
+.cpap-card-box .cpap-ack-button {{ position: absolute; right: 10px; top: 32px; z-index: 3; height: 24px;
+  font-size: 12px; background: #0b3d62; color: #fff; margin: 0; }}
+.cpap-card.cpap-open .cpap-name, .cpap-card.cpap-open .cpap-mrn {{ padding-right: 118px; }}
 .cpap-station-drawer {{ position: fixed; top: 0; right: 0; width: min(1180px, 78vw); height: 100vh;
-  overflow-y: auto; z-index: 40; box-shadow: -6px 0 18px rgba(0, 0, 0, .25); background: #fff; }}
+  overflow-y: auto; z-index: 40; box-shadow: -6px 0 18px rgba(0, 0, 0, .25); background: #fff;
+  box-sizing: border-box; }}
+.cpap-station.cpap-station-drawer {{ display: block; }}
+.cpap-station-drawer > * {{ margin-bottom: 6px; }}
 .cpap-titration-table {{ border-collapse: collapse; font-size: 13px; width: 100%; }}
 .cpap-titration-table th, .cpap-titration-table td {{ border-bottom: 1px solid #e3e8ee; padding: 3px 6px;
   text-align: right; font-variant-numeric: tabular-nums; }}
@@ -91,7 +95,7 @@ body {{ background: #f3f6f9; }}
 }}
 .cpap-card {{
   background: #fff; border: 1px solid #d5dde5; border-left: 5px solid #2e7d32; border-radius: 6px;
-  padding: 8px 12px; width: 100%; box-sizing: border-box; font-size: 13px; color: #1f2d3a;
+  padding: 6px 10px; width: 100%; box-sizing: border-box; font-size: 13px; color: #1f2d3a;
 }}
 .cpap-card-box:hover .cpap-card {{ box-shadow: 0 2px 8px rgba(11, 61, 98, .25); }}
 .cpap-card-box.cpap-selected .cpap-card {{ box-shadow: 0 0 0 3px #1565c0; }}
