@@ -109,7 +109,8 @@ def test_titration_table_after_three_commanded_steps_notes_and_clock_axes(new_pa
     tab.click(f".cpap-room-{room} .cpap-card-select")
     tab.wait_for_selector(".cpap-station-mrn:text('TIT-91')")
     tab.wait_for_selector(".cpap-station svg.svg-figure")
-    assert _inside_viewport(tab, ".cpap-station .cpap-station-facts", width, height)   # opens where it is seen
+    facts = tab.locator(".cpap-station .cpap-station-facts").bounding_box()
+    assert facts and 0 <= facts["x"] < width and 0 <= facts["y"] < height / 2, facts   # opens where it is seen
     for pressure, apneas in ((7, 2), (8, 1), (9, 0)):
         tab.fill(".cpap-station .cpap-pressure-input input", str(pressure))
         tab.press(".cpap-station .cpap-pressure-input input", "Enter")                # Enter sends
