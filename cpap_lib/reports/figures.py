@@ -37,6 +37,7 @@ from .night import ahi_per_hour, pressure_over_time
 
 __all__ = [
     "overview_figure", "worst_events", "worst_events_figure", "ahi_per_hour_figure", "breath_rate_figure",
+    "hourly_agreement", "device_agreement_figure",
     "figure_png", "figure_img_html", "show", "show_html", "show_table", "use_logging", "flow_envelope",
     "EVENT_COLORS", "ENVELOPE_BINS", "ZOOM_MARGIN_S",
 ]
@@ -229,6 +230,41 @@ def ahi_per_hour_figure(subject: Any) -> Figure:
     ax.set_ylabel("AHI (/h)")
     ax.set_title("AHI per hour of the night (dotted: 5, 15, 30 /h; grey: under 15 min of data)")
     axis.label(ax, float(table["hour_start_s"].iloc[-1]) + 3600.0)
+    return fig
+
+
+def hourly_agreement(subject: Any) -> tuple[Any, list[str]] | None:
+    """Bland-Altman of the hourly AHI, ours against the device's (hours with 15 min of data or more).
+
+    None without device events. The pairs are the night's hours, labelled by
+    their clock (or elapsed) start.
+    """
+    if subject.device_events is None:
+        return None
+    from dataclasses import replace
+
+    from ..analysis.agreement import bland_altman
+    from .tables import clock_texts
+
+    ours = ahi_per_hour(subject)
+    device = ahi_per_hour(replace(subject, events=subject.device_events))
+    keep = ours["recorded_min"].to_numpy() >= 15
+    labels = clock_texts(subject, ours["hour_start_s"].to_numpy()[keep], with_seconds=False)
+    return bland_altman(ours["ahi"].to_numpy()[keep], device["ahi"].to_numpy()[keep]), labels
+
+
+def device_agreement_figure(subject: Any) -> Figure | None:
+    """The hourly AHI's Bland-Altman plot (:func:`cpap_lib.analysis.agreement.bland_altman_figure`), or None."""
+    agreement = hourly_agreement(subject)
+    if agreement is None:
+        return None
+    from ..analysis.agreement import bland_altman_figure
+
+    result, labels = agreement
+    fig = bland_altman_figure(result, quantity="AHI per hour (events/h)", labels=labels,
+                              title=f"Hourly AHI, this analysis minus the device: bias {result.bias:.1f} /h")
+    fig.set_size_inches(_WIDTH_IN * 0.7, 3.2)
+    fig.set_dpi(FIGURE_DPI)
     return fig
 
 

@@ -1,12 +1,12 @@
 """The report notebook's sections, one call each: page 1, figures, the device's scoring, appendix, footer.
 
 The notebook stays thin (import, load, show); what each section holds is
-here. :data:`REPORT_CSS` styles the exported HTML for the screen and for A4
-print (page 1 ends after the sign-off block).
+here. :data:`~cpap_lib.reports.style.REPORT_CSS` styles the exported HTML for
+the screen and for A4 print (page 1 ends after the sign-off block).
 
 Examples
 --------
->>> "@page" in REPORT_CSS and "size: A4" in REPORT_CSS
+>>> callable(show_page_one) and callable(show_footer)
 True
 """
 
@@ -17,36 +17,9 @@ from typing import Any
 from . import figures, tables
 from .night import titration_table
 
-__all__ = ["show_page_one", "show_figures", "show_device_scoring", "show_appendix", "show_footer", "REPORT_CSS"]
+__all__ = ["show_page_one", "show_figures", "show_device_scoring", "show_appendix", "show_footer"]
 
-REPORT_CSS = """
-@page { size: A4; margin: 14mm 12mm; }
-body { font-family: "DejaVu Sans", Arial, sans-serif; color: #1a1a1a; margin: 0; }
-main { max-width: 186mm; margin: 0 auto; padding: 6mm 4mm; }
-pre { white-space: pre-wrap; font-size: 0.85em; }
-.report-header h1 { font-size: 1.35em; margin: 0 0 0.2em; }
-.report-header .facts { display: flex; flex-wrap: wrap; gap: 0.2em 1.2em; }
-h2 { font-size: 1.15em; border-bottom: 1px solid #bbb; margin-top: 1.1em; }
-h3 { font-size: 1em; margin: 0.9em 0 0.3em; }
-table.report-table { border-collapse: collapse; margin: 0.3em 0 0.8em; font-size: 0.92em; }
-table.report-table th, table.report-table td { border: 1px solid #c8c8c8; padding: 0.2em 0.55em; text-align: left; }
-table.report-table th { background: #eef1f4; }
-table.report-table td.num { text-align: right; font-variant-numeric: tabular-nums; }
-p.empty { color: #555; font-style: italic; }
-.signoff .box { border: 1px solid #888; min-height: 2.2em; padding: 0.3em 0.5em; margin: 0.35em 0; }
-.signoff .lines { min-height: 6em; }
-.signoff .row { display: flex; gap: 0.6em; }
-.signoff .row .box { flex: 1; }
-.report-figure img { max-width: 100%; height: auto; }
-.report-footer { margin-top: 2em; border-top: 1px solid #bbb; font-size: 0.8em; color: #333; }
-.report-footer code { font-size: 0.95em; word-break: break-all; }
-@media print {
-  .signoff { page-break-after: always; break-after: page; }
-  .report-figure, table.report-table tr { page-break-inside: avoid; break-inside: avoid; }
-  a { color: inherit; text-decoration: none; }
-}
-"""
-"""Styles of an exported report (screen and A4 print)."""
+
 
 
 def show_page_one(subject: Any, metrics: dict) -> None:
@@ -74,6 +47,9 @@ def show_device_scoring(subject: Any, metrics: dict) -> None:
         return
     figures.show_html("<h2>The device's own scoring</h2>")
     figures.show_table(tables.device_comparison_table(subject, metrics))
+    agreement = figures.device_agreement_figure(subject)
+    if agreement is not None:
+        figures.show(agreement)
 
 
 def show_appendix(subject: Any) -> None:

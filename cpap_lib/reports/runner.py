@@ -1,12 +1,13 @@
-"""Batch reports: one papermill run of ``notebooks/batch_report.ipynb`` per patient.
+"""Batch reports: one papermill run of ``notebooks/batch_report.ipynb`` per patient-night.
 
 The pipeline of :func:`run_reports`:
 
 1. expand the inputs (recording files and globs, or :class:`ReportJob` objects
-   such as the server's rooms) into jobs, one per patient;
-2. execute the notebook for each job with papermill, here
-   (``workers=1``), in a process pool (``workers=N``) or on a Dask
-   distributed cluster (``scheduler="tcp://host:8786"``);
+   such as the server's patient-nights) into jobs, one per report;
+2. execute the notebook for each job with papermill on the worker's warm
+   kernel (:mod:`cpap_lib.reports.engine`), here (``workers=1``), in a
+   process pool (``workers=N``) or on a Dask distributed cluster
+   (``scheduler="tcp://host:8786"``);
 3. keep every executed notebook (failed ones with their partial outputs) and
    export the successful ones to HTML without code cells;
 4. write ``index.html`` (every patient with the key figures, severe ones
@@ -14,11 +15,14 @@ The pipeline of :func:`run_reports`:
 
 Everything is built in a staging folder inside ``out_dir`` and then moved in
 place, so a re-run replaces the previous outputs cleanly and a crashed run
-leaves them untouched. On a multi-machine Dask cluster ``out_dir`` and the
+leaves them untouched. The runner writes only into a new or empty folder or
+one it wrote before (:data:`OUTPUT_MARKER`), and there replaces only its own
+outputs. On a multi-machine Dask cluster ``out_dir`` and the
 recordings must be on a file system every worker sees.
 
 Output layout::
 
+    out_dir/.cpap-lab-report            the marker: this folder is the runner's
     out_dir/index.html                  the overview page
     out_dir/results.json                one record per patient (status, error, timings)
     out_dir/reports/<name>.html         the report, code cells removed
@@ -174,37 +178,61 @@ def cell_seconds(nb: Any) -> tuple[float, dict[str, float]]:
     return total, tagged
 
 
-@functools.cache
-def _html_exporter() -> Any:
-    """One nbconvert exporter per process (building one compiles its templates), basic template: outputs only."""
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
-
-    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={REMOVE_TAG}), enabled=True)
-    return exporter
-
-
 _SCRIPT = re.compile(r"<script\b.*?</script\s*>", re.IGNORECASE | re.DOTALL)
 
 
-def _export_html(nb: Any, title: str) -> str:
-    """A static, self-contained page: the notebook's outputs (no code, prompts, ``remove-in-report`` cells), our CSS.
+def _text(value: Any) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
 
-    nbconvert's basic template brings no scripts or CDN links (a patient's
-    report must open offline and contact no other site); any ``<script>`` in
-    an output is removed as well. :data:`cpap_lib.reports.page.REPORT_CSS`
+
+def _output_html(output: Any) -> str:
+    """One cell output as HTML: our HTML as it is, images embedded, text escaped in ``<pre>``."""
+    import html as html_lib
+
+    kind = output.get("output_type")
+    if kind in ("display_data", "execute_result"):
+        data = output.get("data", {})
+        if "text/html" in data:
+            return _SCRIPT.sub("", _text(data["text/html"]))
+        if "image/png" in data:
+            return f'<img alt="figure" src="data:image/png;base64,{_text(data["image/png"]).strip()}">'
+        return f"<pre>{html_lib.escape(_text(data.get('text/plain', '')))}</pre>"
+    if kind == "stream":
+        return f'<pre class="{output.get("name", "stream")}">{html_lib.escape(_text(output.get("text", "")))}</pre>'
+    if kind == "error":
+        message = f"{output.get('ename')}: {output.get('evalue')}"
+        return f'<pre class="error">{html_lib.escape(message)}</pre>'
+    return ""
+
+
+def _export_html(nb: Any, title: str) -> str:
+    """A static, self-contained page of the notebook's outputs: no code, no prompts, our CSS.
+
+    Cells tagged ``remove-in-report`` are left out, Markdown cells rendered
+    (mistune, as nbconvert does), code cells replaced by their outputs. No
+    script or CDN link (a patient's report must open offline and contact no
+    other site; any ``<script>`` in an output is removed). Writing the page
+    directly takes milliseconds, where nbconvert's template machinery took a
+    good part of a short report's time. :data:`cpap_lib.reports.style.REPORT_CSS`
     styles it for the screen and A4 print.
     """
     import html as html_lib
 
-    from .page import REPORT_CSS
+    import mistune
 
-    body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
+    from .style import REPORT_CSS
+
+    parts = []
+    for cell in nb.cells:
+        if REMOVE_TAG in cell.get("metadata", {}).get("tags", []):
+            continue
+        if cell.cell_type == "markdown":
+            parts.append(_SCRIPT.sub("", mistune.html(_text(cell.source))))
+        elif cell.cell_type == "code":
+            parts.extend(_output_html(output) for output in cell.get("outputs", []))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{html_lib.escape(title)}</title><style>{REPORT_CSS}</style></head>"
-            f"<body><main>{_SCRIPT.sub('', body)}</main></body></html>\n")
+            f"<body><main>{''.join(parts)}</main></body></html>\n")
 
 
 @functools.cache
@@ -321,13 +349,12 @@ class _Progress:
 def _pool_context() -> multiprocessing.context.BaseContext:
     """``fork`` when this process runs no other thread, else ``spawn``.
 
-    Forked workers start at once with papermill and nbconvert already
+    Forked workers start at once with papermill and mistune already
     imported (a spawned worker spends seconds importing them); forking a
     process that runs threads (a Jupyter kernel, a Dask client) can deadlock,
     so such callers get ``spawn``.
     """
-    import bs4  # noqa: F401  (imported here once, inherited by forked workers)
-    import nbconvert.exporters.html  # noqa: F401
+    import mistune  # noqa: F401  (imported here once, inherited by forked workers)
     import papermill  # noqa: F401
 
     if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():

@@ -36,7 +36,7 @@ from ..errors import ParameterError
 from ..jsonable import jsonable
 from .subjects import SUMMARY_SUFFIX, ReportJob, ReportSubject, safe_name
 
-__all__ = ["expand_inputs", "file_jobs", "load_report_subject", "load_file_subject", "file_checksums", "write_summary"]
+__all__ = ["expand_inputs", "file_jobs", "card_nights", "load_report_subject", "load_file_subject", "file_checksums", "write_summary"]
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +87,31 @@ def _unique_names(stems: Sequence[str]) -> list[str]:
     return names
 
 
+def card_nights(path: str | os.PathLike) -> list[str]:
+    """The nights (ISO sleep days) of a ResMed card root holding several; [] for anything else.
+
+    >>> card_nights(__file__)
+    []
+    """
+    from ..io import resmed
+
+    root = Path(path)
+    if not (root.is_dir() and resmed.is_card_root(root)):
+        return []
+    nights = resmed.read_card(root).nights
+    return [n.day.isoformat() for n in nights] if len(nights) > 1 else []
+
+
 def file_jobs(paths: Sequence[str | os.PathLike], *, method: str = "amplitude", params: Mapping[str, Any] | None = None) -> list[ReportJob]:
-    """One :class:`ReportJob` per recording path, named after the file."""
-    stems = [Path(p).name if Path(p).is_dir() else Path(p).stem for p in paths]
+    """One :class:`ReportJob` per recording path, named after the file; one per night of a multi-night card."""
+    entries = []
+    for path in paths:
+        stem = Path(path).name if Path(path).is_dir() else Path(path).stem
+        nights = card_nights(path)
+        entries += [(f"{stem}-{night}", path, night) for night in nights] if nights else [(stem, path, "")]
     return [
-        ReportJob(name=name, recording_path=os.fspath(path), method=method, params=dict(params or {}))
-        for name, path in zip(_unique_names(stems), paths)
+        ReportJob(name=name, recording_path=os.fspath(path), night=night, method=method, params=dict(params or {}))
+        for name, (_, path, night) in zip(_unique_names([e[0] for e in entries]), entries)
     ]
 
 
@@ -134,20 +153,25 @@ def _device_events(device: Any) -> pd.DataFrame | None:
     return frame.sort_values("start_s", kind="stable").reset_index(drop=True)
 
 
-def load_file_subject(*, report_name: str = "", recording_path: str, method: str = "amplitude",
+def load_file_subject(*, report_name: str = "", recording_path: str, night: str = "", method: str = "amplitude",
                       params: Mapping[str, Any] | None = None) -> ReportSubject:
     """One recording (lab file, ResMed session or night) analysed for its report.
 
     A device recording also brings the device's own events and night summary
     (shown beside ours) and its channels (pressure, leak, SpO2...). Its start
-    time is the device's clock, taken as the lab's clock time.
+    time is the device's clock, taken as the lab's clock time. ``night``
+    picks one night (ISO sleep day) of a card root that holds several.
     """
     from ..analysis import analyze
-    from ..io import read_device_data, read_recording
+    from ..io import read_device_data, read_recording, resmed
 
     started = time.perf_counter()
     path = Path(recording_path)
-    device = read_device_data(path) if _is_device_path(path) else None
+    if night and path.is_dir() and resmed.is_card_root(path):
+        card = resmed.read_card(path)
+        device = card.read(card.find(night))
+    else:
+        device = read_device_data(path) if _is_device_path(path) else None
     recording = device.recording if device is not None else read_recording(path)
     analysis = analyze(recording, method=method, **dict(params or {}))
     analysis_s = time.perf_counter() - started
@@ -165,7 +189,8 @@ def load_file_subject(*, report_name: str = "", recording_path: str, method: str
         name=name, summary=analysis.to_dict(), patient=patient, time_s=recording.time_s, flow_lps=recording.flow_lps,
         events=analysis.events, breaths=analysis.breaths, start=start, signals=dict(recording.signals),
         gaps=list(recording.meta.get("gaps") or []), device_events=_device_events(device),
-        device_summary=getattr(device, "summary", None), inputs=file_checksums(path), analysis=analysis,
+        device_summary=getattr(device, "summary", None),
+        inputs=file_checksums(getattr(device, "folder", None) or path), analysis=analysis,
         analysis_s=analysis_s,
     )
 
@@ -205,7 +230,8 @@ def load_report_subject(*, report_name: str = "", recording_path: str = "", serv
         from .server_source import load_server_subject
 
         return load_server_subject(report_name=report_name, server_url=server_url, room=room, mrn=mrn, night=night)
-    return load_file_subject(report_name=report_name, recording_path=recording_path, method=method, params=params)
+    return load_file_subject(report_name=report_name, recording_path=recording_path, night=night, method=method,
+                             params=params)
 
 
 def write_summary(subject: ReportSubject, output_dir: str | os.PathLike) -> Path | None:

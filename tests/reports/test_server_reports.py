@@ -14,7 +14,7 @@ from .conftest import PNG_IMG, cli, html_tables, table_rows
 
 pytestmark = pytest.mark.slow
 
-ROOM, EMPTY_ROOM = 917, 918
+ROOM, EMPTY_ROOM, NO_TRACE_ROOM = 917, 918, 919
 """Rooms of our own on the shared session server (other tests use low numbers)."""
 
 
@@ -27,10 +27,14 @@ def server_night(live_server, sample_paths, tmp_path_factory):
         client.upload_measurement(ROOM, "MRN-REP-1", cpap_pressure=10, analysis=severe)
         client.upload_measurement(ROOM, "MRN-REP-1", cpap_pressure=10, analysis=severe.to_dict())  # no trace
         client.command_pressure(ROOM, 11)
+        client.add_note(ROOM, "Mask refitted, leak gone")
         client.admit(EMPTY_ROOM, "MRN-REP-2", name="No Data Yet")
+        for _ in range(2):  # a station that uploads numbers and events only, never a trace
+            client.upload_measurement(NO_TRACE_ROOM, "MRN-REP-3", name="Nora Trace", cpap_pressure=9,
+                                      analysis=severe.to_dict())
     out = tmp_path_factory.mktemp("server_reports")
-    done = cli("report", "--server", live_server, "--room", str(ROOM), "--room", str(EMPTY_ROOM), "--out", str(out),
-               "--workers", "2", "--no-progress")
+    done = cli("report", "--server", live_server, "--room", str(ROOM), "--room", str(EMPTY_ROOM),
+               "--room", str(NO_TRACE_ROOM), "--out", str(out), "--workers", "2", "--no-progress")
     return live_server, [fast.to_dict(), severe.to_dict(), severe.to_dict()], out, done
 
 
@@ -71,11 +75,24 @@ def test_the_night_report_adds_up_every_upload(server_night):
     assert len(PNG_IMG.findall(html)) == 3  # overview, worst events, AHI per hour (no per-breath data on the server)
 
 
-def test_pressure_commands_are_listed(server_night):
+def test_pressure_commands_and_notes_of_the_night_are_listed(server_night):
     _, _, out, _ = server_night
     html = next((out / "reports").glob(f"*room-{ROOM}-*.html")).read_text()
     commands = next(t for t in html_tables(html) if t[0][:3] == ["Clock time", "From (cmH2O)", "To (cmH2O)"])
-    assert [row[2] for row in commands[1:]][-1] == "11"
+    assert [row[2] for row in commands[1:]] == ["10", "11"] and commands[2][1] == "10.0"
+    notes = next(t for t in html_tables(html) if t[0] == ["Clock time", "Author", "Note"])
+    assert notes[1][2] == "Mask refitted, leak gone"
+
+
+def test_a_patient_uploaded_without_a_trace_gets_a_report(server_night):
+    _, analyses, out, _ = server_night
+    results = {r["name"]: r for r in json.loads((out / "results.json").read_text())}
+    name = next(n for n in results if n.endswith(f"room-{NO_TRACE_ROOM}-MRN-REP-3"))
+    assert results[name]["ok"], results[name]["error"]
+    html = (out / "reports" / f"{name}.html").read_text()
+    expected = night_summary([analyses[1], analyses[1]])
+    assert table_rows(html, "Measure")["AHI"] == f"{expected['ahi']:.1f} /h ({expected['severity']})"
+    assert len(PNG_IMG.findall(html)) == 3
 
 
 def test_index_lists_the_patient_night(server_night):
