@@ -7,6 +7,11 @@ Thresholds adapt to the signal: a breath is an inspiration (flow above
 ``+threshold x A/2``) followed by an expiration (flow below
 ``-threshold x A/2``), where ``A`` is the local reference peak-to-peak
 excursion of breathing, estimated from the signal itself over a few minutes.
+When the expiration is not seen (the patient breathes out through the mouth,
+or the lab venturi's expiratory port sits at its floor), an inspiration that
+falls back to the noise floor for at least ``min_phase_s`` and rises again is
+a breath of its own, if its peak reaches the full threshold and at least
+:data:`UNSEEN_EXPIRATION_PEAK` of the usual breath's peak.
 Nothing depends on units, absolute amplitude or the sampling rate.
 
 Examples
@@ -220,6 +225,9 @@ def breaths_find(
 
 
 _DETECTION_HZ = 25.0
+UNSEEN_EXPIRATION_PEAK = 0.6
+"""A breath whose expiration is not seen counts when its inspiratory peak is at least this share of the usual
+breath's: a full inspiration the venturi saw while the breath went out through the mouth, not a flicker."""
 
 
 def _refine_extremum(x: np.ndarray, idx: np.ndarray, step: int) -> np.ndarray:
@@ -241,36 +249,62 @@ def _find(x: np.ndarray, ref: np.ndarray, fs: float, threshold: float, min_phase
     if nz.size < 2:
         return empty
     s = state[nz]
-    change = np.concatenate(([0], np.flatnonzero(s[1:] != s[:-1]) + 1))  # positions in nz where a phase begins
+    floor = x <= level / 2
+    floor_count = np.cumsum(floor)
+    # an inspiration that falls back to the floor and rises again with no expiration in between is a new
+    # breath: its expiration went unseen (breathed out through the mouth, an expiratory port at its floor)
+    # (at the floor for at least min_phase_s: noise about the threshold does not split an inspiration)
+    min_len = max(int(round(min_phase_s * fs)), 1)
+    refloored = (s[1:] == 1) & (s[:-1] == 1) & (floor_count[nz[1:]] - floor_count[nz[:-1]] >= min_len)
+    change = np.concatenate(([0], np.flatnonzero((s[1:] != s[:-1]) | refloored) + 1))  # where a phase begins
     cross = nz[change]  # first sample beyond the threshold of a new phase
     rising = s[change] == 1
     # start of each phase: where the flow last left the noise floor (half the threshold) before the crossing;
     # the sensor's rounding noise makes a pause read slightly positive, so 0 would be too early
-    last_low = _last_index_where(x <= level / 2)
+    last_low = _last_index_where(floor)
     last_high = _last_index_where(x >= -level / 2)
     starts = np.where(rising, last_low[cross], last_high[cross])
+    insp_cross = cross[rising]
     insp_starts = starts[rising]
     exp_starts = starts[~rising]
-    insp_starts = insp_starts[insp_starts >= 0]  # the recording began mid-inspiration: not a whole breath
-    if insp_starts.size == 0 or exp_starts.size == 0:
+    whole = insp_starts >= 0  # the recording began mid-inspiration: not a whole breath
+    insp_starts, insp_cross = insp_starts[whole], insp_cross[whole]
+    if insp_starts.size == 0:
         return empty
-    # pair each inspiration with the next expiration start
+    # each inspiration's expiration is the first one that starts before the next inspiration; where none is
+    # seen, it begins where the inspiratory flow is back at the floor
+    next_insp = np.append(insp_starts[1:], x.size)
     nxt = np.searchsorted(exp_starts, insp_starts, side="right")
-    valid = nxt < exp_starts.size
+    seen = nxt < exp_starts.size
+    seen[seen] = exp_starts[nxt[seen]] < next_insp[seen]
+    floor_at = np.where(floor, np.arange(x.size), x.size)
+    next_floor = np.minimum.accumulate(floor_at[::-1])[::-1]
+    unseen_start = next_floor[insp_cross]
+    valid = seen | (unseen_start < next_insp)
     onset = insp_starts[valid]
-    expiration = exp_starts[nxt[valid]]
+    expiration = np.where(seen, exp_starts[np.minimum(nxt, max(exp_starts.size - 1, 0))] if exp_starts.size else 0,
+                          unseen_start)[valid]
+    seen = seen[valid]
+    if onset.size and not seen.all():
+        # without its expiration a breath must show a real inspiration: a peak of at least the full
+        # threshold (the floor's noise, about the half threshold, makes small bumps) and at least half the
+        # usual breath's (the median peak of the breaths whose expiration is seen, or of all of them when
+        # hardly any expiration is seen)
+        peaks = x[_segment_argmax(x, onset, np.maximum(expiration, onset + 1))]
+        usual = float(np.median(peaks[seen] if seen.sum() >= 3 else peaks))
+        keep = seen | ((peaks >= 2 * level[onset]) & (peaks >= UNSEEN_EXPIRATION_PEAK * usual))
+        onset, expiration, seen = onset[keep], expiration[keep], seen[keep]
     # the breath ends at the next inspiration's start, or where the last expiration returns to the floor;
-    # a last expiration still running when the recording stops is not a whole breath
+    # a last expiration still running (or unseen) when the recording stops is not a whole breath
     end = np.empty_like(onset)
     end[:-1] = onset[1:]
     if onset.size:
-        after = np.flatnonzero(x[expiration[-1] + 1 :] >= -level[expiration[-1] + 1 :] / 2)
-        if after.size:
+        after = np.flatnonzero(x[expiration[-1] + 1 :] >= -level[expiration[-1] + 1 :] / 2) if seen[-1] else []
+        if len(after):
             end[-1] = expiration[-1] + 1 + after[0]
         else:
-            onset, expiration, end = onset[:-1], expiration[:-1], end[:-1]
+            onset, expiration, end, seen = onset[:-1], expiration[:-1], end[:-1], seen[:-1]
     # drop phases too short to be breaths (noise bursts)
-    min_len = max(int(round(min_phase_s * fs)), 1)
     keep = ((expiration - onset) >= min_len) & ((end - expiration) >= min_len)
     onset, expiration, end = onset[keep], expiration[keep], end[keep]
     if onset.size == 0:
