@@ -19,6 +19,7 @@ Such a request's actor is :data:`LEGACY_NETWORK_ACTOR`.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -29,7 +30,7 @@ from .db import Database
 from .schemas import ROOM_MAX, ROOM_MIN
 from .settings import Grant, Settings, legacy_network_admits
 
-__all__ = ["ANY_ROLE", "DEVICE", "LEGACY_DEVICE", "LEGACY_NETWORK_ACTOR", "LEGACY_POLL", "STAFF", "Actor", "ActorDep",
+__all__ = ["ANY_ROLE", "DEVICE", "LEGACY_DEVICE", "LEGACY_NETWORK_ACTOR", "LEGACY_POLL", "STAFF", "Actor", "ActorDep", "FailedTokenLimit",
            "DbDep", "RoomNumber", "current_actor", "get_db", "require_roles"]
 
 _bearer = HTTPBearer(auto_error=False, description="Device or staff token (see CPAP_DEVICE_TOKEN / CPAP_STAFF_TOKEN)")
@@ -115,6 +116,56 @@ _LEGACY_ONLY = ("missing bearer token: clients on CPAP_LEGACY_NETWORKS may only 
                 "and poll (GET /CPAP_query) without one; this route needs a token")
 
 
+class FailedTokenLimit:
+    """At most ``limit`` unknown tokens per client address a minute; then 429 for that address.
+
+    Examples
+    --------
+    >>> gate = FailedTokenLimit(limit=2)
+    >>> gate.failed("10.0.0.9", now=0.0), gate.failed("10.0.0.9", now=1.0), gate.retry_after("10.0.0.9", now=2.0)
+    (None, None, 58)
+    >>> gate.retry_after("10.0.0.8", now=2.0) is None, gate.retry_after("10.0.0.9", now=61.0) is None
+    (True, True)
+    """
+
+    WINDOW_S = 60.0
+
+    def __init__(self, limit: int = 20):
+        self.limit = limit
+        self._failures: dict[str, list[float]] = {}
+
+    def _recent(self, address: str, now: float) -> list[float]:
+        stamps = [t for t in self._failures.get(address, ()) if now - t < self.WINDOW_S]
+        if stamps:
+            self._failures[address] = stamps
+        else:
+            self._failures.pop(address, None)
+        return stamps
+
+    def retry_after(self, address: str, now: float | None = None) -> int | None:
+        """Whole seconds until ``address`` may try a token again, or None."""
+        now = time.monotonic() if now is None else now
+        stamps = self._recent(address, now)
+        if len(stamps) < self.limit:
+            return None
+        return max(1, int(self.WINDOW_S - (now - stamps[-self.limit])))
+
+    def failed(self, address: str, now: float | None = None) -> None:
+        """Record an unknown token from ``address``."""
+        now = time.monotonic() if now is None else now
+        self._recent(address, now)
+        self._failures.setdefault(address, []).append(now)
+        if len(self._failures) > 10_000:
+            self._failures = {a: s for a, s in self._failures.items() if now - s[-1] < self.WINDOW_S}
+
+
+def _failed_tokens(request: Request) -> FailedTokenLimit:
+    state = request.app.state
+    if not hasattr(state, "failed_tokens"):
+        state.failed_tokens = FailedTokenLimit()
+    return state.failed_tokens
+
+
 def require_roles(*roles: str, legacy_network: bool = False):
     """A dependency that answers 401 without a known token, 403 for another role or another room.
 
@@ -135,8 +186,15 @@ def require_roles(*roles: str, legacy_network: bool = False):
                 return None
             detail = _LEGACY_ONLY if on_lab_network else "missing bearer token"
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
+        gate, address = _failed_tokens(request), _address(request) or "-"
+        wait = gate.retry_after(address)
+        if wait is not None:  # guessing tokens: even a right one waits
+            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                                f"too many unknown tokens from this address; try again in {wait} s",
+                                headers={"Retry-After": str(wait)})
         grant = settings.grant_of(credentials.credentials)
         if grant is None:
+            gate.failed(address)
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"})
         if grant.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN,

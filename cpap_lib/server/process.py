@@ -35,7 +35,7 @@ import requests
 from sqlalchemy.engine import make_url
 
 from ..errors import CpapError, ParameterError, ServerUnavailableError
-from .settings import Settings, check_bind_host, served_names
+from .settings import Settings, check_bind_host, plain_http_warning, served_names
 
 __all__ = ["ServerProcess", "bind_socket", "check_workers", "configure_logging", "free_port", "serve", "start_server"]
 
@@ -107,10 +107,14 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
 
     from .app import create_app
     from .connections import uvicorn_options
+    from .middleware import log_value
 
     check_bind_host(host, settings)
     check_workers(workers, settings.database_url)
     configure_logging(log_level)
+    warning = plain_http_warning(host, settings)
+    if warning:
+        logging.getLogger("cpap_lib.server").warning("event=plain_http %s", log_value(warning))
     settings = dataclasses.replace(settings, allowed_hosts=settings.allowed_hosts | served_names(host))
     # proxy_headers off: the client address is the TCP peer, never a forwarded header
     # (CPAP_LEGACY_NETWORKS decides on it: settings.legacy_network_admits).

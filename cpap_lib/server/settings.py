@@ -68,7 +68,7 @@ from ..errors import ParameterError
 from ..limits import ROOM_MAX, ROOM_MIN
 
 __all__ = ["DEFAULT_DATABASE_URL", "ROLES", "Grant", "LOOPBACK_NAMES", "Settings", "check_bind_host", "host_allowed",
-           "legacy_network_admits", "parse_networks", "read_token_file", "served_names"]
+           "legacy_network_admits", "parse_networks", "plain_http_warning", "read_token_file", "served_names"]
 
 DEFAULT_DATABASE_URL = "sqlite:///cpap_lab.db"
 DEFAULT_MAX_BODY_BYTES = 8_000_000
@@ -342,6 +342,20 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def plain_http_warning(host: str, settings: Settings) -> str | None:
+    """The start-up warning for tokens served over plain HTTP beyond loopback, or None.
+
+    >>> plain_http_warning("127.0.0.1", Settings(grants=(Grant("staff", "t"),))) is None
+    True
+    >>> plain_http_warning("0.0.0.0", Settings(grants=(Grant("staff", "t"),))).split(":")[0]
+    'serving on 0.0.0.0 over plain HTTP'
+    """
+    if not settings.auth_enabled or _is_loopback(host):
+        return None
+    return (f"serving on {host} over plain HTTP: bearer tokens and patient data cross the network unencrypted; "
+            "put a TLS-terminating reverse proxy in front (see the README's Security section)")
 
 
 def check_bind_host(host: str, settings: Settings) -> None:

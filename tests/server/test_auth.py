@@ -93,3 +93,16 @@ def test_token_file_lines_are_checked_with_file_and_line(tmp_path):
     bad.write_text("device t0k rooms=1,x\n")
     with pytest.raises(ParameterError, match="line 1: rooms must be comma-separated room numbers"):
         Settings.from_env({"CPAP_TOKEN_FILE": str(bad)})
+
+
+def test_guessing_tokens_is_slowed_to_20_a_minute_per_address(tmp_path):
+    with start_server(f"sqlite:///{tmp_path / 'guess.db'}", staff_tokens="right-token") as server:
+        def ward(token: str) -> requests.Response:
+            return requests.get(f"{server.url}/api/v1/ward", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+
+        assert {ward(f"guess-{i}").status_code for i in range(20)} == {401}
+        refused = ward("right-token")
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+        assert refused.json() == {"detail": f"too many unknown tokens from this address; try again in "
+                                            f"{refused.headers['Retry-After']} s"}
+        assert requests.get(f"{server.url}/health", timeout=5).status_code == 200
