@@ -16,13 +16,13 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..errors import NotFoundError
 from .alarms import ALARM_RULES_HELP, AlarmRules
 from .db import Database
-from .middleware import AccessLog, BodySizeLimit, BrowserGuard, FailSafe, WriteQueue, route_of
+from .middleware import AccessLog, BodySizeLimit, BrowserGuard, FailSafe, SecurityHeaders, WriteQueue, route_of
 from .routes import ROUTERS
 from .settings import Settings
 
@@ -81,6 +81,22 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+def _mount_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the ``swagger-ui-bundle`` package's files (pages open offline)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - docs",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app: database (schema created or upgraded: :mod:`.migrations`), routers, error handlers, middleware.
 
@@ -91,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """
     settings = settings or Settings.from_env()
     app = FastAPI(
+        docs_url=None,  # served below from local assets: no CDN
+        redoc_url=None,
         title="Sleep Lab Monitor API",
         version=API_VERSION,
         description="Bedside stations upload measurements and poll for CPAP pressure commands; "
@@ -101,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "**Alarm rules** (`GET /api/v1/alarms/rules`, set by `CPAP_ALARM_*`): " + ALARM_RULES_HELP,
     )
     app.state.settings = settings
+    _mount_docs(app)
     app.state.alarm_rules = AlarmRules.from_env()
     _warn_legacy_networks(settings)
     app.state.db = Database(settings.database_url)
@@ -114,5 +133,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(WriteQueue, per_minute=settings.writes_per_minute if settings.auth_enabled else None)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(BrowserGuard, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
     return app

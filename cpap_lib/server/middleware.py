@@ -26,7 +26,7 @@ import numpy as np
 
 from .settings import host_allowed
 
-__all__ = ["AccessLog", "BodySizeLimit", "BrowserGuard", "FailSafe", "WriteQueue", "log_value", "route_of"]
+__all__ = ["AccessLog", "BodySizeLimit", "BrowserGuard", "FailSafe", "SecurityHeaders", "WriteQueue", "log_value", "route_of"]
 
 access_logger = logging.getLogger("cpap_lib.server.access")
 error_logger = logging.getLogger("cpap_lib.server")
@@ -318,6 +318,36 @@ class WriteQueue:
             await self.app(scope, receive, send)
         finally:
             self.turns.release()
+
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; frame-ancestors 'none'")
+
+
+class SecurityHeaders:
+    """``nosniff``, ``Referrer-Policy: no-referrer`` and a Content-Security-Policy on every answer.
+
+    API answers get :data:`API_CSP` (nothing may load, nothing may frame them);
+    the ``/docs`` page and its local assets get :data:`DOCS_CSP`.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        csp = (DOCS_CSP if scope["path"] == "/docs" or scope["path"].startswith("/docs-assets/") else API_CSP).encode()
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"x-content-type-options", b"nosniff"),
+                                                  (b"referrer-policy", b"no-referrer"),
+                                                  (b"content-security-policy", csp)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class AccessLog:
