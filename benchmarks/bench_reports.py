@@ -13,7 +13,10 @@ between reports and papermill's bookkeeping), imports (the notebook's
 ``imports`` cell, on a warm kernel only name binding), reading + analysis
 (timed inside the notebook), figures and tables (the other cells) and the
 HTML export. With ``--dask`` it also checks that the Dask run's key figures
-equal the process pool's.
+equal the process pool's. On a shared machine wall time depends on the
+other load, so it also reports each report's CPU seconds (kernel plus
+worker, from ``/proc``) and the rate the machine's cores would sustain on
+those alone (``CPU-bound/min`` = 60 x cores / CPU seconds per report).
 
 Prints a table and writes benchmarks/results/reports.json (other sizes:
 reports_<count>x<minutes>min.json, e.g. ``--count 2 --minutes 480`` for 8-hour nights).
@@ -64,6 +67,7 @@ def breakdown(batch) -> dict[str, float]:
         "read_analysis_s": mean(analysis),
         "figures_tables_s": mean(r.cells_s - i - a for r, i, a in zip(ok, imports, analysis)),
         "html_export_s": mean(r.export_s for r in ok),
+        "cpu_s": mean(r.cpu_s for r in ok),
     }
 
 
@@ -81,6 +85,7 @@ def run(paths: list[Path], out: Path, *, workers: int = 1, scheduler: str | None
         "workers": workers, "dask": scheduler is not None, "reports": len(batch.results), "seconds": seconds,
         "reports_per_minute": 60 * len(batch.results) / seconds, **parts,
         "kernel_share": (parts["kernel_s"] + parts["kernel_imports_s"]) / per_report,
+        "cpu_bound_reports_per_minute": 60 * (os.cpu_count() or 1) / parts["cpu_s"],
         "key_figures": {r.name: r.summary["night"] for r in batch.results},
     }
 
@@ -127,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label:<16}{row['reports_per_minute']:>12.1f}{row['seconds']:>9.1f}"
               f"{row['run_s'] + row['html_export_s']:>13.2f}{row['kernel_s']:>8.2f}"
               f"{row['kernel_imports_s']:>9.2f}{row['read_analysis_s']:>14.2f}{row['figures_tables_s']:>15.2f}"
-              f"{row['html_export_s']:>7.2f}{row['kernel_share']:>12.0%}")
+              f"{row['html_export_s']:>7.2f}{row['kernel_share']:>12.0%}{row['cpu_s']:>7.2f}"
+              f"{row['cpu_bound_reports_per_minute']:>14.0f}")
     RESULTS.mkdir(exist_ok=True)
     result = {"count": args.count, "minutes": args.minutes, "cpus": os.cpu_count(), "python": sys.version.split()[0],
               "load_average_1min": load, "repeat": args.repeat, "runs": rows}

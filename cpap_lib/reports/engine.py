@@ -36,10 +36,12 @@ from __future__ import annotations
 import atexit
 import hashlib
 import logging
+import math
 import multiprocessing.util
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from papermill.clientwrap import PapermillNotebookClient
@@ -150,6 +152,15 @@ class WarmKernel:
     def matches(self, kernel_name: str, cwd: str, env: dict[str, str]) -> bool:
         """Whether this kernel can run a notebook with these settings."""
         return (self.kernel_name, self.cwd, self.env_key) == (kernel_name, cwd, _env_key(env))
+
+    def cpu_s(self) -> float:
+        """CPU seconds the kernel process has used so far (Linux ``/proc``; NaN elsewhere)."""
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        try:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (AttributeError, OSError, IndexError):
+            return math.nan
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def alive(self) -> bool:
         from jupyter_core.utils import run_sync

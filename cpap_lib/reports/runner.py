@@ -42,6 +42,7 @@ import concurrent.futures
 import functools
 import json
 import logging
+import math
 import multiprocessing
 import os
 import re
@@ -106,6 +107,10 @@ class ReportResult:
     kernel_s : float
         Time to start the worker's kernel and preload its imports, for the
         report that started it (0 for the reports that reused it).
+    cpu_s : float
+        CPU seconds of the report in the kernel and in the worker (papermill,
+        export), the kernel's start included for the report that started it:
+        what the report costs on an otherwise idle machine (NaN off Linux).
     job : dict
         What the job named (``room``, ``mrn``, ``night``, ``recording``), so
         a failed report is still listed by patient and night.
@@ -122,6 +127,7 @@ class ReportResult:
     tagged_s: dict = field(default_factory=dict)
     export_s: float = 0.0
     kernel_s: float = 0.0
+    cpu_s: float = 0.0
     job: dict = field(default_factory=dict)
 
     @property
@@ -275,9 +281,11 @@ def run_one_report(job: ReportJob, notebook: str | os.PathLike, build_dir: str |
     output = build / notebook_rel
     summary_path = build / "summaries" / f"{job.name}{SUMMARY_SUFFIX}"
     error = None
+    cpu_started = time.process_time()
     warm, started_here = warm_kernel(kernel_name or current_env_kernel(), os.fspath(notebook.parent), token=token,
                                      preload=_preload_code(os.fspath(notebook), notebook.stat().st_mtime_ns))
     kernel_s = warm.start_s + warm.preload_s if started_here else 0.0
+    kernel_cpu = 0.0 if started_here else warm.cpu_s()
     facts = {"room": job.room, "mrn": job.mrn, "night": job.night,
              "recording": os.path.basename(os.path.normpath(job.recording_path)) if job.recording_path else ""}
     started = time.perf_counter()
@@ -294,19 +302,22 @@ def run_one_report(job: ReportJob, notebook: str | os.PathLike, build_dir: str |
         error = f"{type(exc).__name__}: {exc}"
         discard_warm_kernel(warm)  # dead, or still busy with the timed-out cell
     run_s = time.perf_counter() - started
+    kernel_cpu = warm.cpu_s() - kernel_cpu if warm.km is not None else math.nan
     nb = nbformat.read(output, as_version=4)
     cells_s, tagged_s = cell_seconds(nb)
     if error is not None:
         log.info("report %s failed: %s", job.name, error)
         return ReportResult(name=job.name, ok=False, notebook=notebook_rel, error=error, run_s=run_s, cells_s=cells_s,
-                            tagged_s=tagged_s, kernel_s=kernel_s, job=facts)
+                            tagged_s=tagged_s, kernel_s=kernel_s, job=facts,
+                            cpu_s=kernel_cpu + time.process_time() - cpu_started)
     started = time.perf_counter()
     html_rel = f"reports/{job.name}.html"
     (build / html_rel).write_text(_export_html(nb, job.name), encoding="utf-8")
     export_s = time.perf_counter() - started
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else None
     return ReportResult(name=job.name, ok=True, notebook=notebook_rel, html=html_rel, summary=summary, run_s=run_s,
-                        cells_s=cells_s, tagged_s=tagged_s, export_s=export_s, kernel_s=kernel_s, job=facts)
+                        cells_s=cells_s, tagged_s=tagged_s, export_s=export_s, kernel_s=kernel_s, job=facts,
+                        cpu_s=kernel_cpu + time.process_time() - cpu_started)
 
 
 def _jobs_from(inputs: Iterable[str | os.PathLike | ReportJob], method: str, params: Mapping[str, Any] | None) -> list[ReportJob]:
