@@ -81,6 +81,21 @@ class _TimeAxis:
             ax.set_xlabel("hours from the start")
 
 
+def _strip_figure(height_in: float = 2.4) -> tuple[Figure, Any]:
+    """A page-wide figure with one axes, margins fixed (no layout engine: it costs more than the drawing)."""
+    fig = Figure(figsize=(_WIDTH_IN, height_in), dpi=FIGURE_DPI)
+    ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.17, right=0.98, top=0.86, bottom=0.22)
+    return fig, ax
+
+
+def _say(fig: Figure, ax: Any, text: str) -> Figure:
+    """``fig`` saying ``text`` instead of showing data."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+    return fig
+
+
 def flow_envelope(time_s: np.ndarray, flow: np.ndarray, bins: int = ENVELOPE_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(bin_centre_s, min, max)`` of the flow in ``bins`` equal columns; NaN where no data.
 
@@ -181,13 +196,10 @@ def worst_events_figure(subject: Any, *, n: int = 3, margin_s: float = ZOOM_MARG
     shown = [row for _, row in worst.iterrows()
              if subject.time_s.size and np.isfinite(window(subject.time_s, subject.flow_lps, float(row["start_s"]),
                                                           float(row["end_s"]), 3)[1]).any()]
-    fig = Figure(figsize=(_WIDTH_IN, 2.6), dpi=FIGURE_DPI)
     if not shown:
-        ax = fig.add_subplot()
-        ax.text(0.5, 0.5, "No apnea or hypopnea with a stored flow trace" if len(worst) else "No apnea or hypopnea",
-                ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return fig
+        fig, ax = _strip_figure(2.6)
+        return _say(fig, ax, "No apnea or hypopnea with a stored flow trace" if len(worst) else "No apnea or hypopnea")
+    fig = Figure(figsize=(_WIDTH_IN, 2.6), dpi=FIGURE_DPI)
     axes = np.atleast_1d(fig.subplots(1, len(shown), sharey=True))
     fig.subplots_adjust(left=0.17, right=0.98, top=0.8, bottom=0.2, wspace=0.08)
     from .tables import clock_texts
@@ -212,13 +224,9 @@ def ahi_per_hour_figure(subject: Any) -> Figure:
     """Events per hour of data in each hour of the night (bars; hours with < 15 min of data hatched)."""
     axis = _TimeAxis(subject)
     table = ahi_per_hour(subject)
-    fig = Figure(figsize=(_WIDTH_IN, 2.4), dpi=FIGURE_DPI)
-    ax = fig.add_subplot()
-    fig.subplots_adjust(left=0.17, right=0.98, top=0.86, bottom=0.22)
+    fig, ax = _strip_figure()
     if table.empty:
-        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return fig
+        return _say(fig, ax, "no data")
     short = table["recorded_min"].to_numpy() < 15
     ax.bar(axis(table["hour_start_s"]), np.nan_to_num(table["ahi"].to_numpy(float)), width=axis.span(3600.0) * 0.9,
            align="edge", color=np.where(short, "lightgray", "tab:red"), edgecolor="white")
@@ -276,13 +284,9 @@ def breath_rate_figure(breaths: pd.DataFrame, *, bin_s: float = 60.0) -> Figure:
     >>> len(line.get_xdata()), float(line.get_ydata()[0])
     (10, 15.0)
     """
-    fig = Figure(figsize=(_WIDTH_IN, 2.4), dpi=FIGURE_DPI)
-    ax = fig.add_subplot()
-    fig.subplots_adjust(left=0.17, right=0.98, top=0.86, bottom=0.2)
+    fig, ax = _strip_figure()
     if breaths.empty:
-        ax.text(0.5, 0.5, "No breaths found", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return fig
+        return _say(fig, ax, "No breaths found")
     peak = breaths["peak_s"].to_numpy(float)
     rate = breaths["rate_bpm"].to_numpy(float)
     binned = pd.Series(rate).groupby(np.floor(peak / bin_s)).median()
