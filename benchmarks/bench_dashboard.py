@@ -43,6 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +66,7 @@ explorer.open_path({path!r})
 explorer"""
 
 
-def _stats(values: list[float]) -> dict:
+def _stats(values: Sequence[float]) -> dict:
     arr = np.asarray(values, dtype=float)
     return {"n": int(arr.size), "median": float(np.median(arr)), "p95": float(np.percentile(arr, 95)),
             "max": float(arr.max()), "min": float(arr.min())}
@@ -162,7 +163,7 @@ def seed_ward(database_url: str, rooms: int, hours: float, upload_min: float = 5
     samples = sorted(SAMPLE_DATA_DIR.glob("*.txt"))
     analyses = [analyze_file(p) for p in samples]
     metrics = [{k: v for k, v in a.to_dict().items() if k != "params"} for a in analyses]
-    base = [MeasurementCreate(mrn="SEED", analysis=m) for m in metrics]  # validated once, copied per upload
+    base = [MeasurementCreate.model_validate({"mrn": "SEED", "analysis": m}) for m in metrics]  # validated once, copied per upload
     traces = [FlowTrace(time_s=t.tolist(), flow_lps=f.tolist()) for t, f in (a.flow_trace(2000) for a in analyses)]
     per_room = max(1, int(round(hours * 60 / upload_min)))
     end = utcnow()

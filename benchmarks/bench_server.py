@@ -118,7 +118,7 @@ def run_uploads(base_url: str, count: int) -> dict:
     flow = 0.5 * np.sin(2 * np.pi * t / 4.0)
     times = []
     with CpapClient(base_url, timeout=10.0) as api:
-        for i in range(count):
+        for _ in range(count):
             start = time.perf_counter()
             api.upload_measurement(2, "BENCH-UP", cpap_pressure=8, analysis=ANALYSIS, flow_trace=(t, flow))
             times.append(time.perf_counter() - start)

@@ -34,7 +34,7 @@ cpap_lib.errors.ParameterError: CPAP_LAB_TZ: unknown time zone 'Mars/Olympus' (a
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -62,7 +62,7 @@ def lab_timezone(name: str | None = None) -> tzinfo:
     """
     name = name if name is not None else os.environ.get(LAB_TZ_ENV, "")
     if not name.strip():
-        return datetime.now().astimezone().tzinfo or timezone.utc
+        return datetime.now().astimezone().tzinfo or UTC
     try:
         return ZoneInfo(name.strip())
     except (ZoneInfoNotFoundError, ValueError):
@@ -76,7 +76,7 @@ def to_lab_time(when: datetime, tz: tzinfo | None = None) -> datetime:
     '2026-01-01T07:00:00-05:00'
     """
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return when.astimezone(tz or lab_timezone())
 
 
@@ -98,7 +98,7 @@ def zone_label(tz: tzinfo | None = None, when: datetime | None = None) -> str:
     >>> zone_label(lab_timezone("UTC"))
     'UTC'
     """
-    moment = to_lab_time(when or datetime.now(timezone.utc), tz)
+    moment = to_lab_time(when or datetime.now(UTC), tz)
     return moment.tzname() or moment.strftime("%z")
 
 
@@ -112,7 +112,7 @@ def as_utc(value: datetime | str | None) -> datetime | None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def format_clock(value: datetime | str | None, *, tz: tzinfo | None = None, seconds: bool = True,

@@ -17,6 +17,8 @@ True
 
 from __future__ import annotations
 
+from typing import Literal
+
 __all__ = ["IMAGE_FORMATS", "image_format", "media_type"]
 
 IMAGE_FORMATS = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff"}
@@ -30,7 +32,12 @@ def image_format(data: bytes | None) -> str | None:
     return next((name for name, signature in IMAGE_FORMATS.items() if data.startswith(signature)), None)
 
 
-def media_type(data: bytes | None) -> str | None:
+MediaType = Literal["image/png", "image/jpeg"]
+MEDIA_TYPES: dict[str, MediaType] = {"png": "image/png", "jpeg": "image/jpeg"}
+"""The MIME type of each of :data:`IMAGE_FORMATS`."""
+
+
+def media_type(data: bytes | None) -> MediaType | None:
     """The MIME type (``image/png``, ``image/jpeg``) of ``data``, or None."""
     fmt = image_format(data)
-    return None if fmt is None else f"image/{fmt}"
+    return None if fmt is None else MEDIA_TYPES[fmt]

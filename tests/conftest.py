@@ -10,9 +10,9 @@
 from __future__ import annotations
 
 import pytest
-from support import PostgresUnavailable, running_postgres
 
 from cpap_lib.server.process import start_server
+from support import PostgresUnavailable, running_postgres
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,9 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from cpap_lib.paths import REPO_ROOT
 from cpap_lib.server.process import free_port

@@ -31,7 +31,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 from scipy import ndimage, signal

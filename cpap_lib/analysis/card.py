@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -114,7 +115,7 @@ def night_row(night: DeviceNight, analysis) -> NightRow:
 
 
 def iter_card(
-    card: DeviceCard | str | os.PathLike, *, method: str = "amplitude", **params: float
+    card: DeviceCard | str | os.PathLike, *, method: str = "amplitude", **params: Any
 ) -> Iterator[tuple[NightRow, DeviceNight | None, Any]]:
     """Each night of the card in order: ``(row, night, analysis)``, read and analysed one at a time.
 
@@ -139,7 +140,7 @@ def iter_card(
         yield night_row(night, analysis), night, analysis
 
 
-def analyze_card(card: DeviceCard | str | os.PathLike, *, method: str = "amplitude", **params: float) -> list[NightRow]:
+def analyze_card(card: DeviceCard | str | os.PathLike, *, method: str = "amplitude", **params: Any) -> list[NightRow]:
     """One :class:`NightRow` per night of the card, oldest first (nights read lazily, one at a time)."""
     return [row for row, _, _ in iter_card(card, method=method, **params)]
 

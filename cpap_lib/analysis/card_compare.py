@@ -34,7 +34,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from ..errors import CpapError, DeviceDataError, ParameterError
 from ..io.resmed import DeviceCard, read_card
 from ..jsonable import jsonable

@@ -148,7 +148,7 @@ def match_spans(device: np.ndarray, ours: np.ndarray, tolerance_s: float = TOLER
     d = np.asarray(device, dtype=np.float64).reshape(-1, 2)
     o = np.asarray(ours, dtype=np.float64).reshape(-1, 2)
     hit = (o[None, :, 0] <= d[:, None, 1] + tolerance_s) & (o[None, :, 1] >= d[:, None, 0] - tolerance_s)
-    return hit.any(axis=1), hit.any(axis=0)
+    return np.asarray(hit.any(axis=1)), np.asarray(hit.any(axis=0))
 
 
 def _finite(x: float) -> float | None:
@@ -184,7 +184,7 @@ class Agreement:
     device_median: float
 
     @classmethod
-    def of(cls, ours: np.ndarray, device: np.ndarray, within: float) -> "Agreement":
+    def of(cls, ours: np.ndarray, device: np.ndarray, within: float) -> Agreement:
         """Agreement over the points where both are finite and the device's value is positive."""
         ok = np.isfinite(ours) & np.isfinite(device) & (device > 0)
         if not ok.any():
@@ -503,7 +503,7 @@ def compare(
     method: str = "amplitude",
     tolerance_s: float = TOLERANCE_S,
     rate_window_s: float = RATE_WINDOW_S,
-    **params: float,
+    **params: Any,
 ) -> Comparison:
     """Compare our analysis of device data with the device's own scoring.
 

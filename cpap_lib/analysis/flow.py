@@ -25,6 +25,7 @@ Examples
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "ADC_FLOOR",
@@ -51,7 +52,7 @@ THROAT_DIAMETER_M = 0.012
 _PA_PER_COUNT = PA_PER_CMH2O * 25.4 / (ADC_FULL_SCALE - ADC_FLOOR)  # full scale: 25.4 cmH2O (10 inH2O)
 
 
-def adc_to_pa(adc: np.ndarray) -> np.ndarray:
+def adc_to_pa(adc: ArrayLike) -> np.ndarray:
     """Convert pressure-sensor ADC counts to pascal.
 
     Parameters
@@ -86,7 +87,7 @@ def pa_to_cmh2o(pa: np.ndarray) -> np.ndarray:
 
 
 def venturi_flow_lps(
-    dp_pa: np.ndarray,
+    dp_pa: ArrayLike,
     *,
     upstream_diameter_m: float = UPSTREAM_DIAMETER_M,
     throat_diameter_m: float = THROAT_DIAMETER_M,

@@ -24,11 +24,15 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..analysis.compare import RATE_WINDOW_S, TOLERANCE_S, compare, compare_path
+from ..analysis.compare import RATE_WINDOW_S, TOLERANCE_S, Comparison, compare, compare_path
 from ..errors import ParameterError
 from . import COMMANDS
 from .options import add_analysis_arguments, analysis_params
+
+if TYPE_CHECKING:
+    from ..analysis.card_compare import CardComparison
 
 __all__ = ["register", "run"]
 
@@ -62,14 +66,16 @@ def run(args: argparse.Namespace) -> int:
     card = path.is_dir() and is_card_root(path)
     if (args.night or args.figure) and not card:
         raise ParameterError("night" if args.night else "figure", f"applies to an SD-card root; {path} is not one")
+    result: Comparison | CardComparison
     if card and args.night:
         result = compare(read_card(path).night(args.night), **settings)
     elif card:
         from ..analysis.card_compare import compare_card
 
-        result = compare_card(path, **settings)
+        card_result = compare_card(path, **settings)
         if args.figure:
-            result.figure("eve").savefig(args.figure)
+            card_result.figure("eve").savefig(args.figure)
+        result = card_result
     else:
         result = compare_path(path, **settings)
     if args.json:

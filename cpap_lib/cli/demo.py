@@ -82,9 +82,9 @@ def run(args: argparse.Namespace) -> int:
     """Start everything, print the URLs, wait for Ctrl-C, stop everything; return 0."""
     from ..client import CpapClient
     from ..dashboard.runtime.voila_app import VoilaServer
-    from ..sim.devices import DeviceFleet, demo_patients
     from ..errors import ParameterError
     from ..server.process import free_port, start_server
+    from ..sim.devices import DeviceFleet, demo_patients
 
     if not 1 <= args.rooms <= 200:
         raise ParameterError("--rooms", f"must be from 1 to 200, got {args.rooms}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import MISSING, fields
 from pathlib import Path
+from typing import Any
 
 from ..errors import ParameterError
 from ..sim.simulator import SimParams, range_text
@@ -50,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         if meta["option"] is None:
             continue  # not on the command line: the simulator's default
         if f.default is MISSING:
-            given = {"required": True, "help": f"{meta['doc']} (required)"}
+            given: dict[str, Any] = {"required": True, "help": f"{meta['doc']} (required)"}
         else:
             given = {"default": f.default, "help": f"{meta['doc']}; {range_text(f.name)} (default {f.default:g})"}
         given["help"] = given["help"].replace("%", "%%")  # argparse formats help with %

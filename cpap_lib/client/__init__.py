@@ -111,6 +111,7 @@ def _detail_message(body: Any, fallback: str) -> str:
 def error_for(status: int, body: Any, url: str) -> ApiError:
     """The :class:`~cpap_lib.errors.ApiError` for an error response (``body``: parsed JSON or text)."""
     message = _detail_message(body, f"HTTP {status}")
+    cls: type[ApiError]
     if status == 404:
         cls = NotFoundError
     elif status in (400, 413, 422):

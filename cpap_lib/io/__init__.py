@@ -43,9 +43,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import resmed as edf
 from ..errors import DeviceDataError, RecordingError
 from ..recording import Recording
+from . import resmed as edf
 from .lab_text import read_lab_file
 
 __all__ = ["read_recording", "read_device_data", "FLOW_HINT", "VENTURI_HEADER", "check_lab_format"]

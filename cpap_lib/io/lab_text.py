@@ -265,7 +265,7 @@ def read_lab_file(src: str | os.PathLike | IO, *, keep_adc: bool = False) -> Rec
     name = _source_name(src)
     is_path = isinstance(src, (str, os.PathLike))
     data = None if is_path else _read_bytes(src, name)
-    head = _read_head(src, name) if is_path else data[:65536]
+    head = _read_head(src, name) if isinstance(src, (str, os.PathLike)) else data[:65536]
     if head.startswith(b"\xef\xbb\xbf") or not head.strip():  # rare: work on the whole bytes
         data = (_read_bytes(src, name) if data is None else data).removeprefix(b"\xef\xbb\xbf")
         head = data[:65536]

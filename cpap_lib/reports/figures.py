@@ -157,7 +157,7 @@ def overview_figure(subject: Any) -> Figure:
             ax.plot(axis(sig.time_s), sig.values, color=color, linewidth=0.6)
         ax.set_ylabel(label)
     ax = axes[-1]
-    for i, (label, events, device) in enumerate(rows):
+    for i, (_label, events, device) in enumerate(rows):
         kind = str(events["kind"].iloc[0])
         spans = np.column_stack([axis(events["start_s"]), np.maximum(axis.span(1.0) * events["duration_s"].to_numpy(float),
                                                                      axis.span(20.0))])
@@ -230,7 +230,7 @@ def ahi_per_hour_figure(subject: Any) -> Figure:
     short = table["recorded_min"].to_numpy() < 15
     ax.bar(axis(table["hour_start_s"]), np.nan_to_num(table["ahi"].to_numpy(float)), width=axis.span(3600.0) * 0.9,
            align="edge", color=np.where(short, "lightgray", "tab:red"), edgecolor="white")
-    for x, value, count in zip(axis(table["hour_start_s"]), table["ahi"], table["events"]):
+    for x, value in zip(axis(table["hour_start_s"]), table["ahi"]):
         if np.isfinite(value):
             ax.text(x + axis.span(1800.0), value, f"{value:.0f}", ha="center", va="bottom", fontsize="small")
     for level in (5, 15, 30):
@@ -323,7 +323,7 @@ def figure_img_html(fig: Figure, alt: str | None = None) -> str:
     """
     if alt is None:
         alt = next((ax.get_title() for ax in fig.axes if ax.get_title()), None) or \
-            (fig._suptitle.get_text() if fig._suptitle is not None else "figure")
+            (fig.get_suptitle() or "figure")
     encoded = base64.b64encode(figure_png(fig)).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
 

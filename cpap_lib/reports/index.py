@@ -24,7 +24,7 @@ import html
 import math
 import os
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ def index_html(results: Sequence[Any], *, title: str = "Sleep lab reports") -> s
     rows.sort(key=lambda r: (r["ok"], -_SEVERITY_ORDER.get(r["severity"], -1), -(r["ahi"] or 0.0), str(r["patient"])))
     failed = sum(not r["ok"] for r in rows)
     severe = sum(r["ok"] and r["severity"] == "severe" for r in rows)
-    stamp = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    stamp = datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z")
     head = "".join(f"<th>{html.escape(label)}</th>" for label in _COLUMNS)
     return "\n".join([
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>',

@@ -170,7 +170,7 @@ def spo2_metrics(time_s: np.ndarray, spo2: np.ndarray) -> dict[str, float]:
     below = np.isfinite(baseline) & (s <= baseline - ODI_DROP_PCT)
     # runs of `below`; a run's baseline is the one at its start (the rolling mean follows the drop down)
     edges = np.diff(np.concatenate([[0], below.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    starts = np.flatnonzero(edges == 1)
     if starts.size:
         start_base = baseline[starts]
         # extend each run while SpO2 stays below its starting baseline - drop
@@ -182,12 +182,14 @@ def spo2_metrics(time_s: np.ndarray, spo2: np.ndarray) -> dict[str, float]:
         durations = t[np.minimum(np.array(run_ends), t.size - 1)] - t[starts]
         keep = durations >= ODI_MIN_S
         # a run that restarts inside a previous run is the same desaturation
-        kept_starts, kept_ends, last_end = [], [], -1
+        kept_starts: list[int] = []
+        kept_ends: list[int] = []
+        last_end = -1
         for start, end, ok in zip(starts, run_ends, keep):
             if ok and start >= last_end:
-                kept_starts.append(start)
-                kept_ends.append(end)
-                last_end = end
+                kept_starts.append(int(start))
+                kept_ends.append(int(end))
+                last_end = int(end)
         desaturations = len(kept_starts)
     else:
         desaturations = 0

@@ -174,7 +174,8 @@ def cell_seconds(nb: Any) -> tuple[float, dict[str, float]]:
     >>> cell_seconds(nb)
     (1.75, {'imports': 1.5})
     """
-    total, tagged = 0.0, {}
+    total = 0.0
+    tagged: dict[str, float] = {}
     for cell in nb.cells:
         metadata = cell.get("metadata", {})
         duration = float(metadata.get("papermill", {}).get("duration") or 0.0)

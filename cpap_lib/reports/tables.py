@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -244,7 +244,7 @@ def footer_html(subject: Any, *, generated: datetime | None = None) -> str:
     """Product version, analysis rule and parameters, inputs with checksums, time of generation."""
     summary = subject.summary
     params = summary.get("params") or {}
-    when = (generated or datetime.now(timezone.utc))
+    when = (generated or datetime.now(UTC))
     local = when.astimezone(subject.start.tzinfo) if subject.start is not None else when
     inputs = "".join(
         f"<li><code>{html.escape(i['input'])}</code>" + (f" sha256 <code>{i['sha256']}</code>" if i.get("sha256") else "")

@@ -51,8 +51,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from ..errors import ParameterError
+from .schemas import AlarmState
 
 __all__ = ["ALARM_RULES_HELP", "ALARMS", "STATES", "AlarmRules", "RoomFacts", "active_alarms", "describe", "loudness", "state_of"]
 
@@ -101,13 +103,13 @@ class AlarmRules:
             Naming the variable and its allowed range.
         """
         environ = os.environ if environ is None else environ
-        values = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             variable, low, high = _ENV[f.name]
             raw = environ.get(variable, "").strip()
             if not raw:
                 continue
-            kind = type(f.default)
+            kind = int if isinstance(f.default, int) else float  # the defaults say which
             try:
                 value = kind(raw)
             except ValueError:
@@ -154,11 +156,11 @@ class RoomFacts:
     leak_lpm: float | None = None
 
 
-def active_alarms(facts: RoomFacts, rules: AlarmRules) -> tuple[str, ...]:
+def active_alarms(facts: RoomFacts, rules: AlarmRules) -> tuple[AlarmState, ...]:
     """Every alarm that holds for ``facts``, loudest first."""
     if not facts.admitted:
         return ()
-    found = []
+    found: list[AlarmState] = []
     if facts.minutes_since_data is not None and facts.minutes_since_data >= rules.no_data_min:
         found.append("no_data")
     if (facts.ahi_window is not None and facts.window_recorded_min >= rules.ahi_min_recorded_min
@@ -172,7 +174,7 @@ def active_alarms(facts: RoomFacts, rules: AlarmRules) -> tuple[str, ...]:
     return tuple(found)
 
 
-def state_of(alarms: tuple[str, ...], *, admitted: bool = True) -> str:
+def state_of(alarms: tuple[AlarmState, ...], *, admitted: bool = True) -> AlarmState:
     """The room's state: its loudest alarm, ``"ok"``, or ``"empty"`` without a patient."""
     if not admitted:
         return "empty"

@@ -125,10 +125,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = Database(settings.database_url)
     for router in ROUTERS:
         app.include_router(router)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(NotFoundError, _not_found)
-    app.add_exception_handler(IntegrityError, _conflict)
-    app.add_exception_handler(SQLAlchemyError, _database_error)
+    for exc_class, handler in ((RequestValidationError, _invalid_request), (NotFoundError, _not_found),
+                               (IntegrityError, _conflict), (SQLAlchemyError, _database_error)):
+        app.exception_handler(exc_class)(handler)
     app.add_middleware(FailSafe, deadline_s=settings.request_timeout_s, status=app.state.db.status)
     app.add_middleware(WriteQueue, per_minute=settings.writes_per_minute if settings.auth_enabled else None)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -33,7 +33,7 @@ import base64
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -190,7 +190,7 @@ def upload(session: Session, *, room: int, data: MeasurementCreate, now: datetim
                   for kind, intervals in (("apnea", analysis.apneas), ("hypopnea", analysis.hypopneas))
                   for iv in intervals]
         if events:
-            session.execute(MeasurementEvent.__table__.insert(), events)
+            session.execute(insert(MeasurementEvent), events)
     admission.latest_measurement_id = measurement.id
     if analysis is not None and analysis.apnea_count is not None and analysis.duration_s is not None:
         admission.night_apneas = (admission.night_apneas or 0) + analysis.apnea_count

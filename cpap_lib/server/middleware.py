@@ -72,7 +72,7 @@ class BrowserGuard:
         self.allowed_hosts = allowed_hosts
 
     def _refusal(self, scope) -> tuple[int, str, str] | None:
-        headers = {}
+        headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
             headers.setdefault(name, value)
         host = headers.get(b"host")

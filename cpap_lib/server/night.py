@@ -41,6 +41,7 @@ Examples
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import Integer, and_, case, func, select
 from sqlalchemy.orm import Session
@@ -52,6 +53,7 @@ from .models import Admission, AlarmAcknowledgement, Measurement, Patient, Press
 from .schemas import (
     AcknowledgementPublic,
     AlarmRulesPublic,
+    AlarmState,
     BoardRoomPublic,
     NightTimeline,
     NotePublic,
@@ -89,7 +91,7 @@ def who(token_name: str, person: str | None) -> str:
 
 def rules_public(rules: AlarmRules) -> AlarmRulesPublic:
     """The rules as the API shows them."""
-    return AlarmRulesPublic(**rules.as_dict())
+    return AlarmRulesPublic.model_validate(rules.as_dict())
 
 
 def _ahi(events: float | None, seconds: float | None) -> float | None:
@@ -108,7 +110,7 @@ def _window_sums(session: Session, admission_ids: list[int], now: datetime, rule
     start = min(windows.values())
     scored = and_(Measurement.apnea_count.is_not(None), Measurement.duration_s.is_not(None))
     events = Measurement.apnea_count + func.coalesce(Measurement.hypopnea_count, 0)
-    columns = [Measurement.admission_id]
+    columns: list[Any] = [Measurement.admission_id]
     for key, since in windows.items():
         inside = and_(scored, Measurement.recorded_at >= since)
         columns.append(func.sum(case((inside, events), else_=None)).label(f"{key}_events"))
@@ -154,7 +156,7 @@ def _board_rows(session: Session, room: int | None = None):
 
 
 def _ack_public(ack: AlarmAcknowledgement, room: int) -> AcknowledgementPublic:
-    return AcknowledgementPublic(id=ack.id, room=room, admission_id=ack.admission_id, state=ack.state,
+    return AcknowledgementPublic(id=ack.id, room=room, admission_id=ack.admission_id, state=cast(AlarmState, ack.state),
                                  state_since=ack.state_since, acknowledged_by=ack.acknowledged_by,
                                  acknowledged_at=ack.acknowledged_at, note=ack.note)
 

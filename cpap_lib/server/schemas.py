@@ -432,7 +432,7 @@ class NightTimeline(BaseModel):
     name: str | None
     admission_id: int | None
     admitted_at: datetime | None
-    time_zone: Literal["UTC"] = Field("UTC", description="every time in this response is UTC")
+    time_zone: Literal["UTC"] = Field(default="UTC", description="every time in this response is UTC")
     commands: list[TimelineCommand]
     measurements: list[TimelineMeasurement]
     notes: list[NotePublic]

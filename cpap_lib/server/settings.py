@@ -307,7 +307,7 @@ def served_names(host: str) -> frozenset[str]:
     names = {socket.gethostname().lower(), socket.getfqdn().lower()}
     for name in list(names):
         try:
-            names |= {info[4][0].lower() for info in socket.getaddrinfo(name, None)}
+            names |= {str(info[4][0]).lower() for info in socket.getaddrinfo(name, None)}
         except OSError:
             pass
     return frozenset(names)

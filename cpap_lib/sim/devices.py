@@ -138,7 +138,7 @@ class SimulatedDevice:
         self.uploads += 1
         return receipt
 
-    def start(self) -> "SimulatedDevice":
+    def start(self) -> SimulatedDevice:
         """Run :meth:`step` every ``interval_s`` seconds in a daemon thread."""
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
@@ -181,7 +181,7 @@ class DeviceFleet:
         self._stagger_s = interval_s / max(len(self.devices), 1)
         self._stop = threading.Event()
 
-    def start(self) -> "DeviceFleet":
+    def start(self) -> DeviceFleet:
         """Start every device, spreading their uploads over one interval."""
         for device in self.devices:
             device.start()
@@ -197,7 +197,7 @@ class DeviceFleet:
         for device in self.devices:
             device.stop()
 
-    def __enter__(self) -> "DeviceFleet":
+    def __enter__(self) -> DeviceFleet:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -44,8 +44,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..errors import ParameterError
 from ..analysis.flow import ADC_FLOOR, PA_PER_CMH2O, adc_to_pa, venturi_flow_lps
+from ..errors import ParameterError
 from ..io.lab_text import read_lab_file
 from ..recording import Recording
 

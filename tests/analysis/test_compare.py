@@ -18,8 +18,8 @@ import pytest
 
 from cpap_lib.analysis import compare as cmp
 from cpap_lib.cli import main
-from cpap_lib.io.resmed import read_datalog
 from cpap_lib.errors import ParameterError
+from cpap_lib.io.resmed import read_datalog
 from support import REFERENCE_DATA
 
 CARD = REFERENCE_DATA / "resmed_airsense11"

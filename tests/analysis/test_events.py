@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from cpap_lib.analysis.breaths import breaths_find, breaths_table
-from cpap_lib.errors import ParameterError
 from cpap_lib.analysis.events import ahi_of, events_find, events_gap_rule, events_per_hour, runs, severity
+from cpap_lib.errors import ParameterError
 
 FS = 25.0
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from cpap_lib.analysis import analyze
 from cpap_lib.analysis.compare import match_spans
 from cpap_lib.io.resmed import read_datalog
 from support import REFERENCE_DATA as DATA
+
 NIGHTS = {
     "resmed_airsense10": "20241126",
     "resmed_aircurve10": "20250202",

@@ -13,7 +13,6 @@ The old system reported 20.34, 26.89 and 32.16 breaths/min and no apneas.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from cpap_lib.analysis import analyze

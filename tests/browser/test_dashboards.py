@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from support import wait_until
 
 from .conftest import SEEDED
@@ -21,7 +22,7 @@ def card_text(tab, room: int, css: str) -> str:
 def test_overview_shows_every_seeded_room_with_its_numbers(new_page, artifacts):
     page = new_page()
     tab = page.open("monitor.ipynb", ready=".cpap-room-3")
-    for room, (mrn, name, pressure, rate, apneas, index) in SEEDED.items():
+    for room, (mrn, name, pressure, _rate, _apneas, _index) in SEEDED.items():
         assert card_text(tab, room, "cpap-room") == f"Room {room}"
         assert card_text(tab, room, "cpap-mrn-value") == mrn
         assert card_text(tab, room, "cpap-name") == name  # shown as text, even the <img ...> one
@@ -51,7 +52,7 @@ def test_invalid_pressures_are_refused_and_a_command_reaches_server_and_bedside(
     error = staff.locator(".cpap-station .cpap-pressure-error .cpap-message-error")
     for typed in ("30", "3", "12.5", "ten"):
         staff.fill(".cpap-station .cpap-pressure-input input", typed)
-        assert wait_until(lambda: error.count() and f"'{typed}'" in error.inner_text(), timeout=15), typed
+        assert wait_until(lambda typed=typed: error.count() and f"'{typed}'" in error.inner_text(), timeout=15), typed
         assert "4 to 25" in error.inner_text() and "Nothing was sent" in error.inner_text()
         assert staff.is_disabled(".cpap-station .cpap-send-pressure")
     assert client.poll_pressure(room).command_id is None  # nothing was sent

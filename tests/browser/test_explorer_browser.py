@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from support import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import struct
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from support import wait_until
 
 from .conftest import LAB_TZ, NO_DATA_MIN
@@ -114,7 +115,7 @@ def test_titration_table_after_three_commanded_steps_notes_and_clock_axes(new_pa
     for pressure, apneas in ((7, 2), (8, 1), (9, 0)):
         tab.fill(".cpap-station .cpap-pressure-input input", str(pressure))
         tab.press(".cpap-station .cpap-pressure-input input", "Enter")                # Enter sends
-        assert wait_until(lambda: client.poll_pressure(room).cmh2o == pressure, timeout=15)
+        assert wait_until(lambda pressure=pressure: client.poll_pressure(room).cmh2o == pressure, timeout=15)
         _upload(client, room, "TIT-91", name="Titration Patient", pressure=pressure, apneas=apneas, minutes=6)
     rows = tab.locator(".cpap-titration-table tbody tr")
     assert wait_until(lambda: rows.count() == 4, timeout=20)
@@ -130,7 +131,7 @@ def test_titration_table_after_three_commanded_steps_notes_and_clock_axes(new_pa
     assert rows.nth(0).inner_text().split("\t")[2].strip().startswith(first)
     ticks = tab.eval_on_selector_all(".cpap-night-chart .axis text, .cpap-night-chart g.tick text",
                                      "els => els.map(e => e.textContent)")
-    hour = datetime.now(timezone.utc).astimezone(lab).strftime("%H:")
+    hour = datetime.now(UTC).astimezone(lab).strftime("%H:")
     assert any(t.startswith(hour) for t in ticks), ticks
     assert f"clock time ({datetime.now(lab).tzname()})" in " ".join(ticks) or \
         tab.locator(".cpap-night-chart").inner_text().find("clock time") >= 0

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 
 from cpap_lib import io
+from cpap_lib.errors import DeviceDataError, RecordingError
 from cpap_lib.io.resmed import DeviceNight, DeviceSession
 from cpap_lib.io.resmed.assemble import copy_night
-from cpap_lib.errors import DeviceDataError, RecordingError
 from support import REFERENCE_DATA
 
 REFERENCE = REFERENCE_DATA

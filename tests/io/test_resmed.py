@@ -8,8 +8,8 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from cpap_lib.io import resmed as edf
 from cpap_lib.errors import DeviceDataError, RecordingError
+from cpap_lib.io import resmed as edf
 from support import REFERENCE_DATA
 
 CARD = REFERENCE_DATA / "resmed_airsense11"

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+from old_system import LAB_TZ, start_reference_server
 
 from cpap_lib.server.process import start_server
-from old_system import LAB_TZ, start_reference_server
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

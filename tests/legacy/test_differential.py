@@ -18,7 +18,6 @@ import io
 
 import pytest
 from matplotlib.figure import Figure
-
 from old_system import LAB_TZ, REFERENCE_DATA, OldClientRequests, assert_same
 
 VENTURI = REFERENCE_DATA / "venturi"

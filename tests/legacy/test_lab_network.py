@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import pytest
 import requests
+from old_system import REFERENCE_DATA, TkClient
 from requests.adapters import HTTPAdapter
 
 from cpap_lib.errors import ParameterError
 from cpap_lib.server.process import start_server
 from cpap_lib.server.settings import Settings, check_bind_host, legacy_network_admits, parse_networks
-from old_system import REFERENCE_DATA, TkClient
 
 STAFF, DEVICE = "staff-lab-1", "device-lab-1"
 PAYLOAD = {"patient_name": "Lab Ann", "patient_mrn": 9001, "room_number": 71, "CPAP_pressure": "8",

@@ -25,9 +25,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from old_system import CLOCK_SLACK, LAB_TZ, REFERENCE_DATA, REFERENCE_SYSTEM, OldClientRequests, TkClient
 from streamlit.testing.v1 import AppTest
-
-from old_system import LAB_TZ, REFERENCE_DATA, REFERENCE_SYSTEM, CLOCK_SLACK, OldClientRequests, TkClient
 
 SHORT, LONGER = "patient_07.txt", "patient_04.txt"
 STAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")

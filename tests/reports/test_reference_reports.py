@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import REFERENCE_DATA
 
 from cpap_lib.analysis import analyze
 from cpap_lib.io import read_device_data, read_recording
 from cpap_lib.reports.night import severity_of_ahi, weighted_quantile
+from support import REFERENCE_DATA
 
 from .conftest import REPO, cli, html_tables, table_rows
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import requests
-from support import wait_until
 
 from cpap_lib.server.process import start_server
+from support import wait_until
 
 SECRET = "Secret Quill-Name"
 JSON = {"Content-Type": "application/json"}

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from support import running_postgres
 
 from cpap_lib.client import CpapClient
 from cpap_lib.server.process import start_server
+from support import running_postgres
 
 DEADLINE_S = 3.0
 ROOM = 71

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from cpap_lib.client import CpapClient
-from cpap_lib.sim.devices import DeviceFleet, DevicePatient, SimulatedDevice, apneas_for_pressure, demo_patients
 from cpap_lib.errors import ParameterError
+from cpap_lib.sim.devices import DeviceFleet, DevicePatient, SimulatedDevice, apneas_for_pressure, demo_patients
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cpap_lib.errors import ParameterError
-from cpap_lib.paths import SAMPLE_DATA_DIR
 from cpap_lib.analysis.flow import lab_flow_lps
+from cpap_lib.errors import ParameterError
 from cpap_lib.io.lab_text import MAX_REPORTED_LINES, read_lab_file
+from cpap_lib.paths import SAMPLE_DATA_DIR
 from cpap_lib.sim.simulator import (
     LAB_HEADER,
     MALFORMED_KINDS,
@@ -97,7 +97,7 @@ def test_truth_events_are_where_and_as_long_as_promised(params):
     for start, end in truth.apneas + truth.pauses:
         assert not ((onsets > start + 1e-9) & (onsets < end - 1e-9)).any()
         assert np.isclose(onsets, end).any()  # the next breath starts where the gap ends
-    for start, end in truth.hypopneas:
+    for start, _end in truth.hypopneas:
         assert np.isclose(onsets, start).any()
     assert np.all(np.diff(onsets) > 0)
     assert truth.breath_rate_bpm == pytest.approx(60 * onsets.size / truth.breath_periods_s.sum())

@@ -38,7 +38,7 @@ import functools
 import io
 import logging
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -47,16 +47,23 @@ import ipywidgets as widgets
 
 from ...clock import format_clock
 from ...errors import CpapError, NotFoundError, ParameterError, RecordingError
+from ...paths import SAMPLE_DATA_DIR
+from ..runtime.connection import client_from_env
+from ..runtime.poller import Poller, refresh_interval_s
+from ..runtime.voila_app import max_upload_bytes
 from ..widgets.charts import FlowChart
 from ..widgets.common import LatestWins, MessageBar, describe_error, escape, run_in_background
-from ..widgets.fields import (PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O, parse_mrn, parse_pressure, parse_room,
-                              on_enter, png_filename)
-from .overview import APNEA_ALERT_COUNT
-from ..runtime.poller import Poller, refresh_interval_s
-from ..runtime.connection import client_from_env
+from ..widgets.fields import (
+    PRESSURE_MAX_CMH2O,
+    PRESSURE_MIN_CMH2O,
+    on_enter,
+    parse_mrn,
+    parse_pressure,
+    parse_room,
+    png_filename,
+)
 from ..widgets.theme import ALERT_COLOR, error_page, page_header, style_widget
-from ...paths import SAMPLE_DATA_DIR
-from ..runtime.voila_app import max_upload_bytes
+from .overview import APNEA_ALERT_COUNT
 
 __all__ = ["BedsideStation", "build_bedside", "room_from_query", "sample_files", "SAMPLE_DIR", "TRACE_POINTS"]
 
@@ -341,8 +348,8 @@ class BedsideStation(widgets.VBox):
     def _analyzed(self, analysis: Any) -> None:
         rec = analysis.recording
         self.chart.png_name = png_filename("bedside", room=_room_or_none(self.room_input.value),
-                                           mrn=self.mrn_input.value.strip() or None, when=datetime.now(timezone.utc))
-        self.chart.figure.title = f"{Path(rec.source).name} · read {format_clock(datetime.now(timezone.utc), date=True)}"
+                                           mrn=self.mrn_input.value.strip() or None, when=datetime.now(UTC))
+        self.chart.figure.title = f"{Path(rec.source).name} · read {format_clock(datetime.now(UTC), date=True)}"
         self.chart.set_data(rec.time_s, analysis.flow_clean_lps,
                             breaths_peak_s=analysis.breaths["peak_s"].to_numpy(), events=analysis.events)
         self._show_results(analysis)

@@ -50,6 +50,7 @@ from ...io import read_device_data, read_recording
 from ...io.lab_text import read_lab_file
 from ...paths import SAMPLE_DATA_DIR
 from ...recording import Recording
+from ..runtime.voila_app import max_upload_bytes
 from ..widgets.charts import FlowChart
 from ..widgets.common import (
     Debouncer,
@@ -60,7 +61,6 @@ from ..widgets.common import (
     log_to_server_console,
 )
 from ..widgets.device_comparison import comparison_html, device_event_spans
-from ..runtime.voila_app import max_upload_bytes
 
 __all__ = ["DEFAULT_SAMPLE_DIR", "MAX_UPLOAD_BYTES", "PARAM_LABELS", "SignalExplorer", "list_samples"]
 
@@ -150,7 +150,7 @@ def _read_upload(name: str, content: bytes) -> tuple[Recording, Any]:
     return read_lab_file(stream), None
 
 
-def _analyse(rec: Recording, device_data: Any, method: str, params: dict[str, float]):
+def _analyse(rec: Recording, device_data: Any, method: str, params: dict[str, Any]):
     """Our analysis, and (for device data) the comparison with the device's scoring.
 
     A comparison that fails leaves the analysis standing: its reason is

@@ -31,8 +31,8 @@ import ipywidgets as widgets
 from ...clock import zone_label
 from ...errors import CpapError
 from ..runtime.connection import client_from_env
-from .overview import WardOverview
 from ..widgets.theme import error_page, page_header, style_widget
+from .overview import WardOverview
 
 __all__ = ["MonitorPage", "build_monitor", "FIRST_REFRESH_WAIT_S"]
 

@@ -40,8 +40,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import ipywidgets as widgets
@@ -73,7 +73,7 @@ DEFAULT_STALE_S = 120.0
 ACK_TIMEOUT_S = 20.0
 
 
-def stale_after_s_from_env(environ: dict[str, str] | None = None) -> float:
+def stale_after_s_from_env(environ: Mapping[str, str] | None = None) -> float:
     """The stale threshold from ``CPAP_STALE_S`` (5 s to 1 day), default 120 s.
 
     Examples
@@ -348,7 +348,7 @@ class WardOverview(widgets.VBox):
     def show_ward(self, board: Any) -> None:
         """Show ``board`` (from :meth:`CpapClient.alarm_board`): update, add, remove and order tiles."""
         rooms = list(board.rooms)
-        now = as_utc(getattr(board, "generated_at", None)) or datetime.now(timezone.utc)
+        now = as_utc(getattr(board, "generated_at", None)) or datetime.now(UTC)
         with self._lock:
             self.ward = board
             self.refresh_count += 1

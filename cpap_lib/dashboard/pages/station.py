@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import ipywidgets as widgets
@@ -36,13 +36,20 @@ import pandas as pd
 import traitlets
 
 from ...clock import format_clock, format_clock_elapsed, zone_label
-from ...titration import pressure_steps, titration_prompt
 from ...errors import CpapError
 from ...images import image_format
+from ...titration import pressure_steps, titration_prompt
 from ..widgets.common import MessageBar, escape, run_in_background
-from ..widgets.fields import format_number, on_enter, parse_pressure, png_filename, PRESSURE_MAX_CMH2O, PRESSURE_MIN_CMH2O
-from .overview import APNEA_ALERT_COUNT, _pressure_text
+from ..widgets.fields import (
+    PRESSURE_MAX_CMH2O,
+    PRESSURE_MIN_CMH2O,
+    format_number,
+    on_enter,
+    parse_pressure,
+    png_filename,
+)
 from ..widgets.theme import ALERT_COLOR
+from .overview import APNEA_ALERT_COUNT, _pressure_text
 
 __all__ = ["MonitoringStation", "measurement_label"]
 
@@ -301,7 +308,7 @@ class MonitoringStation(widgets.VBox):
             self._pending = None  # the next ward refresh tries again
             self.messages.show_error(f"Room {room} could not be loaded: {exc}")
 
-    def _show_room(self, generation: int, result: tuple[Any, list[Any], Any]) -> None:
+    def _show_room(self, generation: int, result: tuple[Any, list[Any], Any, Any]) -> None:
         state, summaries, latest, night = result
         with self._lock:
             if generation != self._generation:
@@ -456,7 +463,7 @@ class MonitoringStation(widgets.VBox):
     def _sent(self, generation: int, room: int, cmh2o: int) -> None:
         self.send_button.disabled = not self._pressure_ok()
         self.messages.show_success(
-            f"{cmh2o} cmH2O commanded for room {room} at {format_clock(datetime.now(timezone.utc))}; "
+            f"{cmh2o} cmH2O commanded for room {room} at {format_clock(datetime.now(UTC))}; "
             "the bedside device takes it at its next poll.")
         if generation == self._generation:
             self.pressure_input.value = ""

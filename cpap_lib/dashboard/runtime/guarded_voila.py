@@ -103,10 +103,10 @@ class _ForeignHostHandler(web.RequestHandler):
         self.finish(FOREIGN_HOST)
 
 
-_with_headers_cache: dict[type, type] = {}
+_with_headers_cache: dict[type[web.RequestHandler], type[web.RequestHandler]] = {}
 
 
-def _with_security_headers(handler_class: type) -> type:
+def _with_security_headers(handler_class: type[web.RequestHandler]) -> type[web.RequestHandler]:
     """``handler_class`` extended to send :data:`SECURITY_HEADERS` (websocket handlers unchanged)."""
     if issubclass(handler_class, websocket.WebSocketHandler):
         return handler_class
@@ -137,7 +137,7 @@ def guard_application(app: web.Application, log) -> None:
         delegate.handler_class = _with_security_headers(delegate.handler_class)
         return delegate
 
-    app.find_handler = guarded_find_handler
+    app.find_handler = guarded_find_handler  # type: ignore[method-assign]  # this instance's router, wrapped on purpose
 
 
 class GuardedVoila(Voila):

@@ -95,7 +95,7 @@ class Poller:
         """Whether the thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self) -> "Poller":
+    def start(self) -> Poller:
         """Start polling (no effect if already running)."""
         if not self.running:
             self._stop.clear()

@@ -150,17 +150,17 @@ class VoilaServer:
         """URL of a rendered notebook, e.g. ``page_url("monitor.ipynb")``."""
         return f"{self.url}/voila/render/{notebook}" + (f"?{query}" if query else "")
 
-    def start(self, timeout_s: float = STARTUP_TIMEOUT_S) -> "VoilaServer":
+    def start(self, timeout_s: float = STARTUP_TIMEOUT_S) -> VoilaServer:
         """Start Voilà and wait until it answers; raise if it does not."""
-        out = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL
+        log_file = open(self._log_path, "ab") if self._log_path else None
         try:
             self.process = subprocess.Popen(
                 voila_command(port=self.port, notebook_dir=self.notebook_dir), cwd=self.notebook_dir, env=self._env,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=subprocess.DEVNULL if log_file is None else log_file, stderr=subprocess.STDOUT, start_new_session=True,
             )
         finally:
-            if self._log_path:
-                out.close()
+            if log_file is not None:
+                log_file.close()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -200,7 +200,7 @@ class VoilaServer:
         except ProcessLookupError:
             pass
 
-    def __enter__(self) -> "VoilaServer":
+    def __enter__(self) -> VoilaServer:
         return self.start() if self.process is None else self
 
     def __exit__(self, *exc) -> None:

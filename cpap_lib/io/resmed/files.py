@@ -221,8 +221,8 @@ def _header_start(recording_field: str, raw_date: str, raw_time: str) -> datetim
         month, _, year = rest.partition("-")
         if day.isdigit() and month.upper() in _MONTHS and year.isdigit() and len(year) == 4:
             return datetime(int(year), _MONTHS[month.upper()], int(day), hour, minute, second)
-    day, month, year = (int(x) for x in raw_date.split("."))
-    return datetime(year + (1900 if year >= 85 else 2000), month, day, hour, minute, second)
+    d, m, y = (int(x) for x in raw_date.split("."))
+    return datetime(y + (1900 if y >= 85 else 2000), m, d, hour, minute, second)
 
 
 def read_header(path: str | Path) -> EdfHeader:

@@ -25,7 +25,6 @@ from ...clock import NIGHT_STARTS_AT_HOUR
 from ...errors import DeviceDataError, NoDataError
 from ...recording import Recording, Signal
 from .files import _empty_events
-from .summary import summary_for_day
 from .sessions import (
     DeviceSession,
     SessionFiles,
@@ -37,6 +36,7 @@ from .sessions import (
     read_annotations,
     read_session,
 )
+from .summary import summary_for_day
 
 __all__ = ["DeviceNight", "night_recording", "read_datalog", "read_night", "sleep_day"]
 

@@ -24,6 +24,7 @@ import functools
 import warnings
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -126,7 +127,7 @@ def summary_for_day(path: str | Path, day: date) -> dict | None:
     if day not in table.index:
         return None
     row = table.loc[day]
-    out = {"day": day.isoformat()}
+    out: dict[str, Any] = {"day": day.isoformat()}
     for key, value in row.items():
         if isinstance(value, (float, np.floating)):
             out[key] = None if not np.isfinite(value) else float(value)

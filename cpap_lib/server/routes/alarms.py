@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, Request, status
 
 from .. import night
@@ -13,7 +15,7 @@ from ..schemas import AcknowledgementCreate, AcknowledgementPublic, AlarmBoardPu
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["alarms"])
-CONFLICT = {status.HTTP_404_NOT_FOUND: {"description": "room not found"},
+CONFLICT: dict[int | str, dict[str, Any]] = {status.HTTP_404_NOT_FOUND: {"description": "room not found"},
             status.HTTP_409_CONFLICT: {"description": "no patient admitted, or no alarm to acknowledge"}}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, status
 
 from .. import night
@@ -11,7 +13,7 @@ from ..schemas import NoteCreate, NotePublic
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/rooms", tags=["notes"])
-CONFLICT = {status.HTTP_404_NOT_FOUND: {"description": "room not found"},
+CONFLICT: dict[int | str, dict[str, Any]] = {status.HTTP_404_NOT_FOUND: {"description": "room not found"},
             status.HTTP_409_CONFLICT: {"description": "no patient admitted"}}
 
 

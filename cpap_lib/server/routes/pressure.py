@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import APIRouter, Response, status
 
@@ -14,7 +15,7 @@ from ..schemas import PressureCommandCreate, PressureCommandPublic, PressurePoll
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/rooms", tags=["pressure"])
-NOT_FOUND = {status.HTTP_404_NOT_FOUND: {"description": "room not found"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {status.HTTP_404_NOT_FOUND: {"description": "room not found"}}
 
 
 @router.post("/{room}/pressure-commands", response_model=PressureCommandPublic, status_code=status.HTTP_201_CREATED,

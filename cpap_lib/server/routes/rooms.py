@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
@@ -21,7 +21,7 @@ from ..schemas import (
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/rooms", tags=["rooms"])
-NOT_FOUND = {status.HTTP_404_NOT_FOUND: {"description": "room not found"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {status.HTTP_404_NOT_FOUND: {"description": "room not found"}}
 
 
 @router.get("", response_model=list[RoomPublic], dependencies=[STAFF], summary="Every room's latest state")

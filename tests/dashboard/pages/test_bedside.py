@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 
 import pytest
-from support import wait_until
 
-from cpap_lib.paths import SAMPLE_DATA_DIR
 from cpap_lib.dashboard.pages.bedside import BedsideStation, room_from_query, sample_files
+from cpap_lib.paths import SAMPLE_DATA_DIR
+from support import wait_until
 
 ROOMS = iter(range(7300, 7400))
 SAMPLES = SAMPLE_DATA_DIR
@@ -160,7 +159,7 @@ def test_a_failed_file_keeps_the_last_good_recording(station):
     load(station, "mild_apnea.txt")
     good, points = station.analysis, station.chart.flow_points
     station.file_upload.value = ({"name": "broken.txt", "type": "text/plain", "size": 9,
-                                  "content": memoryview(b"not,a\nlab,file\n"), "last_modified": datetime(2026, 1, 1, tzinfo=timezone.utc)},)
+                                  "content": memoryview(b"not,a\nlab,file\n"), "last_modified": datetime(2026, 1, 1, tzinfo=UTC)},)
     assert wait_until(lambda: station.messages.level == "error")
     assert "broken.txt" in station.messages.text and "Still showing mild_apnea.txt" in station.messages.text
     assert station.analysis is good and station.chart.flow_points == points
@@ -174,6 +173,6 @@ def test_a_saved_png_names_room_patient_and_time(station):
 
 def test_a_bad_upload_file_is_a_sentence(station):
     station.file_upload.value = ({"name": "broken.txt", "type": "text/plain", "size": 9,
-                                  "content": memoryview(b"not,a\nlab,file\n"), "last_modified": datetime(2026, 1, 1, tzinfo=timezone.utc)},)
+                                  "content": memoryview(b"not,a\nlab,file\n"), "last_modified": datetime(2026, 1, 1, tzinfo=UTC)},)
     assert wait_until(lambda: station.messages.level == "error")
     assert "broken.txt" in station.messages.text and "Traceback" not in station.messages.value

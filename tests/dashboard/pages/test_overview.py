@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import requests
-from support import wait_until
 
 from cpap_lib.client import CpapClient
 from cpap_lib.dashboard.pages.overview import WardOverview, stale_after_s_from_env
 from cpap_lib.errors import ParameterError
+from support import wait_until
 
 ROOMS = iter(range(7100, 7200))
 XSS_NAME = "<img src=x onerror=alert(1)>"

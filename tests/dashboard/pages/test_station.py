@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support import wait_until
 
 from cpap_lib.dashboard.pages.monitor import build_monitor
 from cpap_lib.dashboard.pages.station import MonitoringStation
+from support import wait_until
 
 ROOMS = iter(range(7200, 7300))
 XSS_NAME = "<img src=x onerror=alert(1)>"
@@ -36,7 +36,7 @@ def patient_room(client):
 def show(station, room):
     generation = station.loaded_generation
     station.room = room
-    assert wait_until(lambda: station.loaded_generation > generation), station.messages.text
+    assert wait_until(lambda generation=generation: station.loaded_generation > generation), station.messages.text
 
 
 def test_choosing_a_room_shows_patient_charts_list_and_trends(client, patient_room):
@@ -159,7 +159,7 @@ def test_a_titration_table_after_three_commanded_steps_and_a_prompt_that_only_fi
         station.pressure_input.value = str(pressure)
         generation = station.loaded_generation
         station._on_send()
-        assert wait_until(lambda: station.loaded_generation > generation), station.messages.text
+        assert wait_until(lambda generation=generation: station.loaded_generation > generation), station.messages.text
         upload(client, room, f"TI{room}", "Titrated", pressure=pressure, apneas=apneas)
     generation = station.loaded_generation
     station._load_room(room, clear=False)

@@ -15,6 +15,8 @@ Create Date: 2026-12-01
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -56,7 +58,7 @@ def baseline_metadata() -> sa.MetaData:
         sa.Index("ix_admissions_room", "room_number", "id"),
         sa.Index("ix_admissions_patient", "patient_id"),
     )
-    columns = {
+    columns: dict[str, Any] = {
         "cpap_pressure_cmh2o": sa.Float, "breath_count": sa.Integer, "breath_rate_bpm": sa.Float,
         "apnea_count": sa.Integer, "hypopnea_count": sa.Integer, "apnea_index": sa.Float, "ahi": sa.Float,
         "severity": sa.String(16), "tidal_volume_l": sa.Float, "minute_ventilation_lpm": sa.Float,
