@@ -12,8 +12,10 @@ dataclasses, never a raw response, and raise the :mod:`cpap_lib.errors`
     │   └── ForbiddenError      403
     └── ServerUnavailableError  connection refused, timeout, 5xx
 
-Idempotent reads (GET) are retried ``retries`` times on connection errors,
-timeouts and 502/503/504; writes are never retried.
+Idempotent reads (GET) and uploads are retried ``retries`` times on connection
+errors, timeouts and 502/503/504; an upload carries an ``Idempotency-Key``, so
+a re-send the server already stored is not stored again. Other writes are
+never retried.
 
 Examples
 --------
@@ -36,6 +38,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from typing import Any, Self
 
 import numpy as np
@@ -188,16 +191,17 @@ class CpapClient:
     def __repr__(self) -> str:
         return f"CpapClient({self.base_url!r}, token={'***' if self.token else None}, timeout={self.timeout})"
 
-    def _request(self, method: str, path: str, *, params: dict | None = None, body: Any = None) -> Any:
+    def _request(self, method: str, path: str, *, params: dict | None = None, body: Any = None,
+                 headers: dict[str, str] | None = None) -> Any:
         url = self.base_url + path
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **(headers or {})}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
             data = json.dumps(jsonable(body), allow_nan=False).encode()
-        attempts = 1 + (self.retries if method == "GET" else 0)
+        attempts = 1 + (self.retries if method == "GET" or "Idempotency-Key" in headers else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
@@ -358,7 +362,9 @@ class CpapClient:
         if flow_png is not None:
             body["flow_image_png_base64"] = base64.b64encode(flow_png).decode("ascii")
         path = f"/api/v1/rooms/{_check_room(room)}/measurements"
-        return self._parse(UploadReceipt.from_json, "POST", path, body=body)
+        # One key for this upload and its re-sends: the server stores it once however often it arrives.
+        return self._parse(UploadReceipt.from_json, "POST", path, body=body,
+                           headers={"Idempotency-Key": uuid.uuid4().hex})
 
     def command_pressure(self, room: int, cmh2o: int) -> PressureCommand:
         """Command a new CPAP pressure (integer 4-25 cmH2O, checked before sending)."""

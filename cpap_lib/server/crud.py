@@ -160,13 +160,18 @@ def _trace_bytes(trace: FlowTrace) -> tuple[bytes, bytes]:
 
 
 def upload(session: Session, *, room: int, data: MeasurementCreate, now: datetime | None = None,
-           image: bytes | None = None) -> UploadReceipt:
+           image: bytes | None = None, idempotency_key: str | None = None) -> UploadReceipt:
     """Admit the patient and, when a pressure, analysis, trace or image is given, append a measurement.
 
     The measurement is stamped with the server's time of receipt. ``image``
     (bytes already checked, e.g. an old client's JPEG) is stored instead of
-    ``data.flow_image_png_base64``.
+    ``data.flow_image_png_base64``. An ``idempotency_key`` already stored
+    answers that upload's receipt and stores nothing (a client's re-send).
     """
+    if idempotency_key is not None:
+        earlier = _receipt_for_key(session, idempotency_key)
+        if earlier is not None:
+            return earlier
     now = now or utcnow()
     admission, new = admit(session, room=room, data=data, now=now)
     if image is None and data.flow_image_png_base64 is not None:
@@ -178,7 +183,7 @@ def upload(session: Session, *, room: int, data: MeasurementCreate, now: datetim
                              measurement_id=None, recorded_at=None)
     analysis = data.analysis
     metrics = {key: getattr(analysis, key) for key in METRIC_COLUMNS} if analysis else {}
-    measurement = Measurement(admission_id=admission.id, recorded_at=now,
+    measurement = Measurement(admission_id=admission.id, recorded_at=now, idempotency_key=idempotency_key,
                               cpap_pressure_cmh2o=data.cpap_pressure_cmh2o, **metrics)
     if data.flow_trace is not None:
         measurement.trace_time_s, measurement.trace_flow_lps = _trace_bytes(data.flow_trace)
@@ -198,6 +203,20 @@ def upload(session: Session, *, room: int, data: MeasurementCreate, now: datetim
         admission.night_recorded_s = (admission.night_recorded_s or 0.0) + analysis.duration_s
     return UploadReceipt(room=room, mrn=data.mrn, admission_id=admission.id, new_admission=new,
                          measurement_id=measurement.id, recorded_at=now)
+
+
+def _receipt_for_key(session: Session, key: str) -> UploadReceipt | None:
+    row = session.execute(
+        select(Measurement.id, Measurement.recorded_at, Admission.id, Admission.room_number, Patient.mrn)
+        .join(Admission, Admission.id == Measurement.admission_id)
+        .join(Patient, Patient.id == Admission.patient_id)
+        .where(Measurement.idempotency_key == key)
+    ).one_or_none()
+    if row is None:
+        return None
+    m_id, recorded_at, admission_id, room, mrn = row
+    return UploadReceipt(room=room, mrn=mrn, admission_id=admission_id, new_admission=False,
+                         measurement_id=m_id, recorded_at=recorded_at)
 
 
 def command_pressure(session: Session, *, room: int, cmh2o: int, by: str | None = None,

@@ -49,6 +49,7 @@ from sqlalchemy.pool import StaticPool
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import ParameterError
+from . import audit as _audit  # noqa: F401  (registers the audit trail's flush hook)
 from .migrations import prepare_schema
 
 __all__ = ["DB_TIMEOUT_S", "POLL_SQL", "Database", "DatabaseFileError", "DatabaseStatus", "make_engine"]

@@ -26,6 +26,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from .audit import current_actor_var
 from .db import Database
 from .schemas import ROOM_MAX, ROOM_MIN
 from .settings import Grant, Settings, legacy_network_admits
@@ -208,7 +209,13 @@ def require_roles(*roles: str, legacy_network: bool = False):
         request.state.grant = grant
         return grant.role
 
-    return Depends(check)
+    async def check_and_record(request: Request,
+                               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str | None:
+        role = await check(request, credentials)
+        current_actor_var.set(await current_actor(request))  # for the audit trail (.audit)
+        return role
+
+    return Depends(check_and_record)
 
 
 DEVICE = require_roles("device")

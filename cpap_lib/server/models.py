@@ -23,7 +23,7 @@ long the history grows: ``rooms.current_admission_id`` /
 Examples
 --------
 >>> sorted(Base.metadata.tables)  # doctest: +NORMALIZE_WHITESPACE
-['admissions', 'alarm_acknowledgements', 'measurement_events', 'measurements', 'patients',
+['admissions', 'alarm_acknowledgements', 'audit_events', 'measurement_events', 'measurements', 'patients',
  'pressure_commands', 'rooms', 'technician_notes']
 """
 
@@ -47,6 +47,7 @@ __all__ = [
     "STORED_TRACE_POINTS",
     "Admission",
     "AlarmAcknowledgement",
+    "AuditEvent",
     "Base",
     "Measurement",
     "MeasurementEvent",
@@ -165,7 +166,8 @@ METRIC_COLUMNS = (
 class Measurement(Base):
     __tablename__ = "measurements"
     __table_args__ = (Index("ix_measurements_admission", "admission_id", "id"),
-                      Index("ix_measurements_admission_recorded", "admission_id", "recorded_at"))
+                      Index("ix_measurements_admission_recorded", "admission_id", "recorded_at"),
+                      Index("ux_measurements_idempotency_key", "idempotency_key", unique=True))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     admission_id: Mapped[int] = mapped_column(ForeignKey("admissions.id"))
@@ -191,6 +193,8 @@ class Measurement(Base):
     trace_time_s: Mapped[bytes | None] = mapped_column(LargeBinary)
     trace_flow_lps: Mapped[bytes | None] = mapped_column(LargeBinary)
     flow_png: Mapped[bytes | None] = mapped_column(LargeBinary)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    """The client's ``Idempotency-Key`` (unique where given): a re-sent upload is not stored twice."""
 
 
 class MeasurementEvent(Base):
@@ -246,3 +250,19 @@ class TechnicianNote(Base):
     author: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     text: Mapped[str] = mapped_column(String(2000))
+
+
+class AuditEvent(Base):
+    """Who did what to which room, when and from where (pressure commands, acknowledgements, notes)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(32))
+    room_number: Mapped[int | None] = mapped_column(Integer)
+    record_id: Mapped[int | None] = mapped_column(Integer)
+    actor_name: Mapped[str] = mapped_column(String(100))
+    actor_role: Mapped[str | None] = mapped_column(String(16))
+    actor_address: Mapped[str | None] = mapped_column(String(64))

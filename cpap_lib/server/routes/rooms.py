@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Header, Query, status
 
 from .. import crud
 from ..deps import ANY_ROLE, DEVICE, STAFF, DbDep, RoomNumber
@@ -54,9 +54,13 @@ def admit_patient(room: RoomNumber, body: AdmissionCreate, db: DbDep) -> UploadR
 
 @router.post("/{room}/measurements", response_model=UploadReceipt, status_code=status.HTTP_201_CREATED,
              dependencies=[DEVICE], summary="Upload a measurement (admits the patient as needed)")
-def upload_measurement(room: RoomNumber, body: MeasurementCreate, db: DbDep) -> UploadReceipt:
+def upload_measurement(room: RoomNumber, body: MeasurementCreate, db: DbDep,
+                       idempotency_key: Annotated[str | None, Header(
+                           min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+                           description="The same key on a re-sent upload returns the first one's receipt "
+                                       "instead of storing it twice")] = None) -> UploadReceipt:
     with db.write() as session:
-        return crud.upload(session, room=room, data=body)
+        return crud.upload(session, room=room, data=body, idempotency_key=idempotency_key)
 
 
 @router.get("/{room}/measurements", response_model=list[MeasurementSummary], dependencies=[STAFF],
