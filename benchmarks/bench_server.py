@@ -102,15 +102,20 @@ def run_client_polls(base_url: str, room: int, seconds: float) -> dict:
                 api.poll_pressure(room)
                 latencies[slot].append(time.perf_counter() - start)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(CONNECTIONS)]
-    began = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - began
+    elapsed = run_threads(worker, CONNECTIONS)
     flat = [x for chunk in latencies for x in chunk]
     return {"requests_per_s": len(flat) / elapsed, **percentiles_ms(flat)}
+
+
+def run_threads(worker, count: int) -> float:
+    """Run ``worker(slot)`` in ``count`` threads at once; return the wall-clock seconds until all are done."""
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began
 
 
 def run_uploads(base_url: str, count: int) -> dict:
@@ -139,13 +144,7 @@ def run_concurrent_uploads(base_url: str, count: int, threads: int = CONNECTIONS
                                        flow_trace=(t, flow))
                 latencies[slot].append(time.perf_counter() - start)
 
-    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    began = time.perf_counter()
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    elapsed = time.perf_counter() - began
+    elapsed = run_threads(worker, threads)
     flat = [x for chunk in latencies for x in chunk]
     assert len(flat) == count
     return {"uploads_per_s": count / elapsed, **percentiles_ms(flat)}
