@@ -299,7 +299,7 @@ def _find(x: np.ndarray, ref: np.ndarray, fs: float, threshold: float, min_phase
     end = np.empty_like(onset)
     end[:-1] = onset[1:]
     if onset.size:
-        after = np.flatnonzero(x[expiration[-1] + 1 :] >= -level[expiration[-1] + 1 :] / 2) if seen[-1] else []
+        after = np.flatnonzero(x[expiration[-1] + 1 :] >= -level[expiration[-1] + 1 :] / 2) if seen[-1] else np.zeros(0, dtype=np.intp)
         if len(after):
             end[-1] = expiration[-1] + 1 + after[0]
         else:

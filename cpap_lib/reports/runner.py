@@ -234,7 +234,7 @@ def _export_html(nb: Any, title: str) -> str:
         if REMOVE_TAG in cell.get("metadata", {}).get("tags", []):
             continue
         if cell.cell_type == "markdown":
-            parts.append(_SCRIPT.sub("", mistune.html(_text(cell.source))))
+            parts.append(_SCRIPT.sub("", str(mistune.html(_text(cell.source)))))
         elif cell.cell_type == "code":
             parts.extend(_output_html(output) for output in cell.get("outputs", []))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -167,6 +167,7 @@ def load_file_subject(*, report_name: str = "", recording_path: str, night: str 
 
     started = time.perf_counter()
     path = Path(recording_path)
+    device: resmed.DeviceSession | resmed.DeviceNight | None
     if night and path.is_dir() and resmed.is_card_root(path):
         card = resmed.read_card(path)
         device = card.read(card.find(night))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from support import REFERENCE_DATA
 
 from cpap_lib.io.resmed.assemble import copy_night
 from cpap_lib.reports.sources import card_nights, file_jobs, load_file_subject
+from support import REFERENCE_DATA
 
 pytestmark = pytest.mark.slow
 
