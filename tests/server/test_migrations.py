@@ -246,3 +246,21 @@ def test_db_command_upgrades_and_reports(empty_url):
     assert "revision none" in cli("current")
     assert f"at revision {head_revision()} (was none)" in cli("upgrade")
     assert f"is at revision {head_revision()}; the newest" in cli("current")
+
+
+def test_server_upgrades_an_older_database_on_start_and_says_so(empty_url, tmp_path):
+    chain = revision_chain()
+    assert len(chain) > 1, "needs a revision after the baseline"
+    engine = make_engine(empty_url)
+    try:
+        _upgrade_to(engine, chain[0])
+        before = fill(engine)
+        log = tmp_path / "server.log"
+        with start_server(empty_url, log_path=log) as server, CpapClient(server.url, timeout=10.0) as api:
+            assert api.health()
+        text = log.read_text()
+        assert f"upgrading the database schema from revision {chain[0]} to {head_revision()}" in text, text[-2000:]
+        assert current_revision(engine) == head_revision()
+        assert_kept(engine, before)
+    finally:
+        engine.dispose()
