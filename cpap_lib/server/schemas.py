@@ -410,18 +410,12 @@ class TimelineCommand(BaseModel):
     to_cmh2o: int
 
 
-class TimelineMeasurement(BaseModel):
+class TimelineMeasurement(MeasurementSummary):
     """An upload's headline numbers (received at ``recorded_at``, UTC; its recording lasted ``duration_s``)."""
 
-    id: int
-    recorded_at: datetime
-    cpap_pressure_cmh2o: float | None
-    apnea_count: int | None
-    hypopnea_count: int | None
-    duration_s: float | None
-    breath_rate_bpm: float | None
-    ahi: float | None
-    leak_lpm: float | None
+    hypopnea_count: int | None = None
+    duration_s: float | None = None
+    leak_lpm: float | None = None
 
 
 class NightTimeline(BaseModel):
