@@ -184,8 +184,9 @@ class RoomCard(widgets.Box):
         )
         self.select_button.add_class("cpap-card-select")
         self.select_button.on_click(lambda _: on_select(self.room))
+        self._shared = shared
         self.ack_button = widgets.Button(description="Acknowledge", icon="check", tooltip=f"Acknowledge room {self.room}'s alarm",
-                                         layout=widgets.Layout(display="none", width="auto"))
+                                         layout=shared["hidden"], style=shared["button_style"])
         self.ack_button.add_class("cpap-ack-button")
         if on_acknowledge is not None:
             self.ack_button.on_click(lambda _: on_acknowledge(self.room))
@@ -198,7 +199,8 @@ class RoomCard(widgets.Box):
     def shared_styles() -> dict[str, Any]:
         """Layout and style widgets all tiles of a page share (fewer widget models to send)."""
         return {"full_width": widgets.Layout(width="100%"), "overlay": widgets.Layout(width="100%", height="100%"),
-                "html_style": HTMLStyle(), "button_style": widgets.ButtonStyle()}
+                "html_style": HTMLStyle(), "button_style": widgets.ButtonStyle(),
+                "shown": widgets.Layout(width="auto"), "hidden": widgets.Layout(display="none", width="auto")}
 
     def show(self, room: Any) -> None:
         """Show the room's latest tile (nothing is sent for what did not change)."""
@@ -208,9 +210,9 @@ class RoomCard(widgets.Box):
         alarm = room.alarm
         self.state = alarm.state
         can_ack = alarm.state not in ("ok", "empty") and alarm.acknowledged is None
-        display = "" if can_ack else "none"
-        if self.ack_button.layout.display != display:
-            self.ack_button.layout.display = display
+        layout = self._shared["shown" if can_ack else "hidden"]  # shared layouts: no widget model per tile
+        if self.ack_button.layout is not layout:
+            self.ack_button.layout = layout
 
     def set_selected(self, selected: bool) -> None:
         """Outline the tile of the room the station shows."""

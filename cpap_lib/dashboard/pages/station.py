@@ -32,7 +32,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import ipywidgets as widgets
-import pandas as pd
 import traitlets
 
 from ...clock import format_clock, format_clock_elapsed, zone_label
@@ -526,6 +525,8 @@ class MonitoringStation(widgets.VBox):
     # ------------------------------------------------------- titration log
     def _show_night(self, state: Any, night: Any) -> None:
         """The titration table, the guideline's prompt, the night chart and the notes of ``night``."""
+        from ...titration import pressure_steps, titration_prompt  # pandas: imported when a room is first shown
+
         steps = pressure_steps(night.measurements, night.commands)
         self.steps_table.value = steps_table_html(steps, admitted_at=state.admitted_at)
         prompt = titration_prompt(steps)
@@ -598,6 +599,8 @@ def steps_table_html(steps: Any, *, admitted_at: Any = None) -> str:
     >>> html.count("<tr"), "18.0 /h" in html
     (2, True)
     """
+    import pandas as pd
+
     if steps.empty:
         return '<div class="cpap-hint">No uploads with a pressure yet: the table fills in step by step.</div>'
     head = "".join(f"<th>{h}</th>" for h in STEP_HEADERS)
