@@ -37,7 +37,6 @@ import traitlets
 from ...clock import format_clock, format_clock_elapsed, zone_label
 from ...errors import CpapError
 from ...images import image_format
-from ...titration import pressure_steps, titration_prompt
 from ..widgets.common import MessageBar, escape, run_in_background
 from ..widgets.fields import (
     PRESSURE_MAX_CMH2O,
