@@ -514,6 +514,9 @@ def compare(
         (or :func:`cpap_lib.io.read_device_data`).
     method, **params
         Passed to :func:`cpap_lib.analysis.analyze` for each session.
+        ``hypopnea_rule`` defaults to ``"flow_50pct"`` here, whatever
+        oximetry the night holds: the device scores hypopneas from flow
+        alone, so only the flow rule compares like with like.
     tolerance_s : float
         Event-matching tolerance, s (0-60).
     rate_window_s : float
@@ -540,6 +543,7 @@ def compare(
         sessions, source = (data,), data.recording.source
     else:
         raise ParameterError("data", f"must be a DeviceSession or DeviceNight, got {type(data).__name__}")
+    params.setdefault("hypopnea_rule", "flow_50pct")  # the device's hypopneas are scored on flow alone
     notes = list(getattr(data, "notes", ()))
     kept, analysed = [], []
     for s in sessions:
