@@ -250,13 +250,20 @@ def night_metrics(subject: Any) -> dict[str, Any]:
 def ahi_rule_text(summary: Mapping[str, Any]) -> str:
     """The scoring rule behind the AHI, as the report names it.
 
-    >>> ahi_rule_text({"ahi_rule": "AASM 2012 recommended (3 %)"})
-    'AASM 2012 recommended (3 %)'
+    The library's hypopnea rules are named with their definition
+    (:data:`cpap_lib.analysis.events.HYPOPNEA_RULES`); an older summary
+    without ``ahi_rule`` names its method and parameters.
+
+    >>> ahi_rule_text({"ahi_rule": "aasm_3pct"})
+    'aasm_3pct: AASM 2012 rule 1A: >= 30 % drop for >= 10 s with a >= 3 % desaturation'
     >>> ahi_rule_text({"method": "amplitude", "params": {"apnea_drop": 0.9, "hypopnea_drop": 0.3}})
     'amplitude rule: apnea_drop=0.9, hypopnea_drop=0.3'
     """
-    if summary.get("ahi_rule"):
-        return str(summary["ahi_rule"])
+    from ..analysis.events import HYPOPNEA_RULES
+
+    rule = summary.get("ahi_rule")
+    if rule:
+        return f"{rule}: {HYPOPNEA_RULES[rule]}" if rule in HYPOPNEA_RULES else str(rule)
     params = summary.get("params") or {}
     method = summary.get("method") or "amplitude"
     detail = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in params.items())

@@ -112,13 +112,16 @@ def events_appendix(subject: Any) -> pd.DataFrame:
         frames.append(event_rows(subject.device_events).assign(scored_by="device"))
     events = pd.concat(frames, ignore_index=True).sort_values("start_s", kind="stable")
     zone = f" ({zone_label(subject.start.tzinfo, subject.start)})" if subject.start is not None else " (elapsed)"
-    return pd.DataFrame({
+    table = pd.DataFrame({
         f"Clock time{zone}": clock_texts(subject, events["start_s"].to_numpy(float)),
         "Type": [_kind_label(k) for k in events["kind"]],
         "Duration (s)": events["duration_s"].to_numpy(float).round(1),
         "Flow drop (%)": events["drop_pct"].to_numpy(float).round(0),
-        "Scored by": events["scored_by"].to_numpy(),
     })
+    if "desaturation_pct" in events and events["desaturation_pct"].notna().any():
+        table["SpO2 drop (%)"] = events["desaturation_pct"].to_numpy(float).round(1)
+    table["Scored by"] = events["scored_by"].to_numpy()
+    return table
 
 
 def uploads_table(subject: Any) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import shutil
 import pytest
 
 from cpap_lib.reports import run_reports
-from cpap_lib.reports.night import severity_of_ahi
+from cpap_lib.reports.night import ahi_rule_text, severity_of_ahi
 
 from .conftest import PNG_IMG, analyze_json, cli, html_tables, table_rows
 
@@ -60,7 +60,7 @@ def test_reports_show_the_numbers_of_cpap_lab_analyze(pool_run, sample_paths):
         assert shown["Hypopneas"] == f"{expected['hypopnea_count']} ({expected['hypopnea_count'] / hours:.1f} /h)"
         assert shown["Breath rate"] == f"{expected['breath_rate_bpm']:.1f} breaths/min"
         assert shown["Hours recorded / used"].endswith(f"/ {hours:.2f} h")
-        assert shown["AHI rule"].startswith(f"{expected['method']} rule: ")
+        assert shown["AHI rule"] == ahi_rule_text(expected) and shown["AHI rule"].startswith(expected["ahi_rule"])
         assert results[path.stem]["summary"]["analysis"] == expected
         scored = expected["apnea_count"] + expected["hypopnea_count"]
         events = [t for t in html_tables(html) if t[0][0].startswith("Clock time")]
