@@ -7,8 +7,13 @@ import base64
 import numpy as np
 import pytest
 import requests
+from sqlalchemy import select
 
+from cpap_lib.client import CpapClient
 from cpap_lib.errors import NotFoundError, ParameterError, ValidationError
+from cpap_lib.server.db import Database
+from cpap_lib.server.models import PressureCommand
+from cpap_lib.server.process import start_server
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -117,12 +122,50 @@ def test_unknown_room_patient_and_measurement_are_404_with_fixed_messages(client
         client.room(999)
     with pytest.raises(NotFoundError, match="^room 999 not found$"):
         client.poll_pressure(999)
-    with pytest.raises(NotFoundError, match="^room 999 not found$"):
-        client.command_pressure(999, 10)
     with pytest.raises(NotFoundError, match="^patient NOBODY not found$"):
         client.patient("NOBODY")
     with pytest.raises(NotFoundError, match="^measurement 99999 not found$"):
         client.measurement(99999)
+
+
+def test_a_pressure_commanded_for_an_empty_room_is_a_preset_for_its_next_patient(database_url, tmp_path):
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("device bed-t0k name=bed-91 rooms=91\nstaff nurse-t0k name=nurse-p\n")
+    staff = {"Authorization": "Bearer nurse-t0k"}
+    with start_server(database_url, token_file=tokens) as server:
+        url = f"{server.url}/api/v1/rooms"
+        for bad in (3, 26, 10.5):
+            answer = requests.post(f"{url}/92/pressure-commands", json={"cmh2o": bad}, headers=staff, timeout=10)
+            assert answer.status_code == 422, answer.text
+        assert requests.get(f"{url}/92", headers=staff, timeout=10).status_code == 404  # nothing stored
+        assert requests.post(f"{url}/91/pressure-commands", json={"cmh2o": 12},
+                             headers={"Authorization": "Bearer bed-t0k"}, timeout=10).status_code == 403
+        answer = requests.post(f"{url}/91/pressure-commands", json={"cmh2o": 12}, headers=staff, timeout=10)
+        assert answer.status_code == 201, answer.text
+        preset = answer.json()
+        assert (preset["room"], preset["cmh2o"], preset["commanded_by"], preset["admission_id"]) == (
+            91, 12, "nurse-p", None)
+        events = requests.get(f"{url[:-6]}/audit?room=91", headers=staff, timeout=10).json()
+        assert [(e["action"], e["record_id"], e["actor_name"]) for e in events] == [
+            ("pressure_command", preset["id"], "nurse-p")]
+        with CpapClient(server.url, token="bed-t0k") as bed:
+            assert bed.poll_pressure(91).cmh2o == 12  # the bedside station may set it up at once
+            bed.admit(91, "PRESET-1")
+            poll = bed.poll_pressure(91)
+        assert (poll.cmh2o, poll.command_id) == (12, preset["id"])
+        with CpapClient(server.url, token="nurse-t0k") as nurse:
+            room = nurse.room(91)
+        db = Database(server.database_url)
+        try:
+            with db.read() as session:
+                tied = session.execute(select(PressureCommand.admission_id)
+                                       .where(PressureCommand.id == preset["id"])).scalar_one()
+        finally:
+            db.dispose()
+        spec = requests.get(f"{server.url}/openapi.json", timeout=5).json()["paths"]
+    assert (room.mrn, room.commanded_cmh2o, tied) == ("PRESET-1", 12, room.admission_id)
+    command = spec["/api/v1/rooms/{room}/pressure-commands"]["post"]
+    assert "preset" in command["description"] and "404" not in command["responses"]
 
 
 @pytest.mark.parametrize(("analysis", "message"), [

@@ -19,10 +19,14 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {status.HTTP_404_NOT_FOUND: {"descr
 
 
 @router.post("/{room}/pressure-commands", response_model=PressureCommandPublic, status_code=status.HTTP_201_CREATED,
-             dependencies=[STAFF], responses=NOT_FOUND, summary="Command a new CPAP pressure (integer 4-25 cmH2O); stored with who sent it and the pressure it replaces")
+             dependencies=[STAFF], summary="Command a new CPAP pressure (integer 4-25 cmH2O); stored with who sent it and the pressure it replaces",
+             description="The command belongs to the room's current stay. A room nobody is admitted to (or "
+                         "that never had a patient) takes a **preset**: stored and audited like any command, "
+                         "answered with `admission_id` null, returned by the room's poll at once, and tied "
+                         "to the next patient admitted there (as the old `/new_cpap_pressure` route does).")
 def command_pressure(room: RoomNumber, body: PressureCommandCreate, db: DbDep, actor: ActorDep) -> PressureCommandPublic:
     with db.write() as session:
-        return crud.command_pressure(session, room=room, cmh2o=body.cmh2o, by=actor.name)
+        return crud.command_pressure(session, room=room, cmh2o=body.cmh2o, by=actor.name, preset=True)
 
 
 @router.get("/{room}/pressure", response_model=PressurePoll, dependencies=[ANY_ROLE], responses=NOT_FOUND,
