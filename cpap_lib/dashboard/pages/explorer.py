@@ -35,7 +35,9 @@ import io
 import logging
 import math
 import os
+import stat
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +47,12 @@ import traitlets
 
 from ... import analysis as _analysis
 from ...analysis.compare import compare
-from ...errors import CpapError, ParameterError
-from ...io import read_device_data, read_recording
+from ...errors import CpapError, ParameterError, RecordingError
+from ...io import FLOW_HINT, read_device_data, read_recording
 from ...io.lab_text import read_lab_file
 from ...paths import SAMPLE_DATA_DIR
 from ...recording import Recording
 from ..runtime.voila_app import max_upload_bytes
-from ..widgets.charts import FlowChart
 from ..widgets.common import (
     Debouncer,
     LatestWins,
@@ -61,8 +62,10 @@ from ..widgets.common import (
     log_to_server_console,
 )
 from ..widgets.device_comparison import comparison_html, device_event_spans
+from ..widgets.night_chart import NightChart
 
-__all__ = ["DEFAULT_SAMPLE_DIR", "MAX_UPLOAD_BYTES", "PARAM_LABELS", "SignalExplorer", "list_samples"]
+__all__ = ["DATA_DIRS_ENV", "DEFAULT_SAMPLE_DIR", "EVENTS_NOT_IN_UPLOAD", "MAX_UPLOAD_BYTES", "PARAM_LABELS",
+           "SignalExplorer", "allowed_paths_sentence", "data_folders", "list_samples", "resolve_data_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +98,11 @@ PARAM_LABELS = {
 
 METHOD_LABELS = {"amplitude": "Amplitude rule (AASM)", "gap": "Gap rule (old system)"}
 
+_STYLE_CSS = (
+    "<style>.cpap-event-list select{font-family:monospace;font-size:12px}"
+    ".cpap-explorer-controls .widget-label{font-size:12px}</style>"
+)
+
 
 def list_samples(folder: str | os.PathLike) -> list[str]:
     """Names of the recordings in ``folder`` (lab text files and ``*_BRP.edf``).
@@ -124,30 +132,191 @@ def list_samples(folder: str | os.PathLike) -> list[str]:
     return sorted(names)
 
 
-def _read_path(path: str | os.PathLike) -> tuple[Recording, Any]:
+DATA_DIRS_ENV = "CPAP_DATA_DIRS"
+"""Environment variable listing the folders "open by path" may read (``os.pathsep``-separated, absolute)."""
+
+
+def data_folders() -> list[Path]:
+    """The folders "open by path" may read: ``$CPAP_DATA_DIRS``, else the package's ``sample_data/``.
+
+    Each folder is resolved (links followed) when asked, so a folder given by a
+    link is the folder it leads to. Relative entries are ignored (the kernel's
+    working directory is not a place anyone chose).
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ[DATA_DIRS_ENV] = os.pathsep.join(["/tmp", "relative/ignored", ""])
+    >>> [str(p) for p in data_folders()]
+    ['/tmp']
+    >>> del os.environ[DATA_DIRS_ENV]
+    >>> data_folders() == [SAMPLE_DATA_DIR.resolve()]
+    True
+    """
+    text = os.environ.get(DATA_DIRS_ENV, "")
+    entries = [e.strip() for e in text.split(os.pathsep)] if text.strip() else [str(SAMPLE_DATA_DIR)]
+    return [Path(os.path.realpath(os.path.expanduser(e))) for e in entries if e and os.path.isabs(os.path.expanduser(e))]
+
+
+def allowed_paths_sentence(folders: list[Path] | None = None) -> str:
+    """The sentence the page shows beside "Path": what open by path may read."""
+    folders = data_folders() if folders is None else folders
+    names = ", ".join(str(f) for f in folders) or "none"
+    return (f"Open by path reads only regular files and folders inside the data folders ({names}; "
+            f"set {DATA_DIRS_ENV} to change them): no '..', no links leading out, no FIFOs or devices.")
+
+
+def _inside(path: Path, folders: list[Path]) -> bool:
+    return any(path == f or path.is_relative_to(f) for f in folders)
+
+
+def resolve_data_path(text: str | os.PathLike, folders: list[Path] | None = None) -> Path:
+    """The real path of ``text`` if "open by path" may read it; a :class:`RecordingError` saying why not.
+
+    Allowed: a regular file or a folder inside one of the data folders
+    (:func:`data_folders`), given as an absolute path or relative to a data
+    folder; no ``..`` component; links are followed and must stay inside; a
+    folder's contents (a DATALOG night, a card root, three levels deep) must
+    hold no links leading out and no FIFOs, sockets or devices. Nothing is
+    opened here, so a FIFO never blocks (``os.stat`` only).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp()).resolve()
+    >>> _ = (root / "night.txt").write_text("x")
+    >>> resolve_data_path(root / "night.txt", [root]) == root / "night.txt"
+    True
+    >>> resolve_data_path("night.txt", [root]) == root / "night.txt"
+    True
+    >>> resolve_data_path("/etc/passwd", [root])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cpap_lib.errors.RecordingError: /etc/passwd: not inside a data folder; open by path reads only ...
+    >>> resolve_data_path(f"{root}/../x.txt", [root])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cpap_lib.errors.RecordingError: ...: '..' is not allowed in a path; give the path inside a data folder
+    """
+    folders = data_folders() if folders is None else [Path(os.path.realpath(f)) for f in folders]
+    shown = str(text)
+    raw = Path(os.path.expanduser(str(text).strip()))
+    if ".." in raw.parts:
+        raise RecordingError("'..' is not allowed in a path; give the path inside a data folder", file=shown)
+    sentence = allowed_paths_sentence(folders)
+    rule = sentence[0].lower() + sentence[1:]
+    if raw.is_absolute():
+        candidates = [raw]
+    else:
+        candidates = [f / raw for f in folders]
+        candidates = [c for c in candidates if os.path.lexists(c)] or candidates[:1]
+    if not candidates:
+        raise RecordingError(f"no data folder is configured; {rule}", file=shown)
+    given = candidates[0]
+    real = Path(os.path.realpath(given))
+    if not _inside(real, folders):
+        what = "a link leading outside the data folders" if _inside(Path(os.path.abspath(given)), folders) else \
+            "not inside a data folder"
+        raise RecordingError(f"{what}; {rule}", file=shown)
+    try:
+        mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        raise RecordingError("file not found", file=shown) from None
+    except OSError as exc:
+        raise RecordingError(f"cannot be read ({exc.strerror})", file=shown) from None
+    if stat.S_ISDIR(mode):
+        _check_folder(real, folders, shown, rule)
+    elif not stat.S_ISREG(mode):
+        raise RecordingError(f"not a regular file (a FIFO, socket or device); {rule}", file=shown)
+    return real
+
+
+def _check_folder(folder: Path, folders: list[Path], shown: str, rule: str, depth: int = 3) -> None:
+    """Refuse a folder holding links out or special files (the readers list folders three levels deep)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError as exc:
+        raise RecordingError(f"cannot be read ({exc.strerror})", file=shown) from None
+    for entry in entries:
+        real = Path(os.path.realpath(entry.path))
+        if entry.is_symlink() and not _inside(real, folders):
+            raise RecordingError(f"holds {entry.name}, a link leading outside the data folders; {rule}", file=shown)
+        try:
+            mode = os.stat(real).st_mode
+        except OSError:
+            continue  # a dangling link: the readers skip what is not a file
+        if stat.S_ISDIR(mode):
+            if depth > 1:
+                _check_folder(real, folders, shown, rule, depth - 1)
+        elif not stat.S_ISREG(mode):
+            raise RecordingError(f"holds {entry.name}, not a regular file (a FIFO, socket or device); {rule}", file=shown)
+
+
+EVENTS_NOT_IN_UPLOAD = "device events not included in this upload"
+"""Said, instead of "no events", for an uploaded session without its ``*_EVE.edf`` / ``*_CSL.edf``."""
+EVENTS_NOT_IN_FOLDER = "device events not included: no *_EVE.edf or *_CSL.edf beside the *_BRP.edf"
+"""Said for a ``*_BRP.edf`` opened by path whose folder holds no annotation file."""
+_ANNOTATION_SUFFIXES = ("_EVE.EDF", "_CSL.EDF")
+
+
+def _has_annotations(device_data: Any) -> bool:
+    """Whether the device's own event files were read with this device data (EVE or CSL present)."""
+    folder = getattr(device_data, "folder", None)
+    if folder is None:
+        files = getattr(device_data, "files", None)
+        folder = files.brp.parent if files is not None else None
+    if folder is None or not Path(folder).is_dir():
+        return False
+    return any(p.name.upper().endswith(_ANNOTATION_SUFFIXES) for p in Path(folder).iterdir())
+
+
+def _read_path(path: str | os.PathLike, *, missing_events: str = EVENTS_NOT_IN_FOLDER) -> tuple[Recording, Any, str]:
     """Read a recording; device data (EDF file or folder) also keep the device's scoring.
 
     Returns
     -------
-    (Recording, DeviceSession or DeviceNight or None)
+    (Recording, DeviceSession or DeviceNight or None, str)
+        The last is ``missing_events`` when device data came without the
+        device's event files (the device's scoring is then unknown, not empty),
+        else ``""``.
     """
     path = Path(path)
     if path.is_dir() or path.suffix.lower() == ".edf":
         data = read_device_data(path)
-        return data.recording, data
-    return read_recording(path), None
+        return data.recording, data, "" if _has_annotations(data) else missing_events
+    return read_recording(path), None, ""
 
 
-def _read_upload(name: str, content: bytes) -> tuple[Recording, Any]:
-    """Read an uploaded file: lab text from memory, EDF through a temporary file."""
-    if name.lower().endswith(".edf"):
-        with tempfile.TemporaryDirectory(prefix="cpap-upload-") as tmp:
-            path = Path(tmp) / Path(name).name
-            path.write_bytes(content)
-            return _read_path(path)
-    stream = io.BytesIO(content)
-    stream.name = name
-    return read_lab_file(stream), None
+def _read_upload(files: list[tuple[str, bytes]]) -> tuple[Recording, Any, str]:
+    """Read uploaded files: one lab text file from memory, or a session's / night's EDF files together.
+
+    EDF files are written to one temporary folder and read as a session (one
+    ``*_BRP.edf``) or a night (several), with whichever PLD, SAD/SA2, EVE and
+    CSL files came with them; the folder is removed once read.
+    """
+    names = [Path(name).name or "upload" for name, _ in files]
+    edf_files = [(n, c) for n, (_, c) in zip(names, files) if n.lower().endswith(".edf")]
+    if not edf_files:
+        if len(files) > 1:
+            raise RecordingError("upload one lab text file at a time (or a session's EDF files together)",
+                                 file=", ".join(names))
+        stream = io.BytesIO(files[0][1])
+        stream.name = files[0][0]
+        return read_lab_file(stream), None, ""
+    if len(edf_files) != len(files):
+        raise RecordingError("a lab text file and EDF files together; upload one recording at a time",
+                             file=", ".join(names))
+    brps = [n for n, _ in edf_files if n.upper().endswith("_BRP.EDF")]
+    if not brps:
+        raise RecordingError(f"no *_BRP.edf among the uploaded files; {FLOW_HINT}", file=", ".join(names))
+    with tempfile.TemporaryDirectory(prefix="cpap-upload-") as tmp:
+        for name, content in edf_files:
+            (Path(tmp) / name).write_bytes(content)
+        target = Path(tmp) / brps[0] if len(brps) == 1 else Path(tmp)
+        rec, data, note = _read_path(target, missing_events=EVENTS_NOT_IN_UPLOAD)
+        if len(brps) > 1:
+            rec = replace(rec, source=", ".join(sorted(brps)))
+        return rec, data, note
 
 
 def _analyse(rec: Recording, device_data: Any, method: str, params: dict[str, Any]):
@@ -201,8 +370,8 @@ class SignalExplorer(widgets.VBox):
         Its latest analysis (a trait: observe it to follow results).
     messages : MessageBar
         What happened, as a sentence.
-    chart : FlowChart
-        The flow chart.
+    chart : NightChart
+        The flow with the stacked channels and event lanes.
     """
 
     analysis = traitlets.Any(None, allow_none=True)
@@ -221,9 +390,10 @@ class SignalExplorer(widgets.VBox):
         self.sample_dir = Path(sample_dir) if sample_dir is not None else DEFAULT_SAMPLE_DIR
         self.timeout_s = float(timeout_s)
         self.recording: Recording | None = None
-        self._event_spans: list[tuple[float, float]] = []
         self.device_data: Any = None
         """The device's own data (DeviceSession / DeviceNight) when the recording came from a ResMed device."""
+        self.device_events_note = ""
+        """Why the device's events are unknown (e.g. :data:`EVENTS_NOT_IN_UPLOAD`), or ``""``."""
         self.comparison: Any = None
         """Our analysis against the device's scoring (a Comparison), or the sentence saying why there is none."""
         self._loading = False
@@ -233,17 +403,19 @@ class SignalExplorer(widgets.VBox):
         self.messages = MessageBar()
         self._build_sources()
         self._build_params()
-        self.summary = widgets.HTML(self._summary_html(None), layout=widgets.Layout(flex="1 1 auto"))
-        self.chart = FlowChart("Flow", max_points=max_points, png_name="flow.png")
+        self.summary = widgets.HTML(self._summary_html(None))
+        self.chart = NightChart(max_points=max_points, png_name="explorer.png")
+        self.chart.on_event_click.append(self._on_chart_event_click)
         self.show_raw = widgets.ToggleButtons(
             options=[("Cleaned flow", False), ("Raw flow", True)], value=False,
             tooltips=["The low-passed flow the breaths were found in", "The flow as read from the file"],
             style={"button_width": "110px"},
         )
         self.show_raw.observe(lambda _: self._draw(keep_view=True), names="value")
-        self.events_table = widgets.HTML(self._events_html(None))
-        self.event_picker = widgets.Dropdown(options=[("(choose an event)", -1)], value=-1, description="Zoom to",
-                                             layout=widgets.Layout(width="380px"))
+        self.events_header = widgets.HTML("")
+        self.event_picker = widgets.Select(options=[], value=None, rows=8, layout=widgets.Layout(width="100%"))
+        """The events table: one row per event, ours and the device's; a click on a row zooms the chart to it."""
+        self.event_picker.add_class("cpap-event-list")
         self.event_picker.observe(self._on_event_picked, names="value")
         self.downloads = widgets.HTML("")
         self.prepare_csv_button = widgets.Button(icon="file", layout=widgets.Layout(width="300px", display="none"))
@@ -256,65 +428,70 @@ class SignalExplorer(widgets.VBox):
         self._debouncer = Debouncer(self._rerun, delay_s=debounce_s)
 
         title = widgets.HTML(
-            '<h2 style="margin:4px 0">Signal explorer</h2><p style="margin:0 0 6px;color:#444">'
-            "Open a recording (a sample, a path on the server, or an upload), pan and zoom its flow, "
-            "tune the analysis and export breaths and events as CSV.</p>"
+            '<h2 style="margin:2px 0">Signal explorer</h2>'
+            '<span style="color:#444">Open a recording, pan and zoom its channels, tune the analysis, export.</span>'
         )
         controls = widgets.VBox(
-            [widgets.HTML("<b>Analysis</b>"), self.method, *self.sliders.values(), self.reset_params_button],
-            layout=widgets.Layout(width="440px", min_width="360px"),
+            [title, self.sources, widgets.HTML("<b>Analysis</b>"), self.method, *self.sliders.values(),
+             self.reset_params_button, widgets.HTML("<b>Summary</b>"), self.summary],
+            layout=widgets.Layout(width="400px", min_width="400px", margin="0 16px 0 0"),
         )
-        results = widgets.VBox(
-            [widgets.HTML("<b>Summary</b>"), self.summary],
-            layout=widgets.Layout(flex="1 1 auto", margin="0 0 0 24px"),
-        )
+        controls.add_class("cpap-explorer-controls")
         events_box = widgets.VBox(
-            [widgets.HTML("<b>Events</b>"), self.event_picker, self.events_table,
+            [self.events_header, self.event_picker,
              widgets.HTML("<b>Export</b>"), widgets.HBox([self.prepare_csv_button, self.downloads])],
         )
-        super().__init__(
-            [title, self.sources, self.messages, widgets.HBox([controls, results]),
-             self.show_raw, self.chart, events_box, self.comparison_box],
-            **kwargs,
+        main = widgets.VBox(
+            [self.messages, self.show_raw, self.chart, events_box, self.comparison_box],
+            layout=widgets.Layout(flex="1 1 auto", min_width="0"),
         )
+        main.add_class("cpap-explorer-main")
+        super().__init__([widgets.HTML(_STYLE_CSS, layout=widgets.Layout(display="none")), widgets.HBox([controls, main], layout=widgets.Layout(width="100%"))], **kwargs)
         self.add_class("cpap-explorer")
         self.observe(self._show_results, names="analysis")
 
     # ------------------------------------------------------------------ building
     def _build_sources(self) -> None:
         samples = list_samples(self.sample_dir)
+        narrow = {"description_width": "50px"}
         self.sample_picker = widgets.Dropdown(
-            options=samples or ["(no samples found)"], description="Sample",
-            layout=widgets.Layout(width="360px"), disabled=not samples,
+            options=samples or ["(no samples found)"], description="Sample", style=narrow,
+            layout=widgets.Layout(width="260px"), disabled=not samples,
         )
-        self.open_sample_button = widgets.Button(description="Open sample", icon="folder-open",
-                                                 disabled=not samples)
+        self.open_sample_button = widgets.Button(description="Open sample", icon="folder-open", disabled=not samples,
+                                                 layout=widgets.Layout(width="130px"))
         self.open_sample_button.on_click(lambda _: self.open_sample(self.sample_picker.value))
         self.path_text = widgets.Text(
             placeholder="/path/to/night.txt, *_BRP.edf, DATALOG/<date> or SD-card folder",
-            description="Path", layout=widgets.Layout(width="520px"),
+            description="Path", style=narrow, layout=widgets.Layout(width="260px"),
         )
-        self.open_path_button = widgets.Button(description="Open path", icon="folder-open")
+        self.open_path_button = widgets.Button(description="Open path", icon="folder-open",
+                                               layout=widgets.Layout(width="130px"))
         self.open_path_button.on_click(lambda _: self.open_path(self.path_text.value))
-        self.upload = widgets.FileUpload(accept=".txt,.csv,.edf", multiple=False, description="Upload")
+        self.path_note = widgets.HTML(f'<span style="color:#555;font-size:90%">{escape(allowed_paths_sentence())}</span>')
+        self.path_note.add_class("cpap-path-rule")
+        self.upload = widgets.FileUpload(accept=".txt,.csv,.edf", multiple=True, description="Upload")
         self.upload.observe(self._on_upload, names="value")
         limit = f"{MAX_UPLOAD_BYTES / 2**20:.0f} MB"
         self.upload_note = widgets.HTML(
-            f'<span style="color:#555">A lab text file or one *_BRP.edf, up to {limit}. '
-            "Bigger files (an 8-hour night is about 110 MB): open them by path.</span>"
+            f'<span style="color:#555;font-size:90%">A lab text file, or a session\'s files together '
+            f"(*_BRP.edf with its *_EVE.edf, *_PLD.edf, *_SAD/SA2.edf), up to {limit} in all. "
+            "Bigger (an 8-hour night is about 110 MB): open by path.</span>"
         )
         self.sources = widgets.VBox(
             [
                 widgets.HBox([self.sample_picker, self.open_sample_button]),
                 widgets.HBox([self.path_text, self.open_path_button]),
-                widgets.HBox([self.upload, self.upload_note]),
+                self.path_note,
+                widgets.HBox([self.upload]),
+                self.upload_note,
             ]
         )
 
     def _build_params(self) -> None:
         self.method = widgets.Dropdown(
             options=[(METHOD_LABELS.get(m, m), m) for m in _analysis.METHODS], value="amplitude",
-            description="Method", style={"description_width": "150px"}, layout=widgets.Layout(width="420px"),
+            description="Method", style={"description_width": "140px"}, layout=widgets.Layout(width="390px"),
         )
         self.method.add_class("cpap-method")
         self.sliders: dict[str, widgets.FloatSlider] = {}
@@ -326,7 +503,7 @@ class SignalExplorer(widgets.VBox):
             slider = widgets.FloatSlider(
                 value=default, min=lo, max=hi, step=step, readout_format=f".{decimals}f",
                 description=label, tooltip=tooltip, continuous_update=False,
-                style={"description_width": "150px"}, layout=widgets.Layout(width="420px"),
+                style={"description_width": "140px"}, layout=widgets.Layout(width="390px"),
             )
             slider.param_name = name
             slider.observe(self._on_param_change, names="value")
@@ -363,25 +540,38 @@ class SignalExplorer(widgets.VBox):
 
     @catch_errors
     def open_path(self, path: str | os.PathLike) -> None:
-        """Open a recording by path (a lab file, a *_BRP.edf, a DATALOG/<date> folder, a card root)."""
+        """Open a recording by path (a lab file, a *_BRP.edf, a DATALOG/<date> folder, a card root).
+
+        Only paths inside the data folders are read (:func:`resolve_data_path`);
+        anything else is refused with a sentence saying what is allowed.
+        """
         text = str(path).strip()
         if not text:
             self.messages.show_error("Enter the path of a recording first.")
             return
-        full = Path(os.path.expanduser(text))
-        self._load(lambda: _read_path(full), full.name or text)
+        full = resolve_data_path(text)
+        self._load(lambda: _read_path(full), Path(text).name or text)
 
     @catch_errors
     def open_bytes(self, name: str, content: bytes) -> None:
-        """Open an uploaded file's content (what the upload button does)."""
-        if len(content) > MAX_UPLOAD_BYTES:
+        """Open an uploaded file's content (one file)."""
+        self.open_files([(name, content)])
+
+    @catch_errors
+    def open_files(self, files: list[tuple[str, bytes]]) -> None:
+        """Open uploaded files (what the upload button does): a lab file, or a session's / night's EDF files together."""
+        if not files:
+            return
+        total = sum(len(content) for _name, content in files)
+        names = ", ".join(name for name, _ in files)
+        if total > MAX_UPLOAD_BYTES:
             self.messages.show_error(
-                f"{name} is {len(content) / 2**20:.0f} MB; uploads are limited to "
+                f"{names} is {total / 2**20:.0f} MB; uploads are limited to "
                 f"{MAX_UPLOAD_BYTES / 2**20:.0f} MB. Open it by path instead."
             )
             return
-        data = bytes(content)
-        self._load(lambda: _read_upload(name, data), name)
+        data = [(str(name), bytes(content)) for name, content in files]
+        self._load(lambda: _read_upload(data), names)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until pending reads and analyses have finished (for scripts and tests)."""
@@ -415,12 +605,13 @@ class SignalExplorer(widgets.VBox):
         self._params_changed_while_loading = False
 
         def work():
-            rec, device_data = read()
-            return (rec, device_data, *_analyse(rec, device_data, method, params))
+            rec, device_data, events_note = read()
+            return (rec, device_data, events_note, *_analyse(rec, device_data, method, params))
 
         def done(result) -> None:
-            rec, device_data, result_analysis, comparison = result
+            rec, device_data, events_note, result_analysis, comparison = result
             self.recording, self.device_data, self.comparison = rec, device_data, comparison
+            self.device_events_note = events_note
             self.analysis = result_analysis
             self._report_opened(rec)
 
@@ -435,6 +626,8 @@ class SignalExplorer(widgets.VBox):
 
     def _report_opened(self, rec: Recording) -> None:
         text = f"Opened {os.path.basename(rec.source)}: {rec.duration_s / 60:.1f} min at {rec.fs_hz:g} Hz."
+        if self.device_events_note:
+            text += f" {self.device_events_note[0].upper()}{self.device_events_note[1:]}."
         if rec.skipped_rows:
             lines = ", ".join(map(str, rec.skipped_lines))
             more = ", ..." if rec.skipped_rows > len(rec.skipped_lines) else ""
@@ -478,9 +671,8 @@ class SignalExplorer(widgets.VBox):
         result = change["new"]
         same_recording = change["old"] is not None and result is not None and change["old"].recording is result.recording
         self.summary.value = self._summary_html(result)
-        self.events_table.value = self._events_html(result)
-        self._fill_event_picker(result)
         self._draw(keep_view=same_recording)
+        self._fill_event_picker(result)
         self._show_comparison()
         self._show_downloads(prepare_large=False)
 
@@ -514,7 +706,8 @@ class SignalExplorer(widgets.VBox):
         rec = result.recording
         flow = rec.flow_lps if self.show_raw.value else result.flow_clean_lps
         self.chart.set_data(
-            rec.time_s, flow, breaths_peak_s=result.breaths["peak_s"].to_numpy(), events=result.events,
+            rec, flow_lps=flow, breaths_peak_s=result.breaths["peak_s"].to_numpy(), events=result.events,
+            device_events=device_event_spans(self.device_data), device_events_note=self.device_events_note,
             keep_view=keep_view,
         )
 
@@ -527,30 +720,48 @@ class SignalExplorer(widgets.VBox):
         if isinstance(self.comparison, str):
             self.comparison_view.value = f'<span style="color:#8b0000">{escape(self.comparison)}</span>'
         else:
-            self.comparison_view.value = comparison_html(self.comparison)
+            self.comparison_view.value = comparison_html(self.comparison, events_note=self.device_events_note)
 
     def _fill_event_picker(self, result) -> None:
-        options: list[tuple[str, int]] = [("(choose an event)", -1)]
-        spans: list[tuple[float, float]] = []
-        if result is not None:
-            for row in result.events.itertuples(index=False):
-                options.append((f"{len(spans) + 1}. {row.kind} {row.start_s:.1f}-{row.end_s:.1f} s", len(spans)))
-                spans.append((float(row.start_s), float(row.end_s)))
-            for row in device_event_spans(self.device_data).itertuples(index=False):
-                options.append((f"device: {row.label} {row.start_s:.1f}-{row.end_s:.1f} s", len(spans)))
-                spans.append((float(row.start_s), float(row.end_s)))
-        self._event_spans = spans
-        self.event_picker.options = options
-        self.event_picker.value = -1
+        """The events table (a list with one row per event the chart shows, in the chart's order)."""
+        events = self.chart.events if result is not None else self.chart.events.iloc[0:0]
+        options = [(self._event_row(i, row), i) for i, row in enumerate(events.itertuples(index=False))]
+        with self.event_picker.hold_trait_notifications():
+            self.event_picker.options = options
+            self.event_picker.value = None
+        ours = int((events["source"] == "ours").sum())
+        device = f", {len(events) - ours} scored by the device" if (events["source"] == "device").any() else ""
+        note = f"; {escape(self.device_events_note)}" if self.device_events_note else ""
+        head = ("time      source  type                         duration   drop"
+                if options else "")
+        self.events_header.value = (
+            f"<b>Events</b> <span style='color:#555'>({ours} ours{device}{note}; click a row to zoom to it)</span>"
+            + (f"<pre class='cpap-event-head' style='margin:2px 0 0;font-size:12px'>{escape(head)}</pre>" if head else "")
+            if result is not None else ""
+        )
+        self.event_picker.layout.display = None if options else "none"
+
+    def _event_row(self, index: int, row) -> str:
+        kind = str(row.label if row.source == "device" else
+                   ("apnea" if row.kind == "apnea" else "hypopnea candidate"))
+        ratio = float(getattr(row, "amplitude_ratio", float("nan")))
+        drop = f"{100 * (1 - ratio):3.0f} %" if math.isfinite(ratio) else "  n/a"
+        source = "device" if row.source == "device" else "ours"
+        return (f"{self.chart.clock_label(row.start_s):<9} {source:<7} {kind[:28]:<28} "
+                f"{row.end_s - row.start_s:6.1f} s  {drop}")
 
     @catch_errors
     def _on_event_picked(self, change: dict) -> None:
         index = change["new"]
-        if index is None or index < 0 or index >= len(self._event_spans):
+        if index is None or not 0 <= index < len(self.chart.events):
             return
-        start, end = self._event_spans[index]
-        margin = max(20.0, 0.5 * (end - start))
-        self.chart.zoom(start - margin, end + margin)
+        row = self.chart.events.iloc[index]
+        self.chart.zoom_to_event(float(row["start_s"]), float(row["end_s"]))
+
+    def _on_chart_event_click(self, index: int) -> None:
+        """A click on an event's mark in the chart selects its row in the table."""
+        if self.event_picker.value != index and 0 <= index < len(self.event_picker.options):
+            self.event_picker.value = index
 
     @staticmethod
     def _summary_html(result) -> str:
@@ -586,36 +797,12 @@ class SignalExplorer(widgets.VBox):
         )
         return f'<table class="cpap-summary">{body}</table>'
 
-    @staticmethod
-    def _events_html(result, max_rows: int = 200) -> str:
-        if result is None or result.events.empty:
-            return '<span style="color:#666">No apneas or hypopnea candidates.</span>' if result is not None else ""
-        ev = result.events
-        head = "".join(f"<th style='text-align:left;padding:2px 10px'>{h}</th>"
-                       for h in ("#", "kind", "start (s)", "end (s)", "duration (s)", "amplitude ratio"))
-        rows = []
-        for i, row in enumerate(ev.head(max_rows).itertuples(index=False)):
-            colour = "#c62828" if row.kind == "apnea" else "#b36b00"
-            ratio = getattr(row, "amplitude_ratio", float("nan"))
-            rows.append(
-                f"<tr><td style='padding:1px 10px'>{i + 1}</td><td style='padding:1px 10px;color:{colour}'>{escape(row.kind)}</td>"
-                f"<td style='padding:1px 10px'>{row.start_s:.1f}</td><td style='padding:1px 10px'>{row.end_s:.1f}</td>"
-                f"<td style='padding:1px 10px'>{row.duration_s:.1f}</td><td style='padding:1px 10px'>{_fmt(float(ratio), '.2f')}</td></tr>"
-            )
-        more = f"<p>{len(ev) - max_rows} more in the CSV export.</p>" if len(ev) > max_rows else ""
-        return (
-            f'<div style="max-height:260px;overflow-y:auto"><table class="cpap-events">'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>{more}"
-        )
-
     # ------------------------------------------------------------------ upload
     @catch_errors
     def _on_upload(self, change: dict) -> None:
         files = change["new"]
         if not files:
             return
-        item = files[0]
-        name = str(item.get("name", "upload"))
-        content = item.get("content", b"")
+        items = [(str(item.get("name", "upload")), bytes(item.get("content", b""))) for item in files]
         self.upload.value = ()
-        self.open_bytes(name, bytes(content))
+        self.open_files(items)

@@ -37,7 +37,7 @@ def _pct(value: float) -> str:
 
 
 def device_event_spans(device_data: Any) -> pd.DataFrame:
-    """The device's events with ``label``, ``start_s``, ``end_s`` in the recording's time base.
+    """The device's events with ``kind``, ``label``, ``start_s``, ``end_s`` in the recording's time base.
 
     Parameters
     ----------
@@ -47,15 +47,16 @@ def device_event_spans(device_data: Any) -> pd.DataFrame:
     Examples
     --------
     >>> device_event_spans(None).columns.tolist()
-    ['label', 'start_s', 'end_s']
+    ['kind', 'label', 'start_s', 'end_s']
     """
     events = getattr(device_data, "events", None)
+    columns = ["kind", "label", "start_s", "end_s"]
     if events is None or len(events) == 0:
-        return pd.DataFrame(columns=["label", "start_s", "end_s"])
-    return events[["label", "start_s", "end_s"]].reset_index(drop=True)
+        return pd.DataFrame(columns=columns)
+    return events[columns].reset_index(drop=True)
 
 
-def comparison_html(comparison: Any, *, max_events: int = 100) -> str:
+def comparison_html(comparison: Any, *, max_events: int = 100, events_note: str = "") -> str:
     """Render a :class:`~cpap_lib.analysis.compare.Comparison` of the whole night as HTML tables.
 
     Parameters
@@ -64,6 +65,11 @@ def comparison_html(comparison: Any, *, max_events: int = 100) -> str:
         ``None`` renders as an empty string.
     max_events : int
         Most device events listed.
+    events_note : str
+        Why the device's events are unknown (its EVE/CSL files were not read,
+        e.g. "device events not included in this upload"). The event agreement
+        is then left out and this sentence shown: an unknown scoring is not
+        "no events".
     """
     if comparison is None:
         return ""
@@ -101,6 +107,9 @@ def comparison_html(comparison: Any, *, max_events: int = 100) -> str:
         for group, ev in night.events.items()
     )
     events = f"<table class='cpap-compare-events'><thead><tr>{th}</tr></thead><tbody>{rows}</tbody></table>"
+    if events_note:
+        note = f"<p class='cpap-device-events-note' style='margin:4px 0 0;color:#7a4f01'>{escape(events_note[0].upper() + events_note[1:])}.</p>"
+        return f"<div class='cpap-comparison'>{head}{trends}{note}</div>"
     listed = []
     for r in night.device_events.head(max_events).itertuples():
         seen = ("<span style='color:#1b5e20'>found</span>" if r.found else

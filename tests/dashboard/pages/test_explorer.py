@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
+import os
 import re
+import time
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -49,9 +52,11 @@ def test_a_sample_shows_its_numbers_chart_events_and_exports(severe):
     assert severe.chart.breaths_marked == result.breath_count
     assert severe.chart.apnea_shading.x.shape == (6, 4)
     assert severe.chart.hypopnea_shading.x.shape == (2, 4)
-    # events table and picker
-    assert severe.events_table.value.count("<tr><td") == 8
-    assert len(severe.event_picker.options) == 9 and severe.event_picker.value == -1
+    # events table (one row per event, clock-less recording: elapsed time) and event lanes
+    assert len(severe.event_picker.options) == 8 and severe.event_picker.value is None
+    assert severe.event_picker.options[0][0].startswith("+0:")
+    assert severe.chart.lanes_shown == ["ours:apnea", "ours:hypopnea"]
+    assert severe.chart.axis_label == "elapsed time"
     # CSV downloads hold the analysis' tables
     breaths = _csv_from_link(severe.downloads.value, "severe_apnea_breaths.csv")
     events = _csv_from_link(severe.downloads.value, "severe_apnea_events.csv")
@@ -67,7 +72,7 @@ def test_choosing_an_event_zooms_the_chart_to_it(severe):
     severe.event_picker.value = index
     lo, hi = severe.chart.visible_range
     assert lo < start < end < hi and hi - lo < 120
-    xs = severe.chart.flow_line.x
+    xs = severe.chart.seconds(severe.chart.flow_line.x)
     assert xs[1] >= lo and xs[-2] <= hi  # the window, re-decimated
     severe.chart.reset_zoom()
 
@@ -123,7 +128,8 @@ def test_skipped_rows_are_reported_with_their_lines():
 @pytest.mark.parametrize(
     ("action", "message"),
     [
-        (lambda e: e.open_path("/no/such/night.txt"), "/no/such/night.txt: file not found"),
+        (lambda e: e.open_path("/no/such/night.txt"), "/no/such/night.txt: not inside a data folder"),
+        (lambda e: e.open_path(SAMPLES / "no_such.txt"), "no_such.txt: file not found"),
         (lambda e: e.open_path("   "), "Enter the path of a recording first."),
         (lambda e: e.open_sample("nope.txt"), "No sample named 'nope.txt'"),
         (lambda e: e.open_bytes("empty.txt", b""), "empty.txt: the file is empty"),
@@ -155,7 +161,13 @@ def test_an_upload_through_the_file_upload_widget_is_analysed():
     assert 'download="night &lt;1&gt;_breaths.csv"' in explorer.downloads.value
 
 
-def test_a_device_night_opens_by_path_and_shows_the_comparison_with_the_device():
+@pytest.fixture
+def reference_data_allowed(monkeypatch):
+    """Open by path may read ../shared/reference_data (CPAP_DATA_DIRS)."""
+    monkeypatch.setenv("CPAP_DATA_DIRS", f"{SAMPLES}:{REFERENCE_DATA.resolve()}")
+
+
+def test_a_device_night_opens_by_path_and_shows_the_comparison_with_the_device(reference_data_allowed):
     explorer = SignalExplorer()
     explorer.open_path(DEVICE_NIGHT)
     assert explorer.wait_idle(WAIT_S), explorer.messages.text
@@ -173,18 +185,108 @@ def test_a_device_night_opens_by_path_and_shows_the_comparison_with_the_device()
     text = re.sub(r"<[^>]+>", " ", explorer.comparison_view.value)
     assert "4 session(s)" in text and "Breath rate" in text and "Tidal volume" in text
     assert re.search(r"Obstructive Apnea at 06:54:33:\s+(found|missed)", text)
-    device_options = [label for label, _ in explorer.event_picker.options if label.startswith("device: ")]
-    assert [o.split(" ")[1] for o in device_options] == ["Obstructive", "Central", "Hypopnea"]
+    device_rows = [label for label, _ in explorer.event_picker.options if label.split()[1] == "device"]
+    assert [row.split()[:3] for row in device_rows] == [
+        ["06:54:23", "device", "Obstructive"], ["06:54:47", "device", "Central"], ["07:12:52", "device", "Hypopnea"]]
+    # the stacked channels under the flow, on the device's clock, and the event lanes
+    chart = explorer.chart
+    assert chart.channels_shown == ["pressure", "leak", "resp_rate", "tidal_volume"]
+    assert all(chart.channel_points(name) <= chart.max_channel_points for name in chart.channels_shown)
+    assert chart.axis_label == "clock time" and chart.status.value.count("22:18:49") == 1
+    assert {"device:obstructive_apnea", "device:central_apnea", "device:hypopnea"} <= set(chart.lanes_shown)
+    # a click on the device's central apnea (chart mark) zooms there and selects its row
+    central = int(chart.events.index[chart.events["kind"] == "central_apnea"][0])
+    chart.click_event(central)
+    lo, hi = chart.visible_range
+    assert lo < chart.events.loc[central, "start_s"] < chart.events.loc[central, "end_s"] < hi and hi - lo < 120
+    assert explorer.event_picker.value == central
+    # re-decimated for the window: the 0.5 Hz trends have a few dozen points there, the 25 Hz pressure its raw ones
+    assert all(chart.channel_points(name) < 100 for name in ("leak", "resp_rate", "tidal_volume"))
+    assert 0 < chart.channel_points("pressure") <= chart.max_channel_points
     # a lab recording afterwards hides the comparison again
     explorer.open_sample("normal_breathing.txt")
     assert explorer.wait_idle(WAIT_S)
     assert explorer.comparison_box.layout.display == "none" and explorer.device_data is None
 
 
-def test_an_uploaded_device_file_is_compared_too():
+def test_an_uploaded_brp_alone_says_the_device_events_are_not_included():
     explorer = SignalExplorer()
     brp = DEVICE_NIGHT / "20241018_055256_BRP.edf"
     explorer.open_bytes(brp.name, brp.read_bytes())
     assert explorer.wait_idle(WAIT_S)
     assert explorer.analysis.recording.fs_hz == 25.0
     assert "1 session(s)" in explorer.comparison_view.value
+    assert "Device events not included in this upload." in explorer.comparison_view.value
+    assert "Device events not included in this upload." in explorer.messages.text
+    assert "scored no events" not in explorer.comparison_view.value
+    assert "device events not included in this upload" in explorer.chart.legend.value
+    assert not [lane for lane in explorer.chart.lanes_shown if lane.startswith("device:")]
+
+
+def test_a_session_uploaded_with_its_event_file_shows_the_device_events():
+    explorer = SignalExplorer()
+    names = ["20241018_055256_BRP.edf", "20241018_055249_EVE.edf", "20241018_055256_PLD.edf"]
+    explorer.upload.value = tuple(
+        {"name": n, "type": "", "size": 0, "content": memoryview((DEVICE_NIGHT / n).read_bytes()),
+         "last_modified": datetime.now(UTC)} for n in names)
+    assert explorer.wait_idle(WAIT_S), explorer.messages.text
+    assert explorer.messages.level == "success", explorer.messages.text
+    assert explorer.device_events_note == ""
+    assert re.search(r"Obstructive Apnea at 06:54:33", explorer.comparison_view.value)
+    assert {"device:obstructive_apnea", "device:central_apnea", "device:hypopnea"} <= set(explorer.chart.lanes_shown)
+    assert explorer.chart.channels_shown == ["pressure", "leak", "resp_rate", "tidal_volume"]
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ([("a.txt", b"x"), ("b.txt", b"y")], "upload one lab text file at a time"),
+        ([("a.txt", b"x"), ("x_BRP.edf", b"y")], "a lab text file and EDF files together"),
+        ([("20241018_055256_PLD.edf", b"y")], "no *_BRP.edf among the uploaded files"),
+    ],
+)
+def test_uploads_that_are_not_one_recording_are_refused_with_a_sentence(files, message):
+    explorer = SignalExplorer()
+    explorer.open_files(files)
+    assert explorer.wait_idle(WAIT_S)
+    assert explorer.messages.level == "error" and message in explorer.messages.text
+
+
+def test_open_by_path_reads_only_regular_files_inside_the_data_folders(tmp_path, monkeypatch):
+    """Issue 14.12: no file outside the data folders, no '..', no link out, no FIFO (and no hang on one)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "night.txt").write_bytes((SAMPLES / "mild_apnea.txt").read_bytes())
+    (data / "shadow.txt").symlink_to("/etc/passwd")
+    (data / "inside.txt").symlink_to(data / "night.txt")
+    os.mkfifo(data / "pipe.txt")
+    card = data / "card"
+    card.mkdir()
+    (card / "20241018_055256_BRP.edf").symlink_to("/etc/passwd")
+    (tmp_path / "outside.txt").write_bytes(b"secret")
+    monkeypatch.setenv("CPAP_DATA_DIRS", str(data))
+    explorer = SignalExplorer()
+    rule = html.unescape(explorer.path_note.value)
+    assert str(data) in rule and "no '..', no links leading out" in rule
+    refusals = {
+        "/etc/shadow": "not inside a data folder",
+        str(tmp_path / "outside.txt"): "not inside a data folder",
+        f"{data}/../outside.txt": "'..' is not allowed",
+        "../outside.txt": "'..' is not allowed",
+        str(data / "shadow.txt"): "a link leading outside the data folders",
+        str(data / "pipe.txt"): "not a regular file",
+        str(card): "a link leading outside the data folders",
+    }
+    for path, reason in refusals.items():
+        started = time.monotonic()
+        explorer.open_path(path)
+        assert explorer.wait_idle(WAIT_S)
+        assert time.monotonic() - started < 5  # a FIFO is never opened
+        assert explorer.messages.level == "error", path
+        assert reason in explorer.messages.text, (path, explorer.messages.text)
+        assert explorer.analysis is None
+    assert "open by path reads only regular files and folders inside the data folders" in explorer.messages.text
+    for allowed in (str(data / "night.txt"), "night.txt", str(data / "inside.txt")):
+        explorer.open_path(allowed)
+        assert explorer.wait_idle(WAIT_S)
+        assert explorer.messages.level == "success", explorer.messages.text
