@@ -16,8 +16,9 @@ import pytest
 
 from cpap_lib.client import CpapClient
 from cpap_lib.dashboard.runtime.voila_app import VoilaServer
-from cpap_lib.paths import REPO_ROOT
+from cpap_lib.paths import REPO_ROOT, SAMPLE_DATA_DIR
 from cpap_lib.server.process import start_server
+from support import REFERENCE_DATA
 
 REPO = REPO_ROOT
 ARTIFACTS = REPO / "test-artifacts"
@@ -66,7 +67,10 @@ def api(tmp_path_factory, artifacts):
 def voila(api, artifacts):
     """Voilà serving notebooks/ against the API server (pages refresh every second)."""
     url, _client = api
-    server = VoilaServer(url, env={"CPAP_REFRESH_S": "1", "CPAP_STALE_S": "3600", "CPAP_LAB_TZ": LAB_TZ},
+    # the explorer may open the real recordings by path (issue 14.12: only inside CPAP_DATA_DIRS)
+    data_dirs = os.pathsep.join([str(SAMPLE_DATA_DIR), str(REFERENCE_DATA.resolve())])
+    server = VoilaServer(url, env={"CPAP_REFRESH_S": "1", "CPAP_STALE_S": "3600", "CPAP_LAB_TZ": LAB_TZ,
+                                   "CPAP_DATA_DIRS": data_dirs},
                          log_path=artifacts / "browser-voila.log")
     with server:
         yield server

@@ -6,11 +6,19 @@ import re
 
 import pytest
 
-from support import wait_until
+from support import REFERENCE_DATA, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 STATUS = ".cpap-explorer .cpap-chart-status"
+PATH_INPUT = ".cpap-explorer input[placeholder^='/path/to/night.txt']"
+AIRSENSE11 = REFERENCE_DATA.resolve() / "resmed_airsense11" / "DATALOG" / "20241017"
+CLOCK_WINDOW = re.compile(r"(\d\d:\d\d:\d\d)–(\d\d:\d\d:\d\d)")
+
+
+def _in_viewport(tab, selector: str) -> bool:
+    box = tab.locator(selector).first.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 900 and box["x"] + box["width"] <= 1440
 
 
 def test_explorer_opens_zooms_reanalyses_exports_and_reports_bad_paths(new_page, artifacts, tmp_path):
@@ -25,19 +33,19 @@ def test_explorer_opens_zooms_reanalyses_exports_and_reports_bad_paths(new_page,
     assert color == "rgb(198, 40, 40)"
     assert tab.inner_text(".cpap-summary-apnea-index").strip() == "36.0 /h"
     assert tab.inner_text(".cpap-summary-severity").strip() == "severe"
-    assert tab.locator(".cpap-events tbody tr").count() == 8
+    assert tab.locator(".cpap-event-list option").count() == 8
     status = tab.inner_text(STATUS)
-    assert status.startswith("3,000 of 60,000 points")
+    assert status.startswith("3,000 of 60,000 points") and "elapsed time" in status  # a lab file has no clock
 
     # a mouse-wheel zoom re-decimates the visible window
-    figure = tab.locator(".cpap-explorer svg.svg-figure").first
+    figure = tab.locator(".cpap-explorer .cpap-flow-chart").first
     box = figure.bounding_box()
     tab.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
     for _ in range(3):
         tab.mouse.wheel(0, -300)
     tab.wait_for_function(f"old => document.querySelector('{STATUS}').innerText !== old", arg=status)
-    lo, hi = (float(x.replace(",", "")) for x in re.search(r"([\d,.]+)–([\d,.]+) s", tab.inner_text(STATUS)).groups())
-    assert 2.7 < lo < hi < 602.7
+    span = float(re.search(r"; ([\d,.]+) s\)", tab.inner_text(STATUS)).group(1).replace(",", ""))
+    assert 0 < span < 600
     points = int(tab.inner_text(STATUS).split(" of ")[0].replace(",", ""))
     assert points <= 3000
 
@@ -57,11 +65,74 @@ def test_explorer_opens_zooms_reanalyses_exports_and_reports_bad_paths(new_page,
 
     tab.screenshot(path=str(artifacts / "explorer.png"), full_page=True)
 
-    # a bad path is a sentence in the page, never a traceback
-    tab.fill(".cpap-explorer input[placeholder^='/path/to/night.txt']", "/no/such/night.txt")
+    # a path outside the data folders is refused with the rule, never a traceback
+    tab.fill(PATH_INPUT, "/etc/shadow")
     tab.click("text=Open path")
     message = tab.wait_for_selector(".cpap-explorer .cpap-message-error")
-    assert message.inner_text().strip() == "/no/such/night.txt: file not found"
+    text = message.inner_text().strip()
+    assert text.startswith("/etc/shadow: not inside a data folder; open by path reads only regular files")
     assert "Traceback" not in tab.inner_text("body")
     assert [u for u in page.requests if not u.startswith(("http://127.0.0.1", "data:", "blob:"))] == []
     tab.screenshot(path=str(artifacts / "explorer-error.png"), full_page=True)
+
+
+def test_a_resmed_night_shows_stacked_channels_and_an_event_click_zooms_to_it(new_page, artifacts):
+    page = new_page()
+    tab = page.open("explorer.ipynb", ready=".cpap-explorer")
+    tab.set_viewport_size({"width": 1440, "height": 900})
+    tab.wait_for_selector("text=Opened severe_apnea.txt", timeout=60_000)
+
+    tab.fill(PATH_INPUT, str(AIRSENSE11))
+    tab.click("text=Open path")
+    tab.wait_for_selector("text=Opened 20241017", timeout=120_000)
+
+    # chart first: the flow and every slider on screen together at 1440x900
+    assert _in_viewport(tab, ".cpap-explorer .cpap-flow-chart")
+    assert _in_viewport(tab, ".cpap-explorer-controls .widget-slider >> nth=-1")
+    # the stacked channels under the flow, sharing its clock-time axis
+    for channel in ("pressure", "leak", "resp-rate", "tidal-volume"):
+        assert tab.locator(f".cpap-channel-{channel}").is_visible(), channel
+    assert not tab.locator(".cpap-channel-spo2").is_visible()  # this night has no oximeter data
+    lanes = tab.locator(".cpap-event-lanes")
+    assert lanes.is_visible()
+    legend = tab.inner_text(".cpap-chart-legend")
+    for text in ("obstructive apnea (device)", "central apnea (device)", "hypopnea (device)"):
+        assert text in legend
+    status = tab.inner_text(STATUS)
+    assert re.search(r"of 802,500 points, 22:18:49–\d\d:\d\d:\d\d \(clock time", status), status
+    tab.screenshot(path=str(artifacts / "explorer-night-1440x900.png"))
+
+    # a click on the device's central apnea (second-to-last mark: ours first, then the device's three)
+    marks = lanes.locator(".object_grp")
+    assert marks.count() == tab.locator(".cpap-event-list option").count()
+    marks.nth(marks.count() - 2).click()
+    tab.wait_for_function(f"old => document.querySelector('{STATUS}').innerText !== old", arg=status)
+    lo, hi = CLOCK_WINDOW.search(tab.inner_text(STATUS)).groups()
+    assert "06:54:00" < lo < "06:54:47" and "06:54:57" < hi < "06:56:00", (lo, hi)
+    selected = tab.eval_on_selector(".cpap-event-list select", "s => s.options[s.selectedIndex].text")
+    assert selected.split()[:3] == ["06:54:47", "device", "Central"]
+    # every panel followed the zoom: the leak (0.5 Hz) now has only the window's few dozen points
+    wait_until(lambda: tab.locator(".cpap-channel-leak path.line").first.get_attribute("d").count("L") < 100, 10)
+    tab.screenshot(path=str(artifacts / "explorer-night-event-1440x900.png"))
+
+    # a click on an events-table row zooms too
+    status = tab.inner_text(STATUS)
+    tab.select_option(".cpap-event-list select", index=tab.locator(".cpap-event-list option").count() - 3)
+    tab.wait_for_function(f"old => document.querySelector('{STATUS}').innerText !== old", arg=status)
+    lo, hi = CLOCK_WINDOW.search(tab.inner_text(STATUS)).groups()
+    assert "06:53:30" < lo < "06:54:23" < "06:54:33" < hi < "06:55:30", (lo, hi)
+
+
+def test_an_uploaded_brp_alone_says_its_device_events_are_not_included(new_page, artifacts):
+    page = new_page()
+    tab = page.open("explorer.ipynb", ready=".cpap-explorer")
+    tab.wait_for_selector("text=Opened severe_apnea.txt", timeout=60_000)
+    with tab.expect_file_chooser() as chooser:
+        tab.click(".cpap-explorer .widget-upload")
+    assert chooser.value.is_multiple()  # a session's files go together
+    chooser.value.set_files(str(AIRSENSE11 / "20241018_021408_BRP.edf"))
+    tab.wait_for_selector("text=Opened 20241018_021408_BRP.edf", timeout=60_000)
+    body = tab.inner_text("body")
+    assert "Device events not included in this upload." in body
+    assert "scored no events" not in body
+    assert "device events not included in this upload" in tab.inner_text(".cpap-chart-legend")

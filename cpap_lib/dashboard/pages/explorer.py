@@ -732,11 +732,10 @@ class SignalExplorer(widgets.VBox):
         ours = int((events["source"] == "ours").sum())
         device = f", {len(events) - ours} scored by the device" if (events["source"] == "device").any() else ""
         note = f"; {escape(self.device_events_note)}" if self.device_events_note else ""
-        head = ("time      source  type                         duration   drop"
-                if options else "")
+        head = f"{'time':<9} {'source':<7} {'type':<28} {'duration':>8}  drop" if options else ""
         self.events_header.value = (
             f"<b>Events</b> <span style='color:#555'>({ours} ours{device}{note}; click a row to zoom to it)</span>"
-            + (f"<pre class='cpap-event-head' style='margin:2px 0 0;font-size:12px'>{escape(head)}</pre>" if head else "")
+            + (f"<pre class='cpap-event-head' style='margin:2px 0 0 4px;font-size:12px;font-family:monospace'>{escape(head)}</pre>" if head else "")
             if result is not None else ""
         )
         self.event_picker.layout.display = None if options else "none"

@@ -74,28 +74,29 @@ from .common import escape
 __all__ = ["CHANNELS", "LANES", "NightChart", "clock_origin"]
 
 CHANNELS = (
-    ("pressure", "Pressure", "cmH2O", "#1f77b4"),
+    ("pressure", "P", "cmH2O", "#1f77b4"),
     ("leak", "Leak", "L/min", "#8c564b"),
-    ("resp_rate", "Resp. rate", "breaths/min", "#2ca02c"),
-    ("tidal_volume", "Tidal volume", "L", "#9467bd"),
+    ("resp_rate", "Rate", "bpm", "#2ca02c"),
+    ("tidal_volume", "Vt", "L", "#9467bd"),
     ("spo2", "SpO2", "%", "#d62728"),
     ("pulse", "Pulse", "bpm", "#e377c2"),
 )
-"""The stacked channels: (``Recording.signals`` name, title, unit, colour), top to bottom."""
+"""The stacked channels: (``Recording.signals`` name, short title, unit, colour), top to bottom
+(pressure, leak, respiratory rate, tidal volume, SpO2, pulse)."""
 
 LANES = (
-    ("ours:apnea", "apnea (ours)", EVENT_COLORS["apnea"]),
-    ("ours:hypopnea", "hypopnea candidate (ours)", EVENT_COLORS["hypopnea"]),
-    ("device:obstructive_apnea", "obstructive apnea (device)", "#6a1b9a"),
-    ("device:central_apnea", "central apnea (device)", "#1565c0"),
-    ("device:apnea", "apnea, unclassified (device)", "#ad1457"),
-    ("device:hypopnea", "hypopnea (device)", "#00897b"),
-    ("device:arousal", "arousal / RERA (device)", "#6d4c41"),
-    ("device:other", "other (device)", "#616161"),
+    ("ours:apnea", "apnea (ours)", "apnea (ours)", EVENT_COLORS["apnea"]),
+    ("ours:hypopnea", "hypopnea candidate (ours)", "hypopnea (ours)", EVENT_COLORS["hypopnea"]),
+    ("device:obstructive_apnea", "obstructive apnea (device)", "obstructive (dev.)", "#6a1b9a"),
+    ("device:central_apnea", "central apnea (device)", "central (dev.)", "#1565c0"),
+    ("device:apnea", "apnea, unclassified (device)", "apnea (dev.)", "#ad1457"),
+    ("device:hypopnea", "hypopnea (device)", "hypopnea (dev.)", "#00897b"),
+    ("device:arousal", "arousal / RERA (device)", "arousal (dev.)", "#6d4c41"),
+    ("device:other", "other (device)", "other (dev.)", "#616161"),
 )
-"""Event lanes: (key ``source:kind``, legend text, colour). Device kinds are
+"""Event lanes: (key ``source:kind``, legend text, lane label, colour). Device kinds are
 :data:`cpap_lib.io.resmed.files.EVENT_KINDS`."""
-_LANE_INDEX = {key: i for i, (key, _label, _colour) in enumerate(LANES)}
+_LANE_INDEX = {lane[0]: i for i, lane in enumerate(LANES)}
 _MS = np.timedelta64(1, "ms")
 _EVENT_COLUMNS = ("lane", "kind", "label", "start_s", "end_s", "source", "amplitude_ratio")
 
@@ -143,6 +144,22 @@ def _event_frame(events: Any) -> pd.DataFrame:
     return frame
 
 
+def _show(figure: bq.Figure, height: str | None, pan_zoom: bq.Scale | None = None) -> None:
+    """Show a panel at ``height``, or hide it (``None``).
+
+    Hidden panels get height 0, not ``display: none``: a bqplot figure
+    rendered while not displayed never lays itself out again, while a change
+    of height makes it do so. With ``pan_zoom`` (the shared x scale) the
+    panel gets its own PanZoom the first time it is shown: one PanZoom shared
+    by several figures zooms none, and one created in a figure of height 0
+    fails to render in the browser.
+    """
+    figure.layout.height = height or "0px"
+    figure.layout.visibility = "visible" if height else "hidden"
+    if height and pan_zoom is not None and figure.interaction is None:
+        figure.interaction = bq.PanZoom(scales={"x": [pan_zoom]})
+
+
 class NightChart(widgets.VBox):
     """Flow, stacked channels and event lanes sharing one zoomable time axis.
 
@@ -161,7 +178,7 @@ class NightChart(widgets.VBox):
     ----------
     figure : bqplot.Figure
         The flow panel; ``channel_figures[name]`` the channel panels,
-        ``lanes_figure`` the event lanes (all on :attr:`x_scale`, a DateScale).
+        ``lanes_figure`` the event lanes (all on :attr:`x_scale`: seconds, with clock-time tick labels).
     flow_line, breath_marks, apnea_shading, hypopnea_shading, channel_lines, lane_lines, event_marks
         The bqplot marks (built once).
     events : DataFrame
@@ -189,6 +206,7 @@ class NightChart(widgets.VBox):
         self.max_channel_points = int(max_channel_points)
         self.max_breath_marks = int(max_breath_marks)
         self.png_name = png_name
+        self._channel_height = channel_height
         self.on_event_click: list[Callable[[int], None]] = []
         self._origin, self._is_clock = clock_origin(None)
         self._time = np.zeros(0)
@@ -206,8 +224,11 @@ class NightChart(widgets.VBox):
         self.last_update_s = 0.0
         """Kernel time of the latest re-decimation (seconds)."""
 
-        self.x_scale = bq.DateScale()
-        margin = {"top": 8, "bottom": 22, "left": 70, "right": 20}
+        self.x_scale = bq.LinearScale()
+        """The marks' time scale: seconds in the recording's time base (PanZoom moves it)."""
+        self.time_scale = bq.DateScale()
+        """The axes' scale: the same window as clock (or elapsed) time, set from :attr:`x_scale` on every change."""
+        margin = {"top": 8, "bottom": 22, "left": 110, "right": 20}  # one left margin: the panels' times line up
         self.pan_zoom = bq.PanZoom(scales={"x": [self.x_scale]})
 
         # flow panel
@@ -220,12 +241,11 @@ class NightChart(widgets.VBox):
                                       fill_opacities=[0.3], **shade)
         self.flow_line = bq.Lines(x=[], y=[], scales=scales, colors=[FLOW_COLOR], stroke_width=1.2)
         self.breath_marks = bq.Lines(x=[], y=[], scales=scales, colors=[BREATH_COLOR], stroke_width=2)
-        self.x_axis = bq.Axis(scale=self.x_scale, tick_format="%H:%M:%S", grid_lines="solid",
-                              grid_color="#eee", label_offset="28px")
+        self.x_axis = bq.Axis(scale=self.time_scale, grid_lines="solid", grid_color="#eee", tick_format="%H:%M:%S")
         self.figure = bq.Figure(
             marks=[self.hypopnea_shading, self.apnea_shading, self.flow_line, self.breath_marks],
             axes=[self.x_axis, bq.Axis(scale=self.y_scale, side="left", label="flow (L/s)", grid_lines="dashed")],
-            interaction=self.pan_zoom, fig_margin={**margin, "top": 10}, animation_duration=0,
+            interaction=self.pan_zoom, fig_margin={**margin, "top": 10, "bottom": 40}, animation_duration=0,
             layout=widgets.Layout(width="100%", height=flow_height),
         )
         self.figure.add_class("cpap-flow-chart")
@@ -239,12 +259,12 @@ class NightChart(widgets.VBox):
             line = bq.Lines(x=[], y=[], scales={"x": self.x_scale, "y": y_scale}, colors=[colour], stroke_width=1.2)
             fig = bq.Figure(
                 marks=[line],
-                axes=[bq.Axis(scale=self.x_scale, tick_format="%H:%M", grid_lines="solid", grid_color="#eee",
-                              num_ticks=0, tick_style={"display": "none"}),
-                      bq.Axis(scale=y_scale, side="left", label=f"{title} ({unit})", num_ticks=3,
-                              grid_lines="dashed", label_offset="50px")],
-                interaction=self.pan_zoom, fig_margin={**margin, "bottom": 6, "top": 6}, animation_duration=0,
-                layout=widgets.Layout(width="100%", height=channel_height, display="none"),
+                axes=[bq.Axis(scale=self.time_scale, grid_lines="solid", grid_color="#eee", tick_style={"display": "none"}),
+                      bq.Axis(scale=y_scale, side="left", label=f"{title} {unit}", num_ticks=3,
+                              grid_lines="dashed", label_offset="55px")],
+                # a PanZoom of its own, given when first shown (see _show)
+                fig_margin={**margin, "bottom": 6, "top": 6}, animation_duration=0,
+                layout=widgets.Layout(width="100%", height="0px", visibility="hidden"),
             )
             fig.add_class("cpap-channel")
             fig.add_class(f"cpap-channel-{name.replace('_', '-')}")
@@ -253,22 +273,21 @@ class NightChart(widgets.VBox):
         # event lanes: one path per lane (NaN-separated bars) and one clickable mark per event
         self.lanes_y = bq.LinearScale(min=-0.5, max=0.5, reverse=True)
         lane_scales = {"x": self.x_scale, "y": self.lanes_y}
-        self.lane_lines = bq.Lines(x=[], y=[], scales=lane_scales, colors=[c for _k, _l, c in LANES],
+        self.lane_lines = bq.Lines(x=[], y=[], scales=lane_scales, colors=[lane[-1] for lane in LANES],
                                    stroke_width=9, opacities=[0.85] * len(LANES))
         self.event_marks = bq.Scatter(
-            x=np.zeros(0, dtype="datetime64[ms]"), y=np.zeros(0), scales=lane_scales, marker="diamond",
+            x=np.zeros(0), y=np.zeros(0), scales=lane_scales, marker="diamond",
             default_size=90, colors=["#000"], stroke="white",
-            tooltip=bq.Tooltip(fields=["x"], labels=["time"], formats=["%H:%M:%S"]),
         )
         self.event_marks.on_element_click(self._on_mark_click)
         self.lanes_axis = bq.Axis(scale=self.lanes_y, side="left", tick_values=[], grid_lines="none",
                                   tick_style={"font-size": "10px"})
+        self.lanes_x_axis = bq.Axis(scale=self.time_scale, grid_lines="solid", grid_color="#eee", tick_format="%H:%M:%S")
         self.lanes_figure = bq.Figure(
             marks=[self.lane_lines, self.event_marks],
-            axes=[bq.Axis(scale=self.x_scale, tick_format="%H:%M:%S", grid_lines="solid", grid_color="#eee"),
-                  self.lanes_axis],
-            fig_margin={**margin, "left": 170, "bottom": 24, "top": 4}, animation_duration=0,
-            layout=widgets.Layout(width="100%", height=lanes_height, display="none"),
+            axes=[self.lanes_x_axis, self.lanes_axis],
+            fig_margin={**margin, "bottom": 24, "top": 4}, animation_duration=0,
+            layout=widgets.Layout(width="100%", height="0px", visibility="hidden"),
         )
         self.lanes_figure.add_class("cpap-event-lanes")
 
@@ -291,16 +310,28 @@ class NightChart(widgets.VBox):
         self._update_status()
 
     # ------------------------------------------------------------------ time axis
-    def _x(self, seconds: np.ndarray) -> np.ndarray:
-        """Axis values (datetime64[ms]) of times in seconds."""
-        return self._origin + np.round(np.asarray(seconds, dtype=np.float64) * 1000.0).astype("timedelta64[ms]")
-
-    def _seconds(self, value: Any) -> float:
-        return float((np.datetime64(value, "ms") - self._origin) / _MS) / 1000.0
+    @staticmethod
+    def _x(seconds: Any) -> np.ndarray:
+        """Axis values of times in seconds (the axis is in seconds; its tick labels read clock time)."""
+        return np.asarray(seconds, dtype=np.float64)
 
     def seconds(self, axis_values: Any) -> np.ndarray:
         """Seconds in the recording's time base of axis values (e.g. a mark's ``x``)."""
-        return (np.asarray(axis_values, dtype="datetime64[ms]") - self._origin) / _MS / 1000.0
+        return self._x(axis_values)
+
+    def _clock_text(self, seconds: float, with_seconds: bool = True) -> str:
+        if not self._is_clock:
+            text = format_elapsed(seconds)
+            return text if with_seconds else text.rsplit(":", 1)[0]
+        stamp = pd.Timestamp(self._origin) + pd.Timedelta(seconds=float(seconds))
+        return stamp.strftime("%H:%M:%S" if with_seconds else "%H:%M")
+
+    def _update_time_axis(self, lo: float, hi: float) -> None:
+        """Move the axes' clock scale to the window: the marks live on seconds, the axes read clock time."""
+        start, end = (pd.Timestamp(self._origin + np.round(np.array([lo, hi]) * 1000.0).astype("timedelta64[ms]")[k])
+                      .to_pydatetime() for k in (0, 1))
+        with self.time_scale.hold_sync():
+            self.time_scale.min, self.time_scale.max = start, end
 
     @property
     def axis_label(self) -> str:
@@ -313,7 +344,7 @@ class NightChart(widgets.VBox):
         """How the axis names a time: ``"23:18:49"`` on a clock axis, ``"+0:05:00"`` elapsed."""
         if not self._is_clock:
             return format_elapsed(seconds)
-        return str(pd.Timestamp(self._x(np.array([seconds]))[0]).strftime("%H:%M:%S"))
+        return self._clock_text(seconds)
 
     # ------------------------------------------------------------------ data
     def set_data(
@@ -395,7 +426,7 @@ class NightChart(widgets.VBox):
                 lo, hi = _y_range(v, floor=0.5 if name != "tidal_volume" else 0.02)
                 with self._channel_scales[name].hold_sync():
                     self._channel_scales[name].min, self._channel_scales[name].max = lo, hi
-            self.channel_figures[name].layout.display = None if t.size else "none"
+            _show(self.channel_figures[name], self._channel_height if t.size else None, pan_zoom=self.x_scale)
             if not t.size:
                 self._assign(self.channel_lines[name], np.zeros(0), np.zeros(0))
 
@@ -413,20 +444,19 @@ class NightChart(widgets.VBox):
                              "amplitude_ratio": float(getattr(r, "amplitude_ratio", np.nan))})
         self.events = pd.DataFrame(rows, columns=list(_EVENT_COLUMNS))
         self.device_events_note = note
-        present = [key for key, _l, _c in LANES if key in set(self.events["lane"])]
+        present = [key for key, *_ in LANES if key in set(self.events["lane"])]
         self._lane_rows = {key: i for i, key in enumerate(present)}
         n = max(len(present), 1)
         with self.lanes_y.hold_sync():
             self.lanes_y.min, self.lanes_y.max = -0.6, n - 0.4
         self.lanes_axis.tick_values = list(range(len(present)))
-        labels = {key: label for key, label, _c in LANES}
+        labels = {key: short for key, _label, short, _c in LANES}
         self.lanes_axis.tick_labels = {i: labels[key] for i, key in enumerate(present)}
-        self.lanes_figure.layout.height = f"{40 + 22 * n}px"
-        self.lanes_figure.layout.display = None if present else "none"
+        _show(self.lanes_figure, f"{40 + 22 * n}px" if present else None)
         # lane bars: one path per lane, (start, row) (end, row) (end, NaN) per event; a (lanes x vertices)
         # array padded with NaN rows (x stays a real time: bqplot sends NaT as a huge negative number)
         x_parts, y_parts = [], []
-        for key, _l, _c in LANES:
+        for key, *_ in LANES:
             lane = self.events[self.events["lane"] == key]
             starts, ends = lane["start_s"].to_numpy(float), lane["end_s"].to_numpy(float)
             ends = np.maximum(ends, starts + 1.0)  # a zero-length device mark still shows
@@ -440,7 +470,7 @@ class NightChart(widgets.VBox):
         for i, (xs, ys) in enumerate(zip(x_parts, y_parts)):
             x_rows[i, :xs.size], y_rows[i, :ys.size] = xs, ys
             x_rows[i, xs.size:] = xs[-1] if xs.size else 0.0
-        colours = {key: c for key, _l, c in LANES}
+        colours = {key: c for key, *_, c in LANES}
         mids = (self.events["start_s"].to_numpy(float) + self.events["end_s"].to_numpy(float)) / 2.0
         with self.lane_lines.hold_sync():
             self.lane_lines.x = self._x(x_rows)
@@ -460,7 +490,7 @@ class NightChart(widgets.VBox):
         n = spans.shape[0]
         with mark.hold_sync():
             if n == 0:
-                mark.x, mark.y = np.zeros(0, dtype="datetime64[ms]"), np.zeros(0)
+                mark.x, mark.y = np.zeros(0), np.zeros(0)
                 return
             xs = np.column_stack([spans[:, 0], spans[:, 0], spans[:, 1], spans[:, 1]])
             mark.colors = [color] * n
@@ -474,13 +504,13 @@ class NightChart(widgets.VBox):
         self._peak_s, self._peak_flow = np.zeros(0), np.zeros(0)
         self._channels = {}
         self._drawn_window = None
-        empty = np.zeros(0, dtype="datetime64[ms]")
+        empty = np.zeros(0)
         for mark in (self.flow_line, self.breath_marks, self.apnea_shading, self.hypopnea_shading,
                      *self.channel_lines.values(), self.lane_lines, self.event_marks):
             with mark.hold_sync():
                 mark.x, mark.y = empty, np.zeros(0)
         for fig in (*self.channel_figures.values(), self.lanes_figure):
-            fig.layout.display = "none"
+            _show(fig, None)
         self.events = self.events.iloc[0:0]
         self.device_events_note = ""
         self._updating = True
@@ -505,19 +535,18 @@ class NightChart(widgets.VBox):
         """The window on screen in seconds of the recording's time base, or None when empty."""
         if self._time.size == 0:
             return None
-        lo = self._seconds(self.x_scale.min) if self.x_scale.min is not None else float(self._time[0])
-        hi = self._seconds(self.x_scale.max) if self.x_scale.max is not None else float(self._time[-1])
+        lo = float(self.x_scale.min) if self.x_scale.min is not None else float(self._time[0])
+        hi = float(self.x_scale.max) if self.x_scale.max is not None else float(self._time[-1])
         return lo, hi
 
     def zoom(self, x_min: float, x_max: float) -> None:
         """Show ``[x_min, x_max]`` (seconds) in every panel, as a mouse zoom does."""
         if not x_max > x_min:
             raise ParameterError("x_max", f"must be greater than x_min ({x_min:g}), got {x_max:g}")
-        lo, hi = self._x(np.array([x_min, x_max]))
         self._updating = True
         try:
             with self.x_scale.hold_sync():
-                self.x_scale.min, self.x_scale.max = pd.Timestamp(lo).to_pydatetime(), pd.Timestamp(hi).to_pydatetime()
+                self.x_scale.min, self.x_scale.max = float(x_min), float(x_max)
         finally:
             self._updating = False
         self._redraw_window()
@@ -567,6 +596,7 @@ class NightChart(widgets.VBox):
             return
         started = time.perf_counter()
         lo, hi = sorted(window_now)
+        self._update_time_axis(lo, hi)
         self._assign(self.flow_line, *self._decimated(self._time, self._flow, self._gaps, lo, hi, self.max_points))
         for name, (t, v, gaps) in self._channels.items():
             self._assign(self.channel_lines[name], *self._decimated(t, v, gaps, lo, hi, self.max_channel_points))
@@ -579,7 +609,7 @@ class NightChart(widgets.VBox):
             ys = np.column_stack([heights + gap, heights + gap + self._tick, np.full(heights.size, np.nan)]).ravel()
             self._assign(self.breath_marks, self._x(xs[:-1]), ys[:-1])
         else:
-            self._assign(self.breath_marks, np.zeros(0, dtype="datetime64[ms]"), np.zeros(0))
+            self._assign(self.breath_marks, np.zeros(0), np.zeros(0))
         self._breaths_marked = int(i1 - i0) if shown else 0
         self._drawn_window = window_now
         self.last_update_s = time.perf_counter() - started
@@ -594,7 +624,7 @@ class NightChart(widgets.VBox):
     @property
     def lanes_shown(self) -> list[str]:
         """Keys of the event lanes shown (in :data:`LANES` order)."""
-        return [key for key, _l, _c in LANES if key in set(self.events["lane"])]
+        return [key for key, *_ in LANES if key in set(self.events["lane"])]
 
     def channel_points(self, name: str) -> int:
         """Points of channel ``name`` currently sent to the browser."""
@@ -626,7 +656,7 @@ class NightChart(widgets.VBox):
     def _update_legend(self) -> None:
         items = [f'<span style="color:{FLOW_COLOR}">&#9472; flow</span>',
                  f'<span style="color:{BREATH_COLOR}"><b>|</b> breath</span>']
-        for key, label, colour in LANES:
+        for key, label, _short, colour in LANES:
             if key in set(self.events["lane"]):
                 items.append(f'<span class="cpap-lane-{key.replace(":", "-").replace("_", "-")}" '
                              f'style="color:{colour}">&#9632; {escape(label)}</span>')
