@@ -64,8 +64,18 @@ from ..widgets.common import (
 from ..widgets.device_comparison import comparison_html, device_event_spans
 from ..widgets.night_chart import NightChart
 
-__all__ = ["DATA_DIRS_ENV", "DEFAULT_SAMPLE_DIR", "EVENTS_NOT_IN_UPLOAD", "MAX_UPLOAD_BYTES", "PARAM_LABELS",
-           "SignalExplorer", "allowed_paths_sentence", "data_folders", "list_samples", "resolve_data_path"]
+__all__ = [
+    "DATA_DIRS_ENV",
+    "DEFAULT_SAMPLE_DIR",
+    "EVENTS_NOT_IN_UPLOAD",
+    "MAX_UPLOAD_BYTES",
+    "PARAM_LABELS",
+    "SignalExplorer",
+    "allowed_paths_sentence",
+    "data_folders",
+    "list_samples",
+    "resolve_data_path",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -155,15 +165,19 @@ def data_folders() -> list[Path]:
     """
     text = os.environ.get(DATA_DIRS_ENV, "")
     entries = [e.strip() for e in text.split(os.pathsep)] if text.strip() else [str(SAMPLE_DATA_DIR)]
-    return [Path(os.path.realpath(os.path.expanduser(e))) for e in entries if e and os.path.isabs(os.path.expanduser(e))]
+    return [
+        Path(os.path.realpath(os.path.expanduser(e))) for e in entries if e and os.path.isabs(os.path.expanduser(e))
+    ]
 
 
 def allowed_paths_sentence(folders: list[Path] | None = None) -> str:
     """The sentence the page shows beside "Path": what open by path may read."""
     folders = data_folders() if folders is None else folders
     names = ", ".join(str(f) for f in folders) or "none"
-    return (f"Open by path reads only regular files and folders inside the data folders ({names}; "
-            f"set {DATA_DIRS_ENV} to change them): no '..', no links leading out, no FIFOs or devices.")
+    return (
+        f"Open by path reads only regular files and folders inside the data folders ({names}; "
+        f"set {DATA_DIRS_ENV} to change them): no '..', no links leading out, no FIFOs or devices."
+    )
 
 
 def _inside(path: Path, folders: list[Path]) -> bool:
@@ -215,8 +229,11 @@ def resolve_data_path(text: str | os.PathLike, folders: list[Path] | None = None
     given = candidates[0]
     real = Path(os.path.realpath(given))
     if not _inside(real, folders):
-        what = "a link leading outside the data folders" if _inside(Path(os.path.abspath(given)), folders) else \
-            "not inside a data folder"
+        what = (
+            "a link leading outside the data folders"
+            if _inside(Path(os.path.abspath(given)), folders)
+            else "not inside a data folder"
+        )
         raise RecordingError(f"{what}; {rule}", file=shown)
     try:
         mode = os.stat(real).st_mode
@@ -249,7 +266,9 @@ def _check_folder(folder: Path, folders: list[Path], shown: str, rule: str, dept
             if depth > 1:
                 _check_folder(real, folders, shown, rule, depth - 1)
         elif not stat.S_ISREG(mode):
-            raise RecordingError(f"holds {entry.name}, not a regular file (a FIFO, socket or device); {rule}", file=shown)
+            raise RecordingError(
+                f"holds {entry.name}, not a regular file (a FIFO, socket or device); {rule}", file=shown
+            )
 
 
 EVENTS_NOT_IN_UPLOAD = "device events not included in this upload"
@@ -298,14 +317,16 @@ def _read_upload(files: list[tuple[str, bytes]]) -> tuple[Recording, Any, str]:
     edf_files = [(n, c) for n, (_, c) in zip(names, files) if n.lower().endswith(".edf")]
     if not edf_files:
         if len(files) > 1:
-            raise RecordingError("upload one lab text file at a time (or a session's EDF files together)",
-                                 file=", ".join(names))
+            raise RecordingError(
+                "upload one lab text file at a time (or a session's EDF files together)", file=", ".join(names)
+            )
         stream = io.BytesIO(files[0][1])
         stream.name = files[0][0]
         return read_lab_file(stream), None, ""
     if len(edf_files) != len(files):
-        raise RecordingError("a lab text file and EDF files together; upload one recording at a time",
-                             file=", ".join(names))
+        raise RecordingError(
+            "a lab text file and EDF files together; upload one recording at a time", file=", ".join(names)
+        )
     brps = [n for n, _ in edf_files if n.upper().endswith("_BRP.EDF")]
     if not brps:
         raise RecordingError(f"no *_BRP.edf among the uploaded files; {FLOW_HINT}", file=", ".join(names))
@@ -407,7 +428,8 @@ class SignalExplorer(widgets.VBox):
         self.chart = NightChart(max_points=max_points, png_name="explorer.png")
         self.chart.on_event_click.append(self._on_chart_event_click)
         self.show_raw = widgets.ToggleButtons(
-            options=[("Cleaned flow", False), ("Raw flow", True)], value=False,
+            options=[("Cleaned flow", False), ("Raw flow", True)],
+            value=False,
             tooltips=["The low-passed flow the breaths were found in", "The flow as read from the file"],
             style={"button_width": "110px"},
         )
@@ -432,21 +454,39 @@ class SignalExplorer(widgets.VBox):
             '<span style="color:#444">Open a recording, pan and zoom its channels, tune the analysis, export.</span>'
         )
         controls = widgets.VBox(
-            [title, self.sources, widgets.HTML("<b>Analysis</b>"), self.method, *self.sliders.values(),
-             self.reset_params_button, widgets.HTML("<b>Summary</b>"), self.summary],
+            [
+                title,
+                self.sources,
+                widgets.HTML("<b>Analysis</b>"),
+                self.method,
+                *self.sliders.values(),
+                self.reset_params_button,
+                widgets.HTML("<b>Summary</b>"),
+                self.summary,
+            ],
             layout=widgets.Layout(width="400px", min_width="400px", margin="0 16px 0 0"),
         )
         controls.add_class("cpap-explorer-controls")
         events_box = widgets.VBox(
-            [self.events_header, self.event_picker,
-             widgets.HTML("<b>Export</b>"), widgets.HBox([self.prepare_csv_button, self.downloads])],
+            [
+                self.events_header,
+                self.event_picker,
+                widgets.HTML("<b>Export</b>"),
+                widgets.HBox([self.prepare_csv_button, self.downloads]),
+            ],
         )
         main = widgets.VBox(
             [self.messages, self.show_raw, self.chart, events_box, self.comparison_box],
             layout=widgets.Layout(flex="1 1 auto", min_width="0"),
         )
         main.add_class("cpap-explorer-main")
-        super().__init__([widgets.HTML(_STYLE_CSS, layout=widgets.Layout(display="none")), widgets.HBox([controls, main], layout=widgets.Layout(width="100%"))], **kwargs)
+        super().__init__(
+            [
+                widgets.HTML(_STYLE_CSS, layout=widgets.Layout(display="none")),
+                widgets.HBox([controls, main], layout=widgets.Layout(width="100%")),
+            ],
+            **kwargs,
+        )
         self.add_class("cpap-explorer")
         self.observe(self._show_results, names="analysis")
 
@@ -455,20 +495,29 @@ class SignalExplorer(widgets.VBox):
         samples = list_samples(self.sample_dir)
         narrow = {"description_width": "50px"}
         self.sample_picker = widgets.Dropdown(
-            options=samples or ["(no samples found)"], description="Sample", style=narrow,
-            layout=widgets.Layout(width="260px"), disabled=not samples,
+            options=samples or ["(no samples found)"],
+            description="Sample",
+            style=narrow,
+            layout=widgets.Layout(width="260px"),
+            disabled=not samples,
         )
-        self.open_sample_button = widgets.Button(description="Open sample", icon="folder-open", disabled=not samples,
-                                                 layout=widgets.Layout(width="130px"))
+        self.open_sample_button = widgets.Button(
+            description="Open sample", icon="folder-open", disabled=not samples, layout=widgets.Layout(width="130px")
+        )
         self.open_sample_button.on_click(lambda _: self.open_sample(self.sample_picker.value))
         self.path_text = widgets.Text(
             placeholder="/path/to/night.txt, *_BRP.edf, DATALOG/<date> or SD-card folder",
-            description="Path", style=narrow, layout=widgets.Layout(width="260px"),
+            description="Path",
+            style=narrow,
+            layout=widgets.Layout(width="260px"),
         )
-        self.open_path_button = widgets.Button(description="Open path", icon="folder-open",
-                                               layout=widgets.Layout(width="130px"))
+        self.open_path_button = widgets.Button(
+            description="Open path", icon="folder-open", layout=widgets.Layout(width="130px")
+        )
         self.open_path_button.on_click(lambda _: self.open_path(self.path_text.value))
-        self.path_note = widgets.HTML(f'<span style="color:#555;font-size:90%">{escape(allowed_paths_sentence())}</span>')
+        self.path_note = widgets.HTML(
+            f'<span style="color:#555;font-size:90%">{escape(allowed_paths_sentence())}</span>'
+        )
         self.path_note.add_class("cpap-path-rule")
         self.upload = widgets.FileUpload(accept=".txt,.csv,.edf", multiple=True, description="Upload")
         self.upload.observe(self._on_upload, names="value")
@@ -490,8 +539,11 @@ class SignalExplorer(widgets.VBox):
 
     def _build_params(self) -> None:
         self.method = widgets.Dropdown(
-            options=[(METHOD_LABELS.get(m, m), m) for m in _analysis.METHODS], value="amplitude",
-            description="Method", style={"description_width": "140px"}, layout=widgets.Layout(width="390px"),
+            options=[(METHOD_LABELS.get(m, m), m) for m in _analysis.METHODS],
+            value="amplitude",
+            description="Method",
+            style={"description_width": "140px"},
+            layout=widgets.Layout(width="390px"),
         )
         self.method.add_class("cpap-method")
         self.sliders: dict[str, widgets.FloatSlider] = {}
@@ -501,9 +553,16 @@ class SignalExplorer(widgets.VBox):
             step = 10 ** math.floor(math.log10((hi - lo) / 200)) if hi > lo else 0.01
             decimals = max(0, -math.floor(math.log10(step)))
             slider = widgets.FloatSlider(
-                value=default, min=lo, max=hi, step=step, readout_format=f".{decimals}f",
-                description=label, tooltip=tooltip, continuous_update=False,
-                style={"description_width": "140px"}, layout=widgets.Layout(width="390px"),
+                value=default,
+                min=lo,
+                max=hi,
+                step=step,
+                readout_format=f".{decimals}f",
+                description=label,
+                tooltip=tooltip,
+                continuous_update=False,
+                style={"description_width": "140px"},
+                layout=widgets.Layout(width="390px"),
             )
             slider.param_name = name
             slider.observe(self._on_param_change, names="value")
@@ -669,7 +728,9 @@ class SignalExplorer(widgets.VBox):
     # ------------------------------------------------------------------ showing results
     def _show_results(self, change: dict) -> None:
         result = change["new"]
-        same_recording = change["old"] is not None and result is not None and change["old"].recording is result.recording
+        same_recording = (
+            change["old"] is not None and result is not None and change["old"].recording is result.recording
+        )
         self.summary.value = self._summary_html(result)
         self._draw(keep_view=same_recording)
         self._fill_event_picker(result)
@@ -706,8 +767,12 @@ class SignalExplorer(widgets.VBox):
         rec = result.recording
         flow = rec.flow_lps if self.show_raw.value else result.flow_clean_lps
         self.chart.set_data(
-            rec, flow_lps=flow, breaths_peak_s=result.breaths["peak_s"].to_numpy(), events=result.events,
-            device_events=device_event_spans(self.device_data), device_events_note=self.device_events_note,
+            rec,
+            flow_lps=flow,
+            breaths_peak_s=result.breaths["peak_s"].to_numpy(),
+            events=result.events,
+            device_events=device_event_spans(self.device_data),
+            device_events_note=self.device_events_note,
             keep_view=keep_view,
         )
 
@@ -735,19 +800,25 @@ class SignalExplorer(widgets.VBox):
         head = f"{'time':<9} {'source':<7} {'type':<28} {'duration':>8}  drop" if options else ""
         self.events_header.value = (
             f"<b>Events</b> <span style='color:#555'>({ours} ours{device}{note}; click a row to zoom to it)</span>"
-            + (f"<pre class='cpap-event-head' style='margin:2px 0 0 4px;font-size:12px;font-family:monospace'>{escape(head)}</pre>" if head else "")
-            if result is not None else ""
+            + (
+                f"<pre class='cpap-event-head' style='margin:2px 0 0 4px;font-size:12px;font-family:monospace'>{escape(head)}</pre>"
+                if head
+                else ""
+            )
+            if result is not None
+            else ""
         )
         self.event_picker.layout.display = None if options else "none"
 
     def _event_row(self, index: int, row) -> str:
-        kind = str(row.label if row.source == "device" else
-                   ("apnea" if row.kind == "apnea" else "hypopnea candidate"))
+        kind = str(row.label if row.source == "device" else ("apnea" if row.kind == "apnea" else "hypopnea candidate"))
         ratio = float(getattr(row, "amplitude_ratio", float("nan")))
         drop = f"{100 * (1 - ratio):3.0f} %" if math.isfinite(ratio) else "  n/a"
         source = "device" if row.source == "device" else "ours"
-        return (f"{self.chart.clock_label(row.start_s):<9} {source:<7} {kind[:28]:<28} "
-                f"{row.end_s - row.start_s:6.1f} s  {drop}")
+        return (
+            f"{self.chart.clock_label(row.start_s):<9} {source:<7} {kind[:28]:<28} "
+            f"{row.end_s - row.start_s:6.1f} s  {drop}"
+        )
 
     @catch_errors
     def _on_event_picked(self, change: dict) -> None:
@@ -783,8 +854,13 @@ class SignalExplorer(widgets.VBox):
             ("Hypopnea candidates", str(d["hypopnea_count"])),
             ("Apnea index", _fmt(d["apnea_index"], ".1f", "/h")),
             ("AHI", _fmt(d["ahi"], ".1f", "/h")),
-            ("Severity", (f'<span style="color:{severity_colour.get(d["severity"], "#000")};font-weight:bold">'
-                          f'{escape(d["severity"])}</span>')),
+            (
+                "Severity",
+                (
+                    f'<span style="color:{severity_colour.get(d["severity"], "#000")};font-weight:bold">'
+                    f"{escape(d['severity'])}</span>"
+                ),
+            ),
             ("Tidal volume", _fmt(d["tidal_volume_l"], ".3f", "L")),
             ("Minute ventilation", _fmt(d["minute_ventilation_lpm"], ".2f", "L/min")),
             ("Mean leak", _fmt(d["leak_lpm"], ".3f", "L/min")),

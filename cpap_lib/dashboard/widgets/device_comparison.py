@@ -82,8 +82,10 @@ def comparison_html(comparison: Any, *, max_events: int = 100, events_note: str 
         + f" &middot; {len(comparison.sessions)} session(s), {night.duration_s / 3600:.2f} h of flow &middot; "
         f"events matched within &plusmn;{comparison.settings.get('tolerance_s', 0):g} s</p>"
     )
-    th = "".join(f"<th style='text-align:left;{_CELL}'>{h}</th>" for h in
-                 ("", "ours (median)", "device (median)", "median |difference|", "within", "trend points"))
+    th = "".join(
+        f"<th style='text-align:left;{_CELL}'>{h}</th>"
+        for h in ("", "ours (median)", "device (median)", "median |difference|", "within", "trend points")
+    )
     rate, volume = night.rate, night.volume
     trends = (
         f"<table class='cpap-compare-trends'><thead><tr>{th}</tr></thead><tbody>"
@@ -97,8 +99,10 @@ def comparison_html(comparison: Any, *, max_events: int = 100, events_note: str 
         f"<td style='{_CELL}'>{_pct(volume.within_share)} within {volume.within:g} L</td><td style='{_CELL}'>{volume.points:,}</td></tr>"
         "</tbody></table>"
     )
-    th = "".join(f"<th style='text-align:left;{_CELL}'>{h}</th>" for h in
-                 ("events", "device", "ours", "device events we found", "sensitivity", "ours confirmed", "PPV"))
+    th = "".join(
+        f"<th style='text-align:left;{_CELL}'>{h}</th>"
+        for h in ("events", "device", "ours", "device events we found", "sensitivity", "ours confirmed", "PPV")
+    )
     rows = "".join(
         f"<tr><td style='{_CELL}'>{escape(group)}</td><td style='{_CELL}'>{ev.device_count}</td>"
         f"<td style='{_CELL}'>{ev.our_count}</td><td style='{_CELL}'>{ev.device_found}</td>"
@@ -112,10 +116,17 @@ def comparison_html(comparison: Any, *, max_events: int = 100, events_note: str 
         return f"<div class='cpap-comparison'>{head}{trends}{note}</div>"
     listed = []
     for r in night.device_events.head(max_events).itertuples():
-        seen = ("<span style='color:#1b5e20'>found</span>" if r.found else
-                "<span style='color:#7a4f01'>found as another kind</span>" if r.found_any else
-                "<span style='color:#c62828'>missed</span>")
+        seen = (
+            "<span style='color:#1b5e20'>found</span>"
+            if r.found
+            else "<span style='color:#7a4f01'>found as another kind</span>"
+            if r.found_any
+            else "<span style='color:#c62828'>missed</span>"
+        )
         listed.append(f"<li>{escape(r.label)} at {pd.Timestamp(r.start_time):%H:%M:%S}: {seen}</li>")
-    device_list = (f"<p style='margin:4px 0 0'>Device events:</p><ul style='margin:0'>{''.join(listed)}</ul>"
-                   if listed else "<p style='margin:4px 0 0;color:#555'>The device scored no events.</p>")
+    device_list = (
+        f"<p style='margin:4px 0 0'>Device events:</p><ul style='margin:0'>{''.join(listed)}</ul>"
+        if listed
+        else "<p style='margin:4px 0 0;color:#555'>The device scored no events.</p>"
+    )
     return f"<div class='cpap-comparison'>{head}{trends}{events}{device_list}</div>"

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import bqplot as bq
@@ -235,17 +235,21 @@ class NightChart(widgets.VBox):
         self.y_scale = bq.LinearScale()
         scales = {"x": self.x_scale, "y": self.y_scale}
         shade = {"scales": scales, "fill": "inside", "close_path": True, "stroke_width": 1, "x": [], "y": []}
-        self.hypopnea_shading = bq.Lines(colors=[EVENT_COLORS["hypopnea"]], fill_colors=[EVENT_COLORS["hypopnea"]],
-                                         fill_opacities=[0.3], **shade)
-        self.apnea_shading = bq.Lines(colors=[EVENT_COLORS["apnea"]], fill_colors=[EVENT_COLORS["apnea"]],
-                                      fill_opacities=[0.3], **shade)
+        self.hypopnea_shading = bq.Lines(
+            colors=[EVENT_COLORS["hypopnea"]], fill_colors=[EVENT_COLORS["hypopnea"]], fill_opacities=[0.3], **shade
+        )
+        self.apnea_shading = bq.Lines(
+            colors=[EVENT_COLORS["apnea"]], fill_colors=[EVENT_COLORS["apnea"]], fill_opacities=[0.3], **shade
+        )
         self.flow_line = bq.Lines(x=[], y=[], scales=scales, colors=[FLOW_COLOR], stroke_width=1.2)
         self.breath_marks = bq.Lines(x=[], y=[], scales=scales, colors=[BREATH_COLOR], stroke_width=2)
         self.x_axis = bq.Axis(scale=self.time_scale, grid_lines="solid", grid_color="#eee", tick_format="%H:%M:%S")
         self.figure = bq.Figure(
             marks=[self.hypopnea_shading, self.apnea_shading, self.flow_line, self.breath_marks],
             axes=[self.x_axis, bq.Axis(scale=self.y_scale, side="left", label="flow (L/s)", grid_lines="dashed")],
-            interaction=self.pan_zoom, fig_margin={**margin, "top": 10, "bottom": 40}, animation_duration=0,
+            interaction=self.pan_zoom,
+            fig_margin={**margin, "top": 10, "bottom": 40},
+            animation_duration=0,
             layout=widgets.Layout(width="100%", height=flow_height),
         )
         self.figure.add_class("cpap-flow-chart")
@@ -259,11 +263,22 @@ class NightChart(widgets.VBox):
             line = bq.Lines(x=[], y=[], scales={"x": self.x_scale, "y": y_scale}, colors=[colour], stroke_width=1.2)
             fig = bq.Figure(
                 marks=[line],
-                axes=[bq.Axis(scale=self.time_scale, grid_lines="solid", grid_color="#eee", tick_style={"display": "none"}),
-                      bq.Axis(scale=y_scale, side="left", label=f"{title} {unit}", num_ticks=3,
-                              grid_lines="dashed", label_offset="55px")],
+                axes=[
+                    bq.Axis(
+                        scale=self.time_scale, grid_lines="solid", grid_color="#eee", tick_style={"display": "none"}
+                    ),
+                    bq.Axis(
+                        scale=y_scale,
+                        side="left",
+                        label=f"{title} {unit}",
+                        num_ticks=3,
+                        grid_lines="dashed",
+                        label_offset="55px",
+                    ),
+                ],
                 # a PanZoom of its own, given when first shown (see _show)
-                fig_margin={**margin, "bottom": 6, "top": 6}, animation_duration=0,
+                fig_margin={**margin, "bottom": 6, "top": 6},
+                animation_duration=0,
                 layout=widgets.Layout(width="100%", height="0px", visibility="hidden"),
             )
             fig.add_class("cpap-channel")
@@ -273,26 +288,45 @@ class NightChart(widgets.VBox):
         # event lanes: one path per lane (NaN-separated bars) and one clickable mark per event
         self.lanes_y = bq.LinearScale(min=-0.5, max=0.5, reverse=True)
         lane_scales = {"x": self.x_scale, "y": self.lanes_y}
-        self.lane_lines = bq.Lines(x=[], y=[], scales=lane_scales, colors=[lane[-1] for lane in LANES],
-                                   stroke_width=9, opacities=[0.85] * len(LANES))
+        self.lane_lines = bq.Lines(
+            x=[],
+            y=[],
+            scales=lane_scales,
+            colors=[lane[-1] for lane in LANES],
+            stroke_width=9,
+            opacities=[0.85] * len(LANES),
+        )
         self.event_marks = bq.Scatter(
-            x=np.zeros(0), y=np.zeros(0), scales=lane_scales, marker="diamond",
-            default_size=90, colors=["#000"], stroke="white",
+            x=np.zeros(0),
+            y=np.zeros(0),
+            scales=lane_scales,
+            marker="diamond",
+            default_size=90,
+            colors=["#000"],
+            stroke="white",
         )
         self.event_marks.on_element_click(self._on_mark_click)
-        self.lanes_axis = bq.Axis(scale=self.lanes_y, side="left", tick_values=[], grid_lines="none",
-                                  tick_style={"font-size": "10px"})
-        self.lanes_x_axis = bq.Axis(scale=self.time_scale, grid_lines="solid", grid_color="#eee", tick_format="%H:%M:%S")
+        self.lanes_axis = bq.Axis(
+            scale=self.lanes_y, side="left", tick_values=[], grid_lines="none", tick_style={"font-size": "10px"}
+        )
+        self.lanes_x_axis = bq.Axis(
+            scale=self.time_scale, grid_lines="solid", grid_color="#eee", tick_format="%H:%M:%S"
+        )
         self.lanes_figure = bq.Figure(
             marks=[self.lane_lines, self.event_marks],
             axes=[self.lanes_x_axis, self.lanes_axis],
-            fig_margin={**margin, "bottom": 24, "top": 4}, animation_duration=0,
+            fig_margin={**margin, "bottom": 24, "top": 4},
+            animation_duration=0,
             layout=widgets.Layout(width="100%", height="0px", visibility="hidden"),
         )
         self.lanes_figure.add_class("cpap-event-lanes")
 
-        self.reset_button = widgets.Button(description="Reset zoom", icon="search-minus", tooltip="Show the whole recording")
-        self.save_button = widgets.Button(description="Save PNG", icon="download", tooltip="Download the panels as PNG images")
+        self.reset_button = widgets.Button(
+            description="Reset zoom", icon="search-minus", tooltip="Show the whole recording"
+        )
+        self.save_button = widgets.Button(
+            description="Save PNG", icon="download", tooltip="Download the panels as PNG images"
+        )
         self.reset_button.on_click(lambda _: self.reset_zoom())
         self.save_button.on_click(lambda _: self.save_png())
         self.status = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px"))
@@ -301,8 +335,13 @@ class NightChart(widgets.VBox):
         self.legend.add_class("cpap-chart-legend")
         self.x_scale.observe(self._on_scale_change, names=["min", "max"])
         super().__init__(
-            [widgets.HBox([self.reset_button, self.save_button, self.status]), self.figure,
-             *self.channel_figures.values(), self.lanes_figure, self.legend],
+            [
+                widgets.HBox([self.reset_button, self.save_button, self.status]),
+                self.figure,
+                *self.channel_figures.values(),
+                self.lanes_figure,
+                self.legend,
+            ],
             **kwargs,
         )
         self.add_class("cpap-night-chart")
@@ -328,8 +367,12 @@ class NightChart(widgets.VBox):
 
     def _update_time_axis(self, lo: float, hi: float) -> None:
         """Move the axes' clock scale to the window: the marks live on seconds, the axes read clock time."""
-        start, end = (pd.Timestamp(self._origin + np.round(np.array([lo, hi]) * 1000.0).astype("timedelta64[ms]")[k])
-                      .to_pydatetime() for k in (0, 1))
+        start, end = (
+            pd.Timestamp(
+                self._origin + np.round(np.array([lo, hi]) * 1000.0).astype("timedelta64[ms]")[k]
+            ).to_pydatetime()
+            for k in (0, 1)
+        )
         with self.time_scale.hold_sync():
             self.time_scale.min, self.time_scale.max = start, end
 
@@ -414,7 +457,10 @@ class NightChart(widgets.VBox):
         self._channels = {}
         for name, _title, _unit, _colour in CHANNELS:
             if name == "pressure" and recording.pressure_cmh2o is not None:
-                t, v = np.asarray(recording.time_s, dtype=np.float64), np.asarray(recording.pressure_cmh2o, dtype=np.float64)
+                t, v = (
+                    np.asarray(recording.time_s, dtype=np.float64),
+                    np.asarray(recording.pressure_cmh2o, dtype=np.float64),
+                )
             elif name in recording.signals or (name == "pressure" and "mask_pressure" in recording.signals):
                 sig = recording.signals.get(name) or recording.signals["mask_pressure"]
                 t, v = np.asarray(sig.time_s, dtype=np.float64), np.asarray(sig.values, dtype=np.float64)
@@ -439,9 +485,17 @@ class NightChart(widgets.VBox):
                 if lane not in _LANE_INDEX:
                     continue
                 label = str(getattr(r, "label", kind.replace("_", " ")))
-                rows.append({"lane": lane, "kind": kind, "label": label, "start_s": float(r.start_s),
-                             "end_s": float(r.end_s), "source": source,
-                             "amplitude_ratio": float(getattr(r, "amplitude_ratio", np.nan))})
+                rows.append(
+                    {
+                        "lane": lane,
+                        "kind": kind,
+                        "label": label,
+                        "start_s": float(r.start_s),
+                        "end_s": float(r.end_s),
+                        "source": source,
+                        "amplitude_ratio": float(getattr(r, "amplitude_ratio", np.nan)),
+                    }
+                )
         self.events = pd.DataFrame(rows, columns=list(_EVENT_COLUMNS))
         self.device_events_note = note
         present = [key for key, *_ in LANES if key in set(self.events["lane"])]
@@ -462,14 +516,17 @@ class NightChart(widgets.VBox):
             ends = np.maximum(ends, starts + 1.0)  # a zero-length device mark still shows
             x_parts.append(np.column_stack([starts, ends, ends]).ravel())
             row = float(self._lane_rows.get(key, np.nan))
-            y_parts.append(np.column_stack([np.full(starts.size, row), np.full(starts.size, row),
-                                            np.full(starts.size, np.nan)]).ravel())
+            y_parts.append(
+                np.column_stack(
+                    [np.full(starts.size, row), np.full(starts.size, row), np.full(starts.size, np.nan)]
+                ).ravel()
+            )
         width = max(max(x.size for x in x_parts), 2)
         x_rows = np.zeros((len(LANES), width))
         y_rows = np.full((len(LANES), width), np.nan)
         for i, (xs, ys) in enumerate(zip(x_parts, y_parts)):
-            x_rows[i, :xs.size], y_rows[i, :ys.size] = xs, ys
-            x_rows[i, xs.size:] = xs[-1] if xs.size else 0.0
+            x_rows[i, : xs.size], y_rows[i, : ys.size] = xs, ys
+            x_rows[i, xs.size :] = xs[-1] if xs.size else 0.0
         colours = {key: c for key, *_, c in LANES}
         mids = (self.events["start_s"].to_numpy(float) + self.events["end_s"].to_numpy(float)) / 2.0
         with self.lane_lines.hold_sync():
@@ -505,8 +562,15 @@ class NightChart(widgets.VBox):
         self._channels = {}
         self._drawn_window = None
         empty = np.zeros(0)
-        for mark in (self.flow_line, self.breath_marks, self.apnea_shading, self.hypopnea_shading,
-                     *self.channel_lines.values(), self.lane_lines, self.event_marks):
+        for mark in (
+            self.flow_line,
+            self.breath_marks,
+            self.apnea_shading,
+            self.hypopnea_shading,
+            *self.channel_lines.values(),
+            self.lane_lines,
+            self.event_marks,
+        ):
             with mark.hold_sync():
                 mark.x, mark.y = empty, np.zeros(0)
         for fig in (*self.channel_figures.values(), self.lanes_figure):
@@ -580,8 +644,9 @@ class NightChart(widgets.VBox):
         if not self._updating:
             self._redraw_window()
 
-    def _decimated(self, t: np.ndarray, v: np.ndarray, gaps: np.ndarray, lo: float, hi: float,
-                   max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    def _decimated(
+        self, t: np.ndarray, v: np.ndarray, gaps: np.ndarray, lo: float, hi: float, max_points: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         xs, ys = window(t, v, lo, hi, max_points)
         if gaps.size:  # break the line where there is no data (between device sessions)
             cut = np.searchsorted(xs, gaps)
@@ -648,20 +713,32 @@ class NightChart(widgets.VBox):
     @property
     def points_sent(self) -> int:
         """All points currently sent: flow, breath marks, shading, channels, lanes and event marks."""
-        marks = (self.flow_line, self.breath_marks, self.apnea_shading, self.hypopnea_shading,
-                 *self.channel_lines.values(), self.event_marks)
+        marks = (
+            self.flow_line,
+            self.breath_marks,
+            self.apnea_shading,
+            self.hypopnea_shading,
+            *self.channel_lines.values(),
+            self.event_marks,
+        )
         lanes = int(np.count_nonzero(np.isfinite(self.lane_lines.y))) if np.size(self.lane_lines.y) else 0
         return int(sum(np.size(m.x) for m in marks)) + lanes
 
     def _update_legend(self) -> None:
-        items = [f'<span style="color:{FLOW_COLOR}">&#9472; flow</span>',
-                 f'<span style="color:{BREATH_COLOR}"><b>|</b> breath</span>']
+        items = [
+            f'<span style="color:{FLOW_COLOR}">&#9472; flow</span>',
+            f'<span style="color:{BREATH_COLOR}"><b>|</b> breath</span>',
+        ]
         for key, label, _short, colour in LANES:
             if key in set(self.events["lane"]):
-                items.append(f'<span class="cpap-lane-{key.replace(":", "-").replace("_", "-")}" '
-                             f'style="color:{colour}">&#9632; {escape(label)}</span>')
+                items.append(
+                    f'<span class="cpap-lane-{key.replace(":", "-").replace("_", "-")}" '
+                    f'style="color:{colour}">&#9632; {escape(label)}</span>'
+                )
         if self.device_events_note:
-            items.append(f'<span class="cpap-device-events-note" style="color:#7a4f01">{escape(self.device_events_note)}</span>')
+            items.append(
+                f'<span class="cpap-device-events-note" style="color:#7a4f01">{escape(self.device_events_note)}</span>'
+            )
         items.append('<span style="color:#666">drag to pan, wheel to zoom; click an event mark to zoom to it</span>')
         self.legend.value = " &nbsp; ".join(items)
 
@@ -670,8 +747,10 @@ class NightChart(widgets.VBox):
             self.status.value = '<span style="color:#666">No data.</span>'
             return
         lo, hi = self.visible_range
-        text = (f"{self.flow_points:,} of {self.total_samples:,} points, "
-                f"{self.clock_label(lo)}&ndash;{self.clock_label(hi)} ({self.axis_label}; {hi - lo:,.1f} s)")
+        text = (
+            f"{self.flow_points:,} of {self.total_samples:,} points, "
+            f"{self.clock_label(lo)}&ndash;{self.clock_label(hi)} ({self.axis_label}; {hi - lo:,.1f} s)"
+        )
         if hidden_breaths:
             text += f"; zoom in to see the {hidden_breaths:,} breath marks"
         self.status.value = f'<span style="color:#444">{text}</span>'

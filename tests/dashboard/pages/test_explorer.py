@@ -133,8 +133,14 @@ def test_skipped_rows_are_reported_with_their_lines():
         (lambda e: e.open_path("   "), "Enter the path of a recording first."),
         (lambda e: e.open_sample("nope.txt"), "No sample named 'nope.txt'"),
         (lambda e: e.open_bytes("empty.txt", b""), "empty.txt: the file is empty"),
-        (lambda e: e.open_bytes("photo.txt", b"\x89PNG\x00\x00\x00binary"), "photo.txt: binary data, not a lab text recording"),
-        (lambda e: e.open_bytes("big.txt", b"0" * (MAX_UPLOAD_BYTES + 1)), f"uploads are limited to {MAX_UPLOAD_BYTES / 2**20:.0f} MB"),
+        (
+            lambda e: e.open_bytes("photo.txt", b"\x89PNG\x00\x00\x00binary"),
+            "photo.txt: binary data, not a lab text recording",
+        ),
+        (
+            lambda e: e.open_bytes("big.txt", b"0" * (MAX_UPLOAD_BYTES + 1)),
+            f"uploads are limited to {MAX_UPLOAD_BYTES / 2**20:.0f} MB",
+        ),
     ],
 )
 def test_bad_input_becomes_a_message_not_an_exception(action, message):
@@ -151,8 +157,13 @@ def test_an_upload_through_the_file_upload_widget_is_analysed():
     explorer = SignalExplorer()
     content = (SAMPLES / "mild_apnea.txt").read_bytes()
     explorer.upload.value = (
-        {"name": "night <1>.txt", "type": "text/plain", "size": len(content),
-         "content": memoryview(content), "last_modified": datetime.now(UTC)},
+        {
+            "name": "night <1>.txt",
+            "type": "text/plain",
+            "size": len(content),
+            "content": memoryview(content),
+            "last_modified": datetime.now(UTC),
+        },
     )
     assert explorer.wait_idle(WAIT_S)
     assert explorer.upload.value == ()  # ready for the next file
@@ -187,7 +198,10 @@ def test_a_device_night_opens_by_path_and_shows_the_comparison_with_the_device(r
     assert re.search(r"Obstructive Apnea at 06:54:33:\s+(found|missed)", text)
     device_rows = [label for label, _ in explorer.event_picker.options if label.split()[1] == "device"]
     assert [row.split()[:3] for row in device_rows] == [
-        ["06:54:23", "device", "Obstructive"], ["06:54:47", "device", "Central"], ["07:12:52", "device", "Hypopnea"]]
+        ["06:54:23", "device", "Obstructive"],
+        ["06:54:47", "device", "Central"],
+        ["07:12:52", "device", "Hypopnea"],
+    ]
     # the stacked channels under the flow, on the device's clock, and the event lanes
     chart = explorer.chart
     assert chart.channels_shown == ["pressure", "leak", "resp_rate", "tidal_volume"]
@@ -227,8 +241,15 @@ def test_a_session_uploaded_with_its_event_file_shows_the_device_events():
     explorer = SignalExplorer()
     names = ["20241018_055256_BRP.edf", "20241018_055249_EVE.edf", "20241018_055256_PLD.edf"]
     explorer.upload.value = tuple(
-        {"name": n, "type": "", "size": 0, "content": memoryview((DEVICE_NIGHT / n).read_bytes()),
-         "last_modified": datetime.now(UTC)} for n in names)
+        {
+            "name": n,
+            "type": "",
+            "size": 0,
+            "content": memoryview((DEVICE_NIGHT / n).read_bytes()),
+            "last_modified": datetime.now(UTC),
+        }
+        for n in names
+    )
     assert explorer.wait_idle(WAIT_S), explorer.messages.text
     assert explorer.messages.level == "success", explorer.messages.text
     assert explorer.device_events_note == ""
