@@ -5,6 +5,9 @@
 - ``postgres_cluster`` (session): a PostgreSQL cluster started with the
   Debian binaries (``apt-get install postgresql``) on a free port; call
   ``postgres_cluster.new_database()`` for a fresh, empty database URL.
+- ``browser`` (session): Debian's Chromium through Playwright, one for the
+  whole session (Playwright's sync API cannot be started twice at once, so
+  every test that needs a browser takes this one).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from cpap_lib.server.process import start_server
-from support import PostgresUnavailable, running_postgres
+from support import CHROMIUM, CHROMIUM_ARGS, PostgresUnavailable, running_postgres
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +34,16 @@ def postgres_cluster():
             yield cluster
     except PostgresUnavailable as exc:
         pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install it with `apt-get install chromium` "
+                    "(the browser tests never download a browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

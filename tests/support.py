@@ -20,6 +20,9 @@ from cpap_lib.server.process import free_port
 T = TypeVar("T")
 
 REFERENCE_DATA = REPO_ROOT.parent / "shared" / "reference_data"
+CHROMIUM = Path(os.environ.get("CPAP_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
 """The real recordings (``../shared/reference_data`` beside the repository; read there, never copied)."""
 
 

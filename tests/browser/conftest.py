@@ -22,9 +22,7 @@ from support import REFERENCE_DATA
 
 REPO = REPO_ROOT
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = Path(os.environ.get("CPAP_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+from support import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (the session's one browser: tests/conftest.py)
 XSS_NAME = "<img src=x onerror=alert(1)>"
 LAB_TZ = "America/New_York"
 """The pages' lab time zone in these tests: not the machine's UTC, so clock times must be converted."""
@@ -74,19 +72,6 @@ def voila(api, artifacts):
                          log_path=artifacts / "browser-voila.log")
     with server:
         yield server
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install it with `apt-get install chromium` "
-                    "(the browser tests never download a browser)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Page:

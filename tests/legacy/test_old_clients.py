@@ -84,6 +84,9 @@ def streamlit_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(REFERENCE_SYSTEM))  # its `from cpap_measurements import analysis_driver`
     monkeypatch.setattr(sys, "dont_write_bytecode", True)  # no __pycache__ in ../shared
+    # AppTest installs the script as sys.modules["__main__"]; left there, every later spawned process
+    # (Dask's workers, multiprocessing pools) would re-run the old client's script at start-up
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
     return tmp_path
 
 

@@ -24,7 +24,6 @@ pytestmark = pytest.mark.slow
 LAB_FILE = REFERENCE_DATA / "venturi" / "patient_07.txt"
 RESMED_NIGHT = REFERENCE_DATA / "resmed_airsense11"
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = Path(os.environ.get("CPAP_CHROMIUM", "/usr/bin/chromium"))
 
 
 @pytest.fixture(scope="module")
@@ -81,28 +80,21 @@ def test_resmed_night_report_shows_the_library_and_the_device(reference_run):
     assert len(titration) > 2  # an AutoSet night spends time at several pressures
 
 
-def test_screenshots_of_page_one_and_the_index(reference_run):
-    if not CHROMIUM.exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
+def test_screenshots_of_page_one_and_the_index(reference_run, browser):
     out, _ = reference_run
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 820, "height": 1160})  # about A4 at 96 dpi
-        requests = []
-        page.on("request", lambda request: requests.append(request.url))
-        page.goto((out / "reports" / f"{RESMED_NIGHT.name}.html").as_uri())
-        page.screenshot(path=ARTIFACTS / "report-page-1.png")
-        pdf = page.pdf(format="A4")
-        assert pdf[:4] == b"%PDF" and page.locator("table.report-table").count() >= 4
-        page.goto((out / "index.html").as_uri())
-        page.click("th:has-text('AHI (/h)')")  # sort by AHI, ascending
-        first = page.locator("#reports tbody tr").first.locator("td").first.inner_text()
-        assert first == LAB_FILE.stem or first == RESMED_NIGHT.name
-        page.screenshot(path=ARTIFACTS / "report-index.png")
-        browser.close()
+    page = browser.new_page(viewport={"width": 820, "height": 1160})  # about A4 at 96 dpi
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto((out / "reports" / f"{RESMED_NIGHT.name}.html").as_uri())
+    page.screenshot(path=ARTIFACTS / "report-page-1.png")
+    pdf = page.pdf(format="A4")
+    assert pdf[:4] == b"%PDF" and page.locator("table.report-table").count() >= 4
+    page.goto((out / "index.html").as_uri())
+    page.click("th:has-text('AHI (/h)')")  # sort by AHI, ascending
+    first = page.locator("#reports tbody tr").first.locator("td").first.inner_text()
+    assert first == LAB_FILE.stem or first == RESMED_NIGHT.name
+    page.screenshot(path=ARTIFACTS / "report-index.png")
+    page.close()
     assert all(url.startswith("file://") or url.startswith("data:") for url in requests)  # offline: nothing fetched
     assert (ARTIFACTS / "report-page-1.png").stat().st_size > 10_000
