@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -113,3 +114,25 @@ def running_postgres() -> Iterator[PostgresCluster]:
     finally:
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_demo(command: list[str], cwd: Path, env: dict[str, str],
+                 timeout: float = 90) -> Iterator[tuple[subprocess.Popen, str]]:
+    """Start ``cpap-lab demo`` (``command``) and wait until it prints its URLs; yield ``(process, output)``.
+
+    The process is killed at the end if the test has not stopped it.
+    """
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True).start()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not any("REST API" in line for line in lines):
+            assert process.poll() is None, "".join(lines)
+            time.sleep(0.2)
+        yield process, "".join(lines)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -18,8 +18,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -27,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from cpap_lib.paths import REPO_ROOT
+from support import running_demo
 
 PACKAGE_DATA = [
     "cpap_lib/notebooks/monitor.ipynb",
@@ -96,16 +95,7 @@ def test_installed_wheel_writes_a_report_for_a_simulated_file(installed, tmp_pat
 def test_installed_wheel_runs_the_demo_server_and_a_voila_page(installed, tmp_path):
     command = [str(installed / "cpap-lab"), "demo", "--rooms", "1", "--port", "0", "--voila-port", "0",
                "--interval", "2", "--database", f"sqlite:///{tmp_path / 'demo.db'}"]
-    process = subprocess.Popen(command, cwd=tmp_path, env=_clean_env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True).start()
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and not any("REST API" in line for line in lines):
-            assert process.poll() is None, "".join(lines)
-            time.sleep(0.2)
-        text = "".join(lines)
+    with running_demo(command, tmp_path, _clean_env(), timeout=180) as (process, text):
         api = re.search(r"REST API \(OpenAPI docs\)\s+(http://\S+)/docs", text)
         page = re.search(r"Staff: ward overview \+ monitoring station\s+(http://\S+)", text)
         assert api and page, text
@@ -115,11 +105,5 @@ def test_installed_wheel_runs_the_demo_server_and_a_voila_page(installed, tmp_pa
             body = response.read().decode()
             assert response.status == 200
         assert "monitor" in body.lower() and "Traceback" not in body
-    finally:
         process.send_signal(signal.SIGINT)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-    assert process.returncode == 0, "".join(lines)
+        assert process.wait(timeout=60) == 0

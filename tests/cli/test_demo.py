@@ -6,15 +6,14 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
 import pytest
 
 from cpap_lib.client import CpapClient
+from support import running_demo
 
 
 def port_open(url: str) -> bool:
@@ -29,17 +28,7 @@ def test_demo_runs_a_living_ward_and_ctrl_c_stops_it(tmp_path):
     command = [sys.executable, "-m", "cpap_lib.cli", "demo", "--rooms", "2", "--port", "0", "--voila-port", "0",
                "--interval", "1", "--database", f"sqlite:///{tmp_path / 'demo.db'}"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CPAP_")}
-    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not any("REST API" in line for line in lines):
-            assert process.poll() is None, "".join(lines)
-            time.sleep(0.2)
-        output = "".join(lines)
+    with running_demo(command, tmp_path, env) as (process, output):
         monitor = re.search(r"(http://127\.0\.0\.1:\d+)/voila/render/monitor\.ipynb", output)
         api = re.search(r"(http://127\.0\.0\.1:\d+)/docs", output)
         assert monitor and api, output
@@ -54,7 +43,3 @@ def test_demo_runs_a_living_ward_and_ctrl_c_stops_it(tmp_path):
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
         assert not port_open(api.group(1)) and not port_open(monitor.group(1))
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
