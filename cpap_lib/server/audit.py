@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import contextvars
 from datetime import datetime
+from typing import cast
 
 from pydantic import BaseModel
-from sqlalchemy import event, select
+from sqlalchemy import Table, event, select
 from sqlalchemy.orm import Session
 
 from .models import AlarmAcknowledgement, AuditEvent, PressureCommand, TechnicianNote, utcnow
@@ -72,7 +73,7 @@ def _record(session: Session, _flush_context) -> None:
     actor = current_actor_var.get()
     name, role, address = (actor.name, actor.role, actor.address) if actor else ("server", None, None)
     now = utcnow()
-    session.execute(AuditEvent.__table__.insert(), [
+    session.execute(cast(Table, AuditEvent.__table__).insert(), [
         {"at": now, "action": AUDITED[type(row)], "room_number": _room_of(row, session), "record_id": row.id,
          "actor_name": name, "actor_role": role, "actor_address": address} for row in rows])
 

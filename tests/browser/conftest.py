@@ -18,11 +18,10 @@ from cpap_lib.client import CpapClient
 from cpap_lib.dashboard.runtime.voila_app import VoilaServer
 from cpap_lib.paths import REPO_ROOT, SAMPLE_DATA_DIR
 from cpap_lib.server.process import start_server
-from support import REFERENCE_DATA
+from support import CHROMIUM, CHROMIUM_ARGS, REFERENCE_DATA  # noqa: F401  (the session's one browser: tests/conftest.py)
 
 REPO = REPO_ROOT
 ARTIFACTS = REPO / "test-artifacts"
-from support import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (the session's one browser: tests/conftest.py)
 XSS_NAME = "<img src=x onerror=alert(1)>"
 LAB_TZ = "America/New_York"
 """The pages' lab time zone in these tests: not the machine's UTC, so clock times must be converted."""

@@ -6,7 +6,6 @@ Also the screenshots of page 1 and of the index (Chromium, headless) in ``test-a
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
