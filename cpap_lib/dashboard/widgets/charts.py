@@ -112,7 +112,90 @@ def events_to_spans(events: Any, kind: str) -> np.ndarray:
     return rows[["start_s", "end_s"]].to_numpy(dtype=np.float64).reshape(-1, 2)
 
 
-class FlowChart(widgets.VBox):
+class TimeWindow:
+    """Zoom over a time axis in seconds, for charts holding ``_time``, ``x_scale`` and ``_redraw_window()``.
+
+    Shared by :class:`FlowChart` and :class:`~.night_chart.NightChart`: :meth:`zoom`
+    sets the scale's window (as a mouse zoom does) and redraws it once;
+    scale changes from the browser redraw through :meth:`_on_scale_change`.
+    """
+
+    _time: np.ndarray
+    x_scale: bq.LinearScale
+    _updating: bool
+
+    def _redraw_window(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def data_range(self) -> tuple[float, float] | None:
+        """First and last time of the data, or None when empty."""
+        if self._time.size == 0:
+            return None
+        return float(self._time[0]), float(self._time[-1])
+
+    @property
+    def visible_range(self) -> tuple[float, float] | None:
+        """The time window on screen, or None when empty."""
+        if self._time.size == 0:
+            return None
+        lo = self.x_scale.min if self.x_scale.min is not None else self._time[0]
+        hi = self.x_scale.max if self.x_scale.max is not None else self._time[-1]
+        return float(lo), float(hi)
+
+    def zoom(self, x_min: float, x_max: float) -> None:
+        """Show the window ``[x_min, x_max]`` (seconds), as a mouse zoom does."""
+        if not x_max > x_min:
+            raise ParameterError("x_max", f"must be greater than x_min ({x_min:g}), got {x_max:g}")
+        self._updating = True
+        try:
+            with self.x_scale.hold_sync():
+                self.x_scale.min, self.x_scale.max = float(x_min), float(x_max)
+        finally:
+            self._updating = False
+        self._redraw_window()
+
+    def reset_zoom(self) -> None:
+        """Show the whole recording."""
+        if self._time.size:
+            lo, hi = self.data_range
+            self.zoom(lo, hi if hi > lo else lo + 1.0)
+
+    def _on_scale_change(self, change: dict) -> None:
+        if not self._updating:
+            self._redraw_window()
+
+
+
+def set_shading(mark: bq.Lines, spans: np.ndarray, color: str, y_min: float, y_max: float) -> None:
+    """Shade ``spans`` (rows of start, end) over ``[y_min, y_max]`` as one closed path per span in ``mark``."""
+    n = spans.shape[0]
+    with mark.hold_sync():
+        if n == 0:
+            mark.x, mark.y = np.zeros(0), np.zeros(0)
+            return
+        xs = np.column_stack([spans[:, 0], spans[:, 0], spans[:, 1], spans[:, 1]])
+        ys = np.tile([y_min, y_max, y_max, y_min], (n, 1))
+        mark.colors = [color] * n
+        mark.fill_colors = [color] * n
+        mark.fill_opacities = [0.3] * n
+        mark.x, mark.y = xs, ys
+
+
+def with_gap_breaks(xs: np.ndarray, ys: np.ndarray, gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Insert a NaN at each of ``gaps`` inside ``xs`` (a break in the line where there is no data).
+
+    >>> with_gap_breaks(np.array([0.0, 1.0, 9.0]), np.array([1.0, 2.0, 3.0]), np.array([5.0]))[1].tolist()
+    [1.0, 2.0, nan, 3.0]
+    """
+    if not gaps.size:
+        return xs, ys
+    cut = np.searchsorted(xs, gaps)
+    inside = (cut > 0) & (cut < xs.size)
+    return np.insert(xs, cut[inside], gaps[inside]), np.insert(ys, cut[inside], np.nan)
+
+
+class FlowChart(TimeWindow, widgets.VBox):
     """Flow over time with breath marks and shaded apneas / hypopneas.
 
     Mouse drag pans and the wheel zooms the time axis; every change of the
@@ -263,7 +346,7 @@ class FlowChart(widgets.VBox):
         with self.y_scale.hold_sync():
             self.y_scale.min, self.y_scale.max = y_min, y_max
         for mark, kind in ((self.apnea_shading, "apnea"), (self.hypopnea_shading, "hypopnea")):
-            self._set_shading(mark, events_to_spans(events, kind), EVENT_COLORS[kind], y_min, y_max)
+            set_shading(mark, events_to_spans(events, kind), EVENT_COLORS[kind], y_min, y_max)
         previous = self.visible_range if keep_view else None
         self._time, self._flow = t, f
         self._gaps = _gap_midpoints(t)
@@ -272,20 +355,6 @@ class FlowChart(widgets.VBox):
             self.zoom(*previous)
         else:
             self.reset_zoom()
-
-    @staticmethod
-    def _set_shading(mark: bq.Lines, spans: np.ndarray, color: str, y_min: float, y_max: float) -> None:
-        n = spans.shape[0]
-        with mark.hold_sync():
-            if n == 0:
-                mark.x, mark.y = np.zeros(0), np.zeros(0)
-                return
-            xs = np.column_stack([spans[:, 0], spans[:, 0], spans[:, 1], spans[:, 1]])
-            ys = np.tile([y_min, y_max, y_max, y_min], (n, 1))
-            mark.colors = [color] * n
-            mark.fill_colors = [color] * n
-            mark.fill_opacities = [0.3] * n
-            mark.x, mark.y = xs, ys
 
     def clear(self) -> None:
         """Remove every trace, mark and shaded event."""
@@ -303,45 +372,6 @@ class FlowChart(widgets.VBox):
             self._updating = False
         self._update_status()
 
-    # ------------------------------------------------------------------ zoom
-    @property
-    def data_range(self) -> tuple[float, float] | None:
-        """First and last time of the data, or None when empty."""
-        if self._time.size == 0:
-            return None
-        return float(self._time[0]), float(self._time[-1])
-
-    @property
-    def visible_range(self) -> tuple[float, float] | None:
-        """The time window on screen, or None when empty."""
-        if self._time.size == 0:
-            return None
-        lo = self.x_scale.min if self.x_scale.min is not None else self._time[0]
-        hi = self.x_scale.max if self.x_scale.max is not None else self._time[-1]
-        return float(lo), float(hi)
-
-    def zoom(self, x_min: float, x_max: float) -> None:
-        """Show the window ``[x_min, x_max]`` (seconds), as a mouse zoom does."""
-        if not x_max > x_min:
-            raise ParameterError("x_max", f"must be greater than x_min ({x_min:g}), got {x_max:g}")
-        self._updating = True
-        try:
-            with self.x_scale.hold_sync():
-                self.x_scale.min, self.x_scale.max = float(x_min), float(x_max)
-        finally:
-            self._updating = False
-        self._redraw_window()
-
-    def reset_zoom(self) -> None:
-        """Show the whole recording."""
-        if self._time.size:
-            lo, hi = self.data_range
-            self.zoom(lo, hi if hi > lo else lo + 1.0)
-
-    def _on_scale_change(self, change: dict) -> None:
-        if not self._updating:
-            self._redraw_window()
-
     def _redraw_window(self) -> None:
         window_now = self.visible_range
         if window_now is None or window_now == self._drawn_window:
@@ -351,11 +381,7 @@ class FlowChart(widgets.VBox):
         if hi < lo:
             lo, hi = hi, lo
         xs, ys = window(self._time, self._flow, lo, hi, self.max_points)
-        if self._gaps.size:  # break the line where the recording has no data (device sessions)
-            cut = np.searchsorted(xs, self._gaps)
-            inside = (cut > 0) & (cut < xs.size)
-            xs = np.insert(xs, cut[inside], self._gaps[inside])
-            ys = np.insert(ys, cut[inside], np.nan)
+        xs, ys = with_gap_breaks(xs, ys, self._gaps)  # no line across gaps between device sessions
         with self.flow_line.hold_sync():
             self.flow_line.x, self.flow_line.y = xs, ys
         i0, i1 = np.searchsorted(self._peak_s, [lo, hi])

@@ -68,7 +68,16 @@ from ...analysis.decimate import window
 from ...clock import format_elapsed, to_lab_time, zone_label
 from ...errors import ParameterError
 from ...recording import Recording
-from .charts import BREATH_COLOR, EVENT_COLORS, FLOW_COLOR, _gap_midpoints, events_to_spans
+from .charts import (
+    BREATH_COLOR,
+    EVENT_COLORS,
+    FLOW_COLOR,
+    TimeWindow,
+    _gap_midpoints,
+    events_to_spans,
+    set_shading,
+    with_gap_breaks,
+)
 from .common import escape
 
 __all__ = ["CHANNELS", "LANES", "NightChart", "clock_origin"]
@@ -160,7 +169,7 @@ def _show(figure: bq.Figure, height: str | None, pan_zoom: bq.Scale | None = Non
         figure.interaction = bq.PanZoom(scales={"x": [pan_zoom]})
 
 
-class NightChart(widgets.VBox):
+class NightChart(TimeWindow, widgets.VBox):
     """Flow, stacked channels and event lanes sharing one zoomable time axis.
 
     Parameters
@@ -444,7 +453,7 @@ class NightChart(widgets.VBox):
             self.y_scale.min, self.y_scale.max = y_min, y_max
         ours = _event_frame(events)
         for mark, kind in ((self.apnea_shading, "apnea"), (self.hypopnea_shading, "hypopnea")):
-            self._set_shading(mark, events_to_spans(ours, kind), EVENT_COLORS[kind], y_min, y_max)
+            set_shading(mark, events_to_spans(ours, kind), EVENT_COLORS[kind], y_min, y_max)
         self._set_channels(recording)
         self._set_lanes(ours, _event_frame(device_events), device_events_note)
         self._drawn_window = None
@@ -543,18 +552,6 @@ class NightChart(widgets.VBox):
         with mark.hold_sync():
             mark.x, mark.y = xs, ys
 
-    def _set_shading(self, mark: bq.Lines, spans: np.ndarray, color: str, y_min: float, y_max: float) -> None:
-        n = spans.shape[0]
-        with mark.hold_sync():
-            if n == 0:
-                mark.x, mark.y = np.zeros(0), np.zeros(0)
-                return
-            xs = np.column_stack([spans[:, 0], spans[:, 0], spans[:, 1], spans[:, 1]])
-            mark.colors = [color] * n
-            mark.fill_colors = [color] * n
-            mark.fill_opacities = [0.3] * n
-            mark.x, mark.y = self._x(xs), np.tile([y_min, y_max, y_max, y_min], (n, 1))
-
     def clear(self) -> None:
         """Remove every trace, channel and event."""
         self._time, self._flow, self._gaps = np.zeros(0), np.zeros(0), np.zeros(0)
@@ -586,41 +583,7 @@ class NightChart(widgets.VBox):
         self._update_legend()
         self._update_status()
 
-    # ------------------------------------------------------------------ zoom
-    @property
-    def data_range(self) -> tuple[float, float] | None:
-        """First and last time of the flow (s), or None when empty."""
-        if self._time.size == 0:
-            return None
-        return float(self._time[0]), float(self._time[-1])
-
-    @property
-    def visible_range(self) -> tuple[float, float] | None:
-        """The window on screen in seconds of the recording's time base, or None when empty."""
-        if self._time.size == 0:
-            return None
-        lo = float(self.x_scale.min) if self.x_scale.min is not None else float(self._time[0])
-        hi = float(self.x_scale.max) if self.x_scale.max is not None else float(self._time[-1])
-        return lo, hi
-
-    def zoom(self, x_min: float, x_max: float) -> None:
-        """Show ``[x_min, x_max]`` (seconds) in every panel, as a mouse zoom does."""
-        if not x_max > x_min:
-            raise ParameterError("x_max", f"must be greater than x_min ({x_min:g}), got {x_max:g}")
-        self._updating = True
-        try:
-            with self.x_scale.hold_sync():
-                self.x_scale.min, self.x_scale.max = float(x_min), float(x_max)
-        finally:
-            self._updating = False
-        self._redraw_window()
-
-    def reset_zoom(self) -> None:
-        """Show the whole recording."""
-        if self._time.size:
-            lo, hi = self.data_range
-            self.zoom(lo, hi if hi > lo else lo + 1.0)
-
+    # ------------------------------------------------------------------ zoom (TimeWindow: zoom, reset_zoom, ranges)
     def zoom_to_event(self, start_s: float, end_s: float) -> None:
         """Show an event with some breathing either side (at least 20 s, or half its length)."""
         margin = max(20.0, 0.5 * (end_s - start_s))
@@ -640,20 +603,10 @@ class NightChart(widgets.VBox):
         if isinstance(index, int):
             self.click_event(index)
 
-    def _on_scale_change(self, change: dict) -> None:
-        if not self._updating:
-            self._redraw_window()
-
     def _decimated(
         self, t: np.ndarray, v: np.ndarray, gaps: np.ndarray, lo: float, hi: float, max_points: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        xs, ys = window(t, v, lo, hi, max_points)
-        if gaps.size:  # break the line where there is no data (between device sessions)
-            cut = np.searchsorted(xs, gaps)
-            inside = (cut > 0) & (cut < xs.size)
-            xs = np.insert(xs, cut[inside], gaps[inside])
-            ys = np.insert(ys, cut[inside], np.nan)
-        return self._x(xs), ys
+        return with_gap_breaks(*window(t, v, lo, hi, max_points), gaps)  # no line between device sessions
 
     def _redraw_window(self) -> None:
         window_now = self.visible_range
