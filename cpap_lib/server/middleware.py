@@ -26,7 +26,8 @@ import numpy as np
 
 from .settings import host_allowed
 
-__all__ = ["AccessLog", "BodySizeLimit", "BrowserGuard", "FailSafe", "SecurityHeaders", "WriteQueue", "log_value", "route_of"]
+__all__ = ["AccessLog", "BodySizeLimit", "BrowserGuard", "FailSafe", "SecurityHeaders", "WriteQueue", "cross_site_refusal",
+           "is_page_navigation", "log_value", "route_of"]
 
 access_logger = logging.getLogger("cpap_lib.server.access")
 error_logger = logging.getLogger("cpap_lib.server")
@@ -45,17 +46,59 @@ _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 guard_logger = logging.getLogger("cpap_lib.server.guard")
 
 
-def _is_json(content_type: bytes | None) -> bool:
+def _is_json(content_type: str | None) -> bool:
     if content_type is None:
         return False
-    media = content_type.split(b";", 1)[0].strip().lower()
-    return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 def _netloc_of(url: str) -> str | None:
     """``host[:port]`` of an Origin or Referer (the scheme is left out: a TLS proxy may sit in front)."""
     parts = urlsplit(url)
     return parts.netloc.lower() if parts.scheme and parts.netloc else None
+
+
+def is_page_navigation(method: str, headers) -> bool:
+    """Whether the request is a browser's top-level navigation GET (a link followed, an address typed)."""
+    return (method in ("GET", "HEAD") and headers.get("sec-fetch-mode") == "navigate"
+            and headers.get("sec-fetch-dest", "document") == "document")
+
+
+def cross_site_refusal(method: str, headers, *, navigation_ok: bool = False,
+                       json_only: bool = True) -> tuple[int, str, str] | None:
+    """Why a request a browser sends on another site's behalf is refused: ``(status, reason, detail)``, or None.
+
+    ``headers`` maps lower-case names to values (a dict, or Tornado's case-blind
+    ``HTTPHeaders``). Refused: ``Sec-Fetch-Site: cross-site`` / ``same-site``
+    and an ``Origin`` or ``Referer`` of another ``Host`` (403), and with
+    ``json_only`` a POST / PUT / PATCH / DELETE whose body is not declared JSON
+    (415). With ``navigation_ok`` a top-level navigation GET
+    (:func:`is_page_navigation`) may come from another site (a link to a page).
+    The Host check itself is the caller's (names differ per server).
+
+    >>> cross_site_refusal("GET", {"sec-fetch-site": "cross-site", "host": "lab:8000"})[:2]
+    (403, 'cross_site')
+    >>> link = {"sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "referer": "https://wiki.example/"}
+    >>> cross_site_refusal("GET", link, navigation_ok=True) is None, cross_site_refusal("GET", link)[1]
+    (True, 'cross_site')
+    >>> cross_site_refusal("POST", {"host": "lab:8000", "origin": "http://lab:8000", "content-type": "text/plain"})[1]
+    'not_json'
+    """
+    if navigation_ok and is_page_navigation(method, headers):
+        return None
+    site = (headers.get("sec-fetch-site") or "").lower()
+    if site in ("cross-site", "same-site"):
+        return 403, "cross_site", "cross-site requests are refused; use the dashboards or an API client"
+    host = headers.get("host")
+    own = host.strip().lower() if host else None
+    for header in ("origin", "referer"):
+        value = headers.get(header)
+        if value is not None and _netloc_of(value) != own:
+            return 403, "foreign_" + header, "requests from another origin are refused"
+    if json_only and method in _UNSAFE_METHODS and not _is_json(headers.get("content-type")):
+        return 415, "not_json", "send the request body as JSON (Content-Type: application/json)"
+    return None
 
 
 class BrowserGuard:
@@ -72,24 +115,14 @@ class BrowserGuard:
         self.allowed_hosts = allowed_hosts
 
     def _refusal(self, scope) -> tuple[int, str, str] | None:
-        headers: dict[bytes, bytes] = {}
+        headers: dict[str, str] = {}
         for name, value in scope["headers"]:
-            headers.setdefault(name, value)
-        host = headers.get(b"host")
-        if host is not None and not host_allowed(host.decode("latin-1"), self.allowed_hosts):
+            headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+        host = headers.get("host")
+        if host is not None and not host_allowed(host, self.allowed_hosts):
             return 400, "unknown_host", ("this server does not answer to that Host name; "
                                          "list the server's names in CPAP_ALLOWED_HOSTS")
-        site = headers.get(b"sec-fetch-site", b"").lower()
-        if site in (b"cross-site", b"same-site"):
-            return 403, "cross_site", "cross-site requests are refused; use the dashboards or an API client"
-        own = host.decode("latin-1").strip().lower() if host else None
-        for header in (b"origin", b"referer"):
-            value = headers.get(header)
-            if value is not None and _netloc_of(value.decode("latin-1")) != own:
-                return 403, "foreign_" + header.decode(), "requests from another origin are refused"
-        if scope["method"] in _UNSAFE_METHODS and not _is_json(headers.get(b"content-type")):
-            return 415, "not_json", "send the request body as JSON (Content-Type: application/json)"
-        return None
+        return cross_site_refusal(scope["method"], headers)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

@@ -2,12 +2,20 @@
 
 :func:`~cpap_lib.dashboard.runtime.voila_app.voila_command` starts this
 instead of ``python -m voila``. It is Voilà itself (same options, same
-``voila.json``) with three changes made on its Tornado application:
+``voila.json``) with four changes made on its Tornado application:
 
 - **Host check on every handler** (DNS rebinding): a ``Host`` header that is
   neither a loopback address nor listed in ``tornado_settings.local_hostnames``
   is answered 400. jupyter_server's own check covers only its page handlers
   and Voilà turns it off; static files and the kernel API answered any name.
+- **Cross-site refusal on every handler** (CSRF, cross-site reads): what a
+  browser sends on another site's behalf is answered 403 by the server's own
+  rule (:func:`cpap_lib.server.middleware.cross_site_refusal`):
+  ``Sec-Fetch-Site: cross-site`` / ``same-site``, or an ``Origin`` / ``Referer``
+  of another host, on a POST, a kernel websocket, the kernel API or a static
+  file. Only a top-level navigation GET of a page (a Voila notebook or the
+  tree) may come from another site: a wiki may link to the monitor. Voila's
+  own POST (the kernel shutdown beacon) is not required to be JSON.
 - **Security headers on every response**: ``X-Content-Type-Options: nosniff``,
   ``Referrer-Policy: same-origin`` and, where the handler sets none, a
   ``Content-Security-Policy`` of ``frame-ancestors 'self'`` (pages keep
@@ -46,9 +54,11 @@ import sys
 
 from tornado import web, websocket
 from voila.app import Voila
+from voila.handler import BaseVoilaHandler
 from voila.tornado import kernel_websocket_handler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
+from ...server.middleware import cross_site_refusal
 from ...server.settings import LOOPBACK_NAMES, host_allowed
 
 __all__ = ["GuardedVoila", "V1_SUBPROTOCOL", "bounded_v1_header", "guard_application", "main"]
@@ -103,6 +113,20 @@ class _ForeignHostHandler(web.RequestHandler):
         self.finish(FOREIGN_HOST)
 
 
+class _CrossSiteHandler(web.RequestHandler):
+    """Answers 403 to any method: a browser sent the request on another site's behalf."""
+
+    SUPPORTED_METHODS = _ForeignHostHandler.SUPPORTED_METHODS
+
+    def initialize(self, refusal: str = "") -> None:
+        self.refusal = refusal
+
+    def prepare(self) -> None:
+        self.set_status(403)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(self.refusal)
+
+
 _with_headers_cache: dict[type[web.RequestHandler], type[web.RequestHandler]] = {}
 
 
@@ -125,7 +149,7 @@ def _with_security_headers(handler_class: type[web.RequestHandler]) -> type[web.
 
 
 def guard_application(app: web.Application, log) -> None:
-    """Put the Host check and the security headers in front of every handler of ``app``."""
+    """Put the Host check, the cross-site refusal and the security headers in front of every handler of ``app``."""
     allowed = LOOPBACK_NAMES | {name.lower() for name in app.settings.get("local_hostnames", ())}
     find_handler = app.find_handler
 
@@ -134,6 +158,12 @@ def guard_application(app: web.Application, log) -> None:
             log.warning("Refused a request for a foreign Host name")
             return app.get_handler_delegate(request, _with_security_headers(_ForeignHostHandler))
         delegate = find_handler(request, **kwargs)
+        page = issubclass(delegate.handler_class, BaseVoilaHandler)
+        refusal = cross_site_refusal(request.method or "", request.headers, navigation_ok=page, json_only=False)
+        if refusal is not None:
+            log.warning("Refused a cross-site request (%s) for %s", refusal[1], request.path)
+            return app.get_handler_delegate(request, _with_security_headers(_CrossSiteHandler),
+                                            {"refusal": refusal[2]})
         delegate.handler_class = _with_security_headers(delegate.handler_class)
         return delegate
 

@@ -176,3 +176,40 @@ def test_voila_refuses_cross_origin_websockets_and_foreign_hosts_and_sends_secur
         assert served.status_code == 200, path
         assert served.headers["X-Content-Type-Options"] == "nosniff"
         assert "frame-ancestors 'self'" in served.headers["Content-Security-Policy"]
+
+
+@pytest.mark.slow
+def test_voila_refuses_what_a_browser_on_another_site_sends_but_a_link_to_a_page_opens(voila):
+    kernel = _kernel_of(voila, "monitor.ipynb")
+    page, own = voila.url + "/voila/render/monitor.ipynb", voila.url.rstrip("/")
+    link = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document",
+            "Referer": "https://wiki.example/ward"}
+    assert requests.get(page, headers=link, timeout=120).status_code == 200  # a link from the lab's wiki
+    refused = [
+        ("GET", page, {**link, "Sec-Fetch-Dest": "iframe"}),  # framed by another site
+        ("GET", page, {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "cors"}),  # fetched by a sibling site
+        ("GET", f"{own}/api/kernels/{kernel}", link),  # a navigation, but not to a page
+        ("GET", f"{own}/api/kernels/{kernel}", {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"}),
+        ("GET", f"{own}/voila/static/voila.js", {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}),
+        ("GET", f"{own}/api/kernels/{kernel}", {"Referer": "https://evil.example/"}),  # browsers without Sec-Fetch
+        ("POST", f"{own}/voila/api/shutdown/{kernel}", {"Origin": "https://evil.example"}),
+        ("POST", page, {**link, "Sec-Fetch-Mode": "navigate"}),  # a cross-site form
+    ]
+    for method, url, headers in refused:
+        answer = requests.request(method, url, headers=headers, timeout=30)
+        assert answer.status_code == 403, (method, url, headers, answer.status_code)
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    sock, answer = _open_websocket(voila, kernel, subprotocol="v1.kernel.websocket.jupyter.org")
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 101"), answer[:200]  # our own page's websocket still opens
+    sock = socket.create_connection(("127.0.0.1", voila.port), timeout=10)
+    sock.sendall((f"GET /api/kernels/{kernel}/channels HTTP/1.1\r\nHost: 127.0.0.1:{voila.port}\r\n"
+                  "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                  f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+                  "Sec-WebSocket-Protocol: v1.kernel.websocket.jupyter.org\r\nSec-Fetch-Site: cross-site\r\n"
+                  "Sec-Fetch-Mode: websocket\r\n\r\n").encode())
+    assert sock.recv(4096).startswith(b"HTTP/1.1 403")
+    sock.close()
+    same = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Referer": page}
+    assert requests.get(f"{own}/voila/static/voila.js", headers=same, timeout=30).status_code == 200
+    assert "Refused a cross-site request" in voila.log.read_text()
