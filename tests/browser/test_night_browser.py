@@ -107,6 +107,8 @@ def test_titration_table_after_three_commanded_steps_notes_and_clock_axes(new_pa
     _upload(client, room, "TIT-91", name="Titration Patient", pressure=6, apneas=3, hypopneas=1)
     width, height = 1920, 1080
     tab = new_page((width, height)).open("monitor.ipynb", ready=f".cpap-room-{room}")
+    tab.locator(f".cpap-room-{room}").scroll_into_view_if_needed()
+    tab.mouse.wheel(0, 2000)  # the board scrolled down: the station must still open on the screen
     tab.click(f".cpap-room-{room} .cpap-card-select")
     tab.wait_for_selector(".cpap-station-mrn:text('TIT-91')")
     tab.wait_for_selector(".cpap-station svg.svg-figure")

@@ -75,6 +75,9 @@ body {{ background: #f3f6f9; }}
   overflow-y: auto; z-index: 40; box-shadow: -6px 0 18px rgba(0, 0, 0, .25); background: #fff;
   box-sizing: border-box; }}
 .cpap-station.cpap-station-drawer {{ display: block; }}
+/* Voilà's lab shell panels have "contain: strict", which would pin a fixed panel to the scrolled page
+   instead of the screen: the station panel must stay where it is seen */
+.jp-LabShell .lm-BoxPanel, .jp-LabShell .lm-BoxPanel-child {{ contain: none !important; }}
 .cpap-station-drawer > * {{ margin-bottom: 6px; }}
 .cpap-titration-table {{ border-collapse: collapse; font-size: 13px; width: 100%; }}
 .cpap-titration-table th, .cpap-titration-table td {{ border-bottom: 1px solid #e3e8ee; padding: 3px 6px;
