@@ -39,7 +39,9 @@ def _peak_mb():  # this process's own high-water mark (ru_maxrss would include t
 """
 """How a measuring process reads its own peak memory (VmHWM: since its exec, not inherited at fork)."""
 
-_BASELINE = _PEAK + """
+_BASELINE = (
+    _PEAK
+    + """
 import sys, time, json
 import pandas as pd
 t0 = time.perf_counter()
@@ -47,8 +49,11 @@ frame = pd.read_csv(sys.argv[1], engine="pyarrow")
 dt = time.perf_counter() - t0
 print(json.dumps({"seconds": dt, "rows": len(frame), "peak_mb": _peak_mb()}))
 """
+)
 
-_OURS = _PEAK + """
+_OURS = (
+    _PEAK
+    + """
 import sys, time, json
 from cpap_lib.io.lab_text import read_lab_file
 from cpap_lib.analysis import analyze
@@ -64,14 +69,18 @@ print(json.dumps({"seconds": t2 - t0, "read_s": t1 - t0, "analysis_s": t2 - t1, 
                   "breaths": d["breath_count"], "apneas": d["apnea_count"], "hypopneas": d["hypopnea_count"],
                   "peak_mb": _peak_mb()}))
 """
+)
 
-_IMPORTS_ONLY = _PEAK + """
+_IMPORTS_ONLY = (
+    _PEAK
+    + """
 import json
 from cpap_lib.io.lab_text import read_lab_file
 from cpap_lib.analysis import analyze
 import pandas, scipy.signal, scipy.ndimage, pyarrow.csv
 print(json.dumps({"peak_mb": _peak_mb()}))
 """
+)
 
 
 def _run(code: str, *args: str, pythonpath: str | None = None) -> dict:
@@ -79,16 +88,18 @@ def _run(code: str, *args: str, pythonpath: str | None = None) -> dict:
 
     # python -c puts the working directory first on sys.path: run the other code from its own folder
     env = dict(os.environ, PYTHONPATH=pythonpath) if pythonpath else None
-    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True, env=env,
-                         cwd=pythonpath)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True, env=env, cwd=pythonpath
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _unpack_previous(into: Path) -> str:
     """``cpap_lib`` as it was at :data:`PREVIOUS_REV`, unpacked under ``into``; returns the folder."""
     repo = Path(__file__).resolve().parents[1]
-    archive = subprocess.run(["git", "-C", str(repo), "archive", PREVIOUS_REV, "cpap_lib"], check=True,
-                             capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", PREVIOUS_REV, "cpap_lib"], check=True, capture_output=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return str(into)
 
@@ -101,8 +112,15 @@ def main() -> int:
 
     from cpap_lib.sim import simulate_recording
 
-    night = dict(seed=8, minutes=args.hours * 60, rate_bpm=14, apneas=int(args.hours * 12),
-                 hypopneas=int(args.hours * 4), pauses=int(args.hours * 4), leak_lps=0.02)
+    night = dict(
+        seed=8,
+        minutes=args.hours * 60,
+        rate_bpm=14,
+        apneas=int(args.hours * 12),
+        hypopneas=int(args.hours * 4),
+        pauses=int(args.hours * 4),
+        leak_lps=0.02,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "night.txt"
         malformed_path = Path(tmp) / "night_malformed.txt"
@@ -160,26 +178,47 @@ def main() -> int:
         "scoring_time_ratio": round(ours_s / prev_s, 2),
         "hypopneas": best["hypopneas"],
         "hypopneas_true": truth_hypopneas,
-        "targets": {"ratio_to_parse": 1.5, "read_plus_analysis_s": 3.0, "peak_mb": 1024,
-                    "malformed_time_ratio": 1.2, "malformed_peak_ratio": 1.2, "scoring_time_ratio": 1.2},
+        "targets": {
+            "ratio_to_parse": 1.5,
+            "read_plus_analysis_s": 3.0,
+            "peak_mb": 1024,
+            "malformed_time_ratio": 1.2,
+            "malformed_peak_ratio": 1.2,
+            "scoring_time_ratio": 1.2,
+        },
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "analysis.json").write_text(json.dumps(result, indent=2))
     print(f"8-hour night: {result['rows']:,} rows, {result['file_mb']} MB (generated in {result['generate_s']} s)")
-    print(f"{'bare pandas read_csv(engine=pyarrow)':42s} {base_s:7.3f} s  peak {result['baseline_parse_peak_mb']:.0f} MB")
-    print(f"{'cpap_lib read + full analysis':42s} {ours_s:7.3f} s  peak {result['peak_mb']:.0f} MB "
-          f"(read {result['read_s']:.3f} s, analysis {result['analysis_s']:.3f} s; imports alone {result['peak_mb_imports_only']:.0f} MB)")
+    print(
+        f"{'bare pandas read_csv(engine=pyarrow)':42s} {base_s:7.3f} s  peak {result['baseline_parse_peak_mb']:.0f} MB"
+    )
+    print(
+        f"{'cpap_lib read + full analysis':42s} {ours_s:7.3f} s  peak {result['peak_mb']:.0f} MB "
+        f"(read {result['read_s']:.3f} s, analysis {result['analysis_s']:.3f} s; imports alone {result['peak_mb_imports_only']:.0f} MB)"
+    )
     print(f"{'ratio to bare parse':42s} {result['ratio_to_parse']:7.2f} x  (target <= 1.5)")
-    print(f"{f'same night, {MALFORMED_ROWS} malformed rows':42s} {bad_s:7.3f} s  peak {result['malformed_peak_mb']:.0f} MB "
-          f"(read {result['malformed_read_s']:.3f} s): {result['malformed_time_ratio']:.2f} x the time, "
-          f"{result['malformed_peak_ratio']:.2f} x the memory of the clean file (target <= 1.2)")
-    print(f"{f'before the issue-10 scoring ({PREVIOUS_REV})':42s} {prev_s:7.3f} s; ours {result['scoring_time_ratio']:.2f} x "
-          f"that (target <= 1.2)")
-    print(f"breaths {result['breaths']}, apneas found {result['apneas_found']} of {result['apneas_true']} simulated, "
-          f"hypopneas {result['hypopneas']} of {result['hypopneas_true']}")
-    ok = (result["ratio_to_parse"] <= 1.5 and ours_s <= 3.0 and result["peak_mb"] <= 1024
-          and result["malformed_time_ratio"] <= 1.2 and result["malformed_peak_ratio"] <= 1.2
-          and result["scoring_time_ratio"] <= 1.2)
+    print(
+        f"{f'same night, {MALFORMED_ROWS} malformed rows':42s} {bad_s:7.3f} s  peak {result['malformed_peak_mb']:.0f} MB "
+        f"(read {result['malformed_read_s']:.3f} s): {result['malformed_time_ratio']:.2f} x the time, "
+        f"{result['malformed_peak_ratio']:.2f} x the memory of the clean file (target <= 1.2)"
+    )
+    print(
+        f"{f'before the issue-10 scoring ({PREVIOUS_REV})':42s} {prev_s:7.3f} s; ours {result['scoring_time_ratio']:.2f} x "
+        f"that (target <= 1.2)"
+    )
+    print(
+        f"breaths {result['breaths']}, apneas found {result['apneas_found']} of {result['apneas_true']} simulated, "
+        f"hypopneas {result['hypopneas']} of {result['hypopneas_true']}"
+    )
+    ok = (
+        result["ratio_to_parse"] <= 1.5
+        and ours_s <= 3.0
+        and result["peak_mb"] <= 1024
+        and result["malformed_time_ratio"] <= 1.2
+        and result["malformed_peak_ratio"] <= 1.2
+        and result["scoring_time_ratio"] <= 1.2
+    )
     print("targets met" if ok else "TARGETS NOT MET")
     return 0
 

@@ -54,8 +54,14 @@ sys.path.insert(0, str(REPO))
 
 from cpap_lib.paths import NOTEBOOK_DIR, SAMPLE_DATA_DIR  # noqa: E402  (after the path is set)
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 BASELINE_NOTEBOOK = """import ipywidgets as widgets
 widgets.Label("baseline ready")"""
@@ -68,8 +74,13 @@ explorer"""
 
 def _stats(values: Sequence[float]) -> dict:
     arr = np.asarray(values, dtype=float)
-    return {"n": int(arr.size), "median": float(np.median(arr)), "p95": float(np.percentile(arr, 95)),
-            "max": float(arr.max()), "min": float(arr.min())}
+    return {
+        "n": int(arr.size),
+        "median": float(np.median(arr)),
+        "p95": float(np.percentile(arr, 95)),
+        "max": float(arr.max()),
+        "min": float(arr.min()),
+    }
 
 
 def _write_notebook(path: Path, source: str) -> None:
@@ -86,8 +97,9 @@ def make_night(folder: Path, hours: float) -> Path:
     from cpap_lib.sim import simulate_recording
 
     minutes = hours * 60
-    sim = simulate_recording(seed=8, minutes=minutes, apneas=int(5 * hours), hypopneas=int(5 * hours),
-                             pauses=int(hours))
+    sim = simulate_recording(
+        seed=8, minutes=minutes, apneas=int(5 * hours), hypopneas=int(5 * hours), pauses=int(hours)
+    )
     path = folder / f"night_{hours:g}h.txt"
     sim.write(path)
     return path
@@ -163,7 +175,9 @@ def seed_ward(database_url: str, rooms: int, hours: float, upload_min: float = 5
     samples = sorted(SAMPLE_DATA_DIR.glob("*.txt"))
     analyses = [analyze_file(p) for p in samples]
     metrics = [{k: v for k, v in a.to_dict().items() if k != "params"} for a in analyses]
-    base = [MeasurementCreate.model_validate({"mrn": "SEED", "analysis": m}) for m in metrics]  # validated once, copied per upload
+    base = [
+        MeasurementCreate.model_validate({"mrn": "SEED", "analysis": m}) for m in metrics
+    ]  # validated once, copied per upload
     traces = [FlowTrace(time_s=t.tolist(), flow_lps=f.tolist()) for t, f in (a.flow_trace(2000) for a in analyses)]
     per_room = max(1, int(round(hours * 60 / upload_min)))
     end = utcnow()
@@ -177,17 +191,25 @@ def seed_ward(database_url: str, rooms: int, hours: float, upload_min: float = 5
             with db.write() as session:
                 for k in range(per_room):
                     j = (i + k) % len(analyses)
-                    data = base[j].model_copy(update={
-                        "mrn": mrn, "name": f"Patient {room}", "cpap_pressure_cmh2o": float(6 + (i + k // 12) % 10),
-                        "flow_trace": traces[j] if k == per_room - 1 else None})
-                    crud.upload(session, room=room, data=data,
-                                now=end - timedelta(minutes=upload_min * (per_room - 1 - k)))
+                    data = base[j].model_copy(
+                        update={
+                            "mrn": mrn,
+                            "name": f"Patient {room}",
+                            "cpap_pressure_cmh2o": float(6 + (i + k // 12) % 10),
+                            "flow_trace": traces[j] if k == per_room - 1 else None,
+                        }
+                    )
+                    crud.upload(
+                        session, room=room, data=data, now=end - timedelta(minutes=upload_min * (per_room - 1 - k))
+                    )
     finally:
         db.dispose()
     return mrns
 
 
-def bench_board_flat(work: Path, rooms: int, hours_list: tuple[float, ...], upload_min: float, repeat: int = 15) -> dict:
+def bench_board_flat(
+    work: Path, rooms: int, hours_list: tuple[float, ...], upload_min: float, repeat: int = 15
+) -> dict:
     """Server time of the alarm board (in-process, SQLite) for nights of each length: flat in the night's length."""
     from cpap_lib.server import night
     from cpap_lib.server.alarms import AlarmRules
@@ -227,8 +249,10 @@ def bench_station_in_process(client, rooms: list[int], repeat: int) -> dict:
         times.append(time.perf_counter() - begun)
     return {
         "room_switch_s": _stats(times),
-        "points_sent": {"latest_flow_chart": station.latest_chart.points_sent,
-                        "trend_chart": station.trends.points_sent},
+        "points_sent": {
+            "latest_flow_chart": station.latest_chart.points_sent,
+            "trend_chart": station.trends.points_sent,
+        },
     }
 
 
@@ -284,16 +308,22 @@ def bench_browser(voila, mrns: dict[int, str], night_notebook: str, zooms: int, 
                           return Array.from(cards).every(c => {
                               const p = c.querySelector('.cpap-pressure');
                               return p && p.textContent.trim() !== '—'; }); }""",
-                arg=len(rooms), timeout=120_000, polling=20)
+                arg=len(rooms),
+                timeout=120_000,
+                polling=20,
+            )
 
         load(voila.page_url("baseline.ipynb"), baseline_ready)  # warm-up: first kernel start, imports cached
         baseline, overview = [], []
         for _ in range(3):  # interleaved, so a busy machine hurts both alike
             baseline.append(load(voila.page_url("baseline.ipynb"), baseline_ready))
             overview.append(load(voila.page_url("monitor.ipynb"), overview_ready))
-        out["page_load_s"] = {"baseline": _stats(baseline), "overview_first_card": _stats(first_card[:3]),
-                              "overview_all_cards": _stats(overview),
-                              "overview_minus_baseline_median": statistics.median(overview) - statistics.median(baseline)}
+        out["page_load_s"] = {
+            "baseline": _stats(baseline),
+            "overview_first_card": _stats(first_card[:3]),
+            "overview_all_cards": _stats(overview),
+            "overview_minus_baseline_median": statistics.median(overview) - statistics.median(baseline),
+        }
 
         # room switch in the browser: click a card, wait for its MRN in the station and a drawn flow line
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
@@ -308,7 +338,10 @@ def bench_browser(voila, mrns: dict[int, str], night_notebook: str, zooms: int, 
                             if (!m || m.textContent.trim() !== mrn) return false;
                             const paths = document.querySelectorAll('.cpap-station svg.svg-figure path.line');
                             return Array.from(paths).some(p => (p.getAttribute('d') || '').length > 1000); }""",
-                arg=mrns[room], timeout=30_000, polling=10)
+                arg=mrns[room],
+                timeout=30_000,
+                polling=10,
+            )
             switch.append(time.perf_counter() - begun)
             page.click(".cpap-station-close")  # back to the board (the station panel covers part of it)
             page.wait_for_selector(".cpap-station-drawer", state="hidden")
@@ -334,7 +367,10 @@ def bench_browser(voila, mrns: dict[int, str], night_notebook: str, zooms: int, 
             try:
                 page.wait_for_function(
                     "old => document.querySelector('.cpap-explorer .cpap-chart-status').innerText !== old",
-                    arg=before, timeout=10_000, polling=5)
+                    arg=before,
+                    timeout=10_000,
+                    polling=5,
+                )
             except PlaywrightTimeout:
                 page.screenshot(path=str(RESULTS / "bench_explorer_zoom_timeout.png"), full_page=True)
                 raise RuntimeError(f"zoom {i + 1}: the chart did not update within 10 s (status {before!r})") from None
@@ -356,9 +392,12 @@ def bench_browser(voila, mrns: dict[int, str], night_notebook: str, zooms: int, 
     culled_mb, culled_kernels = _rss_mb(voila.process.pid)
     out["memory"] = {
         "visits": visits,
-        "before_visits_mb": before_mb, "before_visits_kernels": before_kernels,
-        "after_visits_mb": after_mb, "after_visits_kernels": after_kernels,
-        "after_cull_mb": culled_mb, "after_cull_kernels": culled_kernels,
+        "before_visits_mb": before_mb,
+        "before_visits_kernels": before_kernels,
+        "after_visits_mb": after_mb,
+        "after_visits_kernels": after_kernels,
+        "after_cull_mb": culled_mb,
+        "after_cull_kernels": culled_kernels,
     }
     return out
 
@@ -404,8 +443,9 @@ def main(argv: list[str] | None = None) -> int:
                 board_http.append(time.perf_counter() - begun)
             results["board_http_s"] = _stats(board_http[2:])
             results["station_in_process"] = bench_station_in_process(client, sorted(mrns)[:10], repeat=2)
-            voila = VoilaServer(server.url, notebook_dir=pages, log_path=work / "voila.log",
-                                env={"CPAP_REFRESH_S": "5"})
+            voila = VoilaServer(
+                server.url, notebook_dir=pages, log_path=work / "voila.log", env={"CPAP_REFRESH_S": "5"}
+            )
             voila.start()
             try:
                 results["browser"] = bench_browser(voila, mrns, "explorer_night.ipynb", args.zooms, args.visits)
@@ -423,34 +463,59 @@ def print_table(r: dict) -> None:
     ex, st, br = r["explorer_in_process"], r["station_in_process"], r.get("browser", {})
     flat = r["board_flat_s"]
     rows = [
-        (f"alarm board, server, {r['board_flat_rooms']} rooms, nights of " + " / ".join(f"{h} h" for h in flat),
-         " / ".join(f"{v['median'] * 1000:.1f}" for v in flat.values()) + " ms"),
-        (f"alarm board over HTTP, {r['hours']:g} h night ({r['uploads_per_room']} uploads per room), median",
-         f"{r['board_http_s']['median'] * 1000:.1f} ms"),
+        (
+            f"alarm board, server, {r['board_flat_rooms']} rooms, nights of " + " / ".join(f"{h} h" for h in flat),
+            " / ".join(f"{v['median'] * 1000:.1f}" for v in flat.values()) + " ms",
+        ),
+        (
+            f"alarm board over HTTP, {r['hours']:g} h night ({r['uploads_per_room']} uploads per room), median",
+            f"{r['board_http_s']['median'] * 1000:.1f} ms",
+        ),
         ("page load, baseline (one widget), median", f"{br['page_load_s']['baseline']['median']:.2f} s"),
-        (f"page load, alarm board with all {r['rooms']} tiles, median",
-         f"{br['page_load_s']['overview_all_cards']['median']:.2f} s"),
+        (
+            f"page load, alarm board with all {r['rooms']} tiles, median",
+            f"{br['page_load_s']['overview_all_cards']['median']:.2f} s",
+        ),
         ("  overview minus baseline (goal < 1 s)", f"{br['page_load_s']['overview_minus_baseline_median']:+.2f} s"),
         ("  overview, first card shown, median", f"{br['page_load_s']['overview_first_card']['median']:.2f} s"),
-        ("room -> charts, browser click, median / max (goal < 0.5 s)",
-         f"{br['room_switch_browser_s']['median']:.3f} / {br['room_switch_browser_s']['max']:.3f} s"),
-        ("room -> charts, in-process, median / max",
-         f"{st['room_switch_s']['median']:.3f} / {st['room_switch_s']['max']:.3f} s"),
-        (f"explorer zoom, {r['hours']:g} h night, kernel, median / max (goal < 0.3 s)",
-         f"{ex['zoom_update_s']['median'] * 1000:.1f} / {ex['zoom_update_s']['max'] * 1000:.1f} ms"),
-        ("explorer zoom, wheel -> redrawn in browser, median / max",
-         f"{br['explorer_zoom_browser_s']['median']:.3f} / {br['explorer_zoom_browser_s']['max']:.3f} s"),
-        (f"explorer open + analyse {r['hours']:g} h night ({ex['samples']:,} samples)", f"{ex['open_and_analyse_s']:.2f} s"),
+        (
+            "room -> charts, browser click, median / max (goal < 0.5 s)",
+            f"{br['room_switch_browser_s']['median']:.3f} / {br['room_switch_browser_s']['max']:.3f} s",
+        ),
+        (
+            "room -> charts, in-process, median / max",
+            f"{st['room_switch_s']['median']:.3f} / {st['room_switch_s']['max']:.3f} s",
+        ),
+        (
+            f"explorer zoom, {r['hours']:g} h night, kernel, median / max (goal < 0.3 s)",
+            f"{ex['zoom_update_s']['median'] * 1000:.1f} / {ex['zoom_update_s']['max'] * 1000:.1f} ms",
+        ),
+        (
+            "explorer zoom, wheel -> redrawn in browser, median / max",
+            f"{br['explorer_zoom_browser_s']['median']:.3f} / {br['explorer_zoom_browser_s']['max']:.3f} s",
+        ),
+        (
+            f"explorer open + analyse {r['hours']:g} h night ({ex['samples']:,} samples)",
+            f"{ex['open_and_analyse_s']:.2f} s",
+        ),
         ("explorer re-analysis after a slider change", f"{ex['slider_reanalysis_s']:.2f} s"),
-        ("points sent: explorer flow chart, full night (flow / all marks)",
-         f"{ex['points_sent_full_view']['flow']:,} / {ex['points_sent_full_view']['all_marks']:,}"),
+        (
+            "points sent: explorer flow chart, full night (flow / all marks)",
+            f"{ex['points_sent_full_view']['flow']:,} / {ex['points_sent_full_view']['all_marks']:,}",
+        ),
         ("points sent: explorer, zoomed (max of all marks)", f"{ex['points_sent_zoomed']['max']:,.0f}"),
-        ("points sent: station latest flow chart / trends",
-         f"{st['points_sent']['latest_flow_chart']:,} / {st['points_sent']['trend_chart']:,}"),
-        (f"memory, Voilà + kernels after {br['memory']['visits']} visits",
-         f"{br['memory']['after_visits_mb']:.0f} MB ({br['memory']['after_visits_kernels']} kernels)"),
-        ("memory, after idle kernels are culled",
-         f"{br['memory']['after_cull_mb']:.0f} MB ({br['memory']['after_cull_kernels']} kernels)"),
+        (
+            "points sent: station latest flow chart / trends",
+            f"{st['points_sent']['latest_flow_chart']:,} / {st['points_sent']['trend_chart']:,}",
+        ),
+        (
+            f"memory, Voilà + kernels after {br['memory']['visits']} visits",
+            f"{br['memory']['after_visits_mb']:.0f} MB ({br['memory']['after_visits_kernels']} kernels)",
+        ),
+        (
+            "memory, after idle kernels are culled",
+            f"{br['memory']['after_cull_mb']:.0f} MB ({br['memory']['after_cull_kernels']} kernels)",
+        ),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:

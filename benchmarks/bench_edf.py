@@ -78,8 +78,13 @@ print(json.dumps({"index_s": t1 - t0, "read_all_s": t2 - t1, "analyze_card_s": t
 
 
 def _run(code: str, arg: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, arg], check=True, capture_output=True, text=True,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, "-c", code, arg],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     return json.loads(out.stdout)
 
 

@@ -81,8 +81,12 @@ def run(paths: list[Path], out: Path, *, workers: int = 1, scheduler: str | None
     parts = breakdown(batch)
     per_report = parts["run_s"] + parts["html_export_s"]
     return {
-        "workers": workers, "dask": scheduler is not None, "reports": len(batch.results), "seconds": seconds,
-        "reports_per_minute": 60 * len(batch.results) / seconds, **parts,
+        "workers": workers,
+        "dask": scheduler is not None,
+        "reports": len(batch.results),
+        "seconds": seconds,
+        "reports_per_minute": 60 * len(batch.results) / seconds,
+        **parts,
         "kernel_share": (parts["kernel_s"] + parts["kernel_imports_s"]) / per_report,
         "cpu_bound_reports_per_minute": 60 * (os.cpu_count() or 1) / parts["cpu_s"],
         "key_figures": {r.name: r.summary["night"] for r in batch.results},
@@ -102,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
         folder = Path(tmp)
         paths = make_recordings(folder, args.count, args.minutes)
+
         def fastest(**kwargs) -> dict:
             runs = [run(paths, folder / "out", **kwargs) for _ in range(args.repeat)]
             return min(runs, key=lambda row: row["seconds"])
@@ -120,22 +125,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Dask key figures identical to the process pool's: {same}")
         if not same:
             raise SystemExit("the Dask run's key figures differ from the process pool's")
-    header = (f"{'run':<16}{'reports/min':>12}{'total s':>9}{'per report s':>13}{'kernel':>8}"
-              f"{'imports':>9}{'read+analysis':>14}{'figures+tables':>15}{'html':>7}{'kernel share':>13}")
+    header = (
+        f"{'run':<16}{'reports/min':>12}{'total s':>9}{'per report s':>13}{'kernel':>8}"
+        f"{'imports':>9}{'read+analysis':>14}{'figures+tables':>15}{'html':>7}{'kernel share':>13}"
+    )
     load = os.getloadavg()[0]
-    print(f"{args.count} recordings of {args.minutes:g} min, {os.cpu_count()} CPUs (load average {load:.1f} at the end), "
-          "medians per report (s)")
+    print(
+        f"{args.count} recordings of {args.minutes:g} min, {os.cpu_count()} CPUs (load average {load:.1f} at the end), "
+        "medians per report (s)"
+    )
     print(header)
     for row in rows:
-        label = ("dask, 2 workers" if row["dask"] else f"{row['workers']} worker{'s' * (row['workers'] > 1)}")
-        print(f"{label:<16}{row['reports_per_minute']:>12.1f}{row['seconds']:>9.1f}"
-              f"{row['run_s'] + row['html_export_s']:>13.2f}{row['kernel_s']:>8.2f}"
-              f"{row['kernel_imports_s']:>9.2f}{row['read_analysis_s']:>14.2f}{row['figures_tables_s']:>15.2f}"
-              f"{row['html_export_s']:>7.2f}{row['kernel_share']:>12.0%}{row['cpu_s']:>7.2f}"
-              f"{row['cpu_bound_reports_per_minute']:>14.0f}")
+        label = "dask, 2 workers" if row["dask"] else f"{row['workers']} worker{'s' * (row['workers'] > 1)}"
+        print(
+            f"{label:<16}{row['reports_per_minute']:>12.1f}{row['seconds']:>9.1f}"
+            f"{row['run_s'] + row['html_export_s']:>13.2f}{row['kernel_s']:>8.2f}"
+            f"{row['kernel_imports_s']:>9.2f}{row['read_analysis_s']:>14.2f}{row['figures_tables_s']:>15.2f}"
+            f"{row['html_export_s']:>7.2f}{row['kernel_share']:>12.0%}{row['cpu_s']:>7.2f}"
+            f"{row['cpu_bound_reports_per_minute']:>14.0f}"
+        )
     RESULTS.mkdir(exist_ok=True)
-    result = {"count": args.count, "minutes": args.minutes, "cpus": os.cpu_count(), "python": sys.version.split()[0],
-              "load_average_1min": load, "repeat": args.repeat, "runs": rows}
+    result = {
+        "count": args.count,
+        "minutes": args.minutes,
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "load_average_1min": load,
+        "repeat": args.repeat,
+        "runs": rows,
+    }
     default_size = (args.count, args.minutes) == (16, 10.0)
     target = RESULTS / ("reports.json" if default_size else f"reports_{args.count}x{args.minutes:g}min.json")
     target.write_text(json.dumps(result, indent=1))

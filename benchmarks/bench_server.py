@@ -59,10 +59,23 @@ CONNECTIONS = 8
 TARGETS = {"poll_rps_min": 2000, "poll_p99_ms_max": 20.0, "ward_p99_ms_max_50x500": 50.0}
 
 ANALYSIS = {
-    "source": "night.txt", "samples": 360000, "duration_s": 3600.0, "fs_hz": 100.0, "breath_count": 840,
-    "breath_rate_bpm": 14.1, "apnea_count": 6, "hypopnea_count": 3, "apnea_index": 6.0, "ahi": 9.0,
-    "severity": "mild", "tidal_volume_l": 0.52, "minute_ventilation_lpm": 7.3, "inspiratory_time_s": 1.6,
-    "net_volume_l": 12.0, "leak_lpm": 0.2, "method": "amplitude",
+    "source": "night.txt",
+    "samples": 360000,
+    "duration_s": 3600.0,
+    "fs_hz": 100.0,
+    "breath_count": 840,
+    "breath_rate_bpm": 14.1,
+    "apnea_count": 6,
+    "hypopnea_count": 3,
+    "apnea_index": 6.0,
+    "ahi": 9.0,
+    "severity": "mild",
+    "tidal_volume_l": 0.52,
+    "minute_ventilation_lpm": 7.3,
+    "inspiratory_time_s": 1.6,
+    "net_volume_l": 12.0,
+    "leak_lpm": 0.2,
+    "method": "amplitude",
     "apneas": [{"start_s": 100.0 * i, "end_s": 100.0 * i + 15} for i in range(6)],
     "hypopneas": [{"start_s": 1000.0 + 100 * i, "end_s": 1020.0 + 100 * i} for i in range(3)],
 }
@@ -70,8 +83,12 @@ ANALYSIS = {
 
 def percentiles_ms(seconds: list[float]) -> dict[str, float]:
     values = np.asarray(seconds) * 1000.0
-    return {"p50_ms": float(np.percentile(values, 50)), "p99_ms": float(np.percentile(values, 99)),
-            "mean_ms": float(values.mean()), "n": int(values.size)}
+    return {
+        "p50_ms": float(np.percentile(values, 50)),
+        "p99_ms": float(np.percentile(values, 99)),
+        "mean_ms": float(values.mean()),
+        "n": int(values.size),
+    }
 
 
 def _wrk_ms(text: str) -> float:
@@ -81,13 +98,19 @@ def _wrk_ms(text: str) -> float:
 
 def run_wrk(url: str, seconds: int) -> dict:
     """wrk with 8 connections; requests/s and latency percentiles."""
-    out = subprocess.run([WRK, "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [WRK, "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url], capture_output=True, text=True, check=True
+    ).stdout
     latency = {int(p): _wrk_ms(v) for p, v in re.findall(r"^\s+(\d+)%\s+(\S+)$", out, flags=re.MULTILINE)}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "p50_ms": latency[50], "p90_ms": latency[90], "p99_ms": latency[99],
-            "non_2xx": int(errors.group(1)) if errors else 0, "seconds": seconds}
+    return {
+        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": latency[50],
+        "p90_ms": latency[90],
+        "p99_ms": latency[99],
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "seconds": seconds,
+    }
 
 
 def run_client_polls(base_url: str, room: int, seconds: float) -> dict:
@@ -140,8 +163,9 @@ def run_concurrent_uploads(base_url: str, count: int, threads: int = CONNECTIONS
         with CpapClient(base_url, timeout=30.0) as api:
             for i in range(slot, count, threads):
                 start = time.perf_counter()
-                api.upload_measurement(10 + i % 20, f"BENCH-C{i % 20:02d}", cpap_pressure=8, analysis=ANALYSIS,
-                                       flow_trace=(t, flow))
+                api.upload_measurement(
+                    10 + i % 20, f"BENCH-C{i % 20:02d}", cpap_pressure=8, analysis=ANALYSIS, flow_trace=(t, flow)
+                )
                 latencies[slot].append(time.perf_counter() - start)
 
     elapsed = run_threads(worker, threads)
@@ -157,7 +181,10 @@ def run_backend(url: str, workers: int, seconds: int, uploads: int) -> dict:
         api.command_pressure(1, 11)
         poll_url = f"{server.url}/api/v1/rooms/1/pressure"
         run_wrk(poll_url, 1)  # warm up (every worker opens its connections)
-        return {"poll_wrk": run_wrk(poll_url, seconds), "upload_concurrent": run_concurrent_uploads(server.url, uploads)}
+        return {
+            "poll_wrk": run_wrk(poll_url, seconds),
+            "upload_concurrent": run_concurrent_uploads(server.url, uploads),
+        }
 
 
 def run_scale_out(tmp: str, seconds: int, uploads: int, postgres: bool) -> dict[str, dict]:
@@ -170,7 +197,8 @@ def run_scale_out(tmp: str, seconds: int, uploads: int, postgres: bool) -> dict[
         with running_postgres() as cluster:
             for workers in (1, 2):
                 rows[f"postgres_{workers}_worker{'s' if workers > 1 else ''}"] = run_backend(
-                    cluster.new_database(), workers, seconds, uploads)
+                    cluster.new_database(), workers, seconds, uploads
+                )
     return rows
 
 
@@ -182,20 +210,38 @@ def seed_ward(url: str, rooms: int, per_room: int, trace_points: int = 200) -> N
     trace_f = np.sin(np.linspace(0, 60, trace_points)).astype("<f4").tobytes()
     with db.engine.begin() as conn:
         conn.execute(insert(Room), [{"number": r, "created_at": now} for r in range(1, rooms + 1)])
-        conn.execute(insert(Patient), [{"id": r, "mrn": f"P{r:04d}", "name": f"Patient {r}", "created_at": now}
-                                       for r in range(1, rooms + 1)])
-        conn.execute(insert(Admission), [{"id": r, "room_number": r, "patient_id": r, "admitted_at": now}
-                                         for r in range(1, rooms + 1)])
+        conn.execute(
+            insert(Patient),
+            [{"id": r, "mrn": f"P{r:04d}", "name": f"Patient {r}", "created_at": now} for r in range(1, rooms + 1)],
+        )
+        conn.execute(
+            insert(Admission),
+            [{"id": r, "room_number": r, "patient_id": r, "admitted_at": now} for r in range(1, rooms + 1)],
+        )
         rows = []
         for k in range(per_room):  # interleaved like real uploads
             for r in range(1, rooms + 1):
-                rows.append({"admission_id": r, "recorded_at": now + timedelta(seconds=k),
-                             "cpap_pressure_cmh2o": 8.0, "breath_rate_bpm": 14.0 + (k % 5),
-                             "apnea_count": k % 7, "apnea_index": 3.0, "ahi": 5.0, "severity": "mild",
-                             "tidal_volume_l": 0.5, "leak_lpm": 0.1, "trace_time_s": trace_t, "trace_flow_lps": trace_f})
+                rows.append(
+                    {
+                        "admission_id": r,
+                        "recorded_at": now + timedelta(seconds=k),
+                        "cpap_pressure_cmh2o": 8.0,
+                        "breath_rate_bpm": 14.0 + (k % 5),
+                        "apnea_count": k % 7,
+                        "apnea_index": 3.0,
+                        "ahi": 5.0,
+                        "severity": "mild",
+                        "tidal_volume_l": 0.5,
+                        "leak_lpm": 0.1,
+                        "trace_time_s": trace_t,
+                        "trace_flow_lps": trace_f,
+                    }
+                )
         conn.execute(insert(Measurement), rows)
-        conn.execute(insert(PressureCommand), [{"id": r, "room_number": r, "cmh2o": 10, "commanded_at": now}
-                                               for r in range(1, rooms + 1)])
+        conn.execute(
+            insert(PressureCommand),
+            [{"id": r, "room_number": r, "cmh2o": 10, "commanded_at": now} for r in range(1, rooms + 1)],
+        )
         for r in range(1, rooms + 1):
             latest = rooms * (per_room - 1) + r
             conn.execute(update(Admission).where(Admission.id == r).values(latest_measurement_id=latest))
@@ -245,9 +291,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL rows")
     args = parser.parse_args(argv)
     seconds = 2 if args.quick else args.seconds
-    results: dict = {"machine": {"python": sys.version.split()[0], "platform": platform.platform(),
-                                 "cpus": os.cpu_count(), "load_average_before": os.getloadavg()},
-                     "targets": TARGETS}
+    results: dict = {
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average_before": os.getloadavg(),
+        },
+        "targets": TARGETS,
+    }
     with tempfile.TemporaryDirectory(prefix="cpap-bench-") as tmp:
         with start_server(f"sqlite:///{tmp}/poll.db") as server, CpapClient(server.url) as api:
             api.upload_measurement(1, "BENCH-POLL", cpap_pressure=8)
@@ -291,8 +343,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     results["machine"]["load_average_after"] = os.getloadavg()
     print("targets met:", results["targets_met"], f"(wrk non-2xx: {w['non_2xx']})")
-    print("load average before/after (other work on the machine skews every figure):",
-          results["machine"]["load_average_before"][0], results["machine"]["load_average_after"][0])
+    print(
+        "load average before/after (other work on the machine skews every figure):",
+        results["machine"]["load_average_before"][0],
+        results["machine"]["load_average_after"][0],
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
     print(f"wrote {RESULTS}")

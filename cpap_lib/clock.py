@@ -41,8 +41,20 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["LAB_TZ_ENV", "MISSING", "NIGHT_STARTS_AT_HOUR", "as_utc", "format_clock", "format_clock_elapsed",
-           "format_elapsed", "lab_timezone", "night_of", "to_lab_datetime64", "to_lab_time", "zone_label"]
+__all__ = [
+    "LAB_TZ_ENV",
+    "MISSING",
+    "NIGHT_STARTS_AT_HOUR",
+    "as_utc",
+    "format_clock",
+    "format_clock_elapsed",
+    "format_elapsed",
+    "lab_timezone",
+    "night_of",
+    "to_lab_datetime64",
+    "to_lab_time",
+    "zone_label",
+]
 
 LAB_TZ_ENV = "CPAP_LAB_TZ"
 """Environment variable naming the lab's time zone (IANA name)."""
@@ -115,8 +127,9 @@ def as_utc(value: datetime | str | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def format_clock(value: datetime | str | None, *, tz: tzinfo | None = None, seconds: bool = True,
-                 date: bool = False) -> str:
+def format_clock(
+    value: datetime | str | None, *, tz: tzinfo | None = None, seconds: bool = True, date: bool = False
+) -> str:
     """Clock time of ``value`` in the lab's zone: ``"22:41:07"`` (``date=True``: ``"2026-11-21 22:41:07"``).
 
     ``None`` gives :data:`MISSING`; naive datetimes are UTC (the server's time base).
@@ -144,8 +157,9 @@ def format_elapsed(seconds: float | None) -> str:
     return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def format_clock_elapsed(value: datetime | str | None, *, start: datetime | str | None,
-                         tz: tzinfo | None = None) -> str:
+def format_clock_elapsed(
+    value: datetime | str | None, *, start: datetime | str | None, tz: tzinfo | None = None
+) -> str:
     """``"22:41:07 (+1:05:07)"``: the clock time and the time since ``start`` (clock time alone without one)."""
     clock = format_clock(value, tz=tz)
     begin, when = as_utc(start), as_utc(value)

@@ -42,8 +42,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["AASM_MAX_CMH2O", "AASM_MIN_APNEAS", "AASM_MIN_HYPOPNEAS", "AASM_MIN_INTERVAL_MIN", "STEP_COLUMNS",
-           "TitrationPrompt", "pressure_steps", "titration_prompt"]
+__all__ = [
+    "AASM_MAX_CMH2O",
+    "AASM_MIN_APNEAS",
+    "AASM_MIN_HYPOPNEAS",
+    "AASM_MIN_INTERVAL_MIN",
+    "STEP_COLUMNS",
+    "TitrationPrompt",
+    "pressure_steps",
+    "titration_prompt",
+]
 
 AASM_MIN_APNEAS = 2
 """Obstructive apneas at a pressure that call for a raise (patients >= 12 years)."""
@@ -54,8 +62,20 @@ AASM_MIN_INTERVAL_MIN = 5.0
 AASM_MAX_CMH2O = 20
 """Highest CPAP the guideline titrates to for patients >= 12 years (then BPAP)."""
 
-STEP_COLUMNS = ("step", "pressure_cmh2o", "start", "end", "minutes", "uploads", "apneas", "hypopneas", "ahi",
-                "breath_rate_bpm", "commanded_by", "commanded_at")
+STEP_COLUMNS = (
+    "step",
+    "pressure_cmh2o",
+    "start",
+    "end",
+    "minutes",
+    "uploads",
+    "apneas",
+    "hypopneas",
+    "ahi",
+    "breath_rate_bpm",
+    "commanded_by",
+    "commanded_at",
+)
 """Columns of :func:`pressure_steps` (``start``/``end``: first and last upload, UTC)."""
 
 
@@ -84,40 +104,51 @@ def pressure_steps(measurements: Iterable[Any], commands: Iterable[Any] = ()) ->
     rows = [m for m in measurements if _get(m, "cpap_pressure_cmh2o") is not None]
     if not rows:
         return pd.DataFrame(columns=list(STEP_COLUMNS))
-    frame = pd.DataFrame({
-        "recorded_at": pd.to_datetime([_get(m, "recorded_at") for m in rows], utc=True),
-        "pressure": np.array([_get(m, "cpap_pressure_cmh2o") for m in rows], dtype=np.float64),
-        "apneas": np.array([_get(m, "apnea_count") or 0 for m in rows], dtype=np.int64),
-        "hypopneas": np.array([_get(m, "hypopnea_count") or 0 for m in rows], dtype=np.int64),
-        "seconds": np.array([_get(m, "duration_s") or 0.0 for m in rows], dtype=np.float64),
-        "rate": np.array([np.nan if _get(m, "breath_rate_bpm") is None else _get(m, "breath_rate_bpm")
-                          for m in rows], dtype=np.float64),
-    })
+    frame = pd.DataFrame(
+        {
+            "recorded_at": pd.to_datetime([_get(m, "recorded_at") for m in rows], utc=True),
+            "pressure": np.array([_get(m, "cpap_pressure_cmh2o") for m in rows], dtype=np.float64),
+            "apneas": np.array([_get(m, "apnea_count") or 0 for m in rows], dtype=np.int64),
+            "hypopneas": np.array([_get(m, "hypopnea_count") or 0 for m in rows], dtype=np.int64),
+            "seconds": np.array([_get(m, "duration_s") or 0.0 for m in rows], dtype=np.float64),
+            "rate": np.array(
+                [np.nan if _get(m, "breath_rate_bpm") is None else _get(m, "breath_rate_bpm") for m in rows],
+                dtype=np.float64,
+            ),
+        }
+    )
     frame["step"] = (frame["pressure"].diff().fillna(1.0) != 0).cumsum()
     frame["rate_weight"] = np.where(np.isnan(frame["rate"]), 0.0, frame["seconds"])
     frame["rate_x_weight"] = np.nan_to_num(frame["rate"]) * frame["rate_weight"]
     grouped = frame.groupby("step", sort=True)
-    steps = pd.DataFrame({
-        "step": grouped.ngroup().unique() + 1,
-        "pressure_cmh2o": grouped["pressure"].first().to_numpy(),
-        "start": grouped["recorded_at"].first().to_numpy(),
-        "end": grouped["recorded_at"].last().to_numpy(),
-        "minutes": (grouped["seconds"].sum() / 60.0).round(1).to_numpy(),
-        "uploads": grouped.size().to_numpy(),
-        "apneas": grouped["apneas"].sum().to_numpy(),
-        "hypopneas": grouped["hypopneas"].sum().to_numpy(),
-    })
+    steps = pd.DataFrame(
+        {
+            "step": grouped.ngroup().unique() + 1,
+            "pressure_cmh2o": grouped["pressure"].first().to_numpy(),
+            "start": grouped["recorded_at"].first().to_numpy(),
+            "end": grouped["recorded_at"].last().to_numpy(),
+            "minutes": (grouped["seconds"].sum() / 60.0).round(1).to_numpy(),
+            "uploads": grouped.size().to_numpy(),
+            "apneas": grouped["apneas"].sum().to_numpy(),
+            "hypopneas": grouped["hypopneas"].sum().to_numpy(),
+        }
+    )
     seconds = grouped["seconds"].sum().to_numpy()
     weights = grouped["rate_weight"].sum().to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
-        steps["ahi"] = np.where(seconds > 0, np.round(3600.0 * (steps["apneas"] + steps["hypopneas"]) / seconds, 1), np.nan)
-        steps["breath_rate_bpm"] = np.where(weights > 0, np.round(grouped["rate_x_weight"].sum().to_numpy() / weights, 1),
-                                            np.nan)
+        steps["ahi"] = np.where(
+            seconds > 0, np.round(3600.0 * (steps["apneas"] + steps["hypopneas"]) / seconds, 1), np.nan
+        )
+        steps["breath_rate_bpm"] = np.where(
+            weights > 0, np.round(grouped["rate_x_weight"].sum().to_numpy() / weights, 1), np.nan
+        )
     steps["start"] = pd.to_datetime(steps["start"], utc=True)
     steps["end"] = pd.to_datetime(steps["end"], utc=True)
     by, at = [], []
-    given = sorted(((pd.Timestamp(_get(c, "commanded_at")), _get(c, "to_cmh2o"), _get(c, "commanded_by"))
-                    for c in commands), key=lambda c: c[0])
+    given = sorted(
+        ((pd.Timestamp(_get(c, "commanded_at")), _get(c, "to_cmh2o"), _get(c, "commanded_by")) for c in commands),
+        key=lambda c: c[0],
+    )
     for pressure, start in zip(steps["pressure_cmh2o"], steps["start"]):
         match = [c for c in given if c[0] <= start and c[1] is not None and float(c[1]) == pressure]
         by.append(match[-1][2] if match else None)
@@ -147,8 +178,9 @@ class TitrationPrompt:
     suggested_cmh2o: int | None = None
 
 
-def titration_prompt(steps: pd.DataFrame, *, max_cmh2o: int = AASM_MAX_CMH2O,
-                     min_interval_min: float = AASM_MIN_INTERVAL_MIN) -> TitrationPrompt:
+def titration_prompt(
+    steps: pd.DataFrame, *, max_cmh2o: int = AASM_MAX_CMH2O, min_interval_min: float = AASM_MIN_INTERVAL_MIN
+) -> TitrationPrompt:
     """The AASM prompt for the current (last) step of :func:`pressure_steps`.
 
     Examples
@@ -167,18 +199,33 @@ def titration_prompt(steps: pd.DataFrame, *, max_cmh2o: int = AASM_MAX_CMH2O,
     shown = f"{pressure:g} cmH2O"
     minutes = float(last["minutes"])
     apneas, hypopneas = int(last["apneas"]), int(last["hypopneas"])
-    counted = (f"{apneas} apnea{'s' if apneas != 1 else ''}, {hypopneas} hypopnea{'s' if hypopneas != 1 else ''} "
-               f"in {minutes:g} min at {shown}")
+    counted = (
+        f"{apneas} apnea{'s' if apneas != 1 else ''}, {hypopneas} hypopnea{'s' if hypopneas != 1 else ''} "
+        f"in {minutes:g} min at {shown}"
+    )
     if minutes < min_interval_min:
         wait = int(np.ceil(min_interval_min - minutes))
-        return TitrationPrompt("wait", f"Wait: {wait} min more at {shown} before the next change "
-                                       f"(AASM: at least {min_interval_min:g} min between changes).")
+        return TitrationPrompt(
+            "wait",
+            f"Wait: {wait} min more at {shown} before the next change "
+            f"(AASM: at least {min_interval_min:g} min between changes).",
+        )
     if apneas < AASM_MIN_APNEAS and hypopneas < AASM_MIN_HYPOPNEAS:
-        return TitrationPrompt("hold", f"No raise suggested: {counted} (AASM: raise after {AASM_MIN_APNEAS} apneas "
-                                       f"or {AASM_MIN_HYPOPNEAS} hypopneas).")
+        return TitrationPrompt(
+            "hold",
+            f"No raise suggested: {counted} (AASM: raise after {AASM_MIN_APNEAS} apneas "
+            f"or {AASM_MIN_HYPOPNEAS} hypopneas).",
+        )
     target = int(np.floor(pressure)) + 1
     if target > max_cmh2o:
-        return TitrationPrompt("maximum", f"At {shown}: {counted}. The guideline's maximum CPAP is {max_cmh2o} cmH2O "
-                                          "(patients 12 and older); consider a BPAP titration.")
-    return TitrationPrompt("raise", f"Suggestion: raise CPAP to {target} cmH2O ({counted}; AASM: raise after "
-                                    f"{AASM_MIN_APNEAS} apneas or {AASM_MIN_HYPOPNEAS} hypopneas).", target)
+        return TitrationPrompt(
+            "maximum",
+            f"At {shown}: {counted}. The guideline's maximum CPAP is {max_cmh2o} cmH2O "
+            "(patients 12 and older); consider a BPAP titration.",
+        )
+    return TitrationPrompt(
+        "raise",
+        f"Suggestion: raise CPAP to {target} cmH2O ({counted}; AASM: raise after "
+        f"{AASM_MIN_APNEAS} apneas or {AASM_MIN_HYPOPNEAS} hypopneas).",
+        target,
+    )

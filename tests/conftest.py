@@ -39,8 +39,10 @@ def postgres_cluster():
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install it with `apt-get install chromium` "
-                    "(the browser tests never download a browser)")
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: install it with `apt-get install chromium` "
+            "(the browser tests never download a browser)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

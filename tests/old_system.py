@@ -85,10 +85,14 @@ def start_reference_server(workdir: Path, env: dict[str, str] | None = None, tim
     workdir.mkdir(parents=True, exist_ok=True)
     out = workdir / "stdout.txt"
     with open(out, "wb") as handle:
-        process = subprocess.Popen([sys.executable, "-c", _SERVER_MAIN, str(REFERENCE_SYSTEM)], cwd=workdir,
-                                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
-                                   stdout=handle, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-c", _SERVER_MAIN, str(REFERENCE_SYSTEM)],
+            cwd=workdir,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     deadline = time.monotonic() + timeout
     while True:
         first = out.read_text(errors="replace").split("\n", 1)
@@ -231,8 +235,19 @@ class FakeTk:
         tk.Canvas = widget(type("Canvas", (_Canvas,), {}))
         tk.Tk = widget(type("Tk", (_Root,), {}))
         tk.StringVar = _Var
-        for name, value in {"END": "end", "X": "x", "Y": "y", "BOTH": "both", "W": "w", "E": "e", "LEFT": "left",
-                            "RAISED": "raised", "GROOVE": "groove", "DISABLED": "disabled", "NORMAL": "normal"}.items():
+        for name, value in {
+            "END": "end",
+            "X": "x",
+            "Y": "y",
+            "BOTH": "both",
+            "W": "w",
+            "E": "e",
+            "LEFT": "left",
+            "RAISED": "raised",
+            "GROOVE": "groove",
+            "DISABLED": "disabled",
+            "NORMAL": "normal",
+        }.items():
             setattr(tk, name, value)
         messagebox = types.ModuleType("tkinter.messagebox")
         messagebox.showinfo = lambda title="", message="", **kw: gui.dialogs.append(("info", title, message))
@@ -259,8 +274,13 @@ class FakeTk:
                 return _Widget(gui, self.master)
 
         tkagg.FigureCanvasTkAgg = FigureCanvasTkAgg
-        return {"tkinter": tk, "tkinter.ttk": ttk, "tkinter.filedialog": filedialog,
-                "tkinter.messagebox": messagebox, "matplotlib.backends.backend_tkagg": tkagg}
+        return {
+            "tkinter": tk,
+            "tkinter.ttk": ttk,
+            "tkinter.filedialog": filedialog,
+            "tkinter.messagebox": messagebox,
+            "matplotlib.backends.backend_tkagg": tkagg,
+        }
 
 
 class TkClient:
@@ -286,7 +306,7 @@ class TkClient:
         widgets = self.gui.widgets
         for i, w in enumerate(widgets):
             if w.options.get("text") == text:
-                return next(x for x in widgets[i + 1:] if x.kind == kind)
+                return next(x for x in widgets[i + 1 :] if x.kind == kind)
         raise LookupError(f"no widget labelled {text!r}")
 
     def type(self, label: str, text: str) -> None:
@@ -351,17 +371,18 @@ class OldClientRequests:
         fig.add_subplot(111).plot(time_s, flow, linewidth=1.5)
         return fig, rate, apnea
 
-    def tk_upload(self, mrn: int | str, room: int | str, name: str = "", pressure: str = "",
-                  recording: os.PathLike | None = None) -> dict[str, Any]:
+    def tk_upload(
+        self, mrn: int | str, room: int | str, name: str = "", pressure: str = "", recording: os.PathLike | None = None
+    ) -> dict[str, Any]:
         """What the Tk client's "Upload to Server" posts: the values as its labels show them (text)."""
         fig, rate, apnea = self._figure((14, 6), recording)
         rate_text = "Not measured" if recording is None else str(rate)
         apnea_text = "Not measured" if recording is None else str(apnea)
-        return self.tk.create_json(int(mrn), int(room), name, pressure, rate_text, apnea_text,
-                                   self.tk.plot_to_b64(fig))
+        return self.tk.create_json(int(mrn), int(room), name, pressure, rate_text, apnea_text, self.tk.plot_to_b64(fig))
 
-    def streamlit_upload(self, mrn: int | str, room: int | str, name: str = "", pressure: str = "",
-                         recording: os.PathLike | None = None) -> dict[str, Any]:
+    def streamlit_upload(
+        self, mrn: int | str, room: int | str, name: str = "", pressure: str = "", recording: os.PathLike | None = None
+    ) -> dict[str, Any]:
         """What the Streamlit client's "Upload to Server" posts: numbers from ``analysis_driver``."""
         fig, rate, apnea = self._figure((12, 5), recording)
         return self.st.create_json(int(mrn), int(room), name, pressure, rate, apnea, self.st.plot_to_b64(fig))
@@ -394,7 +415,9 @@ def _show(response: requests.Response) -> str:
 
 def assert_same(old: requests.Response, ours: requests.Response, tz: str, what: str = "") -> None:
     """Status, content type and body bytes equal (timestamps: see :func:`stamped_now`)."""
-    same = (old.status_code == ours.status_code
-            and old.headers.get("Content-Type") == ours.headers.get("Content-Type")
-            and stamped_now(old.content, tz) == stamped_now(ours.content, tz))
+    same = (
+        old.status_code == ours.status_code
+        and old.headers.get("Content-Type") == ours.headers.get("Content-Type")
+        and stamped_now(old.content, tz) == stamped_now(ours.content, tz)
+    )
     assert same, f"{what}\n  old server: {_show(old)}\n  ours:       {_show(ours)}"

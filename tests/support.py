@@ -22,8 +22,14 @@ T = TypeVar("T")
 
 REFERENCE_DATA = REPO_ROOT.parent / "shared" / "reference_data"
 CHROMIUM = Path(os.environ.get("CPAP_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 """The real recordings (``../shared/reference_data`` beside the repository; read there, never copied)."""
 
 
@@ -56,11 +62,31 @@ class PostgresCluster:
         return subprocess.run(command, check=check, capture_output=True, text=True, timeout=120)
 
     def start(self) -> None:
-        self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--no-sync")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.datadir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         options = f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-o", options, "-w", "-t", "60",
-                  "-l", str(self.datadir / "server.log"), "start")
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.datadir),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(self.datadir / "server.log"),
+            "start",
+        )
 
     def new_database(self) -> str:
         """Create an empty database; return its SQLAlchemy URL."""
@@ -83,8 +109,9 @@ def running_postgres() -> Iterator[PostgresCluster]:
     """
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not candidates:
-        raise PostgresUnavailable("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: "
-                                  "run `apt-get install postgresql`")
+        raise PostgresUnavailable(
+            "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: run `apt-get install postgresql`"
+        )
     bindir = Path(candidates[-1]).parent
     root = Path(tempfile.mkdtemp(prefix="cpap-pg-"))
     datadir = root / "data"
@@ -98,7 +125,9 @@ def running_postgres() -> Iterator[PostgresCluster]:
             cluster.start()
         except subprocess.CalledProcessError as exc:
             log = (datadir / "server.log").read_text(errors="replace") if (datadir / "server.log").exists() else ""
-            raise PostgresUnavailable(f"could not start PostgreSQL: {exc.stderr or exc.stdout}\n{log[-2000:]}") from None
+            raise PostgresUnavailable(
+                f"could not start PostgreSQL: {exc.stderr or exc.stdout}\n{log[-2000:]}"
+            ) from None
         import psycopg
 
         deadline = time.monotonic() + 30
@@ -117,8 +146,9 @@ def running_postgres() -> Iterator[PostgresCluster]:
 
 
 @contextlib.contextmanager
-def running_demo(command: list[str], cwd: Path, env: dict[str, str],
-                 timeout: float = 90) -> Iterator[tuple[subprocess.Popen, str]]:
+def running_demo(
+    command: list[str], cwd: Path, env: dict[str, str], timeout: float = 90
+) -> Iterator[tuple[subprocess.Popen, str]]:
     """Start ``cpap-lab demo`` (``command``) and wait until it prints its URLs; yield ``(process, output)``.
 
     The process is killed at the end if the test has not stopped it.

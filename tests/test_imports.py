@@ -52,8 +52,14 @@ print(json.dumps(failures))
 def test_every_module_imports_on_its_own():
     names = list(module_names())
     assert len(names) > 50
-    done = subprocess.run([sys.executable, "-c", _IMPORT_EACH, *names], capture_output=True, text=True,
-                          timeout=240, cwd=REPO_ROOT, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORT_EACH, *names],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=REPO_ROOT,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     failures = json.loads(done.stdout.strip().splitlines()[-1])
     assert not failures, "\n".join(f"{name}:\n{tb}" for name, tb in failures.items())
@@ -111,7 +117,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()

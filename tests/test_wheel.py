@@ -42,13 +42,18 @@ PACKAGE_DATA = [
 
 def _clean_env() -> dict[str, str]:
     """This process's environment without anything that points Python at the checkout."""
-    return {k: v for k, v in os.environ.items()
-            if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME") and not k.startswith("CPAP_")}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME") and not k.startswith("CPAP_")
+    }
 
 
 def _run(command: list[str], cwd: Path, timeout: float = 900) -> str:
     done = subprocess.run(command, cwd=cwd, env=_clean_env(), capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{' '.join(command)} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, (
+        f"{' '.join(command)} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
     return done.stdout
 
 
@@ -60,8 +65,9 @@ def installed(tmp_path_factory) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO_ROOT / name, source / name)
-    shutil.copytree(REPO_ROOT / "cpap_lib", source / "cpap_lib",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+    shutil.copytree(
+        REPO_ROOT / "cpap_lib", source / "cpap_lib", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    )
     dist = root / "dist"
     _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(source)], cwd=root)
     wheel = next(dist.glob("cpap_lib-*.whl"))
@@ -72,8 +78,20 @@ def installed(tmp_path_factory) -> Path:
 
     venv = root / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], cwd=root)
-    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile",
-          "--disable-pip-version-check", str(wheel)], cwd=root, timeout=1800)
+    _run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-compile",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
+        cwd=root,
+        timeout=1800,
+    )
     where = _run([str(venv / "bin" / "python"), "-c", "import cpap_lib; print(cpap_lib.__file__)"], cwd=root)
     assert where.strip().startswith(str(venv)), where
     return venv / "bin"
@@ -93,8 +111,20 @@ def test_installed_wheel_writes_a_report_for_a_simulated_file(installed, tmp_pat
 @pytest.mark.slow
 @pytest.mark.timeout(2400)  # the first one builds the wheel and installs it with its dependencies (minutes)
 def test_installed_wheel_runs_the_demo_server_and_a_voila_page(installed, tmp_path):
-    command = [str(installed / "cpap-lab"), "demo", "--rooms", "1", "--port", "0", "--voila-port", "0",
-               "--interval", "2", "--database", f"sqlite:///{tmp_path / 'demo.db'}"]
+    command = [
+        str(installed / "cpap-lab"),
+        "demo",
+        "--rooms",
+        "1",
+        "--port",
+        "0",
+        "--voila-port",
+        "0",
+        "--interval",
+        "2",
+        "--database",
+        f"sqlite:///{tmp_path / 'demo.db'}",
+    ]
     with running_demo(command, tmp_path, _clean_env(), timeout=180) as (process, text):
         api = re.search(r"REST API \(OpenAPI docs\)\s+(http://\S+)/docs", text)
         page = re.search(r"Staff: ward overview \+ monitoring station\s+(http://\S+)", text)

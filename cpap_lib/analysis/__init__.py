@@ -246,8 +246,13 @@ class Analysis:
 
         lines = [
             f"{d['source']}: {d['duration_s'] / 60:.1f} min, {d['samples']} samples at {d['fs_hz']:g} Hz"
-            + (f", {d['skipped_rows']} malformed rows skipped (lines {', '.join(map(str, d['skipped_lines']))}"
-               + (", ..." if d["skipped_rows"] > len(d["skipped_lines"]) else "") + ")" if d["skipped_rows"] else ""),
+            + (
+                f", {d['skipped_rows']} malformed rows skipped (lines {', '.join(map(str, d['skipped_lines']))}"
+                + (", ..." if d["skipped_rows"] > len(d["skipped_lines"]) else "")
+                + ")"
+                if d["skipped_rows"]
+                else ""
+            ),
             f"  breaths           {d['breath_count']}  ({num(d['breath_rate_bpm'], '.1f')} breaths/min)",
             f"  apneas            {d['apnea_count']}  (apnea index {num(d['apnea_index'], '.1f')}/h)",
             f"  hypopneas         {d['hypopnea_count']}  ({d['ahi_rule']})",
@@ -266,19 +271,27 @@ class Analysis:
         )
 
 
-def _events_amplitude(x: np.ndarray, time_s: np.ndarray, fs_hz: float, breaths, p: dict[str, float],
-                      rule: str, spo2=None):
+def _events_amplitude(
+    x: np.ndarray, time_s: np.ndarray, fs_hz: float, breaths, p: dict[str, float], rule: str, spo2=None
+):
     """``method="amplitude"``: apneas by the amplitude rule, hypopneas by ``rule``."""
     from . import events as _e
 
     return _e.events_find(
-        x, time_s, fs_hz, breaths, apnea_drop=p["apnea_drop"], hypopnea_drop=p["hypopnea_drop"],
-        min_duration_s=p["min_event_s"], baseline_s=p["baseline_s"], hypopnea_rule=rule, spo2=spo2,
+        x,
+        time_s,
+        fs_hz,
+        breaths,
+        apnea_drop=p["apnea_drop"],
+        hypopnea_drop=p["hypopnea_drop"],
+        min_duration_s=p["min_event_s"],
+        baseline_s=p["baseline_s"],
+        hypopnea_rule=rule,
+        spo2=spo2,
     )
 
 
-def _events_gap(x: np.ndarray, time_s: np.ndarray, fs_hz: float, breaths, p: dict[str, float],
-                rule: str, spo2=None):
+def _events_gap(x: np.ndarray, time_s: np.ndarray, fs_hz: float, breaths, p: dict[str, float], rule: str, spo2=None):
     """``method="gap"``: apneas by the old system's gap rule, hypopneas by ``rule``.
 
     The hypopneas are those the amplitude step scores (not overlapping an
@@ -346,8 +359,9 @@ def _gaps_as_spans(time_s: np.ndarray, segments: list[slice]) -> np.ndarray:
     return np.array([(time_s[a.stop - 1], time_s[b.start]) for a, b in zip(segments[:-1], segments[1:])]).reshape(-1, 2)
 
 
-def analyze(recording: Recording, *, method: str = "amplitude", hypopnea_rule: str | None = None,
-            **params: float) -> Analysis:
+def analyze(
+    recording: Recording, *, method: str = "amplitude", hypopnea_rule: str | None = None, **params: float
+) -> Analysis:
     """Analyse a recording: breaths, breath rate, apneas, hypopneas by a named rule, AHI, volumes.
 
     Parameters
@@ -433,8 +447,9 @@ def analyze(recording: Recording, *, method: str = "amplitude", hypopnea_rule: s
     )
 
 
-def analyze_file(path: str | os.PathLike, *, method: str = "amplitude", hypopnea_rule: str | None = None,
-                 **params: float) -> Analysis:
+def analyze_file(
+    path: str | os.PathLike, *, method: str = "amplitude", hypopnea_rule: str | None = None, **params: float
+) -> Analysis:
     """Read a recording (lab text file or ResMed EDF) and analyse it.
 
     See :func:`analyze` for the parameters; reading goes through

@@ -52,10 +52,17 @@ class BlandAltman:
 
     def to_dict(self) -> dict:
         """The numbers, JSON-safe (NaN -> None)."""
+
         def f(x: float) -> float | None:
             return float(x) if np.isfinite(x) else None
 
-        return {"n": self.n, "bias": f(self.bias), "sd": f(self.sd), "loa_low": f(self.loa_low), "loa_high": f(self.loa_high)}
+        return {
+            "n": self.n,
+            "bias": f(self.bias),
+            "sd": f(self.sd),
+            "loa_low": f(self.loa_low),
+            "loa_high": f(self.loa_high),
+        }
 
 
 def bland_altman(ours, device) -> BlandAltman:
@@ -71,8 +78,9 @@ def bland_altman(ours, device) -> BlandAltman:
     return BlandAltman(n, bias, sd, bias - LOA_Z * sd, bias + LOA_Z * sd, (a + b) / 2.0, d)
 
 
-def bland_altman_figure(result: BlandAltman, *, quantity: str = "AHI (events/h)", title: str | None = None,
-                        labels=None):
+def bland_altman_figure(
+    result: BlandAltman, *, quantity: str = "AHI (events/h)", title: str | None = None, labels=None
+):
     """The Bland-Altman plot of ``result`` as a matplotlib Figure.
 
     Parameters

@@ -282,8 +282,9 @@ def _find(x: np.ndarray, ref: np.ndarray, fs: float, threshold: float, min_phase
     unseen_start = next_floor[insp_cross]
     valid = seen | (unseen_start < next_insp)
     onset = insp_starts[valid]
-    expiration = np.where(seen, exp_starts[np.minimum(nxt, max(exp_starts.size - 1, 0))] if exp_starts.size else 0,
-                          unseen_start)[valid]
+    expiration = np.where(
+        seen, exp_starts[np.minimum(nxt, max(exp_starts.size - 1, 0))] if exp_starts.size else 0, unseen_start
+    )[valid]
     seen = seen[valid]
     if onset.size and not seen.all():
         # without its expiration a breath must show a real inspiration: a peak of at least the full
@@ -299,7 +300,11 @@ def _find(x: np.ndarray, ref: np.ndarray, fs: float, threshold: float, min_phase
     end = np.empty_like(onset)
     end[:-1] = onset[1:]
     if onset.size:
-        after = np.flatnonzero(x[expiration[-1] + 1 :] >= -level[expiration[-1] + 1 :] / 2) if seen[-1] else np.zeros(0, dtype=np.intp)
+        after = (
+            np.flatnonzero(x[expiration[-1] + 1 :] >= -level[expiration[-1] + 1 :] / 2)
+            if seen[-1]
+            else np.zeros(0, dtype=np.intp)
+        )
         if len(after):
             end[-1] = expiration[-1] + 1 + after[0]
         else:

@@ -133,8 +133,14 @@ def iter_card(
         try:
             analysis = analyze(night.recording, method=method, **params)
         except CpapError as exc:
-            row = NightRow(night=index.day.isoformat(), folder=index.name, sessions=len(night.sessions),
-                           hours=night.recording.duration_s / 3600.0, notes=list(night.notes), error=str(exc))
+            row = NightRow(
+                night=index.day.isoformat(),
+                folder=index.name,
+                sessions=len(night.sessions),
+                hours=night.recording.duration_s / 3600.0,
+                notes=list(night.notes),
+                error=str(exc),
+            )
             yield row, night, None
             continue
         yield night_row(night, analysis), night, analysis
@@ -151,10 +157,14 @@ def _num(x: float | None, fmt: str) -> str:
 
 def format_rows(rows: list[NightRow]) -> str:
     """The table ``cpap-lab analyze CARD`` prints: one line per night, then the AHI rule and the notes."""
-    head = (f"{'night':<10}  {'hours':>5}  {'sess':>4}  {'rate':>5}  {'AHI':>5}  {'device':>6}  {'apneas':>6}  "
-            f"{'hypop':>5}  {'leak L/min':>11}  {'pressure':>11}")
-    sub = (f"{'':<10}  {'':>5}  {'':>4}  {'/min':>5}  {'/h':>5}  {'AHI':>6}  {'':>6}  {'':>5}  "
-           f"{'med / 95th':>11}  {'med / 95th':>11}")
+    head = (
+        f"{'night':<10}  {'hours':>5}  {'sess':>4}  {'rate':>5}  {'AHI':>5}  {'device':>6}  {'apneas':>6}  "
+        f"{'hypop':>5}  {'leak L/min':>11}  {'pressure':>11}"
+    )
+    sub = (
+        f"{'':<10}  {'':>5}  {'':>4}  {'/min':>5}  {'/h':>5}  {'AHI':>6}  {'':>6}  {'':>5}  "
+        f"{'med / 95th':>11}  {'med / 95th':>11}"
+    )
     lines = [head, sub]
     for r in rows:
         if r.error and r.apnea_count is None:

@@ -97,8 +97,12 @@ class CardComparison:
         ours, device, labels = self._pairs(f"device_{against}_ahi")
         result = bland_altman(ours, device)
         name = "EVE events" if against == "eve" else "STR.edf"
-        return bland_altman_figure(result, quantity="AHI (events/h)", labels=labels,
-                                   title=f"Our AHI vs the device's ({name}), {result.n} nights")
+        return bland_altman_figure(
+            result,
+            quantity="AHI (events/h)",
+            labels=labels,
+            title=f"Our AHI vs the device's ({name}), {result.n} nights",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,17 +115,24 @@ class CardComparison:
 
     def summary(self) -> str:
         """What ``cpap-lab compare CARD`` prints."""
+
         def num(x: float | None, fmt: str) -> str:
             return "-" if x is None or not math.isfinite(x) else format(x, fmt)
 
         def ev(r: NightAgreement, group: str) -> str:
             e = r.events.get(group, {})
-            return (f"{e.get('device_found', 0)}/{e.get('device_count', 0)} "
-                    f"F1 {num(e.get('f1') if e.get('f1') is not None else float('nan'), '.2f')}")
+            return (
+                f"{e.get('device_found', 0)}/{e.get('device_count', 0)} "
+                f"F1 {num(e.get('f1') if e.get('f1') is not None else float('nan'), '.2f')}"
+            )
 
         out = [
             f"{self.source}: our scoring vs the device's, {len(self.nights)} night{'s' if len(self.nights) != 1 else ''}"
-            + (f" [{self.device.get('product_name', '')} {self.device.get('serial_number', '')}]".rstrip() if self.device else ""),
+            + (
+                f" [{self.device.get('product_name', '')} {self.device.get('serial_number', '')}]".rstrip()
+                if self.device
+                else ""
+            ),
             f"{'night':<10}  {'hours':>5}  {'AHI ours':>8}  {'EVE':>5}  {'STR':>5}  {'apneas found':>15}  "
             f"{'hypopneas found':>15}  {'rate |d|':>8}  {'TV |d| L':>8}",
         ]
@@ -142,7 +153,11 @@ class CardComparison:
             )
         rules = sorted({r.ahi_rule for r in self.nights if r.error is None})
         if rules:
-            out.append("our AHI: " + "; ".join(rules) + f"; events matched within +-{self.settings.get('tolerance_s', TOLERANCE_S):g} s")
+            out.append(
+                "our AHI: "
+                + "; ".join(rules)
+                + f"; events matched within +-{self.settings.get('tolerance_s', TOLERANCE_S):g} s"
+            )
         for r in self.nights:
             out += [f"{r.night}: {note}" for note in r.notes]
         return "\n".join(out)
@@ -184,8 +199,11 @@ def compare_card(
         except ParameterError:
             raise  # a bad setting is the same for every night
         except CpapError as exc:  # e.g. a night without a breath
-            rows.append(NightAgreement(night=day, hours=hours, sessions=len(night.sessions),
-                                       notes=list(night.notes), error=str(exc)))
+            rows.append(
+                NightAgreement(
+                    night=day, hours=hours, sessions=len(night.sessions), notes=list(night.notes), error=str(exc)
+                )
+            )
             continue
         settings["params"] = dict(result.settings.get("params", {}))
         our_ahi, rule = _our_ahi(result.analyses)
@@ -209,5 +227,3 @@ def compare_card(
         )
         del result, night
     return CardComparison(source=str(card.root), nights=rows, device=dict(card.identification), settings=settings)
-
-

@@ -111,7 +111,9 @@ def trailing_breath_rate(onsets_s: np.ndarray, times_s: np.ndarray, *, window_s:
     return out
 
 
-def trailing_mean(at_s: np.ndarray, values: np.ndarray, times_s: np.ndarray, *, window_s: float = RATE_WINDOW_S) -> np.ndarray:
+def trailing_mean(
+    at_s: np.ndarray, values: np.ndarray, times_s: np.ndarray, *, window_s: float = RATE_WINDOW_S
+) -> np.ndarray:
     """Mean of ``values`` whose times ``at_s`` lie in ``[t - window_s, t]``, at each time (NaN if none).
 
     Examples
@@ -130,7 +132,9 @@ def trailing_mean(at_s: np.ndarray, values: np.ndarray, times_s: np.ndarray, *, 
         return np.where(n > 0, (cum[hi] - cum[lo]) / n, np.nan)
 
 
-def match_spans(device: np.ndarray, ours: np.ndarray, tolerance_s: float = TOLERANCE_S) -> tuple[np.ndarray, np.ndarray]:
+def match_spans(
+    device: np.ndarray, ours: np.ndarray, tolerance_s: float = TOLERANCE_S
+) -> tuple[np.ndarray, np.ndarray]:
     """Which device spans overlap one of ours, and which of ours overlap a device span.
 
     Parameters
@@ -451,7 +455,10 @@ def _event_agreements(dev: pd.DataFrame, ours: pd.DataFrame) -> dict[str, EventA
         d, o = dev[dev["kind"].isin(dev_kinds)], ours[ours["kind"].isin(our_kinds)]
         flag_d, flag_o = ("found_any", "confirmed_any") if group == "any" else ("found", "confirmed")
         out[group] = EventAgreement(
-            device_count=len(d), our_count=len(o), device_found=int(d[flag_d].sum()), ours_confirmed=int(o[flag_o].sum())
+            device_count=len(d),
+            our_count=len(o),
+            device_found=int(d[flag_d].sum()),
+            ours_confirmed=int(o[flag_o].sum()),
         )
     return out
 
@@ -461,9 +468,13 @@ def _part(name, start_time, duration_s, trend_table, dev, ours) -> PartCompariso
         name=name,
         start_time=start_time,
         duration_s=duration_s,
-        rate=Agreement.of(trend_table["our_rate_bpm"].to_numpy(), trend_table["device_rate_bpm"].to_numpy(), RATE_WITHIN_BPM),
+        rate=Agreement.of(
+            trend_table["our_rate_bpm"].to_numpy(), trend_table["device_rate_bpm"].to_numpy(), RATE_WITHIN_BPM
+        ),
         volume=Agreement.of(
-            trend_table["our_tidal_volume_l"].to_numpy(), trend_table["device_tidal_volume_l"].to_numpy(), VOLUME_WITHIN_L
+            trend_table["our_tidal_volume_l"].to_numpy(),
+            trend_table["device_tidal_volume_l"].to_numpy(),
+            VOLUME_WITHIN_L,
         ),
         events=_event_agreements(dev, ours),
         trend_table=trend_table,
@@ -558,7 +569,8 @@ def compare(
         raise RecordingError("no session holds a breath: " + "; ".join(notes), file=source)
     sessions, analyses = tuple(kept), tuple(analysed)
     parts = tuple(
-        _compare_session(s, a, tolerance_s=tolerance_s, rate_window_s=rate_window_s) for s, a in zip(sessions, analyses, strict=True)
+        _compare_session(s, a, tolerance_s=tolerance_s, rate_window_s=rate_window_s)
+        for s, a in zip(sessions, analyses, strict=True)
     )
     if len(parts) == 1:
         night = parts[0]

@@ -165,7 +165,9 @@ def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return d[0::2], d[1::2]
 
 
-def breath_baseline(peak_s: np.ndarray, amplitude: np.ndarray, *, baseline_s: float = 120.0, quantile: float = 0.75) -> np.ndarray:
+def breath_baseline(
+    peak_s: np.ndarray, amplitude: np.ndarray, *, baseline_s: float = 120.0, quantile: float = 0.75
+) -> np.ndarray:
     """Pre-event baseline of a per-breath quantity (excursion, tidal volume) at each breath.
 
     The ``quantile`` of the values of the breaths whose peaks fall in the
@@ -233,7 +235,9 @@ def check_hypopnea_rule(rule: str, spo2=None) -> str:
     if rule not in HYPOPNEA_RULES:
         raise ParameterError("hypopnea_rule", f"must be one of {', '.join(map(repr, HYPOPNEA_RULES))}, got {rule!r}")
     if rule in DESATURATION_PCT and not has_spo2(spo2):
-        raise ParameterError("hypopnea_rule", f"{rule!r} needs SpO2 (oximetry) and this recording has none; use 'flow_50pct'")
+        raise ParameterError(
+            "hypopnea_rule", f"{rule!r} needs SpO2 (oximetry) and this recording has none; use 'flow_50pct'"
+        )
     return rule
 
 
@@ -330,18 +334,34 @@ def events_find(
             )
     if hypopnea_rule in DESATURATION_PCT:
         hypopneas = hypopneas[hypopneas["desaturation_pct"] >= DESATURATION_PCT[hypopnea_rule] - 1e-9]
-    return pd.concat([apneas, hypopneas], ignore_index=True).sort_values("start_s", kind="stable").reset_index(drop=True)
+    return (
+        pd.concat([apneas, hypopneas], ignore_index=True).sort_values("start_s", kind="stable").reset_index(drop=True)
+    )
 
 
 def _frame(kind: str, start: np.ndarray, stop: np.ndarray, ratio: np.ndarray):
     import pandas as pd
 
     return pd.DataFrame(
-        {"kind": kind, "start_s": start, "end_s": stop, "duration_s": stop - start, "amplitude_ratio": ratio,
-         "desaturation_pct": np.nan},
+        {
+            "kind": kind,
+            "start_s": start,
+            "end_s": stop,
+            "duration_s": stop - start,
+            "amplitude_ratio": ratio,
+            "desaturation_pct": np.nan,
+        },
         columns=list(EVENT_COLUMNS),
-    ).astype({"kind": "str", "start_s": float, "end_s": float, "duration_s": float, "amplitude_ratio": float,
-              "desaturation_pct": float})
+    ).astype(
+        {
+            "kind": "str",
+            "start_s": float,
+            "end_s": float,
+            "duration_s": float,
+            "amplitude_ratio": float,
+            "desaturation_pct": float,
+        }
+    )
 
 
 def _long_enough(duration_s: np.ndarray, min_duration_s: float) -> np.ndarray:
@@ -369,7 +389,9 @@ def _apneas(x, time_s, fs_hz, breaths, base_breath, amplitude_ratio, drop, min_d
     no_breath_drop = min(NO_BREATH_APNEA_DROP, drop)
     if no_breath_drop < drop:
         a2, b2 = _widened_runs(ratio < (1.0 - no_breath_drop), win // 2, n)
-        breathless = np.searchsorted(peaks, ts[np.minimum(b2, n - 1)], side="left") == np.searchsorted(peaks, ts[a2], side="right")
+        breathless = np.searchsorted(peaks, ts[np.minimum(b2, n - 1)], side="left") == np.searchsorted(
+            peaks, ts[a2], side="right"
+        )
         a, b = _merged(np.concatenate((a, a2[breathless])), np.concatenate((b, b2[breathless])))
     start, stop = ts[a], ts[np.minimum(b, n - 1)]
     # the apnea ends where the next real breath begins (AASM), also when a faint bump comes first

@@ -74,8 +74,8 @@ def desaturations(time_s: np.ndarray, spo2_pct: np.ndarray, start_s: np.ndarray,
     lo_nadir = np.searchsorted(t, start, side="left")
     hi_nadir = np.searchsorted(t, end + AFTER_S, side="right")
     for i in range(start.size):  # one pass per event (a night has tens of events), not per sample
-        base = smooth[lo_base[i]:hi_base[i]]
-        low = smooth[lo_nadir[i]:hi_nadir[i]]
+        base = smooth[lo_base[i] : hi_base[i]]
+        low = smooth[lo_nadir[i] : hi_nadir[i]]
         if np.isfinite(base).any() and np.isfinite(low).any():
             out[i] = np.nanmax(base) - np.nanmin(low)
     return out

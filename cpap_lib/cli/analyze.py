@@ -70,8 +70,10 @@ def _summary_only_days(card, rows) -> str:
     days = sorted(set(d.isoformat() for d in table.index) - {r.night for r in rows})
     if not days:
         return ""
-    return (f"STR.edf: {len(days)} more day{'s' if len(days) != 1 else ''} of use without flow data on the card "
-            f"({days[0]} to {days[-1]}; summary only)")
+    return (
+        f"STR.edf: {len(days)} more day{'s' if len(days) != 1 else ''} of use without flow data on the card "
+        f"({days[0]} to {days[-1]}; summary only)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

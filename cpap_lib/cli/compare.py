@@ -49,10 +49,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     p.add_argument("--night", metavar="DAY", help="on a card: compare this night in detail (2024-10-17 or 20241017)")
     p.add_argument("--figure", metavar="FILE", help="on a card: write the AHI Bland-Altman figure (png, svg, pdf)")
-    p.add_argument("--tolerance", type=float, default=TOLERANCE_S, metavar="S",
-                   help=f"event-matching tolerance, seconds (default {TOLERANCE_S:g})")
-    p.add_argument("--rate-window", type=float, default=RATE_WINDOW_S, metavar="S",
-                   help=f"trailing window for our rate and volume, seconds (default {RATE_WINDOW_S:g})")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=TOLERANCE_S,
+        metavar="S",
+        help=f"event-matching tolerance, seconds (default {TOLERANCE_S:g})",
+    )
+    p.add_argument(
+        "--rate-window",
+        type=float,
+        default=RATE_WINDOW_S,
+        metavar="S",
+        help=f"trailing window for our rate and volume, seconds (default {RATE_WINDOW_S:g})",
+    )
     add_analysis_arguments(p)
     p.set_defaults(func=run)
 
@@ -61,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
     """Compare, print the summary or JSON; return 0."""
     from ..io.resmed import is_card_root, read_card
 
-    settings = dict(method=args.method, tolerance_s=args.tolerance, rate_window_s=args.rate_window, **analysis_params(args))
+    settings = dict(
+        method=args.method, tolerance_s=args.tolerance, rate_window_s=args.rate_window, **analysis_params(args)
+    )
     path = Path(args.path)
     card = path.is_dir() and is_card_root(path)
     if (args.night or args.figure) and not card:

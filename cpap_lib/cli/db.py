@@ -30,12 +30,19 @@ __all__ = ["register", "run"]
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``db`` subcommand."""
     parser = subparsers.add_parser(
-        "db", help=COMMANDS["db"],
-        description="Database schema migrations (Alembic). The server upgrades on start too.")
-    parser.add_argument("action", choices=("upgrade", "current"),
-                        help="upgrade: bring the schema to the newest revision; current: print the revision")
-    parser.add_argument("--database", metavar="URL", default=None,
-                        help="SQLAlchemy URL (default: CPAP_DATABASE_URL or sqlite:///cpap_lab.db)")
+        "db", help=COMMANDS["db"], description="Database schema migrations (Alembic). The server upgrades on start too."
+    )
+    parser.add_argument(
+        "action",
+        choices=("upgrade", "current"),
+        help="upgrade: bring the schema to the newest revision; current: print the revision",
+    )
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        default=None,
+        help="SQLAlchemy URL (default: CPAP_DATABASE_URL or sqlite:///cpap_lab.db)",
+    )
     parser.set_defaults(func=run)
 
 

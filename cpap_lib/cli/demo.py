@@ -51,10 +51,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rooms", type=int, default=6, help="simulated bedside devices (1-200, default 6)")
     parser.add_argument("--port", type=int, default=8000, help="REST server port (0: any free port; default 8000)")
     parser.add_argument("--voila-port", type=int, default=8866, help="dashboard port (0: any free port; default 8866)")
-    parser.add_argument("--interval", type=float, default=5.0,
-                        help="seconds between uploads of each device (1-60, default 5)")
-    parser.add_argument("--database", metavar="URL", default=None,
-                        help="SQLAlchemy URL (default: CPAP_DATABASE_URL or sqlite:///cpap_lab.db)")
+    parser.add_argument(
+        "--interval", type=float, default=5.0, help="seconds between uploads of each device (1-60, default 5)"
+    )
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        default=None,
+        help="SQLAlchemy URL (default: CPAP_DATABASE_URL or sqlite:///cpap_lab.db)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -64,7 +69,7 @@ def _database_url(arg: str | None) -> str:
     url = arg or os.environ.get("CPAP_DATABASE_URL") or DEFAULT_DATABASE_URL
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
-        url = prefix + str(Path(url[len(prefix):]).resolve())  # the server child may run elsewhere
+        url = prefix + str(Path(url[len(prefix) :]).resolve())  # the server child may run elsewhere
     return url
 
 
@@ -94,8 +99,9 @@ def run(args: argparse.Namespace) -> int:
         if not 0 <= port <= 65535:
             raise ParameterError(name, f"must be 0-65535, got {port}")
         if port and not _port_free(port):
-            raise ParameterError(name, f"port {port} on 127.0.0.1 is in use (another demo?); "
-                                       f"choose another, or 0 for any free port")
+            raise ParameterError(
+                name, f"port {port} on 127.0.0.1 is in use (another demo?); choose another, or 0 for any free port"
+            )
 
     stop = threading.Event()
 
@@ -114,8 +120,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"Starting {args.rooms} simulated bedside devices …", flush=True)
         threading.Thread(target=fleet.start, name="fleet-start", daemon=True).start()
         print("Starting the dashboards (Voilà) …", flush=True)
-        voila = VoilaServer(server.url, port=args.voila_port or free_port(), env={"CPAP_REFRESH_S": "3"},
-                            log_path=log_dir / "voila.log")
+        voila = VoilaServer(
+            server.url, port=args.voila_port or free_port(), env={"CPAP_REFRESH_S": "3"}, log_path=log_dir / "voila.log"
+        )
         voila.start()
         first, last = patients[0].room, patients[-1].room
         links = (

@@ -51,13 +51,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    parser.add_argument("--database", metavar="URL", default=None,
-                        help="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://user@host/db "
-                        "(default: CPAP_DATABASE_URL or sqlite:///cpap_lab.db)")
-    parser.add_argument("--workers", type=int, default=1, metavar="N",
-                        help="worker processes (default 1; more than 1 needs PostgreSQL)")
-    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
-                        help="log level (info logs one line per request; default info)")
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        default=None,
+        help="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://user@host/db "
+        "(default: CPAP_DATABASE_URL or sqlite:///cpap_lab.db)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="worker processes (default 1; more than 1 needs PostgreSQL)"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="log level (info logs one line per request; default info)",
+    )
     parser.set_defaults(func=run)
 
 

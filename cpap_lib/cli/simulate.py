@@ -55,8 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         else:
             given = {"default": f.default, "help": f"{meta['doc']}; {range_text(f.name)} (default {f.default:g})"}
         given["help"] = given["help"].replace("%", "%%")  # argparse formats help with %
-        parser.add_argument(meta["option"], dest=_dest(f.name), type=int if meta["whole"] else float,
-                            metavar=meta["metavar"], **given)
+        parser.add_argument(
+            meta["option"], dest=_dest(f.name), type=int if meta["whole"] else float, metavar=meta["metavar"], **given
+        )
     parser.set_defaults(func=run)
 
 

@@ -131,8 +131,10 @@ def error_for(status: int, body: Any, url: str) -> ApiError:
 
 
 def _check_pressure(cmh2o: Any) -> int:
-    if isinstance(cmh2o, bool) or not isinstance(cmh2o, (int, np.integer)) or not (
-        PRESSURE_MIN_CMH2O <= cmh2o <= PRESSURE_MAX_CMH2O
+    if (
+        isinstance(cmh2o, bool)
+        or not isinstance(cmh2o, (int, np.integer))
+        or not (PRESSURE_MIN_CMH2O <= cmh2o <= PRESSURE_MAX_CMH2O)
     ):
         raise ParameterError(
             "cmh2o", f"must be an integer from {PRESSURE_MIN_CMH2O} to {PRESSURE_MAX_CMH2O} cmH2O, got {cmh2o!r}"
@@ -163,8 +165,14 @@ class CpapClient:
         Extra attempts for GET requests after connection errors, timeouts and 502/503/504.
     """
 
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 5.0,
-                 session: requests.Session | None = None, retries: int = 2):
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        timeout: float = 5.0,
+        session: requests.Session | None = None,
+        retries: int = 2,
+    ):
         if timeout <= 0:
             raise ParameterError("timeout", f"must be positive, got {timeout}")
         if retries < 0:
@@ -191,8 +199,15 @@ class CpapClient:
     def __repr__(self) -> str:
         return f"CpapClient({self.base_url!r}, token={'***' if self.token else None}, timeout={self.timeout})"
 
-    def _request(self, method: str, path: str, *, params: dict | None = None, body: Any = None,
-                 headers: dict[str, str] | None = None) -> Any:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         url = self.base_url + path
         headers = {"Accept": "application/json", **(headers or {})}
         if self.token:
@@ -205,11 +220,14 @@ class CpapClient:
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                response = self.session.request(method, url, params=params, data=data, headers=headers,
-                                                timeout=self.timeout)
+                response = self.session.request(
+                    method, url, params=params, data=data, headers=headers, timeout=self.timeout
+                )
             except requests.Timeout:
                 if last:
-                    raise ServerUnavailableError(f"no answer from {self.base_url} within {self.timeout} s", url=url) from None
+                    raise ServerUnavailableError(
+                        f"no answer from {self.base_url} within {self.timeout} s", url=url
+                    ) from None
             except requests.ConnectionError:
                 if last:
                     raise ServerUnavailableError(f"cannot connect to {self.base_url}", url=url) from None
@@ -225,9 +243,12 @@ class CpapClient:
         try:
             return build(data)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # pydantic's error is a ValueError
-            raise ApiError(f"the server's answer to {method} {path} is not what this client understands "
-                           f"({type(exc).__name__}); is {self.base_url} a Sleep Lab Monitor server of this version?",
-                           url=self.base_url + path, status=200) from None
+            raise ApiError(
+                f"the server's answer to {method} {path} is not what this client understands "
+                f"({type(exc).__name__}); is {self.base_url} a Sleep Lab Monitor server of this version?",
+                url=self.base_url + path,
+                status=200,
+            ) from None
 
     @staticmethod
     def _decode(response: requests.Response, url: str) -> Any:
@@ -259,8 +280,12 @@ class CpapClient:
     def measurements(self, room: int, mrn: str | None = None) -> list[MeasurementSummary]:
         """Measurement ids and times (oldest first) of the room's current patient, or of ``mrn``."""
         params = {"mrn": mrn} if mrn is not None else None
-        return self._parse(lambda rows: [MeasurementSummary.from_json(r) for r in rows],
-                           "GET", f"/api/v1/rooms/{_check_room(room)}/measurements", params=params)
+        return self._parse(
+            lambda rows: [MeasurementSummary.from_json(r) for r in rows],
+            "GET",
+            f"/api/v1/rooms/{_check_room(room)}/measurements",
+            params=params,
+        )
 
     def measurement(self, measurement_id: int) -> Measurement:
         """One measurement with flow trace and image."""
@@ -299,19 +324,27 @@ class CpapClient:
 
     def notes(self, room: int) -> list[NotePublic]:
         """Technician notes on the current patient's night, oldest first."""
-        return self._parse(lambda rows: [NotePublic.model_validate(r) for r in rows],
-                           "GET", f"/api/v1/rooms/{_check_room(room)}/notes")
+        return self._parse(
+            lambda rows: [NotePublic.model_validate(r) for r in rows], "GET", f"/api/v1/rooms/{_check_room(room)}/notes"
+        )
 
     def add_note(self, room: int, text: str, by: str | None = None) -> NotePublic:
         """Add a note to the room's night (staff; the server records when, the token's name and ``by``)."""
-        return self._parse(NotePublic.model_validate, "POST", f"/api/v1/rooms/{_check_room(room)}/notes",
-                           body={"text": str(text), "by": by or None})
+        return self._parse(
+            NotePublic.model_validate,
+            "POST",
+            f"/api/v1/rooms/{_check_room(room)}/notes",
+            body={"text": str(text), "by": by or None},
+        )
 
     def acknowledge_alarm(self, room: int, note: str | None = None, by: str | None = None) -> AcknowledgementPublic:
         """Acknowledge the room's current alarm, with an optional note and the person's name (staff)."""
-        return self._parse(AcknowledgementPublic.model_validate, "POST",
-                           f"/api/v1/rooms/{_check_room(room)}/alarm/acknowledgements",
-                           body={"note": note or None, "by": by or None})
+        return self._parse(
+            AcknowledgementPublic.model_validate,
+            "POST",
+            f"/api/v1/rooms/{_check_room(room)}/alarm/acknowledgements",
+            body={"note": note or None, "by": by or None},
+        )
 
     # -- writes ---------------------------------------------------------
     def admit(self, room: int, mrn: str, name: str | None = None) -> UploadReceipt:
@@ -319,9 +352,18 @@ class CpapClient:
         body = {"mrn": str(mrn), "name": name}
         return self._parse(UploadReceipt.from_json, "PUT", f"/api/v1/rooms/{_check_room(room)}/patient", body=body)
 
-    def upload_measurement(self, room: int, mrn: str, *, name: str | None = None, cpap_pressure: float | None = None,
-                           analysis: Any = None, flow_trace: Any = None, flow_png: bytes | None = None,
-                           trace_points: int = 2000) -> UploadReceipt:
+    def upload_measurement(
+        self,
+        room: int,
+        mrn: str,
+        *,
+        name: str | None = None,
+        cpap_pressure: float | None = None,
+        analysis: Any = None,
+        flow_trace: Any = None,
+        flow_png: bytes | None = None,
+        trace_points: int = 2000,
+    ) -> UploadReceipt:
         """Upload one measurement (the server stamps the time of receipt).
 
         Parameters
@@ -355,16 +397,19 @@ class CpapClient:
             else:
                 time_s, flow_lps = flow_trace
             try:
-                body["flow_trace"] = {"time_s": np.asarray(time_s, dtype=np.float64),
-                                      "flow_lps": np.asarray(flow_lps, dtype=np.float64)}
+                body["flow_trace"] = {
+                    "time_s": np.asarray(time_s, dtype=np.float64),
+                    "flow_lps": np.asarray(flow_lps, dtype=np.float64),
+                }
             except (TypeError, ValueError) as exc:
                 raise ParameterError("flow_trace", f"time_s and flow_lps must be numbers: {exc}") from None
         if flow_png is not None:
             body["flow_image_png_base64"] = base64.b64encode(flow_png).decode("ascii")
         path = f"/api/v1/rooms/{_check_room(room)}/measurements"
         # One key for this upload and its re-sends: the server stores it once however often it arrives.
-        return self._parse(UploadReceipt.from_json, "POST", path, body=body,
-                           headers={"Idempotency-Key": uuid.uuid4().hex})
+        return self._parse(
+            UploadReceipt.from_json, "POST", path, body=body, headers={"Idempotency-Key": uuid.uuid4().hex}
+        )
 
     def command_pressure(self, room: int, cmh2o: int) -> PressureCommand:
         """Command a new CPAP pressure (integer 4-25 cmH2O, checked before sending)."""

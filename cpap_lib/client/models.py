@@ -75,10 +75,14 @@ class Room:
     def from_json(cls, data: dict) -> Room:
         latest = data.get("latest_measurement")
         return cls(
-            room=data["room"], mrn=data["mrn"], name=data["name"], admission_id=data["admission_id"],
+            room=data["room"],
+            mrn=data["mrn"],
+            name=data["name"],
+            admission_id=data["admission_id"],
             admitted_at=_time(data["admitted_at"]),
             latest_measurement=MeasurementSummary.from_json(latest) if latest else None,
-            commanded_cmh2o=data["commanded_cmh2o"], commanded_at=_time(data["commanded_at"]),
+            commanded_cmh2o=data["commanded_cmh2o"],
+            commanded_at=_time(data["commanded_at"]),
         )
 
 
@@ -125,8 +129,12 @@ class Measurement:
         trace = data.get("flow_trace") or {"time_s": [], "flow_lps": []}
         png = data.get("flow_image_png_base64")
         return cls(
-            id=data["id"], room=data["room"], mrn=data["mrn"], admission_id=data["admission_id"],
-            recorded_at=_time(data["recorded_at"]), cpap_pressure_cmh2o=data["cpap_pressure_cmh2o"],
+            id=data["id"],
+            room=data["room"],
+            mrn=data["mrn"],
+            admission_id=data["admission_id"],
+            recorded_at=_time(data["recorded_at"]),
+            cpap_pressure_cmh2o=data["cpap_pressure_cmh2o"],
             analysis=dict(data["analysis"]),
             apneas=[(e["start_s"], e["end_s"]) for e in data["apneas"]],
             hypopneas=[(e["start_s"], e["end_s"]) for e in data["hypopneas"]],
@@ -149,8 +157,13 @@ class Admission:
 
     @classmethod
     def from_json(cls, data: dict) -> Admission:
-        return cls(id=data["id"], room=data["room"], admitted_at=_time(data["admitted_at"]),
-                   discharged_at=_time(data["discharged_at"]), measurement_count=data["measurement_count"])
+        return cls(
+            id=data["id"],
+            room=data["room"],
+            admitted_at=_time(data["admitted_at"]),
+            discharged_at=_time(data["discharged_at"]),
+            measurement_count=data["measurement_count"],
+        )
 
 
 @dataclass(frozen=True)
@@ -179,9 +192,15 @@ class PressureCommand:
 
     @classmethod
     def from_json(cls, data: dict) -> PressureCommand:
-        return cls(id=data["id"], room=data["room"], cmh2o=data["cmh2o"], commanded_at=_time(data["commanded_at"]),
-                   commanded_by=data.get("commanded_by"), from_cmh2o=data.get("from_cmh2o"),
-                   admission_id=data.get("admission_id"))
+        return cls(
+            id=data["id"],
+            room=data["room"],
+            cmh2o=data["cmh2o"],
+            commanded_at=_time(data["commanded_at"]),
+            commanded_by=data.get("commanded_by"),
+            from_cmh2o=data.get("from_cmh2o"),
+            admission_id=data.get("admission_id"),
+        )
 
 
 @dataclass(frozen=True)
@@ -195,8 +214,12 @@ class PressurePoll:
 
     @classmethod
     def from_json(cls, data: dict) -> PressurePoll:
-        return cls(room=data["room"], cmh2o=data["cmh2o"], command_id=data["command_id"],
-                   commanded_at=_time(data["commanded_at"]))
+        return cls(
+            room=data["room"],
+            cmh2o=data["cmh2o"],
+            command_id=data["command_id"],
+            commanded_at=_time(data["commanded_at"]),
+        )
 
 
 @dataclass(frozen=True)

@@ -50,9 +50,7 @@ from .lab_text import read_lab_file
 
 __all__ = ["read_recording", "read_device_data", "FLOW_HINT", "VENTURI_HEADER", "check_lab_format"]
 
-FLOW_HINT = (
-    "flow is in the *_BRP.edf files; pass a *_BRP.edf file, a DATALOG/<date> folder or the SD-card root"
-)
+FLOW_HINT = "flow is in the *_BRP.edf files; pass a *_BRP.edf file, a DATALOG/<date> folder or the SD-card root"
 
 
 VENTURI_HEADER = "Time [s], V1-P2, V1-P1-Ins, V1-P1-Exp, V2-P2, V2-P1-Ins, V2-P1-Exp"

@@ -97,8 +97,9 @@ def _typed_block(block: bytes) -> Any:
     try:
         table = csv.read_csv(
             pa.py_buffer(block),
-            read_options=csv.ReadOptions(column_names=list(LAB_COLUMNS), use_threads=False,
-                                         block_size=max(len(block) + 1, 1 << 16)),
+            read_options=csv.ReadOptions(
+                column_names=list(LAB_COLUMNS), use_threads=False, block_size=max(len(block) + 1, 1 << 16)
+            ),
             parse_options=csv.ParseOptions(ignore_empty_lines=False),  # any wrong row raises
             convert_options=csv.ConvertOptions(
                 column_types={c: (pa.float64() if i == 0 else pa.int32()) for i, c in enumerate(LAB_COLUMNS)}
@@ -130,12 +131,17 @@ def _parse_block(block: bytes, first_line: int, columns: int) -> _Parsed:
     """
     table = _typed_block(block)
     if table is not None:
-        return (table.column(0).to_numpy(), [table.column(i).to_numpy() for i in range(1, columns + 1)],
-                np.zeros(0, dtype=np.int64))
+        return (
+            table.column(0).to_numpy(),
+            [table.column(i).to_numpy() for i in range(1, columns + 1)],
+            np.zeros(0, dtype=np.int64),
+        )
     values, bad = _robust_parse(block, first_line)
-    return (np.ascontiguousarray(values[:, 0]),
-            [values[:, i].astype(np.int32) for i in range(1, columns + 1)],  # validated counts 0-65535
-            bad)
+    return (
+        np.ascontiguousarray(values[:, 0]),
+        [values[:, i].astype(np.int32) for i in range(1, columns + 1)],  # validated counts 0-65535
+        bad,
+    )
 
 
 def _line_blocks(stream: IO[bytes], first_line: int) -> Iterator[tuple[bytes, int]]:
@@ -222,7 +228,9 @@ def _robust_parse(body: bytes, first_line: int) -> tuple[np.ndarray, np.ndarray]
         pa.py_buffer(body),
         read_options=csv.ReadOptions(column_names=list(LAB_COLUMNS)),
         parse_options=csv.ParseOptions(quote_char=False, invalid_row_handler=lambda row: "skip"),
-        convert_options=csv.ConvertOptions(column_types={c: pa.string() for c in LAB_COLUMNS}, strings_can_be_null=False),
+        convert_options=csv.ConvertOptions(
+            column_types={c: pa.string() for c in LAB_COLUMNS}, strings_can_be_null=False
+        ),
     )
     cand_lines = line_no[candidate]
     if table.num_rows != cand_lines.size:
@@ -282,7 +290,7 @@ def read_lab_file(src: str | os.PathLike | IO, *, keep_adc: bool = False) -> Rec
         has_header = True
 
     columns = 6 if keep_adc else 3  # only the patient venturi's counts are needed unless asked
-    with (open(src, "rb") if data is None else io.BytesIO(data)) as stream:  # type: ignore[arg-type]
+    with open(src, "rb") if data is None else io.BytesIO(data) as stream:  # type: ignore[arg-type]
         if has_header:
             stream.readline()
         try:

@@ -18,5 +18,12 @@ Examples
 from .kernels import current_env_kernel
 from .runner import DEFAULT_NOTEBOOK, BatchResult, ReportResult, cell_seconds, run_one_report, run_reports
 
-__all__ = ["run_reports", "run_one_report", "current_env_kernel", "cell_seconds", "ReportResult", "BatchResult",
-           "DEFAULT_NOTEBOOK"]
+__all__ = [
+    "run_reports",
+    "run_one_report",
+    "current_env_kernel",
+    "cell_seconds",
+    "ReportResult",
+    "BatchResult",
+    "DEFAULT_NOTEBOOK",
+]

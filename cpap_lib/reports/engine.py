@@ -52,8 +52,17 @@ from ..errors import ReportError
 from .kernels import KERNEL_START_TIMEOUT_S, ipc_kernel_manager
 from .subjects import TOKEN_ENV
 
-__all__ = ["ENGINE_NAME", "WarmKernel", "warm_kernel", "discard_warm_kernel", "shutdown_warm_kernels",
-           "kernel_env", "TOKEN_ENV", "RESET_CODE", "MAX_RUNS_PER_KERNEL"]
+__all__ = [
+    "ENGINE_NAME",
+    "WarmKernel",
+    "warm_kernel",
+    "discard_warm_kernel",
+    "shutdown_warm_kernels",
+    "kernel_env",
+    "TOKEN_ENV",
+    "RESET_CODE",
+    "MAX_RUNS_PER_KERNEL",
+]
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +180,9 @@ class WarmKernel:
         """Execute ``code`` without output or history; raise :class:`ReportError` if it fails."""
         from jupyter_core.utils import run_sync
 
-        reply = run_sync(self.kc.execute_interactive)(code, silent=True, store_history=False, timeout=timeout,
-                                                      output_hook=lambda msg: None)
+        reply = run_sync(self.kc.execute_interactive)(
+            code, silent=True, store_history=False, timeout=timeout, output_hook=lambda msg: None
+        )
         if reply["content"]["status"] != "ok":
             content = reply["content"]
             raise ReportError(f"report kernel setup failed: {content.get('ename')}: {content.get('evalue')}")
@@ -207,8 +217,12 @@ def warm_kernel(kernel_name: str, cwd: str, *, token: str = "", preload: str = "
     key = (os.getpid(), threading.get_ident())
     with _LOCK:
         current = _KERNELS.get(key)
-    if current is not None and current.matches(kernel_name, cwd, env) and current.runs < MAX_RUNS_PER_KERNEL \
-            and current.alive():
+    if (
+        current is not None
+        and current.matches(kernel_name, cwd, env)
+        and current.runs < MAX_RUNS_PER_KERNEL
+        and current.alive()
+    ):
         return current, False
     if current is not None:
         discard_warm_kernel(current)
@@ -272,14 +286,27 @@ class WarmKernelEngine(NBClientEngine):
     """
 
     @classmethod
-    def execute_notebook(cls, nb: Any, kernel_name: str, output_path: str | None = None, progress_bar: bool = False,
-                         log_output: bool = False, autosave_cell_every: int = 30, partial_path: str | None = None,
-                         **kwargs: Any) -> Any:
+    def execute_notebook(
+        cls,
+        nb: Any,
+        kernel_name: str,
+        output_path: str | None = None,
+        progress_bar: bool = False,
+        log_output: bool = False,
+        autosave_cell_every: int = 30,
+        partial_path: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
         from papermill.engines import NotebookExecutionManager
         from papermill.iorw import write_ipynb
 
-        nb_man = NotebookExecutionManager(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
-                                          autosave_cell_every=autosave_cell_every)
+        nb_man = NotebookExecutionManager(
+            nb,
+            output_path=output_path,
+            progress_bar=progress_bar,
+            log_output=log_output,
+            autosave_cell_every=autosave_cell_every,
+        )
         nb_man.notebook_start()
         try:
             cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
@@ -292,14 +319,31 @@ class WarmKernelEngine(NBClientEngine):
         return nb_man.nb
 
     @classmethod
-    def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False, stdout_file: Any = None,
-                                 stderr_file: Any = None, start_timeout: float = 60, execution_timeout: float | None = None,
-                                 warm: WarmKernel | None = None, **kwargs: Any) -> Any:
+    def execute_managed_notebook(
+        cls,
+        nb_man: Any,
+        kernel_name: str,
+        log_output: bool = False,
+        stdout_file: Any = None,
+        stderr_file: Any = None,
+        start_timeout: float = 60,
+        execution_timeout: float | None = None,
+        warm: WarmKernel | None = None,
+        **kwargs: Any,
+    ) -> Any:
         if warm is None:
             raise ReportError(f"the {ENGINE_NAME} engine needs warm=WarmKernel(...)")
         kwargs = remove_args(["input_path", "timeout", "startup_timeout", "kernel_manager_class"], **kwargs)
-        final = merge_kwargs(kwargs, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
-                             log=log, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)
+        final = merge_kwargs(
+            kwargs,
+            timeout=execution_timeout,
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log=log,
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+        )
         client = _ResettingClient(nb_man, km=warm.km, **final)
         client.kc, client.warm = warm.kc, warm
         warm.runs += 1

@@ -36,15 +36,32 @@ from ..analysis.decimate import window
 from .night import ahi_per_hour, pressure_over_time
 
 __all__ = [
-    "overview_figure", "worst_events", "worst_events_figure", "ahi_per_hour_figure", "breath_rate_figure",
-    "hourly_agreement", "device_agreement_figure",
-    "figure_png", "figure_img_html", "show", "show_html", "show_table", "use_logging", "flow_envelope",
-    "EVENT_COLORS", "ENVELOPE_BINS", "ZOOM_MARGIN_S",
+    "overview_figure",
+    "worst_events",
+    "worst_events_figure",
+    "ahi_per_hour_figure",
+    "breath_rate_figure",
+    "hourly_agreement",
+    "device_agreement_figure",
+    "figure_png",
+    "figure_img_html",
+    "show",
+    "show_html",
+    "show_table",
+    "use_logging",
+    "flow_envelope",
+    "EVENT_COLORS",
+    "ENVELOPE_BINS",
+    "ZOOM_MARGIN_S",
 ]
 
 EVENT_COLORS = {
-    "apnea": "tab:red", "obstructive_apnea": "tab:red", "central_apnea": "tab:purple", "mixed_apnea": "tab:brown",
-    "unclassified_apnea": "tab:pink", "hypopnea": "tab:orange",
+    "apnea": "tab:red",
+    "obstructive_apnea": "tab:red",
+    "central_apnea": "tab:purple",
+    "mixed_apnea": "tab:brown",
+    "unclassified_apnea": "tab:pink",
+    "hypopnea": "tab:orange",
 }
 """Colour of each event kind (ours and the device's; the device's rows are hatched)."""
 ENVELOPE_BINS = 1500
@@ -53,8 +70,12 @@ ZOOM_MARGIN_S = 30.0
 """Seconds of flow shown on each side of a worst event."""
 FIGURE_DPI = 80
 _WIDTH_IN = 10.5
-_CHANNELS = (("pressure", "pressure (cmH2O)", "tab:green"), ("leak", "leak (L/min)", "tab:gray"),
-             ("spo2", "SpO2 (%)", "tab:blue"), ("pulse", "pulse (bpm)", "tab:pink"))
+_CHANNELS = (
+    ("pressure", "pressure (cmH2O)", "tab:green"),
+    ("leak", "leak (L/min)", "tab:gray"),
+    ("spo2", "SpO2 (%)", "tab:blue"),
+    ("pulse", "pulse (bpm)", "tab:pink"),
+)
 
 
 class _TimeAxis:
@@ -96,7 +117,9 @@ def _say(fig: Figure, ax: Any, text: str) -> Figure:
     return fig
 
 
-def flow_envelope(time_s: np.ndarray, flow: np.ndarray, bins: int = ENVELOPE_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def flow_envelope(
+    time_s: np.ndarray, flow: np.ndarray, bins: int = ENVELOPE_BINS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(bin_centre_s, min, max)`` of the flow in ``bins`` equal columns; NaN where no data.
 
     >>> t = np.arange(0.0, 100.0, 0.5); c, lo, hi = flow_envelope(t, np.sin(t), bins=4)
@@ -129,8 +152,11 @@ def _event_rows(subject: Any) -> list[tuple[str, pd.DataFrame, bool]]:
 def overview_figure(subject: Any) -> Figure:
     """The night on one page: flow envelope, pressure, leak, SpO2 (where present) and events by type, shared x."""
     axis = _TimeAxis(subject)
-    channels = [(name, label, color) for name, label, color in _CHANNELS
-                if name in subject.signals and np.isfinite(subject.signals[name].values).any()]
+    channels = [
+        (name, label, color)
+        for name, label, color in _CHANNELS
+        if name in subject.signals and np.isfinite(subject.signals[name].values).any()
+    ]
     has_pressure_steps = "pressure" not in [c[0] for c in channels] and pressure_over_time(subject)[0].size
     if has_pressure_steps:
         channels.insert(0, ("pressure", "pressure (cmH2O)", "tab:green"))
@@ -138,8 +164,9 @@ def overview_figure(subject: Any) -> Figure:
     heights = [2.2] + [1.0] * len(channels) + [0.35 * max(len(rows), 1) + 0.4]
     fig = Figure(figsize=(_WIDTH_IN, 1.0 + sum(heights)), dpi=FIGURE_DPI)
     axes = fig.subplots(len(heights), 1, sharex=True, gridspec_kw={"height_ratios": heights})
-    fig.subplots_adjust(left=0.17, right=0.98, top=1 - 0.35 / fig.get_figheight(), bottom=0.55 / fig.get_figheight(),
-                        hspace=0.15)
+    fig.subplots_adjust(
+        left=0.17, right=0.98, top=1 - 0.35 / fig.get_figheight(), bottom=0.55 / fig.get_figheight(), hspace=0.15
+    )
     ax = axes[0]
     centre, lo, hi = flow_envelope(subject.time_s, subject.flow_lps)
     if centre.size:
@@ -159,10 +186,20 @@ def overview_figure(subject: Any) -> Figure:
     ax = axes[-1]
     for i, (_label, events, device) in enumerate(rows):
         kind = str(events["kind"].iloc[0])
-        spans = np.column_stack([axis(events["start_s"]), np.maximum(axis.span(1.0) * events["duration_s"].to_numpy(float),
-                                                                     axis.span(20.0))])
-        ax.broken_barh(spans, (i - 0.4, 0.8), facecolors=EVENT_COLORS.get(kind, "tab:gray"),
-                       hatch="///" if device else None, edgecolor="white" if device else None, linewidth=0)
+        spans = np.column_stack(
+            [
+                axis(events["start_s"]),
+                np.maximum(axis.span(1.0) * events["duration_s"].to_numpy(float), axis.span(20.0)),
+            ]
+        )
+        ax.broken_barh(
+            spans,
+            (i - 0.4, 0.8),
+            facecolors=EVENT_COLORS.get(kind, "tab:gray"),
+            hatch="///" if device else None,
+            edgecolor="white" if device else None,
+            linewidth=0,
+        )
     ax.set_yticks(range(len(rows)), [f"{label} ({len(ev)})" for label, ev, _ in rows], fontsize="small")
     ax.set_ylim(-0.6, max(len(rows), 1) - 0.4)
     ax.set_ylabel("events")
@@ -193,9 +230,14 @@ def worst_events(events: pd.DataFrame, n: int = 3) -> pd.DataFrame:
 def worst_events_figure(subject: Any, *, n: int = 3, margin_s: float = ZOOM_MARGIN_S) -> Figure:
     """The worst events up close (flow with the event shaded, clock time in the title), side by side."""
     worst = worst_events(subject.events, n)
-    shown = [row for _, row in worst.iterrows()
-             if subject.time_s.size and np.isfinite(window(subject.time_s, subject.flow_lps, float(row["start_s"]),
-                                                          float(row["end_s"]), 3)[1]).any()]
+    shown = [
+        row
+        for _, row in worst.iterrows()
+        if subject.time_s.size
+        and np.isfinite(
+            window(subject.time_s, subject.flow_lps, float(row["start_s"]), float(row["end_s"]), 3)[1]
+        ).any()
+    ]
     if not shown:
         fig, ax = _strip_figure(2.6)
         return _say(fig, ax, "No apnea or hypopnea with a stored flow trace" if len(worst) else "No apnea or hypopnea")
@@ -207,13 +249,16 @@ def worst_events_figure(subject: Any, *, n: int = 3, margin_s: float = ZOOM_MARG
     for ax, row in zip(axes, shown):
         start, duration = float(row["start_s"]), float(row["duration_s"])
         lo, hi = start - margin_s, start + duration + margin_s
-        tz, fz = window(np.asarray(subject.time_s, float), np.asarray(subject.flow_lps, float), lo, hi,
-                        20 * int(hi - lo) + 3)
+        tz, fz = window(
+            np.asarray(subject.time_s, float), np.asarray(subject.flow_lps, float), lo, hi, 20 * int(hi - lo) + 3
+        )
         ax.plot(tz - start, fz, color="tab:blue", linewidth=0.7)
         ax.axvspan(0.0, duration, color=EVENT_COLORS.get(str(row["kind"]), "tab:gray"), alpha=0.25)
         ax.set_xlim(-margin_s, duration + margin_s)
-        ax.set_title(f"{str(row['kind']).replace('_', ' ')} {duration:.0f} s at {clock_texts(subject, [start])[0]}",
-                     fontsize="medium")
+        ax.set_title(
+            f"{str(row['kind']).replace('_', ' ')} {duration:.0f} s at {clock_texts(subject, [start])[0]}",
+            fontsize="medium",
+        )
         ax.set_xlabel("s from the event's start")
     axes[0].set_ylabel("flow (L/s)")
     fig.suptitle("Worst events up close", x=0.17, ha="left", fontsize="medium")
@@ -228,8 +273,14 @@ def ahi_per_hour_figure(subject: Any) -> Figure:
     if table.empty:
         return _say(fig, ax, "no data")
     short = table["recorded_min"].to_numpy() < 15
-    ax.bar(axis(table["hour_start_s"]), np.nan_to_num(table["ahi"].to_numpy(float)), width=axis.span(3600.0) * 0.9,
-           align="edge", color=np.where(short, "lightgray", "tab:red"), edgecolor="white")
+    ax.bar(
+        axis(table["hour_start_s"]),
+        np.nan_to_num(table["ahi"].to_numpy(float)),
+        width=axis.span(3600.0) * 0.9,
+        align="edge",
+        color=np.where(short, "lightgray", "tab:red"),
+        edgecolor="white",
+    )
     for x, value in zip(axis(table["hour_start_s"]), table["ahi"]):
         if np.isfinite(value):
             ax.text(x + axis.span(1800.0), value, f"{value:.0f}", ha="center", va="bottom", fontsize="small")
@@ -269,8 +320,12 @@ def device_agreement_figure(subject: Any) -> Figure | None:
     from ..analysis.agreement import bland_altman_figure
 
     result, labels = agreement
-    fig = bland_altman_figure(result, quantity="AHI per hour (events/h)", labels=labels,
-                              title=f"Hourly AHI, this analysis minus the device: bias {result.bias:.1f} /h")
+    fig = bland_altman_figure(
+        result,
+        quantity="AHI per hour (events/h)",
+        labels=labels,
+        title=f"Hourly AHI, this analysis minus the device: bias {result.bias:.1f} /h",
+    )
     fig.set_size_inches(_WIDTH_IN * 0.7, 3.2)
     fig.set_dpi(FIGURE_DPI)
     return fig
@@ -290,8 +345,13 @@ def breath_rate_figure(breaths: pd.DataFrame, *, bin_s: float = 60.0) -> Figure:
     peak = breaths["peak_s"].to_numpy(float)
     rate = breaths["rate_bpm"].to_numpy(float)
     binned = pd.Series(rate).groupby(np.floor(peak / bin_s)).median()
-    ax.plot((binned.index.to_numpy() + 0.5) * bin_s / 3600.0, binned.to_numpy(), color="tab:green", linewidth=1.5,
-            label=f"median per {bin_s:g} s")
+    ax.plot(
+        (binned.index.to_numpy() + 0.5) * bin_s / 3600.0,
+        binned.to_numpy(),
+        color="tab:green",
+        linewidth=1.5,
+        label=f"median per {bin_s:g} s",
+    )
     if len(peak) > 4000:
         keep = np.linspace(0, len(peak) - 1, 4000).astype(np.intp)
         peak, rate = peak[keep], rate[keep]
@@ -322,8 +382,7 @@ def figure_img_html(fig: Figure, alt: str | None = None) -> str:
     '<img alt="Breath-rate &quot;trend&quot;" src="data:image/png;base64,'
     """
     if alt is None:
-        alt = next((ax.get_title() for ax in fig.axes if ax.get_title()), None) or \
-            (fig.get_suptitle() or "figure")
+        alt = next((ax.get_title() for ax in fig.axes if ax.get_title()), None) or (fig.get_suptitle() or "figure")
     encoded = base64.b64encode(figure_png(fig)).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
 

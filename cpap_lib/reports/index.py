@@ -75,13 +75,21 @@ def index_rows(results: Sequence[Any]) -> list[dict[str, Any]]:
         summary = r.summary or {}
         patient, night = summary.get("patient", {}), summary.get("night", {})
         job = getattr(r, "job", None) or {}
-        rows.append({
-            "name": r.name, "patient": patient.get("name") or job.get("mrn") or job.get("recording") or r.name,
-            "room": patient.get("room", job.get("room", "")), "night": patient.get("night", job.get("night", "")), "hours": _finite(night.get("hours_used")),
-            "ahi": _finite(night.get("ahi")), "severity": night.get("severity") or "",
-            "alarms": ", ".join(summary.get("alarms") or []), "ok": r.ok, "error": r.error,
-            "link": r.html if r.ok else r.notebook,
-        })
+        rows.append(
+            {
+                "name": r.name,
+                "patient": patient.get("name") or job.get("mrn") or job.get("recording") or r.name,
+                "room": patient.get("room", job.get("room", "")),
+                "night": patient.get("night", job.get("night", "")),
+                "hours": _finite(night.get("hours_used")),
+                "ahi": _finite(night.get("ahi")),
+                "severity": night.get("severity") or "",
+                "alarms": ", ".join(summary.get("alarms") or []),
+                "ok": r.ok,
+                "error": r.error,
+                "link": r.html if r.ok else r.notebook,
+            }
+        )
     return rows
 
 
@@ -91,15 +99,23 @@ def _row(row: dict[str, Any]) -> str:
     cls = ' class="failed"' if not row["ok"] else (' class="severe"' if severe else "")
     name = f'<a href="{e(row["link"])}">{e(str(row["patient"]))}</a>' if row["ok"] else e(str(row["patient"]))
     severity = f'<span class="flag">&#9888; {e(row["severity"])}</span>' if severe else e(row["severity"])
-    status = "report" if row["ok"] else (f'<span class="flag">failed</span>: {e(row["error"] or "unknown error")} '
-                                         f'(<a href="{e(row["link"])}">partial notebook</a>)')
+    status = (
+        "report"
+        if row["ok"]
+        else (
+            f'<span class="flag">failed</span>: {e(row["error"] or "unknown error")} '
+            f'(<a href="{e(row["link"])}">partial notebook</a>)'
+        )
+    )
     hours = "" if row["hours"] is None else f"{row['hours']:.2f}"
     ahi = "" if row["ahi"] is None else f"{row['ahi']:.1f}"
     order = _SEVERITY_ORDER.get(row["severity"], -1)
-    return (f'<tr{cls}><td class="name">{name}</td><td class="num">{e(str(row["room"]))}</td>'
-            f'<td class="date">{e(row["night"])}</td><td class="num" data-sort="{hours or -1}">{hours}</td>'
-            f'<td class="num" data-sort="{ahi or -1}">{ahi}</td><td data-sort="{order}">{severity}</td>'
-            f'<td>{e(row["alarms"])}</td><td data-sort="{int(row["ok"])}">{status}</td></tr>')
+    return (
+        f'<tr{cls}><td class="name">{name}</td><td class="num">{e(str(row["room"]))}</td>'
+        f'<td class="date">{e(row["night"])}</td><td class="num" data-sort="{hours or -1}">{hours}</td>'
+        f'<td class="num" data-sort="{ahi or -1}">{ahi}</td><td data-sort="{order}">{severity}</td>'
+        f'<td>{e(row["alarms"])}</td><td data-sort="{int(row["ok"])}">{status}</td></tr>'
+    )
 
 
 def index_html(results: Sequence[Any], *, title: str = "Sleep lab reports") -> str:
@@ -110,16 +126,18 @@ def index_html(results: Sequence[Any], *, title: str = "Sleep lab reports") -> s
     severe = sum(r["ok"] and r["severity"] == "severe" for r in rows)
     stamp = datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z")
     head = "".join(f"<th>{html.escape(label)}</th>" for label in _COLUMNS)
-    return "\n".join([
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>',
-        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
-        f"<p>{len(rows)} patient-nights: {len(rows) - failed} reports, {failed} failed, {severe} severe "
-        f"(AHI &ge; 30/h). Generated {stamp}. Click a column to sort.</p>",
-        f'<table id="reports" class="sortable"><thead><tr>{head}</tr></thead><tbody>',
-        *(_row(r) for r in rows),
-        "</tbody></table>",
-        f"<script>{_SORT_SCRIPT}</script></body></html>",
-    ])
+    return "\n".join(
+        [
+            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>',
+            f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+            f"<p>{len(rows)} patient-nights: {len(rows) - failed} reports, {failed} failed, {severe} severe "
+            f"(AHI &ge; 30/h). Generated {stamp}. Click a column to sort.</p>",
+            f'<table id="reports" class="sortable"><thead><tr>{head}</tr></thead><tbody>',
+            *(_row(r) for r in rows),
+            "</tbody></table>",
+            f"<script>{_SORT_SCRIPT}</script></body></html>",
+        ]
+    )
 
 
 def write_index(path: str | os.PathLike, results: Sequence[Any]) -> Path:

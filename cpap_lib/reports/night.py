@@ -133,8 +133,11 @@ def pressure_over_time(subject: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray
         return signal.time_s, signal.values, _sample_weights(signal.time_s)
     segments = subject.segments
     if len(segments) and "pressure_cmh2o" in segments:
-        return (segments["start_s"].to_numpy(float), segments["pressure_cmh2o"].to_numpy(float),
-                segments["duration_s"].to_numpy(float))
+        return (
+            segments["start_s"].to_numpy(float),
+            segments["pressure_cmh2o"].to_numpy(float),
+            segments["duration_s"].to_numpy(float),
+        )
     return np.zeros(0), np.zeros(0), np.zeros(0)
 
 
@@ -297,8 +300,15 @@ def titration_table(subject: Any) -> pd.DataFrame:
         here = event_level == value
         apneas = int(kinds[here].isin(APNEA_KINDS).sum())
         hypopneas = int(kinds[here].str.contains("hypopnea").sum())
-        rows.append([f"{value:g}", round(minutes, 1), apneas, hypopneas,
-                     round((apneas + hypopneas) / (minutes / 60.0), 1) if minutes > 0 else None])
+        rows.append(
+            [
+                f"{value:g}",
+                round(minutes, 1),
+                apneas,
+                hypopneas,
+                round((apneas + hypopneas) / (minutes / 60.0), 1) if minutes > 0 else None,
+            ]
+        )
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -312,10 +322,13 @@ def ahi_per_hour(subject: Any) -> pd.DataFrame:
     hour_starts = origin + 3600.0 * np.arange(max(int(math.ceil((end - origin) / 3600.0)), 1))
     recorded = np.array([sum(max(0.0, min(b, h + 3600.0) - max(a, h)) for a, b in intervals) for h in hour_starts])
     starts, kinds = _event_starts(subject.events)
-    scored = kinds.isin(APNEA_KINDS).to_numpy() | kinds.str.contains("hypopnea").to_numpy() if len(kinds) else \
-        np.zeros(0, bool)
+    scored = (
+        kinds.isin(APNEA_KINDS).to_numpy() | kinds.str.contains("hypopnea").to_numpy()
+        if len(kinds)
+        else np.zeros(0, bool)
+    )
     bins = np.floor((starts[scored] - origin) / 3600.0).astype(int) if starts.size else np.zeros(0, int)
-    counts = np.bincount(np.clip(bins, 0, hour_starts.size - 1), minlength=hour_starts.size)[:hour_starts.size]
+    counts = np.bincount(np.clip(bins, 0, hour_starts.size - 1), minlength=hour_starts.size)[: hour_starts.size]
     with np.errstate(divide="ignore", invalid="ignore"):
         ahi = np.where(recorded > 0, counts / (recorded / 3600.0), np.nan)
     return pd.DataFrame({"hour_start_s": hour_starts, "recorded_min": recorded / 60.0, "events": counts, "ahi": ahi})

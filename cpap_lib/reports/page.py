@@ -20,14 +20,13 @@ from .night import titration_table
 __all__ = ["show_page_one", "show_figures", "show_device_scoring", "show_appendix", "show_footer"]
 
 
-
-
 def show_page_one(subject: Any, metrics: dict) -> None:
     """Patient and night, the key figures, the titration table and the empty sign-off block."""
     figures.show_html(tables.header_html(subject))
     figures.show_table(tables.page_one_table(subject, metrics), "Key figures")
-    figures.show_table(titration_table(subject), "Titration: per pressure step",
-                       empty="No pressure recorded for this night.")
+    figures.show_table(
+        titration_table(subject), "Titration: per pressure step", empty="No pressure recorded for this night."
+    )
     figures.show_html(tables.signoff_html())
 
 

@@ -237,9 +237,11 @@ def _export_html(nb: Any, title: str) -> str:
             parts.append(_SCRIPT.sub("", str(mistune.html(_text(cell.source)))))
         elif cell.cell_type == "code":
             parts.extend(_output_html(output) for output in cell.get("outputs", []))
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{html_lib.escape(title)}</title><style>{REPORT_CSS}</style></head>"
-            f"<body><main>{''.join(parts)}</main></body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html_lib.escape(title)}</title><style>{REPORT_CSS}</style></head>"
+        f"<body><main>{''.join(parts)}</main></body></html>\n"
+    )
 
 
 @functools.cache
@@ -248,13 +250,22 @@ def _preload_code(notebook: str, mtime_ns: int) -> str:
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
-    return "\n".join(cell.source for cell in nb.cells
-                     if cell.cell_type == "code" and "imports" in cell.get("metadata", {}).get("tags", []))
+    return "\n".join(
+        cell.source
+        for cell in nb.cells
+        if cell.cell_type == "code" and "imports" in cell.get("metadata", {}).get("tags", [])
+    )
 
 
-def run_one_report(job: ReportJob, notebook: str | os.PathLike, build_dir: str | os.PathLike, *,
-                   kernel_name: str | None = None, cell_timeout_s: float = CELL_TIMEOUT_S,
-                   token: str = "") -> ReportResult:
+def run_one_report(
+    job: ReportJob,
+    notebook: str | os.PathLike,
+    build_dir: str | os.PathLike,
+    *,
+    kernel_name: str | None = None,
+    cell_timeout_s: float = CELL_TIMEOUT_S,
+    token: str = "",
+) -> ReportResult:
     """Execute the report notebook for one job into ``build_dir``, on this worker's warm kernel.
 
     The kernel is started on the worker's first report (and its ``imports``
@@ -283,19 +294,35 @@ def run_one_report(job: ReportJob, notebook: str | os.PathLike, build_dir: str |
     summary_path = build / "summaries" / f"{job.name}{SUMMARY_SUFFIX}"
     error = None
     cpu_started = time.process_time()
-    warm, started_here = warm_kernel(kernel_name or current_env_kernel(), os.fspath(notebook.parent), token=token,
-                                     preload=_preload_code(os.fspath(notebook), notebook.stat().st_mtime_ns))
+    warm, started_here = warm_kernel(
+        kernel_name or current_env_kernel(),
+        os.fspath(notebook.parent),
+        token=token,
+        preload=_preload_code(os.fspath(notebook), notebook.stat().st_mtime_ns),
+    )
     kernel_s = warm.start_s + warm.preload_s if started_here else 0.0
     kernel_cpu = 0.0 if started_here else warm.cpu_s()
-    facts = {"room": job.room, "mrn": job.mrn, "night": job.night,
-             "recording": os.path.basename(os.path.normpath(job.recording_path)) if job.recording_path else ""}
+    facts = {
+        "room": job.room,
+        "mrn": job.mrn,
+        "night": job.night,
+        "recording": os.path.basename(os.path.normpath(job.recording_path)) if job.recording_path else "",
+    }
     started = time.perf_counter()
     try:
         papermill.execute_notebook(
-            os.fspath(notebook), os.fspath(output), parameters=job.notebook_parameters(build / "summaries"),
-            kernel_name=warm.kernel_name, progress_bar=False, cwd=os.fspath(notebook.parent),
-            execution_timeout=cell_timeout_s, start_timeout=KERNEL_START_TIMEOUT_S, request_save_on_cell_execute=False,
-            engine_name=ENGINE_NAME, warm=warm, partial_path=os.fspath(output),
+            os.fspath(notebook),
+            os.fspath(output),
+            parameters=job.notebook_parameters(build / "summaries"),
+            kernel_name=warm.kernel_name,
+            progress_bar=False,
+            cwd=os.fspath(notebook.parent),
+            execution_timeout=cell_timeout_s,
+            start_timeout=KERNEL_START_TIMEOUT_S,
+            request_save_on_cell_execute=False,
+            engine_name=ENGINE_NAME,
+            warm=warm,
+            partial_path=os.fspath(output),
         )
     except papermill.PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"
@@ -308,26 +335,50 @@ def run_one_report(job: ReportJob, notebook: str | os.PathLike, build_dir: str |
     cells_s, tagged_s = cell_seconds(nb)
     if error is not None:
         log.info("report %s failed: %s", job.name, error)
-        return ReportResult(name=job.name, ok=False, notebook=notebook_rel, error=error, run_s=run_s, cells_s=cells_s,
-                            tagged_s=tagged_s, kernel_s=kernel_s, job=facts,
-                            cpu_s=kernel_cpu + time.process_time() - cpu_started)
+        return ReportResult(
+            name=job.name,
+            ok=False,
+            notebook=notebook_rel,
+            error=error,
+            run_s=run_s,
+            cells_s=cells_s,
+            tagged_s=tagged_s,
+            kernel_s=kernel_s,
+            job=facts,
+            cpu_s=kernel_cpu + time.process_time() - cpu_started,
+        )
     started = time.perf_counter()
     html_rel = f"reports/{job.name}.html"
     (build / html_rel).write_text(_export_html(nb, job.name), encoding="utf-8")
     export_s = time.perf_counter() - started
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else None
-    return ReportResult(name=job.name, ok=True, notebook=notebook_rel, html=html_rel, summary=summary, run_s=run_s,
-                        cells_s=cells_s, tagged_s=tagged_s, export_s=export_s, kernel_s=kernel_s, job=facts,
-                        cpu_s=kernel_cpu + time.process_time() - cpu_started)
+    return ReportResult(
+        name=job.name,
+        ok=True,
+        notebook=notebook_rel,
+        html=html_rel,
+        summary=summary,
+        run_s=run_s,
+        cells_s=cells_s,
+        tagged_s=tagged_s,
+        export_s=export_s,
+        kernel_s=kernel_s,
+        job=facts,
+        cpu_s=kernel_cpu + time.process_time() - cpu_started,
+    )
 
 
-def _jobs_from(inputs: Iterable[str | os.PathLike | ReportJob], method: str, params: Mapping[str, Any] | None) -> list[ReportJob]:
+def _jobs_from(
+    inputs: Iterable[str | os.PathLike | ReportJob], method: str, params: Mapping[str, Any] | None
+) -> list[ReportJob]:
     jobs = [item for item in inputs if isinstance(item, ReportJob)]
     paths = [item for item in inputs if not isinstance(item, ReportJob)]
     jobs += file_jobs(expand_inputs(paths), method=method, params=params) if paths else []
     names = [job.name for job in jobs]
     if len(set(names)) != len(names):
-        raise ParameterError("inputs", f"report names must be unique, got {sorted(n for n in set(names) if names.count(n) > 1)}")
+        raise ParameterError(
+            "inputs", f"report names must be unique, got {sorted(n for n in set(names) if names.count(n) > 1)}"
+        )
     if not jobs:
         raise ParameterError("inputs", "no recording or server patient to report on")
     return jobs
@@ -344,8 +395,12 @@ class _Progress:
         if self.bar is None:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=self.total, unit="report", desc="reports",
-                            disable=None if self.enabled is None else not self.enabled)
+            self.bar = tqdm(
+                total=self.total,
+                unit="report",
+                desc="reports",
+                disable=None if self.enabled is None else not self.enabled,
+            )
 
     def done(self, result: ReportResult) -> None:
         self.start()
@@ -374,8 +429,16 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _run_local(jobs: Sequence[ReportJob], notebook: Path, build: Path, kernel: str, workers: int, token: str,
-               progress: _Progress, on_done: Callable[[ReportResult], None]) -> None:
+def _run_local(
+    jobs: Sequence[ReportJob],
+    notebook: Path,
+    build: Path,
+    kernel: str,
+    workers: int,
+    token: str,
+    progress: _Progress,
+    on_done: Callable[[ReportResult], None],
+) -> None:
     """Run here (``workers == 1``) or in a process pool; each worker's kernel is shut down at its end."""
     if workers == 1:
         from .engine import shutdown_warm_kernels
@@ -394,8 +457,14 @@ def _run_local(jobs: Sequence[ReportJob], notebook: Path, build: Path, kernel: s
             on_done(future.result())
 
 
-def _run_dask(jobs: Sequence[ReportJob], notebook: Path, build: Path, scheduler: str, token: str,
-              on_done: Callable[[ReportResult], None]) -> None:
+def _run_dask(
+    jobs: Sequence[ReportJob],
+    notebook: Path,
+    build: Path,
+    scheduler: str,
+    token: str,
+    on_done: Callable[[ReportResult], None],
+) -> None:
     """Run on a Dask cluster; the workers' kernels are shut down at the end of the batch."""
     from distributed import Client, KilledWorker, as_completed
 
@@ -403,16 +472,32 @@ def _run_dask(jobs: Sequence[ReportJob], notebook: Path, build: Path, scheduler:
 
     with Client(scheduler, set_as_default=False) as client:
         batch = uuid.uuid4().hex[:8]
-        futures = {client.submit(run_one_report, job, os.fspath(notebook), os.fspath(build), token=token, pure=False,
-                                 key=f"report-{job.name}-{batch}"): job for job in jobs}
+        futures = {
+            client.submit(
+                run_one_report,
+                job,
+                os.fspath(notebook),
+                os.fspath(build),
+                token=token,
+                pure=False,
+                key=f"report-{job.name}-{batch}",
+            ): job
+            for job in jobs
+        }
         try:
             for future in as_completed(futures, loop=client.loop):
                 job = futures[future]
                 try:
                     on_done(future.result())
                 except KilledWorker as exc:  # the worker died: the others go on
-                    on_done(ReportResult(name=job.name, ok=False, notebook=f"notebooks/{job.name}.ipynb",
-                                         error=f"KilledWorker: {exc}"))
+                    on_done(
+                        ReportResult(
+                            name=job.name,
+                            ok=False,
+                            notebook=f"notebooks/{job.name}.ipynb",
+                            error=f"KilledWorker: {exc}",
+                        )
+                    )
         finally:
             client.run(shutdown_warm_kernels)
 
@@ -429,8 +514,11 @@ def _check_out_dir(out: Path) -> None:
         raise ParameterError("out", f"{out} exists and is not a folder")
     marker = out / OUTPUT_MARKER
     if out.is_dir() and not (marker.is_file() and not marker.is_symlink()) and any(out.iterdir()):
-        raise ParameterError("out", f"{out} is not empty and was not written by cpap-lab report (no {OUTPUT_MARKER} "
-                                    "file in it): give a new or empty folder")
+        raise ParameterError(
+            "out",
+            f"{out} is not empty and was not written by cpap-lab report (no {OUTPUT_MARKER} "
+            "file in it): give a new or empty folder",
+        )
 
 
 def _claim_out_dir(out: Path) -> None:
@@ -438,7 +526,8 @@ def _claim_out_dir(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / OUTPUT_MARKER).write_text(
         "Written by cpap-lab report. A re-run replaces only its own outputs here: " + ", ".join(_MANAGED) + "\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
 
 
 def _replace_outputs(build: Path, out_dir: Path) -> None:
@@ -454,11 +543,21 @@ def _replace_outputs(build: Path, out_dir: Path) -> None:
     shutil.rmtree(build)
 
 
-def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | os.PathLike, *, workers: int = 1,
-                scheduler: str | None = None, params: Mapping[str, Any] | None = None, method: str = "amplitude",
-                notebook: str | os.PathLike = DEFAULT_NOTEBOOK, progress: bool | None = None,
-                server_url: str | None = None, rooms: Sequence[int | str] | None = None,
-                token: str = "", night: str | None = None) -> BatchResult:
+def run_reports(
+    inputs: Iterable[str | os.PathLike | ReportJob],
+    out_dir: str | os.PathLike,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    method: str = "amplitude",
+    notebook: str | os.PathLike = DEFAULT_NOTEBOOK,
+    progress: bool | None = None,
+    server_url: str | None = None,
+    rooms: Sequence[int | str] | None = None,
+    token: str = "",
+    night: str | None = None,
+) -> BatchResult:
     """Produce one report per patient and an ``index.html`` in ``out_dir``.
 
     Parameters
@@ -548,8 +647,9 @@ def run_reports(inputs: Iterable[str | os.PathLike | ReportJob], out_dir: str | 
         bar.close()
     batch = BatchResult(out_dir=out, results=[results[job.name] for job in jobs], seconds=time.perf_counter() - started)
     write_index(build / "index.html", batch.results)
-    (build / "results.json").write_text(json.dumps([asdict(r) for r in batch.results], indent=1, default=str),
-                                        encoding="utf-8")
+    (build / "results.json").write_text(
+        json.dumps([asdict(r) for r in batch.results], indent=1, default=str), encoding="utf-8"
+    )
     _replace_outputs(build, out)
     log.info("%d reports in %.1f s, %d failed", len(jobs), batch.seconds, len(batch.failed))
     return batch

@@ -37,8 +37,19 @@ __all__ = ["server_jobs", "load_server_subject", "night_summary", "SEGMENT_COLUM
 
 log = logging.getLogger(__name__)
 
-SEGMENT_COLUMNS = ("id", "recorded_at", "start_s", "end_s", "duration_s", "pressure_cmh2o", "apnea_count",
-                   "hypopnea_count", "ahi", "breath_rate_bpm", "leak_lpm")
+SEGMENT_COLUMNS = (
+    "id",
+    "recorded_at",
+    "start_s",
+    "end_s",
+    "duration_s",
+    "pressure_cmh2o",
+    "apnea_count",
+    "hypopnea_count",
+    "ahi",
+    "breath_rate_bpm",
+    "leak_lpm",
+)
 """One row per upload of a server night."""
 
 
@@ -96,13 +107,22 @@ def _stay(client: Any, room: int, mrn: str, state: Any) -> tuple[datetime | None
 
 
 def _in_stay(summaries: Sequence[Any], admitted: datetime | None, discharged: datetime | None) -> list[Any]:
-    return [s for s in summaries
-            if (admitted is None or as_utc(s.recorded_at) >= admitted - timedelta(seconds=1))
-            and (discharged is None or as_utc(s.recorded_at) <= discharged)]
+    return [
+        s
+        for s in summaries
+        if (admitted is None or as_utc(s.recorded_at) >= admitted - timedelta(seconds=1))
+        and (discharged is None or as_utc(s.recorded_at) <= discharged)
+    ]
 
 
-def server_jobs(server_url: str, *, token: str = "", rooms: Sequence[int | str] | None = None,
-                method: str = "amplitude", night: str | date | None = None) -> list[ReportJob]:
+def server_jobs(
+    server_url: str,
+    *,
+    token: str = "",
+    rooms: Sequence[int | str] | None = None,
+    method: str = "amplitude",
+    night: str | date | None = None,
+) -> list[ReportJob]:
     """One job per room of ``server_url`` whose patient has uploads: their latest night (or ``night``).
 
     With all rooms, a room whose patient has no upload (in that night) is
@@ -140,9 +160,16 @@ def server_jobs(server_url: str, *, token: str = "", rooms: Sequence[int | str] 
                 log.info("room %s: no upload in the night of %s, no report", state.room, chosen)
                 continue
             label = chosen.isoformat() if chosen else "no-night"
-            jobs.append(ReportJob(name=safe_name(f"{label}-room-{state.room}-{state.mrn}"), server_url=server_url,
-                                  room=str(state.room), mrn=state.mrn, night=chosen.isoformat() if chosen else "",
-                                  method=method))
+            jobs.append(
+                ReportJob(
+                    name=safe_name(f"{label}-room-{state.room}-{state.mrn}"),
+                    server_url=server_url,
+                    room=str(state.room),
+                    mrn=state.mrn,
+                    night=chosen.isoformat() if chosen else "",
+                    method=method,
+                )
+            )
     log.info("%d server patient-nights at %s", len(jobs), server_url)
     return jobs
 
@@ -167,13 +194,25 @@ def _segments(measurements: Sequence[Any]) -> tuple[datetime, pd.DataFrame]:
         end = as_utc(m.recorded_at)
         rows.append((m, end - timedelta(seconds=duration), end, duration))
     origin = min(start for _, start, _, _ in rows)
-    table = pd.DataFrame([{
-        "id": m.id, "recorded_at": end, "start_s": (start - origin).total_seconds(),
-        "end_s": (end - origin).total_seconds(), "duration_s": duration, "pressure_cmh2o": m.cpap_pressure_cmh2o,
-        "apnea_count": m.analysis.get("apnea_count"), "hypopnea_count": m.analysis.get("hypopnea_count"),
-        "ahi": m.analysis.get("ahi"), "breath_rate_bpm": m.analysis.get("breath_rate_bpm"),
-        "leak_lpm": m.analysis.get("leak_lpm"),
-    } for m, start, end, duration in rows], columns=list(SEGMENT_COLUMNS))
+    table = pd.DataFrame(
+        [
+            {
+                "id": m.id,
+                "recorded_at": end,
+                "start_s": (start - origin).total_seconds(),
+                "end_s": (end - origin).total_seconds(),
+                "duration_s": duration,
+                "pressure_cmh2o": m.cpap_pressure_cmh2o,
+                "apnea_count": m.analysis.get("apnea_count"),
+                "hypopnea_count": m.analysis.get("hypopnea_count"),
+                "ahi": m.analysis.get("ahi"),
+                "breath_rate_bpm": m.analysis.get("breath_rate_bpm"),
+                "leak_lpm": m.analysis.get("leak_lpm"),
+            }
+            for m, start, end, duration in rows
+        ],
+        columns=list(SEGMENT_COLUMNS),
+    )
     return origin, table
 
 
@@ -194,8 +233,10 @@ def _night_trace(measurements: Sequence[Any], segments: pd.DataFrame) -> tuple[n
 
 
 def _night_events(measurements: Sequence[Any], segments: pd.DataFrame) -> pd.DataFrame:
-    parts = [events_frame([(a + off, b + off) for a, b in m.apneas], [(a + off, b + off) for a, b in m.hypopneas])
-             for m, off in zip(measurements, segments["start_s"])]
+    parts = [
+        events_frame([(a + off, b + off) for a, b in m.apneas], [(a + off, b + off) for a, b in m.hypopneas])
+        for m, off in zip(measurements, segments["start_s"])
+    ]
     if not parts:
         return events_frame([], [])
     return pd.concat(parts, ignore_index=True).sort_values("start_s", kind="stable").reset_index(drop=True)
@@ -205,8 +246,9 @@ def _in_night(when: datetime, night: date, tz: Any) -> bool:
     return night_of(when, tz) == night
 
 
-def load_server_subject(*, report_name: str = "", server_url: str, room: str | int = "", mrn: str = "",
-                        night: str = "") -> ReportSubject:
+def load_server_subject(
+    *, report_name: str = "", server_url: str, room: str | int = "", mrn: str = "", night: str = ""
+) -> ReportSubject:
     """Every upload of a server patient's admission in one night (default: their latest night).
 
     Give ``room`` (its current patient, or ``mrn``'s stay there) or ``mrn``
@@ -254,18 +296,47 @@ def load_server_subject(*, report_name: str = "", server_url: str, room: str | i
     time_s, flow_lps = _night_trace(measurements, segments)
     summary = night_summary([m.analysis for m in measurements])
     commands, notes, alarms = _timeline_frames(timeline, origin, wanted, tz)
-    if commands.empty and current and state.commanded_cmh2o is not None and state.commanded_at is not None \
-            and _in_night(state.commanded_at, wanted, tz):
-        commands = pd.DataFrame([{"time_s": (as_utc(state.commanded_at) - origin).total_seconds(), "from_cmh2o": None,
-                                  "to_cmh2o": state.commanded_cmh2o, "by": None}])
-    patient = {"name": name or mrn, "mrn": mrn, "room": room, "night": wanted.isoformat(),
-               "source": f"{len(measurements)} uploads to {server_url}", "server": server_url, "alarms": alarms}
+    if (
+        commands.empty
+        and current
+        and state.commanded_cmh2o is not None
+        and state.commanded_at is not None
+        and _in_night(state.commanded_at, wanted, tz)
+    ):
+        commands = pd.DataFrame(
+            [
+                {
+                    "time_s": (as_utc(state.commanded_at) - origin).total_seconds(),
+                    "from_cmh2o": None,
+                    "to_cmh2o": state.commanded_cmh2o,
+                    "by": None,
+                }
+            ]
+        )
+    patient = {
+        "name": name or mrn,
+        "mrn": mrn,
+        "room": room,
+        "night": wanted.isoformat(),
+        "source": f"{len(measurements)} uploads to {server_url}",
+        "server": server_url,
+        "alarms": alarms,
+    }
     return ReportSubject(
-        name=report_name or safe_name(f"{wanted.isoformat()}-room-{room}-{mrn}"), summary=summary, patient=patient,
-        time_s=time_s, flow_lps=flow_lps, events=_night_events(measurements, segments),
-        start=origin.astimezone(tz), segments=segments, commands=commands, notes=notes,
-        inputs=[{"input": f"measurement #{m.id} received {as_utc(m.recorded_at):%Y-%m-%d %H:%M:%S} UTC",
-                 "sha256": ""} for m in measurements],
+        name=report_name or safe_name(f"{wanted.isoformat()}-room-{room}-{mrn}"),
+        summary=summary,
+        patient=patient,
+        time_s=time_s,
+        flow_lps=flow_lps,
+        events=_night_events(measurements, segments),
+        start=origin.astimezone(tz),
+        segments=segments,
+        commands=commands,
+        notes=notes,
+        inputs=[
+            {"input": f"measurement #{m.id} received {as_utc(m.recorded_at):%Y-%m-%d %H:%M:%S} UTC", "sha256": ""}
+            for m in measurements
+        ],
         analysis_s=time.perf_counter() - started,
     )
 
@@ -276,13 +347,26 @@ def _timeline_frames(timeline: Any, origin: datetime, night: date, tz: Any) -> t
     notes = pd.DataFrame(columns=["time_s", "author", "text"])
     if timeline is None:
         return commands, notes, []
-    rows = [{"time_s": (as_utc(c.commanded_at) - origin).total_seconds(), "from_cmh2o": c.from_cmh2o,
-             "to_cmh2o": c.to_cmh2o, "by": c.commanded_by} for c in timeline.commands if _in_night(c.commanded_at, night, tz)]
+    rows = [
+        {
+            "time_s": (as_utc(c.commanded_at) - origin).total_seconds(),
+            "from_cmh2o": c.from_cmh2o,
+            "to_cmh2o": c.to_cmh2o,
+            "by": c.commanded_by,
+        }
+        for c in timeline.commands
+        if _in_night(c.commanded_at, night, tz)
+    ]
     if rows:
         commands = pd.DataFrame(rows)
-    rows = [{"time_s": (as_utc(n.created_at) - origin).total_seconds(), "author": n.author, "text": n.text}
-            for n in timeline.notes if _in_night(n.created_at, night, tz)]
+    rows = [
+        {"time_s": (as_utc(n.created_at) - origin).total_seconds(), "author": n.author, "text": n.text}
+        for n in timeline.notes
+        if _in_night(n.created_at, night, tz)
+    ]
     if rows:
         notes = pd.DataFrame(rows)
-    alarms = sorted({str(a.state) for a in getattr(timeline, "acknowledgements", []) if _in_night(a.acknowledged_at, night, tz)})
+    alarms = sorted(
+        {str(a.state) for a in getattr(timeline, "acknowledgements", []) if _in_night(a.acknowledged_at, night, tz)}
+    )
     return commands, notes, alarms

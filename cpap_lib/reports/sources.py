@@ -36,7 +36,15 @@ from ..errors import ParameterError
 from ..jsonable import jsonable
 from .subjects import SUMMARY_SUFFIX, ReportJob, ReportSubject, safe_name
 
-__all__ = ["expand_inputs", "file_jobs", "card_nights", "load_report_subject", "load_file_subject", "file_checksums", "write_summary"]
+__all__ = [
+    "expand_inputs",
+    "file_jobs",
+    "card_nights",
+    "load_report_subject",
+    "load_file_subject",
+    "file_checksums",
+    "write_summary",
+]
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +110,9 @@ def card_nights(path: str | os.PathLike) -> list[str]:
     return [n.day.isoformat() for n in nights] if len(nights) > 1 else []
 
 
-def file_jobs(paths: Sequence[str | os.PathLike], *, method: str = "amplitude", params: Mapping[str, Any] | None = None) -> list[ReportJob]:
+def file_jobs(
+    paths: Sequence[str | os.PathLike], *, method: str = "amplitude", params: Mapping[str, Any] | None = None
+) -> list[ReportJob]:
     """One :class:`ReportJob` per recording path, named after the file; one per night of a multi-night card."""
     entries = []
     for path in paths:
@@ -133,8 +143,12 @@ def file_checksums(path: str | os.PathLike) -> list[dict[str, str]]:
         with open(file, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
-        rows.append({"input": file.name if not root.is_dir() else str(file.relative_to(root.parent)),
-                     "sha256": digest.hexdigest()})
+        rows.append(
+            {
+                "input": file.name if not root.is_dir() else str(file.relative_to(root.parent)),
+                "sha256": digest.hexdigest(),
+            }
+        )
     return rows
 
 
@@ -153,8 +167,14 @@ def _device_events(device: Any) -> pd.DataFrame | None:
     return frame.sort_values("start_s", kind="stable").reset_index(drop=True)
 
 
-def load_file_subject(*, report_name: str = "", recording_path: str, night: str = "", method: str = "amplitude",
-                      params: Mapping[str, Any] | None = None) -> ReportSubject:
+def load_file_subject(
+    *,
+    report_name: str = "",
+    recording_path: str,
+    night: str = "",
+    method: str = "amplitude",
+    params: Mapping[str, Any] | None = None,
+) -> ReportSubject:
     """One recording (lab file, ResMed session or night) analysed for its report.
 
     A device recording also brings the device's own events and night summary
@@ -179,19 +199,35 @@ def load_file_subject(*, report_name: str = "", recording_path: str, night: str 
     start = None
     if recording.start_time is not None:
         tz = lab_timezone()
-        start = recording.start_time.replace(tzinfo=tz) if recording.start_time.tzinfo is None \
+        start = (
+            recording.start_time.replace(tzinfo=tz)
+            if recording.start_time.tzinfo is None
             else recording.start_time.astimezone(tz)
+        )
     night = recording.meta.get("night") or (night_of(start, start.tzinfo).isoformat() if start else "")
     name = report_name or safe_name(path.stem if not path.is_dir() else path.name)
-    patient = {"name": name, "night": night, "source": os.path.basename(os.path.normpath(recording_path)),
-               "device": _device_name(recording.meta)}
+    patient = {
+        "name": name,
+        "night": night,
+        "source": os.path.basename(os.path.normpath(recording_path)),
+        "device": _device_name(recording.meta),
+    }
     log.info("analyzed %s in %.2f s", recording_path, analysis_s)
     return ReportSubject(
-        name=name, summary=analysis.to_dict(), patient=patient, time_s=recording.time_s, flow_lps=recording.flow_lps,
-        events=analysis.events, breaths=analysis.breaths, start=start, signals=dict(recording.signals),
-        gaps=list(recording.meta.get("gaps") or []), device_events=_device_events(device),
+        name=name,
+        summary=analysis.to_dict(),
+        patient=patient,
+        time_s=recording.time_s,
+        flow_lps=recording.flow_lps,
+        events=analysis.events,
+        breaths=analysis.breaths,
+        start=start,
+        signals=dict(recording.signals),
+        gaps=list(recording.meta.get("gaps") or []),
+        device_events=_device_events(device),
         device_summary=getattr(device, "summary", None),
-        inputs=file_checksums(getattr(device, "folder", None) or path), analysis=analysis,
+        inputs=file_checksums(getattr(device, "folder", None) or path),
+        analysis=analysis,
         analysis_s=analysis_s,
     )
 
@@ -205,9 +241,17 @@ def _device_name(meta: Mapping[str, Any]) -> str:
     return ""
 
 
-def load_report_subject(*, report_name: str = "", recording_path: str = "", server_url: str = "", room: str | int = "",
-                        mrn: str = "", night: str = "", method: str = "amplitude",
-                        params: Mapping[str, Any] | None = None) -> ReportSubject:
+def load_report_subject(
+    *,
+    report_name: str = "",
+    recording_path: str = "",
+    server_url: str = "",
+    room: str | int = "",
+    mrn: str = "",
+    night: str = "",
+    method: str = "amplitude",
+    params: Mapping[str, Any] | None = None,
+) -> ReportSubject:
     """Read and analyze one patient-night for the report notebook.
 
     Give either ``recording_path`` (a recording file or folder, analyzed
@@ -231,8 +275,9 @@ def load_report_subject(*, report_name: str = "", recording_path: str = "", serv
         from .server_source import load_server_subject
 
         return load_server_subject(report_name=report_name, server_url=server_url, room=room, mrn=mrn, night=night)
-    return load_file_subject(report_name=report_name, recording_path=recording_path, night=night, method=method,
-                             params=params)
+    return load_file_subject(
+        report_name=report_name, recording_path=recording_path, night=night, method=method, params=params
+    )
 
 
 def write_summary(subject: ReportSubject, output_dir: str | os.PathLike) -> Path | None:
@@ -250,8 +295,13 @@ def write_summary(subject: ReportSubject, output_dir: str | os.PathLike) -> Path
         return None
     path = Path(output_dir) / f"{subject.name}{SUMMARY_SUFFIX}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"name": subject.name, "patient": subject.patient, "analysis": subject.summary,
-               "night": jsonable(night_metrics(subject)), "alarms": list(subject.patient.get("alarms") or []),
-               "timings": {"analysis_s": subject.analysis_s}}
+    payload = {
+        "name": subject.name,
+        "patient": subject.patient,
+        "analysis": subject.summary,
+        "night": jsonable(night_metrics(subject)),
+        "alarms": list(subject.patient.get("alarms") or []),
+        "timings": {"analysis_s": subject.analysis_s},
+    }
     path.write_text(json.dumps(jsonable(payload), indent=1, default=str), encoding="utf-8")
     return path

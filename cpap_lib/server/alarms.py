@@ -56,7 +56,17 @@ from typing import Any
 from ..errors import ParameterError
 from .schemas import AlarmState
 
-__all__ = ["ALARM_RULES_HELP", "ALARMS", "STATES", "AlarmRules", "RoomFacts", "active_alarms", "describe", "loudness", "state_of"]
+__all__ = [
+    "ALARM_RULES_HELP",
+    "ALARMS",
+    "STATES",
+    "AlarmRules",
+    "RoomFacts",
+    "active_alarms",
+    "describe",
+    "loudness",
+    "state_of",
+]
 
 ALARMS = ("no_data", "ahi_high", "apnea_run", "high_leak")
 """The alarm states, loudest first."""
@@ -115,8 +125,9 @@ class AlarmRules:
             except ValueError:
                 value = None
             if value is None or not low <= value <= high:
-                raise ParameterError(variable, f"must be a {'whole ' if kind is int else ''}number from {low:g} to {high:g}, "
-                                               f"got {raw!r}")
+                raise ParameterError(
+                    variable, f"must be a {'whole ' if kind is int else ''}number from {low:g} to {high:g}, got {raw!r}"
+                )
             values[f.name] = value
         return cls(**values)
 
@@ -163,8 +174,11 @@ def active_alarms(facts: RoomFacts, rules: AlarmRules) -> tuple[AlarmState, ...]
     found: list[AlarmState] = []
     if facts.minutes_since_data is not None and facts.minutes_since_data >= rules.no_data_min:
         found.append("no_data")
-    if (facts.ahi_window is not None and facts.window_recorded_min >= rules.ahi_min_recorded_min
-            and facts.ahi_window >= rules.ahi_threshold):
+    if (
+        facts.ahi_window is not None
+        and facts.window_recorded_min >= rules.ahi_min_recorded_min
+        and facts.ahi_window >= rules.ahi_threshold
+    ):
         found.append("ahi_high")
     uploads = rules.apnea_run_uploads if facts.recent_uploads is None else facts.recent_uploads
     if uploads >= rules.apnea_run_uploads and facts.recent_uploads_with_apneas >= rules.apnea_run_uploads:

@@ -37,7 +37,9 @@ async def _not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
 
 
 async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:
-    logger.warning("event=db_conflict method=%s path=%s error=%s", request.method, request.url.path, type(exc.orig).__name__)
+    logger.warning(
+        "event=db_conflict method=%s path=%s error=%s", request.method, request.url.path, type(exc.orig).__name__
+    )
     return JSONResponse({"detail": "the request conflicts with stored data; try again"}, status_code=409)
 
 
@@ -54,12 +56,18 @@ def _warn_legacy_networks(settings: Settings) -> None:
         return
     networks = ",".join(str(n) for n in settings.legacy_networks)
     if not settings.auth_enabled:
-        logger.warning("event=legacy_networks_ignored networks=%s reason=no_tokens_configured "
-                       "note=without tokens the server is open on loopback only", networks)
+        logger.warning(
+            "event=legacy_networks_ignored networks=%s reason=no_tokens_configured "
+            "note=without tokens the server is open on loopback only",
+            networks,
+        )
         return
-    logger.warning("event=legacy_networks_open networks=%s routes=POST/add_patient,GET/CPAP_query "
-                   "note=clients in these networks may upload and poll the old routes WITHOUT A TOKEN; "
-                   "every other route needs a token", networks)
+    logger.warning(
+        "event=legacy_networks_open networks=%s routes=POST/add_patient,GET/CPAP_query "
+        "note=clients in these networks may upload and poll the old routes WITHOUT A TOKEN; "
+        "every other route needs a token",
+        networks,
+    )
 
 
 def _safe_text(value: object) -> str:
@@ -76,8 +84,14 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return JSONResponse({"detail": "body: not valid JSON"}, status_code=400)
-    detail = [{"loc": [_safe_text(p) for p in e.get("loc", ())], "msg": _safe_text(e.get("msg", "")),
-               "type": _safe_text(e.get("type", ""))} for e in errors]
+    detail = [
+        {
+            "loc": [_safe_text(p) for p in e.get("loc", ())],
+            "msg": _safe_text(e.get("msg", "")),
+            "type": _safe_text(e.get("type", "")),
+        }
+        for e in errors
+    ]
     return JSONResponse({"detail": detail}, status_code=422)
 
 
@@ -91,10 +105,13 @@ def _mount_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - docs",
-                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-                                   swagger_css_url="/docs-assets/swagger-ui.css",
-                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} - docs",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -125,8 +142,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = Database(settings.database_url)
     for router in ROUTERS:
         app.include_router(router)
-    for exc_class, handler in ((RequestValidationError, _invalid_request), (NotFoundError, _not_found),
-                               (IntegrityError, _conflict), (SQLAlchemyError, _database_error)):
+    for exc_class, handler in (
+        (RequestValidationError, _invalid_request),
+        (NotFoundError, _not_found),
+        (IntegrityError, _conflict),
+        (SQLAlchemyError, _database_error),
+    ):
         app.exception_handler(exc_class)(handler)
     app.add_middleware(FailSafe, deadline_s=settings.request_timeout_s, status=app.state.db.status)
     app.add_middleware(WriteQueue, per_minute=settings.writes_per_minute if settings.auth_enabled else None)

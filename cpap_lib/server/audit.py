@@ -73,9 +73,21 @@ def _record(session: Session, _flush_context) -> None:
     actor = current_actor_var.get()
     name, role, address = (actor.name, actor.role, actor.address) if actor else ("server", None, None)
     now = utcnow()
-    session.execute(cast(Table, AuditEvent.__table__).insert(), [
-        {"at": now, "action": AUDITED[type(row)], "room_number": _room_of(row, session), "record_id": row.id,
-         "actor_name": name, "actor_role": role, "actor_address": address} for row in rows])
+    session.execute(
+        cast(Table, AuditEvent.__table__).insert(),
+        [
+            {
+                "at": now,
+                "action": AUDITED[type(row)],
+                "room_number": _room_of(row, session),
+                "record_id": row.id,
+                "actor_name": name,
+                "actor_role": role,
+                "actor_address": address,
+            }
+            for row in rows
+        ],
+    )
 
 
 def list_events(session: Session, *, limit: int = 500, room: int | None = None) -> list[AuditEventPublic]:
@@ -83,6 +95,16 @@ def list_events(session: Session, *, limit: int = 500, room: int | None = None) 
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
     if room is not None:
         query = query.where(AuditEvent.room_number == room)
-    return [AuditEventPublic(id=e.id, at=e.at, action=e.action, room=e.room_number, record_id=e.record_id,
-                             actor_name=e.actor_name, actor_role=e.actor_role, actor_address=e.actor_address)
-            for e in session.execute(query).scalars()]
+    return [
+        AuditEventPublic(
+            id=e.id,
+            at=e.at,
+            action=e.action,
+            room=e.room_number,
+            record_id=e.record_id,
+            actor_name=e.actor_name,
+            actor_role=e.actor_role,
+            actor_address=e.actor_address,
+        )
+        for e in session.execute(query).scalars()
+    ]

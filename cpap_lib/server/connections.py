@@ -69,5 +69,8 @@ class CappedH11Protocol(H11Protocol):
 
 def uvicorn_options() -> dict:
     """Keyword arguments for ``uvicorn.Config`` that apply the limits above."""
-    return {"http": CappedH11Protocol, "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
-            "timeout_keep_alive": KEEP_ALIVE_S}
+    return {
+        "http": CappedH11Protocol,
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "timeout_keep_alive": KEEP_ALIVE_S,
+    }

@@ -132,18 +132,25 @@ def admit(session: Session, *, room: int, data: AdmissionCreate, now: datetime |
     session.flush()
     room_row.current_admission_id = admission.id
     if current is None:  # pressures preset before anyone was in the room are this patient's
-        session.execute(update(PressureCommand)
-                        .where(PressureCommand.room_number == room, PressureCommand.admission_id.is_(None))
-                        .values(admission_id=admission.id))
+        session.execute(
+            update(PressureCommand)
+            .where(PressureCommand.room_number == room, PressureCommand.admission_id.is_(None))
+            .values(admission_id=admission.id)
+        )
     return admission, True
 
 
 def _discharge_elsewhere(session: Session, *, patient_id: int, room: int, now: datetime) -> None:
     """End the patient's open admissions in other rooms (a patient is in one room at a time)."""
-    stays = session.execute(
-        select(Admission).where(Admission.patient_id == patient_id, Admission.discharged_at.is_(None),
-                                Admission.room_number != room)
-    ).scalars().all()
+    stays = (
+        session.execute(
+            select(Admission).where(
+                Admission.patient_id == patient_id, Admission.discharged_at.is_(None), Admission.room_number != room
+            )
+        )
+        .scalars()
+        .all()
+    )
     for stay in stays:
         other = _lock_room(session, stay.room_number, create=False)
         stay.discharged_at = now
@@ -159,8 +166,15 @@ def _trace_bytes(trace: FlowTrace) -> tuple[bytes, bytes]:
     return time_s.astype("<f8").tobytes(), flow.astype("<f4").tobytes()
 
 
-def upload(session: Session, *, room: int, data: MeasurementCreate, now: datetime | None = None,
-           image: bytes | None = None, idempotency_key: str | None = None) -> UploadReceipt:
+def upload(
+    session: Session,
+    *,
+    room: int,
+    data: MeasurementCreate,
+    now: datetime | None = None,
+    image: bytes | None = None,
+    idempotency_key: str | None = None,
+) -> UploadReceipt:
     """Admit the patient and, when a pressure, analysis, trace or image is given, append a measurement.
 
     The measurement is stamped with the server's time of receipt. ``image``
@@ -179,21 +193,29 @@ def upload(session: Session, *, room: int, data: MeasurementCreate, now: datetim
     has_data = data.cpap_pressure_cmh2o is not None or data.analysis is not None
     has_data = has_data or data.flow_trace is not None or image is not None
     if not has_data:
-        return UploadReceipt(room=room, mrn=data.mrn, admission_id=admission.id, new_admission=new,
-                             measurement_id=None, recorded_at=None)
+        return UploadReceipt(
+            room=room, mrn=data.mrn, admission_id=admission.id, new_admission=new, measurement_id=None, recorded_at=None
+        )
     analysis = data.analysis
     metrics = {key: getattr(analysis, key) for key in METRIC_COLUMNS} if analysis else {}
-    measurement = Measurement(admission_id=admission.id, recorded_at=now, idempotency_key=idempotency_key,
-                              cpap_pressure_cmh2o=data.cpap_pressure_cmh2o, **metrics)
+    measurement = Measurement(
+        admission_id=admission.id,
+        recorded_at=now,
+        idempotency_key=idempotency_key,
+        cpap_pressure_cmh2o=data.cpap_pressure_cmh2o,
+        **metrics,
+    )
     if data.flow_trace is not None:
         measurement.trace_time_s, measurement.trace_flow_lps = _trace_bytes(data.flow_trace)
     measurement.flow_png = image
     session.add(measurement)
     session.flush()
     if analysis is not None:
-        events = [{"measurement_id": measurement.id, "kind": kind, "start_s": iv.start_s, "end_s": iv.end_s}
-                  for kind, intervals in (("apnea", analysis.apneas), ("hypopnea", analysis.hypopneas))
-                  for iv in intervals]
+        events = [
+            {"measurement_id": measurement.id, "kind": kind, "start_s": iv.start_s, "end_s": iv.end_s}
+            for kind, intervals in (("apnea", analysis.apneas), ("hypopnea", analysis.hypopneas))
+            for iv in intervals
+        ]
         if events:
             session.execute(insert(MeasurementEvent), events)
     admission.latest_measurement_id = measurement.id
@@ -201,8 +223,14 @@ def upload(session: Session, *, room: int, data: MeasurementCreate, now: datetim
         admission.night_apneas = (admission.night_apneas or 0) + analysis.apnea_count
         admission.night_hypopneas = (admission.night_hypopneas or 0) + (analysis.hypopnea_count or 0)
         admission.night_recorded_s = (admission.night_recorded_s or 0.0) + analysis.duration_s
-    return UploadReceipt(room=room, mrn=data.mrn, admission_id=admission.id, new_admission=new,
-                         measurement_id=measurement.id, recorded_at=now)
+    return UploadReceipt(
+        room=room,
+        mrn=data.mrn,
+        admission_id=admission.id,
+        new_admission=new,
+        measurement_id=measurement.id,
+        recorded_at=now,
+    )
 
 
 def _receipt_for_key(session: Session, key: str) -> UploadReceipt | None:
@@ -215,12 +243,14 @@ def _receipt_for_key(session: Session, key: str) -> UploadReceipt | None:
     if row is None:
         return None
     m_id, recorded_at, admission_id, room, mrn = row
-    return UploadReceipt(room=room, mrn=mrn, admission_id=admission_id, new_admission=False,
-                         measurement_id=m_id, recorded_at=recorded_at)
+    return UploadReceipt(
+        room=room, mrn=mrn, admission_id=admission_id, new_admission=False, measurement_id=m_id, recorded_at=recorded_at
+    )
 
 
-def command_pressure(session: Session, *, room: int, cmh2o: int, by: str | None = None,
-                     preset: bool = False) -> PressureCommandPublic:
+def command_pressure(
+    session: Session, *, room: int, cmh2o: int, by: str | None = None, preset: bool = False
+) -> PressureCommandPublic:
     """Store a new commanded CPAP pressure for a room, with who sent it, what it changed from and its stay.
 
     ``from_cmh2o`` is the room's previous command during the current
@@ -237,14 +267,26 @@ def command_pressure(session: Session, *, room: int, cmh2o: int, by: str | None 
         raise room_not_found(room)
     now = utcnow()
     previous = _previous_pressure(session, room_row)
-    command = PressureCommand(room_number=room, cmh2o=cmh2o, commanded_at=now, commanded_by=by,
-                              from_cmh2o=previous, admission_id=room_row.current_admission_id)
+    command = PressureCommand(
+        room_number=room,
+        cmh2o=cmh2o,
+        commanded_at=now,
+        commanded_by=by,
+        from_cmh2o=previous,
+        admission_id=room_row.current_admission_id,
+    )
     session.add(command)
     session.flush()
     room_row.latest_command_id = command.id
-    return PressureCommandPublic(id=command.id, room=room, cmh2o=cmh2o, commanded_at=command.commanded_at,
-                                 commanded_by=by, from_cmh2o=previous,
-                                 admission_id=command.admission_id)
+    return PressureCommandPublic(
+        id=command.id,
+        room=room,
+        cmh2o=cmh2o,
+        commanded_at=command.commanded_at,
+        commanded_by=by,
+        from_cmh2o=previous,
+        admission_id=command.admission_id,
+    )
 
 
 def _previous_pressure(session: Session, room_row: Room) -> float | None:
@@ -275,9 +317,18 @@ _SUMMARY_FIELDS = tuple(f for f in MeasurementSummary.model_fields if f != "reco
 
 def _build_ward_query():
     latest = Measurement  # joined once, through the admission's latest_measurement_id
-    columns = [Room.number, Patient.mrn, Patient.name, Admission.id, Admission.admitted_at,
-               latest.id, latest.recorded_at, *(getattr(latest, f) for f in _SUMMARY_FIELDS),
-               PressureCommand.cmh2o, PressureCommand.commanded_at]
+    columns = [
+        Room.number,
+        Patient.mrn,
+        Patient.name,
+        Admission.id,
+        Admission.admitted_at,
+        latest.id,
+        latest.recorded_at,
+        *(getattr(latest, f) for f in _SUMMARY_FIELDS),
+        PressureCommand.cmh2o,
+        PressureCommand.commanded_at,
+    ]
     return (
         select(*columns)
         .outerjoin(Admission, Admission.id == Room.current_admission_id)
@@ -302,8 +353,16 @@ def _room_public(row) -> RoomPublic:
     latest = None
     if m_id is not None:
         latest = MeasurementSummary(id=m_id, recorded_at=m_at, **dict(zip(_SUMMARY_FIELDS, summary_values)))
-    return RoomPublic(room=room, mrn=mrn, name=name, admission_id=admission_id, admitted_at=admitted_at,
-                      latest_measurement=latest, commanded_cmh2o=cmh2o, commanded_at=commanded_at)
+    return RoomPublic(
+        room=room,
+        mrn=mrn,
+        name=name,
+        admission_id=admission_id,
+        admitted_at=admitted_at,
+        latest_measurement=latest,
+        commanded_cmh2o=cmh2o,
+        commanded_at=commanded_at,
+    )
 
 
 def ward(session: Session) -> list[RoomPublic]:
@@ -370,7 +429,11 @@ def get_measurement(session: Session, *, measurement_id: int) -> MeasurementPubl
             flow_lps=np.frombuffer(m.trace_flow_lps, dtype="<f4").astype(np.float64).tolist(),
         )
     return MeasurementPublic(
-        id=m.id, room=room, mrn=mrn, admission_id=m.admission_id, recorded_at=m.recorded_at,
+        id=m.id,
+        room=room,
+        mrn=mrn,
+        admission_id=m.admission_id,
+        recorded_at=m.recorded_at,
         cpap_pressure_cmh2o=m.cpap_pressure_cmh2o,
         analysis={key: getattr(m, key) for key in METRIC_COLUMNS},
         apneas=[Interval(start_s=s, end_s=e) for kind, s, e in events if kind == "apnea"],
@@ -382,9 +445,7 @@ def get_measurement(session: Session, *, measurement_id: int) -> MeasurementPubl
 
 
 def _admissions_public(session: Session, patient_ids: list[int]) -> dict[int, list[AdmissionPublic]]:
-    counts = (
-        select(Measurement.admission_id, func.count().label("n")).group_by(Measurement.admission_id).subquery()
-    )
+    counts = select(Measurement.admission_id, func.count().label("n")).group_by(Measurement.admission_id).subquery()
     rows = session.execute(
         select(Admission, func.coalesce(counts.c.n, 0))
         .outerjoin(counts, counts.c.admission_id == Admission.id)
@@ -393,9 +454,15 @@ def _admissions_public(session: Session, patient_ids: list[int]) -> dict[int, li
     )
     found: dict[int, list[AdmissionPublic]] = {pid: [] for pid in patient_ids}
     for admission, count in rows:
-        found[admission.patient_id].append(AdmissionPublic(
-            id=admission.id, room=admission.room_number, admitted_at=admission.admitted_at,
-            discharged_at=admission.discharged_at, measurement_count=count))
+        found[admission.patient_id].append(
+            AdmissionPublic(
+                id=admission.id,
+                room=admission.room_number,
+                admitted_at=admission.admitted_at,
+                discharged_at=admission.discharged_at,
+                measurement_count=count,
+            )
+        )
     return found
 
 
@@ -439,12 +506,24 @@ def current_patient_records(session: Session) -> list[tuple[int, str, str | None
         ``records``: ``(recorded_at, cpap_pressure_cmh2o, breath_rate_bpm, apnea_count, image bytes or None)``.
         Rooms without a current patient are left out; ordered by room.
     """
-    complete = and_(Measurement.admission_id == Admission.id, Measurement.cpap_pressure_cmh2o.is_not(None),
-                    Measurement.breath_rate_bpm.is_not(None), Measurement.apnea_count.is_not(None))
+    complete = and_(
+        Measurement.admission_id == Admission.id,
+        Measurement.cpap_pressure_cmh2o.is_not(None),
+        Measurement.breath_rate_bpm.is_not(None),
+        Measurement.apnea_count.is_not(None),
+    )
     rows = session.execute(
-        select(Room.number, Patient.mrn, Patient.name, Measurement.id, Measurement.recorded_at,
-               Measurement.cpap_pressure_cmh2o, Measurement.breath_rate_bpm, Measurement.apnea_count,
-               Measurement.flow_png)
+        select(
+            Room.number,
+            Patient.mrn,
+            Patient.name,
+            Measurement.id,
+            Measurement.recorded_at,
+            Measurement.cpap_pressure_cmh2o,
+            Measurement.breath_rate_bpm,
+            Measurement.apnea_count,
+            Measurement.flow_png,
+        )
         .join(Admission, Admission.id == Room.current_admission_id)
         .join(Patient, Patient.id == Admission.patient_id)
         .outerjoin(Measurement, complete)

@@ -68,8 +68,11 @@ SQLITE_BUSY_TIMEOUT_MS = int(DB_TIMEOUT_S * 1000)
 _PG_CONNECT_ARGS = {
     "connect_timeout": int(DB_TIMEOUT_S),
     "options": f"-c statement_timeout={SQLITE_BUSY_TIMEOUT_MS} -c lock_timeout={SQLITE_BUSY_TIMEOUT_MS} "
-               "-c idle_in_transaction_session_timeout=60000",
-    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3, "keepalives_count": 3,
+    "-c idle_in_transaction_session_timeout=60000",
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 3,
+    "keepalives_count": 3,
     "tcp_user_timeout": SQLITE_BUSY_TIMEOUT_MS,
 }
 
@@ -108,8 +111,14 @@ def make_engine(url: str) -> Engine:
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             raise ParameterError("database_url", "use the psycopg 3 driver: postgresql+psycopg://...")
-        return create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=DB_TIMEOUT_S,
-                             connect_args=_PG_CONNECT_ARGS)
+        return create_engine(
+            parsed,
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            pool_timeout=DB_TIMEOUT_S,
+            connect_args=_PG_CONNECT_ARGS,
+        )
     raise ParameterError("database_url", f"unsupported database {backend!r}; use sqlite:/// or postgresql+psycopg://")
 
 

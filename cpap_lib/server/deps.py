@@ -31,8 +31,22 @@ from .db import Database
 from .schemas import ROOM_MAX, ROOM_MIN
 from .settings import Grant, Settings, legacy_network_admits
 
-__all__ = ["ANY_ROLE", "DEVICE", "LEGACY_DEVICE", "LEGACY_NETWORK_ACTOR", "LEGACY_POLL", "STAFF", "Actor", "ActorDep", "FailedTokenLimit",
-           "DbDep", "RoomNumber", "current_actor", "get_db", "require_roles"]
+__all__ = [
+    "ANY_ROLE",
+    "DEVICE",
+    "LEGACY_DEVICE",
+    "LEGACY_NETWORK_ACTOR",
+    "LEGACY_POLL",
+    "STAFF",
+    "Actor",
+    "ActorDep",
+    "FailedTokenLimit",
+    "DbDep",
+    "RoomNumber",
+    "current_actor",
+    "get_db",
+    "require_roles",
+]
 
 _bearer = HTTPBearer(auto_error=False, description="Device or staff token (see CPAP_DEVICE_TOKEN / CPAP_STAFF_TOKEN)")
 
@@ -113,8 +127,10 @@ async def _rooms_of_request(request: Request) -> list[int]:
 
 LEGACY_NETWORK_ACTOR = "legacy-network"
 """The actor name of a tokenless old client admitted by ``CPAP_LEGACY_NETWORKS``."""
-_LEGACY_ONLY = ("missing bearer token: clients on CPAP_LEGACY_NETWORKS may only upload (POST /add_patient) "
-                "and poll (GET /CPAP_query) without one; this route needs a token")
+_LEGACY_ONLY = (
+    "missing bearer token: clients on CPAP_LEGACY_NETWORKS may only upload (POST /add_patient) "
+    "and poll (GET /CPAP_query) without one; this route needs a token"
+)
 
 
 class FailedTokenLimit:
@@ -176,7 +192,9 @@ def require_roles(*roles: str, legacy_network: bool = False):
     them through the thread pool.
     """
 
-    async def check(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str | None:
+    async def check(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> str | None:
         settings: Settings = request.app.state.settings
         if not settings.auth_enabled:
             return None
@@ -190,27 +208,32 @@ def require_roles(*roles: str, legacy_network: bool = False):
         gate, address = _failed_tokens(request), _address(request) or "-"
         wait = gate.retry_after(address)
         if wait is not None:  # guessing tokens: even a right one waits
-            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
-                                f"too many unknown tokens from this address; try again in {wait} s",
-                                headers={"Retry-After": str(wait)})
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"too many unknown tokens from this address; try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
         grant = settings.grant_of(credentials.credentials)
         if grant is None:
             gate.failed(address)
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"})
         if grant.role not in roles:
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"a {grant.role} token may not do this (needs {' or '.join(roles)})")
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"a {grant.role} token may not do this (needs {' or '.join(roles)})"
+            )
         if grant.rooms is not None:
             for room in await _rooms_of_request(request):
                 if not grant.may_use_room(room):
                     allowed = ", ".join(str(r) for r in sorted(grant.rooms))
-                    raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                        f"this device token may act on rooms {allowed} only, not room {room}")
+                    raise HTTPException(
+                        status.HTTP_403_FORBIDDEN, f"this device token may act on rooms {allowed} only, not room {room}"
+                    )
         request.state.grant = grant
         return grant.role
 
-    async def check_and_record(request: Request,
-                               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str | None:
+    async def check_and_record(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> str | None:
         role = await check(request, credentials)
         current_actor_var.set(await current_actor(request))  # for the audit trail (.audit)
         return role

@@ -26,8 +26,18 @@ import numpy as np
 
 from .settings import host_allowed
 
-__all__ = ["AccessLog", "BodySizeLimit", "BrowserGuard", "FailSafe", "SecurityHeaders", "WriteQueue", "cross_site_refusal",
-           "is_page_navigation", "log_value", "route_of"]
+__all__ = [
+    "AccessLog",
+    "BodySizeLimit",
+    "BrowserGuard",
+    "FailSafe",
+    "SecurityHeaders",
+    "WriteQueue",
+    "cross_site_refusal",
+    "is_page_navigation",
+    "log_value",
+    "route_of",
+]
 
 access_logger = logging.getLogger("cpap_lib.server.access")
 error_logger = logging.getLogger("cpap_lib.server")
@@ -36,9 +46,13 @@ error_logger = logging.getLogger("cpap_lib.server")
 async def _send_json(send, status: int, detail: str, headers: dict[bytes, bytes | str] | None = None) -> None:
     body = json.dumps({"detail": detail}).encode()
     extra = [(k, v.encode() if isinstance(v, str) else v) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            *extra]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -61,12 +75,16 @@ def _netloc_of(url: str) -> str | None:
 
 def is_page_navigation(method: str, headers) -> bool:
     """Whether the request is a browser's top-level navigation GET (a link followed, an address typed)."""
-    return (method in ("GET", "HEAD") and headers.get("sec-fetch-mode") == "navigate"
-            and headers.get("sec-fetch-dest", "document") == "document")
+    return (
+        method in ("GET", "HEAD")
+        and headers.get("sec-fetch-mode") == "navigate"
+        and headers.get("sec-fetch-dest", "document") == "document"
+    )
 
 
-def cross_site_refusal(method: str, headers, *, navigation_ok: bool = False,
-                       json_only: bool = True) -> tuple[int, str, str] | None:
+def cross_site_refusal(
+    method: str, headers, *, navigation_ok: bool = False, json_only: bool = True
+) -> tuple[int, str, str] | None:
     """Why a request a browser sends on another site's behalf is refused: ``(status, reason, detail)``, or None.
 
     ``headers`` maps lower-case names to values (a dict, or Tornado's case-blind
@@ -120,8 +138,11 @@ class BrowserGuard:
             headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
         host = headers.get("host")
         if host is not None and not host_allowed(host, self.allowed_hosts):
-            return 400, "unknown_host", ("this server does not answer to that Host name; "
-                                         "list the server's names in CPAP_ALLOWED_HOSTS")
+            return (
+                400,
+                "unknown_host",
+                ("this server does not answer to that Host name; list the server's names in CPAP_ALLOWED_HOSTS"),
+            )
         return cross_site_refusal(scope["method"], headers)
 
     async def __call__(self, scope, receive, send):
@@ -282,17 +303,22 @@ class FailSafe:
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         if self.status is not None:
             self.status.failed(TimeoutError())
-        error_logger.warning("event=request_deadline route=%s deadline_s=%g", log_value(route_of(scope)),
-                             self.deadline_s)
-        await _send_json(send, 503, f"the server could not answer within {self.deadline_s:g} s "
-                                    "(database not responding); try again shortly")
+        error_logger.warning(
+            "event=request_deadline route=%s deadline_s=%g", log_value(route_of(scope)), self.deadline_s
+        )
+        await _send_json(
+            send,
+            503,
+            f"the server could not answer within {self.deadline_s:g} s (database not responding); try again shortly",
+        )
 
     async def _run(self, scope, receive, send):
         try:
             await self.app(scope, receive, send)
         except Exception as exc:  # the last line of defence: a sentence, one log line, no traceback
-            error_logger.error("event=unhandled_error route=%s error=%s", log_value(route_of(scope)),
-                               type(exc).__name__)
+            error_logger.error(
+                "event=unhandled_error route=%s error=%s", log_value(route_of(scope)), type(exc).__name__
+            )
             try:
                 await _send_json(send, 500, "internal error; the server logged it")
             except Exception:  # the response had started: nothing more to say
@@ -338,8 +364,12 @@ class WriteQueue:
             return await self.app(scope, receive, send)
         wait = self._over_quota(scope)
         if wait is not None:
-            return await _send_json(send, 429, f"more than {self.per_minute} writes a minute with this token; "
-                                               f"try again in {wait:.0f} s", {b"retry-after": str(int(wait) + 1)})
+            return await _send_json(
+                send,
+                429,
+                f"more than {self.per_minute} writes a minute with this token; try again in {wait:.0f} s",
+                {b"retry-after": str(int(wait) + 1)},
+            )
         if self.waiting >= self.waiting_limit:
             return await _send_json(send, 503, "too many writes waiting; try again shortly", {b"retry-after": b"1"})
         self.waiting += 1
@@ -354,8 +384,10 @@ class WriteQueue:
 
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data:; frame-ancestors 'none'")
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'"
+)
 
 
 class SecurityHeaders:
@@ -375,9 +407,15 @@ class SecurityHeaders:
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), (b"x-content-type-options", b"nosniff"),
-                                                  (b"referrer-policy", b"no-referrer"),
-                                                  (b"content-security-policy", csp)]}
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"x-content-type-options", b"nosniff"),
+                        (b"referrer-policy", b"no-referrer"),
+                        (b"content-security-policy", csp),
+                    ],
+                }
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -411,5 +449,8 @@ class AccessLog:
         finally:
             access_logger.info(
                 "method=%s route=%s status=%d duration_ms=%.2f",
-                log_value(scope["method"]), log_value(route_of(scope)), status, (time.perf_counter() - start) * 1000,
+                log_value(scope["method"]),
+                log_value(route_of(scope)),
+                status,
+                (time.perf_counter() - start) * 1000,
             )

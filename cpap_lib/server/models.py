@@ -165,9 +165,11 @@ METRIC_COLUMNS = (
 
 class Measurement(Base):
     __tablename__ = "measurements"
-    __table_args__ = (Index("ix_measurements_admission", "admission_id", "id"),
-                      Index("ix_measurements_admission_recorded", "admission_id", "recorded_at"),
-                      Index("ux_measurements_idempotency_key", "idempotency_key", unique=True))
+    __table_args__ = (
+        Index("ix_measurements_admission", "admission_id", "id"),
+        Index("ix_measurements_admission_recorded", "admission_id", "recorded_at"),
+        Index("ux_measurements_idempotency_key", "idempotency_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     admission_id: Mapped[int] = mapped_column(ForeignKey("admissions.id"))
@@ -210,8 +212,10 @@ class MeasurementEvent(Base):
 
 class PressureCommand(Base):
     __tablename__ = "pressure_commands"
-    __table_args__ = (Index("ix_pressure_commands_room", "room_number", "id"),
-                      Index("ix_pressure_commands_admission", "admission_id"))
+    __table_args__ = (
+        Index("ix_pressure_commands_room", "room_number", "id"),
+        Index("ix_pressure_commands_admission", "admission_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     room_number: Mapped[int] = mapped_column(ForeignKey("rooms.number"))

@@ -62,8 +62,17 @@ from .schemas import (
     TimelineMeasurement,
 )
 
-__all__ = ["NightConflict", "acknowledge", "board_order", "who", "add_note", "alarm_board", "list_notes",
-           "night_timeline", "rules_public"]
+__all__ = [
+    "NightConflict",
+    "acknowledge",
+    "board_order",
+    "who",
+    "add_note",
+    "alarm_board",
+    "list_notes",
+    "night_timeline",
+    "rules_public",
+]
 
 WINDOWS_MIN = (30, 60)
 """The rolling windows every tile shows, minutes."""
@@ -115,21 +124,30 @@ def _window_sums(session: Session, admission_ids: list[int], now: datetime, rule
         inside = and_(scored, Measurement.recorded_at >= since)
         columns.append(func.sum(case((inside, events), else_=None)).label(f"{key}_events"))
         columns.append(func.sum(case((inside, Measurement.duration_s), else_=None)).label(f"{key}_s"))
-    query = (select(*columns)
-             .where(Measurement.admission_id.in_(admission_ids), Measurement.recorded_at >= start)
-             .group_by(Measurement.admission_id))
+    query = (
+        select(*columns)
+        .where(Measurement.admission_id.in_(admission_ids), Measurement.recorded_at >= start)
+        .group_by(Measurement.admission_id)
+    )
     found: dict[int, dict] = {a: {} for a in admission_ids}
     for row in session.execute(query).mappings():
         found[row["admission_id"]] = dict(row)
     # apnea run: the latest uploads in the look-back, newest first
-    numbered = (select(Measurement.admission_id, Measurement.apnea_count,
-                       func.row_number().over(partition_by=Measurement.admission_id,
-                                              order_by=Measurement.id.desc()).label("rn"))
-                .where(Measurement.admission_id.in_(admission_ids), Measurement.recorded_at >= start)
-                .subquery())
+    numbered = (
+        select(
+            Measurement.admission_id,
+            Measurement.apnea_count,
+            func.row_number().over(partition_by=Measurement.admission_id, order_by=Measurement.id.desc()).label("rn"),
+        )
+        .where(Measurement.admission_id.in_(admission_ids), Measurement.recorded_at >= start)
+        .subquery()
+    )
     runs = session.execute(
-        select(numbered.c.admission_id, func.count(),
-               func.sum(case((numbered.c.apnea_count >= 1, 1), else_=0)).cast(Integer))
+        select(
+            numbered.c.admission_id,
+            func.count(),
+            func.sum(case((numbered.c.apnea_count >= 1, 1), else_=0)).cast(Integer),
+        )
         .where(numbered.c.rn <= rules.apnea_run_uploads)
         .group_by(numbered.c.admission_id)
     )
@@ -140,9 +158,12 @@ def _window_sums(session: Session, admission_ids: list[int], now: datetime, rule
 
 
 def _board_rows(session: Session, room: int | None = None):
-    latest_ack = (select(func.max(AlarmAcknowledgement.id))
-                  .where(AlarmAcknowledgement.admission_id == Admission.id)
-                  .correlate(Admission).scalar_subquery())
+    latest_ack = (
+        select(func.max(AlarmAcknowledgement.id))
+        .where(AlarmAcknowledgement.admission_id == Admission.id)
+        .correlate(Admission)
+        .scalar_subquery()
+    )
     query = (
         select(Room.number, Admission, Measurement.recorded_at, Measurement.leak_lpm, AlarmAcknowledgement)
         .outerjoin(Admission, Admission.id == Room.current_admission_id)
@@ -156,9 +177,16 @@ def _board_rows(session: Session, room: int | None = None):
 
 
 def _ack_public(ack: AlarmAcknowledgement, room: int) -> AcknowledgementPublic:
-    return AcknowledgementPublic(id=ack.id, room=room, admission_id=ack.admission_id, state=cast(AlarmState, ack.state),
-                                 state_since=ack.state_since, acknowledged_by=ack.acknowledged_by,
-                                 acknowledged_at=ack.acknowledged_at, note=ack.note)
+    return AcknowledgementPublic(
+        id=ack.id,
+        room=room,
+        admission_id=ack.admission_id,
+        state=cast(AlarmState, ack.state),
+        state_since=ack.state_since,
+        acknowledged_by=ack.acknowledged_by,
+        acknowledged_at=ack.acknowledged_at,
+        note=ack.note,
+    )
 
 
 def _evaluate(session: Session, *, rules: AlarmRules, now: datetime, room: int | None = None) -> list[tuple]:
@@ -168,18 +196,31 @@ def _evaluate(session: Session, *, rules: AlarmRules, now: datetime, room: int |
     evaluated = []
     for number, admission, last_at, leak, ack in rows:
         if admission is None:
-            alarm = RoomAlarm(state="empty", alarms=[], since=None, detail=describe("empty", RoomFacts(False), rules),
-                              acknowledged=None, ahi_30min=None, ahi_60min=None, ahi_night=None,
-                              minutes_since_data=None, leak_lpm=None, last_data_at=None)
+            alarm = RoomAlarm(
+                state="empty",
+                alarms=[],
+                since=None,
+                detail=describe("empty", RoomFacts(False), rules),
+                acknowledged=None,
+                ahi_30min=None,
+                ahi_60min=None,
+                ahi_night=None,
+                minutes_since_data=None,
+                leak_lpm=None,
+                last_data_at=None,
+            )
             evaluated.append((number, None, alarm))
             continue
         s = sums.get(admission.id, {})
         reference = last_at or admission.admitted_at
         minutes = max(0.0, (now - reference).total_seconds() / 60.0)
         facts = RoomFacts(
-            admitted=True, minutes_since_data=minutes, ahi_window=_ahi(s.get("rule_events"), s.get("rule_s")),
+            admitted=True,
+            minutes_since_data=minutes,
+            ahi_window=_ahi(s.get("rule_events"), s.get("rule_s")),
             window_recorded_min=(s.get("rule_s") or 0.0) / 60.0,
-            recent_uploads_with_apneas=s.get("run_with_apneas", 0), recent_uploads=s.get("run_uploads", 0),
+            recent_uploads_with_apneas=s.get("run_with_apneas", 0),
+            recent_uploads=s.get("run_uploads", 0),
             leak_lpm=leak,
         )
         alarms = active_alarms(facts, rules)
@@ -190,11 +231,19 @@ def _evaluate(session: Session, *, rules: AlarmRules, now: datetime, room: int |
         if ack is not None and ack.state == state and ack.state_since == admission.alarm_since:
             acknowledged = _ack_public(ack, number)
         alarm = RoomAlarm(
-            state=state, alarms=list(alarms), since=admission.alarm_since, detail=describe(state, facts, rules),
+            state=state,
+            alarms=list(alarms),
+            since=admission.alarm_since,
+            detail=describe(state, facts, rules),
             acknowledged=acknowledged,
-            ahi_30min=_ahi(s.get("w30_events"), s.get("w30_s")), ahi_60min=_ahi(s.get("w60_events"), s.get("w60_s")),
-            ahi_night=_ahi((admission.night_apneas or 0) + (admission.night_hypopneas or 0), admission.night_recorded_s),
-            minutes_since_data=round(minutes, 1), leak_lpm=leak, last_data_at=last_at,
+            ahi_30min=_ahi(s.get("w30_events"), s.get("w30_s")),
+            ahi_60min=_ahi(s.get("w60_events"), s.get("w60_s")),
+            ahi_night=_ahi(
+                (admission.night_apneas or 0) + (admission.night_hypopneas or 0), admission.night_recorded_s
+            ),
+            minutes_since_data=round(minutes, 1),
+            leak_lpm=leak,
+            last_data_at=last_at,
         )
         evaluated.append((number, admission, alarm))
     return evaluated
@@ -221,8 +270,9 @@ def alarm_board(session: Session, *, rules: AlarmRules, now: datetime | None = N
     return sorted(rooms, key=board_order)
 
 
-def acknowledge(session: Session, *, room: int, by: str, note: str | None, rules: AlarmRules,
-                now: datetime | None = None) -> AcknowledgementPublic:
+def acknowledge(
+    session: Session, *, room: int, by: str, note: str | None, rules: AlarmRules, now: datetime | None = None
+) -> AcknowledgementPublic:
     """Acknowledge the room's current alarm (who, note); :class:`NightConflict` if it has none."""
     now = now or utcnow()
     evaluated = _evaluate(session, rules=rules, now=now, room=room)
@@ -234,8 +284,14 @@ def acknowledge(session: Session, *, room: int, by: str, note: str | None, rules
     if alarm.state == "ok":
         raise NightConflict(f"room {room} has no alarm to acknowledge")
     session.flush()
-    ack = AlarmAcknowledgement(admission_id=admission.id, state=alarm.state, state_since=admission.alarm_since,
-                               acknowledged_by=by, acknowledged_at=now, note=note)
+    ack = AlarmAcknowledgement(
+        admission_id=admission.id,
+        state=alarm.state,
+        state_since=admission.alarm_since,
+        acknowledged_by=by,
+        acknowledged_at=now,
+        note=note,
+    )
     session.add(ack)
     session.flush()
     return _ack_public(ack, room)
@@ -251,8 +307,14 @@ def _current_admission(session: Session, room: int) -> Admission:
 
 
 def _note_public(note: TechnicianNote, room: int) -> NotePublic:
-    return NotePublic(id=note.id, room=room, admission_id=note.admission_id, author=note.author,
-                      created_at=note.created_at, text=note.text)
+    return NotePublic(
+        id=note.id,
+        room=room,
+        admission_id=note.admission_id,
+        author=note.author,
+        created_at=note.created_at,
+        text=note.text,
+    )
 
 
 def add_note(session: Session, *, room: int, by: str, text: str, now: datetime | None = None) -> NotePublic:
@@ -272,8 +334,9 @@ def list_notes(session: Session, *, room: int) -> list[NotePublic]:
     if room_row.current_admission_id is None:
         return []
     admission = session.get(Admission, room_row.current_admission_id)
-    notes = session.execute(select(TechnicianNote).where(TechnicianNote.admission_id == admission.id)
-                            .order_by(TechnicianNote.id)).scalars()
+    notes = session.execute(
+        select(TechnicianNote).where(TechnicianNote.admission_id == admission.id).order_by(TechnicianNote.id)
+    ).scalars()
     return [_note_public(n, room) for n in notes]
 
 
@@ -286,23 +349,47 @@ def night_timeline(session: Session, *, room: int) -> NightTimeline:
     if room_row is None:
         raise room_not_found(room)
     if room_row.current_admission_id is None:
-        return NightTimeline(room=room, mrn=None, name=None, admission_id=None, admitted_at=None,
-                             commands=[], measurements=[], notes=[], acknowledgements=[])
+        return NightTimeline(
+            room=room,
+            mrn=None,
+            name=None,
+            admission_id=None,
+            admitted_at=None,
+            commands=[],
+            measurements=[],
+            notes=[],
+            acknowledgements=[],
+        )
     admission = session.get(Admission, room_row.current_admission_id)
     patient = session.get(Patient, admission.patient_id)
     window = [PressureCommand.room_number == room, PressureCommand.commanded_at >= admission.admitted_at]
     if admission.discharged_at is not None:
         window.append(PressureCommand.commanded_at <= admission.discharged_at)
-    commands = [TimelineCommand(id=c.id, commanded_at=c.commanded_at, commanded_by=c.commanded_by,
-                                from_cmh2o=c.from_cmh2o, to_cmh2o=c.cmh2o)
-                for c in session.execute(select(PressureCommand).where(*window).order_by(PressureCommand.id)).scalars()]
-    rows = session.execute(select(*(getattr(Measurement, f) for f in _TIMELINE_FIELDS))
-                           .where(Measurement.admission_id == admission.id).order_by(Measurement.id))
+    commands = [
+        TimelineCommand(
+            id=c.id, commanded_at=c.commanded_at, commanded_by=c.commanded_by, from_cmh2o=c.from_cmh2o, to_cmh2o=c.cmh2o
+        )
+        for c in session.execute(select(PressureCommand).where(*window).order_by(PressureCommand.id)).scalars()
+    ]
+    rows = session.execute(
+        select(*(getattr(Measurement, f) for f in _TIMELINE_FIELDS))
+        .where(Measurement.admission_id == admission.id)
+        .order_by(Measurement.id)
+    )
     measurements = [TimelineMeasurement.model_construct(**dict(zip(_TIMELINE_FIELDS, r))) for r in rows]
-    acks = session.execute(select(AlarmAcknowledgement).where(AlarmAcknowledgement.admission_id == admission.id)
-                           .order_by(AlarmAcknowledgement.id)).scalars()
+    acks = session.execute(
+        select(AlarmAcknowledgement)
+        .where(AlarmAcknowledgement.admission_id == admission.id)
+        .order_by(AlarmAcknowledgement.id)
+    ).scalars()
     return NightTimeline(
-        room=room, mrn=patient.mrn, name=patient.name, admission_id=admission.id, admitted_at=admission.admitted_at,
-        commands=commands, measurements=measurements, notes=list_notes(session, room=room),
+        room=room,
+        mrn=patient.mrn,
+        name=patient.name,
+        admission_id=admission.id,
+        admitted_at=admission.admitted_at,
+        commands=commands,
+        measurements=measurements,
+        notes=list_notes(session, room=room),
         acknowledgements=[_ack_public(a, room) for a in acks],
     )

@@ -82,9 +82,11 @@ def check_workers(workers: int, database_url: str) -> None:
         raise ParameterError("workers", f"must be at least 1, got {workers}")
     if workers > 1 and make_url(database_url).get_backend_name() == "sqlite":
         raise ParameterError(
-            "workers", "SQLite takes one writer at a time and the server keeps its writes in order inside one "
+            "workers",
+            "SQLite takes one writer at a time and the server keeps its writes in order inside one "
             f"process, so it runs one worker on SQLite; for --workers {workers} use PostgreSQL "
-            "(--database postgresql+psycopg://user@host/db)")
+            "(--database postgresql+psycopg://user@host/db)",
+        )
 
 
 def _worker_app(settings: Settings, log_level: str):
@@ -95,8 +97,15 @@ def _worker_app(settings: Settings, log_level: str):
     return create_app(settings)
 
 
-def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
-          sock: socket.socket | None = None, log_level: str = "info", workers: int = 1) -> None:
+def serve(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    sock: socket.socket | None = None,
+    log_level: str = "info",
+    workers: int = 1,
+) -> None:
     """Run the server until interrupted (SIGINT / SIGTERM).
 
     With ``workers`` > 1 (PostgreSQL only, :func:`check_workers`) this process
@@ -129,15 +138,34 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
             prepare_schema(engine)  # once, before the workers start (they find it at head)
         finally:
             engine.dispose()
-        config = uvicorn.Config(functools.partial(_worker_app, settings, log_level), factory=True, host=host,
-                                port=port, log_level=log_level, access_log=False, log_config=None,
-                                timeout_graceful_shutdown=5, workers=workers, proxy_headers=False, **uvicorn_options())
+        config = uvicorn.Config(
+            functools.partial(_worker_app, settings, log_level),
+            factory=True,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+            log_config=None,
+            timeout_graceful_shutdown=5,
+            workers=workers,
+            proxy_headers=False,
+            **uvicorn_options(),
+        )
         listening = sock if sock is not None else config.bind_socket()
         Multiprocess(config, sockets=[listening]).run()
         return
     app = create_app(settings)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
-                            log_config=None, timeout_graceful_shutdown=5, proxy_headers=False, **uvicorn_options())
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+        proxy_headers=False,
+        **uvicorn_options(),
+    )
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock] if sock is not None else None)
@@ -249,8 +277,11 @@ def start_server(
     ParameterError
         For a non-loopback host without tokens.
     """
-    child_env = {k: v for k, v in (os.environ if env is None else env).items()
-                 if not k.startswith("CPAP_") or k in ("CPAP_LOG_LEVEL",)}
+    child_env = {
+        k: v
+        for k, v in (os.environ if env is None else env).items()
+        if not k.startswith("CPAP_") or k in ("CPAP_LOG_LEVEL",)
+    }
     child_env["CPAP_DATABASE_URL"] = database_url
     for name, tokens in (("CPAP_DEVICE_TOKEN", device_tokens), ("CPAP_STAFF_TOKEN", staff_tokens)):
         if tokens:
@@ -273,10 +304,25 @@ def start_server(
     try:
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "cpap_lib.server.process", "--fd", str(sock.fileno()),
-                 "--host", host, "--port", str(actual_port), "--log-level", log_level,
-                 "--workers", str(workers)],
-                env=child_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [
+                    sys.executable,
+                    "-m",
+                    "cpap_lib.server.process",
+                    "--fd",
+                    str(sock.fileno()),
+                    "--host",
+                    host,
+                    "--port",
+                    str(actual_port),
+                    "--log-level",
+                    log_level,
+                    "--workers",
+                    str(workers),
+                ],
+                env=child_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 pass_fds=(sock.fileno(),),
             )
     finally:
@@ -297,7 +343,8 @@ def _wait_healthy(server: ServerProcess, timeout: float) -> None:
             if not server.running:
                 raise ServerUnavailableError(
                     f"server exited with status {server.process.returncode} during startup:\n{server.log_tail()}",
-                    url=server.url)
+                    url=server.url,
+                )
             try:
                 if session.get(server.url + "/health", timeout=1.0).status_code == 200:
                     return
@@ -305,7 +352,8 @@ def _wait_healthy(server: ServerProcess, timeout: float) -> None:
                 pass
             if time.monotonic() > deadline:
                 raise ServerUnavailableError(
-                    f"server did not answer /health within {timeout:.0f} s:\n{server.log_tail()}", url=server.url)
+                    f"server did not answer /health within {timeout:.0f} s:\n{server.log_tail()}", url=server.url
+                )
             time.sleep(0.05)
 
 
@@ -319,10 +367,16 @@ def _child_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sock = socket.socket(fileno=args.fd)
     try:
-        serve(Settings.from_env(), host=args.host, port=args.port, sock=sock, log_level=args.log_level,
-              workers=args.workers)
+        serve(
+            Settings.from_env(),
+            host=args.host,
+            port=args.port,
+            sock=sock,
+            log_level=args.log_level,
+            workers=args.workers,
+        )
     except CpapError as exc:  # a sentence in the log, not a traceback (e.g. a database newer than the code)
-        logging.getLogger("cpap_lib.server").error("event=startup_refused message=\"%s\"", exc)
+        logging.getLogger("cpap_lib.server").error('event=startup_refused message="%s"', exc)
         return 2
     return 0
 

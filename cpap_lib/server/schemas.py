@@ -136,7 +136,10 @@ class FlowTrace(BaseModel):
     """A (decimated) flow trace: time (s, non-decreasing) and flow (L/s), equal lengths."""
 
     time_s: Annotated[list[_FiniteFloat], Field(min_length=2, max_length=MAX_TRACE_POINTS)]
-    flow_lps: Annotated[list[Annotated[float, Field(ge=-100, le=100, allow_inf_nan=False)]], Field(min_length=2, max_length=MAX_TRACE_POINTS)]
+    flow_lps: Annotated[
+        list[Annotated[float, Field(ge=-100, le=100, allow_inf_nan=False)]],
+        Field(min_length=2, max_length=MAX_TRACE_POINTS),
+    ]
 
     @model_validator(mode="after")
     def _consistent(self) -> FlowTrace:
@@ -185,8 +188,10 @@ def decode_image_base64(value: str, formats: tuple[str, ...] = ("png", "jpeg")) 
     except (binascii.Error, ValueError):
         raise ValueError("not valid base64") from None
     if image_format(data) not in formats:
-        raise ValueError(f"not a {' or '.join(f.upper() for f in formats)} image "
-                         f"({'wrong' if len(formats) == 1 else 'unknown'} signature)")
+        raise ValueError(
+            f"not a {' or '.join(f.upper() for f in formats)} image "
+            f"({'wrong' if len(formats) == 1 else 'unknown'} signature)"
+        )
     return data
 
 
@@ -236,9 +241,11 @@ class MeasurementPublic(BaseModel):
     flow_trace: FlowTrace | None
     flow_image_png_base64: str | None = Field(
         description="the uploaded flow image, base64, as it was sent: PNG, or JPEG from the old clients "
-        "(see flow_image_type)")
+        "(see flow_image_type)"
+    )
     flow_image_type: Literal["image/png", "image/jpeg"] | None = Field(
-        None, description="the image's type, read from its magic bytes")
+        None, description="the image's type, read from its magic bytes"
+    )
 
 
 class PressureCommandCreate(BaseModel):
@@ -253,7 +260,8 @@ class PressureCommandPublic(BaseModel):
     commanded_by: str | None = None
     from_cmh2o: float | None = None
     admission_id: int | None = Field(
-        None, description="the stay the command was given for; null: a preset for the room's next patient")
+        None, description="the stay the command was given for; null: a preset for the room's next patient"
+    )
 
 
 class PressurePoll(BaseModel):
@@ -314,8 +322,15 @@ class Health(BaseModel):
 # ---------------------------------------------------------------- the night: alarms, notes, timeline
 # Every datetime the API returns is UTC (ISO 8601); clients show it in the lab's zone (cpap_lib.clock).
 
-NoteText = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$",
-                                description="Plain text (newlines allowed); shown escaped")]
+NoteText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2000,
+        pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$",
+        description="Plain text (newlines allowed); shown escaped",
+    ),
+]
 
 AlarmState = Literal["no_data", "ahi_high", "apnea_run", "high_leak", "ok", "empty"]
 
@@ -326,13 +341,22 @@ class AlarmRulesPublic(BaseModel):
     no_data_min: float = Field(description="no_data: nothing uploaded for this many minutes (the loudest alarm)")
     ahi_window_min: float = Field(description="ahi_high: the rolling window, minutes")
     ahi_threshold: float = Field(description="ahi_high: AHI (events/h of analysed recording) at or above this")
-    ahi_min_recorded_min: float = Field(description="ahi_high: needs at least this many minutes of recording in the window")
+    ahi_min_recorded_min: float = Field(
+        description="ahi_high: needs at least this many minutes of recording in the window"
+    )
     apnea_run_uploads: int = Field(description="apnea_run: this many latest uploads in a row each scored an apnea")
     leak_lpm: float = Field(description="high_leak: latest upload's mean leak at or above this, L/min")
 
 
-PersonName = Annotated[str, Field(min_length=1, max_length=60, pattern=_PRINTABLE,
-                                  description="the person at the screen (recorded beside the token's name)")]
+PersonName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=60,
+        pattern=_PRINTABLE,
+        description="the person at the screen (recorded beside the token's name)",
+    ),
+]
 
 
 class AcknowledgementCreate(BaseModel):
@@ -356,12 +380,15 @@ class AcknowledgementPublic(BaseModel):
 class RoomAlarm(BaseModel):
     """A room's alarm state and the numbers behind it (see :mod:`cpap_lib.server.alarms`)."""
 
-    state: AlarmState = Field(description="the loudest rule that holds: no_data > ahi_high > apnea_run > high_leak > ok > empty")
+    state: AlarmState = Field(
+        description="the loudest rule that holds: no_data > ahi_high > apnea_run > high_leak > ok > empty"
+    )
     alarms: list[AlarmState] = Field(description="every alarm that holds, loudest first")
     since: datetime | None = Field(description="when the room entered this state (UTC), as first seen by the server")
     detail: str = Field(description="one sentence: what holds, against which threshold")
     acknowledged: AcknowledgementPublic | None = Field(
-        description="the acknowledgement of this very state (null once the state changed)")
+        description="the acknowledgement of this very state (null once the state changed)"
+    )
     ahi_30min: float | None = Field(description="AHI over the uploads received in the last 30 minutes")
     ahi_60min: float | None = Field(description="AHI over the uploads received in the last 60 minutes")
     ahi_night: float | None = Field(description="AHI over the admission's uploads")

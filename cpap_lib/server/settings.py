@@ -67,8 +67,20 @@ from pathlib import Path
 from ..errors import ParameterError
 from ..limits import ROOM_MAX, ROOM_MIN
 
-__all__ = ["DEFAULT_DATABASE_URL", "ROLES", "Grant", "LOOPBACK_NAMES", "Settings", "check_bind_host", "host_allowed",
-           "legacy_network_admits", "parse_networks", "plain_http_warning", "read_token_file", "served_names"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "ROLES",
+    "Grant",
+    "LOOPBACK_NAMES",
+    "Settings",
+    "check_bind_host",
+    "host_allowed",
+    "legacy_network_admits",
+    "parse_networks",
+    "plain_http_warning",
+    "read_token_file",
+    "served_names",
+]
 
 DEFAULT_DATABASE_URL = "sqlite:///cpap_lab.db"
 DEFAULT_MAX_BODY_BYTES = 8_000_000
@@ -213,11 +225,13 @@ def parse_networks(value: str | None) -> tuple[Network, ...]:
         try:
             network = ipaddress.ip_network(entry, strict=False)
         except ValueError:
-            raise ParameterError("CPAP_LEGACY_NETWORKS",
-                                 f"{entry!r} is not a network (CIDR such as 10.1.0.0/16)") from None
+            raise ParameterError(
+                "CPAP_LEGACY_NETWORKS", f"{entry!r} is not a network (CIDR such as 10.1.0.0/16)"
+            ) from None
         if network.prefixlen == 0:
-            raise ParameterError("CPAP_LEGACY_NETWORKS",
-                                 f"{entry!r} would admit every address; list the lab's networks")
+            raise ParameterError(
+                "CPAP_LEGACY_NETWORKS", f"{entry!r} would admit every address; list the lab's networks"
+            )
         networks.append(network)
     return tuple(networks)
 
@@ -256,8 +270,11 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``env`` (default: ``os.environ``)."""
         env = os.environ if env is None else env
-        grants = [Grant(role, token) for role, variable in (("device", "CPAP_DEVICE_TOKEN"), ("staff", "CPAP_STAFF_TOKEN"))
-                  for token in _split_tokens(env.get(variable))]
+        grants = [
+            Grant(role, token)
+            for role, variable in (("device", "CPAP_DEVICE_TOKEN"), ("staff", "CPAP_STAFF_TOKEN"))
+            for token in _split_tokens(env.get(variable))
+        ]
         if env.get("CPAP_TOKEN_FILE"):
             grants += read_token_file(env["CPAP_TOKEN_FILE"])
         raw_limit = env.get("CPAP_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES))
@@ -270,10 +287,15 @@ class Settings:
         timeout = _number_setting(env, "CPAP_REQUEST_TIMEOUT_S", DEFAULT_REQUEST_TIMEOUT_S, 0.5, 600)
         writes = int(_number_setting(env, "CPAP_WRITES_PER_MINUTE", DEFAULT_WRITES_PER_MINUTE, 1, 1_000_000))
         hosts = LOOPBACK_NAMES | {h.lower() for h in _split_tokens(env.get("CPAP_ALLOWED_HOSTS"))}
-        return cls(database_url=env.get("CPAP_DATABASE_URL") or DEFAULT_DATABASE_URL, grants=tuple(grants),
-                   max_body_bytes=limit, allowed_hosts=frozenset(hosts), request_timeout_s=timeout,
-                   writes_per_minute=writes,
-                   legacy_networks=parse_networks(env.get("CPAP_LEGACY_NETWORKS")))
+        return cls(
+            database_url=env.get("CPAP_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            grants=tuple(grants),
+            max_body_bytes=limit,
+            allowed_hosts=frozenset(hosts),
+            request_timeout_s=timeout,
+            writes_per_minute=writes,
+            legacy_networks=parse_networks(env.get("CPAP_LEGACY_NETWORKS")),
+        )
 
     @property
     def auth_enabled(self) -> bool:
@@ -323,7 +345,7 @@ def host_allowed(host_header: str, allowed: frozenset[str]) -> bool:
     """
     name = host_header.strip().lower()
     if name.startswith("["):
-        name = name[1:name.find("]")] if "]" in name else name
+        name = name[1 : name.find("]")] if "]" in name else name
     elif name.count(":") == 1:
         name = name.split(":", 1)[0]
     name = name.rstrip(".")
@@ -354,8 +376,10 @@ def plain_http_warning(host: str, settings: Settings) -> str | None:
     """
     if not settings.auth_enabled or _is_loopback(host):
         return None
-    return (f"serving on {host} over plain HTTP: bearer tokens and patient data cross the network unencrypted; "
-            "put a TLS-terminating reverse proxy in front (see the README's Security section)")
+    return (
+        f"serving on {host} over plain HTTP: bearer tokens and patient data cross the network unencrypted; "
+        "put a TLS-terminating reverse proxy in front (see the README's Security section)"
+    )
 
 
 def check_bind_host(host: str, settings: Settings) -> None:
@@ -367,8 +391,11 @@ def check_bind_host(host: str, settings: Settings) -> None:
         With a message saying how to configure tokens.
     """
     if not settings.auth_enabled and not _is_loopback(host):
-        extra = (" (CPAP_LEGACY_NETWORKS opens only the old device routes; every other route needs a token)"
-                 if settings.legacy_networks else "")
+        extra = (
+            " (CPAP_LEGACY_NETWORKS opens only the old device routes; every other route needs a token)"
+            if settings.legacy_networks
+            else ""
+        )
         raise ParameterError("host", f"refusing to listen on {host} without access tokens{extra}; {TOKEN_HELP}")
 
 

@@ -35,8 +35,18 @@ RECORDING_MINUTES = 5.0
 """Length of each simulated recording (room for up to 3 apneas)."""
 TRACE_POINTS = 2000
 
-_NAMES = ("Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra", "Barbara Liskov",
-          "Donald Knuth", "Frances Allen", "John Backus", "Margaret Hamilton", "Dennis Ritchie")
+_NAMES = (
+    "Ada Lovelace",
+    "Alan Turing",
+    "Grace Hopper",
+    "Edsger Dijkstra",
+    "Barbara Liskov",
+    "Donald Knuth",
+    "Frances Allen",
+    "John Backus",
+    "Margaret Hamilton",
+    "Dennis Ritchie",
+)
 
 
 @dataclass(frozen=True)
@@ -59,9 +69,13 @@ def demo_patients(count: int, *, first_room: int = 101) -> list[DevicePatient]:
     if not 1 <= count <= 200:
         raise ParameterError("count", f"must be from 1 to 200 devices, got {count}")
     return [
-        DevicePatient(room=first_room + i, mrn=f"DEMO-{first_room + i}",
-                      name=_NAMES[i % len(_NAMES)] + ("" if i < len(_NAMES) else f" {i // len(_NAMES) + 1}"),
-                      pressure_cmh2o=(6, 8, 10, 12, 14)[i % 5], rate_bpm=(14.0, 16.0, 12.0, 18.0, 15.0)[i % 5])
+        DevicePatient(
+            room=first_room + i,
+            mrn=f"DEMO-{first_room + i}",
+            name=_NAMES[i % len(_NAMES)] + ("" if i < len(_NAMES) else f" {i // len(_NAMES) + 1}"),
+            pressure_cmh2o=(6, 8, 10, 12, 14)[i % 5],
+            rate_bpm=(14.0, 16.0, 12.0, 18.0, 15.0)[i % 5],
+        )
         for i in range(count)
     ]
 
@@ -121,19 +135,31 @@ class SimulatedDevice:
             poll = self.client.poll_pressure(self.patient.room)
         except NotFoundError:  # the room exists from the first upload on
             poll = None
-        if poll is not None and poll.command_id is not None and poll.command_id != self._command_id and poll.cmh2o is not None:
+        if (
+            poll is not None
+            and poll.command_id is not None
+            and poll.command_id != self._command_id
+            and poll.cmh2o is not None
+        ):
             self._command_id = poll.command_id
             self.pressure_cmh2o = int(poll.cmh2o)
             log.info("room %s: pressure commanded to %s cmH2O", self.patient.room, poll.cmh2o)
         self._seed += 1
         sim = simulate_recording(
-            seed=self._seed, minutes=RECORDING_MINUTES, rate_bpm=self.patient.rate_bpm,
-            apneas=apneas_for_pressure(self.pressure_cmh2o), pressure_cmh2o=float(self.pressure_cmh2o),
+            seed=self._seed,
+            minutes=RECORDING_MINUTES,
+            rate_bpm=self.patient.rate_bpm,
+            apneas=apneas_for_pressure(self.pressure_cmh2o),
+            pressure_cmh2o=float(self.pressure_cmh2o),
         )
         analysis = analyze(sim.recording())
         receipt = self.client.upload_measurement(
-            self.patient.room, self.patient.mrn, name=self.patient.name, cpap_pressure=self.pressure_cmh2o,
-            analysis=analysis.to_dict(), flow_trace=analysis.flow_trace(TRACE_POINTS),
+            self.patient.room,
+            self.patient.mrn,
+            name=self.patient.name,
+            cpap_pressure=self.pressure_cmh2o,
+            analysis=analysis.to_dict(),
+            flow_trace=analysis.flow_trace(TRACE_POINTS),
         )
         self.uploads += 1
         return receipt
@@ -176,8 +202,10 @@ class DeviceFleet:
     """
 
     def __init__(self, client_factory: Any, patients: list[DevicePatient], *, interval_s: float = 5.0):
-        self.devices = [SimulatedDevice(client_factory(), p, interval_s=interval_s, seed=1000 * (i + 1))
-                        for i, p in enumerate(patients)]
+        self.devices = [
+            SimulatedDevice(client_factory(), p, interval_s=interval_s, seed=1000 * (i + 1))
+            for i, p in enumerate(patients)
+        ]
         self._stagger_s = interval_s / max(len(self.devices), 1)
         self._stop = threading.Event()
 

@@ -360,8 +360,16 @@ def _check_count(name: str, value: int, high: int = 10_000) -> int:
     return int(value)
 
 
-def _param(default: Any, low: float, high: float | None, doc: str, option: str | None = None,
-           metavar: str | None = None, *, whole: bool = False) -> Any:
+def _param(
+    default: Any,
+    low: float,
+    high: float | None,
+    doc: str,
+    option: str | None = None,
+    metavar: str | None = None,
+    *,
+    whole: bool = False,
+) -> Any:
     """A :class:`SimParams` field: default (``MISSING``: required), range, whole number or not, meaning, CLI option.
 
     The field's ``metadata`` holds ``low``, ``high`` (None: depends on other
@@ -394,39 +402,99 @@ class SimParams:
     cpap_lib.errors.ParameterError: rate_bpm: must be between 4 and 60, got 100
     """
 
-    seed: int = _param(MISSING, 0, 2**63 - 1, "seed of numpy.random.default_rng; the result depends on nothing else",
-                       "--seed", whole=True)
+    seed: int = _param(
+        MISSING,
+        0,
+        2**63 - 1,
+        "seed of numpy.random.default_rng; the result depends on nothing else",
+        "--seed",
+        whole=True,
+    )
     minutes: float = _param(MISSING, 0.1, 1440.0, "length of the recording, minutes", "--minutes")
     rate_bpm: float = _param(15.0, 4.0, 60.0, "mean breath rate, breaths/min", "--rate", "BPM")
     rate_variability: float = _param(0.08, 0.0, 0.3, "relative sd of the breath period (periods clipped to +-35 %)")
     tidal_volume_l: float = _param(0.5, 0.05, 3.0, "mean tidal volume, L", "--tidal-volume", "L")
     amplitude_variability: float = _param(0.10, 0.0, 0.3, "relative sd of the tidal volume")
-    apneas: int = _param(0, 0, 10_000, "apneas: flow at 0-5 % of normal (or zero) for apnea_min_s-apnea_max_s (12-40 s) each", "--apneas", "K", whole=True)
-    hypopneas: int = _param(0, 0, 10_000, "hypopneas: whole breaths at 30-40 % of normal volume for 15-40 s each",
-                            "--hypopneas", "K", whole=True)
-    pauses: int = _param(0, 0, 10_000, "short pauses: flat flow for pause_min_s-pause_max_s (3-7 s) between two breaths (not events)",
-                         "--pauses", "K", whole=True)
+    apneas: int = _param(
+        0,
+        0,
+        10_000,
+        "apneas: flow at 0-5 % of normal (or zero) for apnea_min_s-apnea_max_s (12-40 s) each",
+        "--apneas",
+        "K",
+        whole=True,
+    )
+    hypopneas: int = _param(
+        0,
+        0,
+        10_000,
+        "hypopneas: whole breaths at 30-40 % of normal volume for 15-40 s each",
+        "--hypopneas",
+        "K",
+        whole=True,
+    )
+    pauses: int = _param(
+        0,
+        0,
+        10_000,
+        "short pauses: flat flow for pause_min_s-pause_max_s (3-7 s) between two breaths (not events)",
+        "--pauses",
+        "K",
+        whole=True,
+    )
     leak_lps: float = _param(0.0, 0.0, 2.0, "constant leak flow added during breath cycles, L/s", "--leak", "LPS")
-    noise_counts: float = _param(0.7, 0.0, 20.0, "sd of the Gaussian sensor noise of each pressure port, ADC counts",
-                                 "--noise", "COUNTS")
+    noise_counts: float = _param(
+        0.7, 0.0, 20.0, "sd of the Gaussian sensor noise of each pressure port, ADC counts", "--noise", "COUNTS"
+    )
     pressure_cmh2o: float = _param(8.0, 0.0, 25.0, "CPAP pressure at the throat port, cmH2O")
     fs_hz: float = _param(100.0, 10.0, 1000.0, "sampling rate, Hz", "--fs", "HZ")
-    malformed_rows: int = _param(0, 0, None, "extra corrupted lines inserted at random positions, cycling through the "
-                                 "MALFORMED_KINDS", "--malformed", "K", whole=True)
+    malformed_rows: int = _param(
+        0,
+        0,
+        None,
+        "extra corrupted lines inserted at random positions, cycling through the MALFORMED_KINDS",
+        "--malformed",
+        "K",
+        whole=True,
+    )
     start_s: float = _param(2.685, 0.0, 1e6, "time of the first row, s (the lab's files start a few seconds after 0)")
-    apnea_min_s: float = _param(APNEA_S[0], 10.0, 120.0, "shortest apnea, s: flat flow from the end of the last "
-                                "expiration to the next onset, as a scorer measures it")
+    apnea_min_s: float = _param(
+        APNEA_S[0],
+        10.0,
+        120.0,
+        "shortest apnea, s: flat flow from the end of the last expiration to the next onset, as a scorer measures it",
+    )
     apnea_max_s: float = _param(APNEA_S[1], 10.0, 120.0, "longest apnea, s (at least apnea_min_s)")
     pause_min_s: float = _param(PAUSE_S[0], 1.0, 9.9, "shortest short pause, s (measured as apneas are)")
     pause_max_s: float = _param(PAUSE_S[1], 1.0, 9.9, "longest short pause, s (at least pause_min_s; under 10 s)")
-    expiration_scale: float = _param(1.0, 0.02, 1.0, "share of the expiration the patient venturi sees: below 1 the "
-                                     "patient breathes out through the mouth (mask leak) or the expiratory port "
-                                     "floors, and the flow shows inspirations only", "--expiration-scale", "X")
-    periodic_breathing: int = _param(0, 0, 1, "1: breaths between events wax and wane (PERIODIC_SCALE), as in "
-                                     "Cheyne-Stokes breathing around central apneas", whole=True)
-    oximetry: int = _param(0, 0, 1, "1: add an SpO2 signal (1 Hz, recording().signals['spo2']), each apnea and "
-                           "hypopnea followed by a desaturation (12-22 s circulation delay, noise; depths in the "
-                           "truth)", "--oximetry", "0|1", whole=True)
+    expiration_scale: float = _param(
+        1.0,
+        0.02,
+        1.0,
+        "share of the expiration the patient venturi sees: below 1 the "
+        "patient breathes out through the mouth (mask leak) or the expiratory port "
+        "floors, and the flow shows inspirations only",
+        "--expiration-scale",
+        "X",
+    )
+    periodic_breathing: int = _param(
+        0,
+        0,
+        1,
+        "1: breaths between events wax and wane (PERIODIC_SCALE), as in Cheyne-Stokes breathing around central apneas",
+        whole=True,
+    )
+    oximetry: int = _param(
+        0,
+        0,
+        1,
+        "1: add an SpO2 signal (1 Hz, recording().signals['spo2']), each apnea and "
+        "hypopnea followed by a desaturation (12-22 s circulation delay, noise; depths in the "
+        "truth)",
+        "--oximetry",
+        "0|1",
+        whole=True,
+    )
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -439,7 +507,9 @@ class SimParams:
         object.__setattr__(self, "malformed_rows", _check_count("malformed_rows", self.malformed_rows, high=high))
         for low, high_name in (("apnea_min_s", "apnea_max_s"), ("pause_min_s", "pause_max_s")):
             if getattr(self, high_name) < getattr(self, low):
-                raise ParameterError(high_name, f"must be at least {low} ({getattr(self, low):g}), got {getattr(self, high_name):g}")
+                raise ParameterError(
+                    high_name, f"must be at least {low} ({getattr(self, low):g}), got {getattr(self, high_name):g}"
+                )
 
     @property
     def apnea_s(self) -> tuple[float, float]:
@@ -497,8 +567,14 @@ def _fields_doc() -> str:
 SimParams.__doc__ = SimParams.__doc__.replace("\n    Examples\n", _fields_doc() + "\n    Examples\n", 1)
 
 
-def _least_event_time_s(t_max: float, apneas: int, hypopneas: int, pauses: int,
-                        apnea_s: tuple[float, float] = APNEA_S, pause_s: tuple[float, float] = PAUSE_S) -> float:
+def _least_event_time_s(
+    t_max: float,
+    apneas: int,
+    hypopneas: int,
+    pauses: int,
+    apnea_s: tuple[float, float] = APNEA_S,
+    pause_s: tuple[float, float] = PAUSE_S,
+) -> float:
     """Shortest recording (s) that holds these events at their minimum durations.
 
     Reserves the edges, the least gaps, one breath of overrun before each
@@ -529,13 +605,21 @@ def minimum_minutes(*, apneas: int = 0, hypopneas: int = 0, pauses: int = 0, rat
     """
     rate_bpm = _check_field("rate_bpm", rate_bpm)
     t_max = 60.0 / rate_bpm * (1 + PERIOD_CLIP)
-    least = _least_event_time_s(t_max, _check_field("apneas", apneas), _check_field("hypopneas", hypopneas),
-                                _check_field("pauses", pauses))
+    least = _least_event_time_s(
+        t_max, _check_field("apneas", apneas), _check_field("hypopneas", hypopneas), _check_field("pauses", pauses)
+    )
     return max(0.1, math.ceil(least / 60 * 10 - 1e-9) / 10)
 
 
-def _event_budget(total_s: float, t_max: float, apneas: int, hypopneas: int, pauses: int,
-                  apnea_s: tuple[float, float] = APNEA_S, pause_s: tuple[float, float] = PAUSE_S) -> float:
+def _event_budget(
+    total_s: float,
+    t_max: float,
+    apneas: int,
+    hypopneas: int,
+    pauses: int,
+    apnea_s: tuple[float, float] = APNEA_S,
+    pause_s: tuple[float, float] = PAUSE_S,
+) -> float:
     """How far event durations may stretch above their minimum (0..1) so all events fit.
 
     Raises ParameterError if even the shortest events do not fit.
@@ -562,8 +646,14 @@ def _event_budget(total_s: float, t_max: float, apneas: int, hypopneas: int, pau
 # --------------------------------------------------------------------------- simulation
 
 
-def _draw_breaths(rng: np.random.Generator, count: int, period_s: float, rate_variability: float,
-                  tidal_volume_l: float, amplitude_variability: float) -> dict[str, np.ndarray]:
+def _draw_breaths(
+    rng: np.random.Generator,
+    count: int,
+    period_s: float,
+    rate_variability: float,
+    tidal_volume_l: float,
+    amplitude_variability: float,
+) -> dict[str, np.ndarray]:
     """Draw ``count`` independent breath cycles (period, phase fractions, volume)."""
     period = period_s * np.clip(1.0 + rate_variability * rng.standard_normal(count), 1 - PERIOD_CLIP, 1 + PERIOD_CLIP)
     jitter = np.clip(rng.standard_normal((2, count)), -3.0, 3.0) * _PHASE_JITTER
@@ -638,8 +728,9 @@ def _build_timeline(rng, *, total_s, t_max, kinds, pool, hypopnea_parts, duratio
     return cycles, intervals
 
 
-def _flow_from_cycles(tau: np.ndarray, cycles: dict[str, np.ndarray], leak_lps: float,
-                      expiration_scale: float = 1.0) -> np.ndarray:
+def _flow_from_cycles(
+    tau: np.ndarray, cycles: dict[str, np.ndarray], leak_lps: float, expiration_scale: float = 1.0
+) -> np.ndarray:
     """Sample the breath cycles at times ``tau`` (vectorized, one searchsorted)."""
     from scipy.special import beta
 
@@ -790,7 +881,9 @@ def simulate_recording(**params: Any) -> SimulatedRecording:
         else:
             target = HYPOPNEA_S[0] + u[j] * stretch * hyp_span
             scales[j] = HYPOPNEA_SCALE[0] + scale_draw[j] * (HYPOPNEA_SCALE[1] - HYPOPNEA_SCALE[0])
-            breaths = _draw_breaths(rng, hyp_pool_size, period_s, p.rate_variability, p.tidal_volume_l, p.amplitude_variability)
+            breaths = _draw_breaths(
+                rng, hyp_pool_size, period_s, p.rate_variability, p.tidal_volume_l, p.amplitude_variability
+            )
             count = int(np.searchsorted(np.cumsum(breaths["period"]), target, side="left")) + 1
             if breaths["period"][:count].sum() > HYPOPNEA_S[1]:
                 count -= 1  # never longer than 40 s; what is left is >= 40 s - one breath >= 15 s
@@ -799,8 +892,13 @@ def simulate_recording(**params: Any) -> SimulatedRecording:
     pool_size = math.ceil(total_s / t_min) + 4
     pool = _draw_breaths(rng, pool_size, period_s, p.rate_variability, p.tidal_volume_l, p.amplitude_variability)
     cycles, intervals = _build_timeline(
-        rng, total_s=total_s, t_max=t_max, kinds=kinds, pool=pool,
-        hypopnea_parts=hypopnea_parts, durations=durations,
+        rng,
+        total_s=total_s,
+        t_max=t_max,
+        kinds=kinds,
+        pool=pool,
+        hypopnea_parts=hypopnea_parts,
+        durations=durations,
     )
 
     # true flow, sampled
@@ -832,8 +930,10 @@ def simulate_recording(**params: Any) -> SimulatedRecording:
         malformed.append((line, _malformed_text(MALFORMED_KINDS[j % len(MALFORMED_KINDS)], time_text, table[row, 1:])))
 
     # truth
-    counted = (cycles["scale"] >= HYPOPNEA_SCALE[0]) & (cycles["onset"] >= 0) & (
-        cycles["onset"] + cycles["period"] <= total_s + 1e-9
+    counted = (
+        (cycles["scale"] >= HYPOPNEA_SCALE[0])
+        & (cycles["onset"] >= 0)
+        & (cycles["onset"] + cycles["period"] <= total_s + 1e-9)
     )
     onsets = cycles["onset"][counted]
     periods = cycles["period"][counted]

@@ -95,9 +95,11 @@ def test_a_session_without_a_breath_is_left_out_of_the_comparison_with_a_note(tm
 
     folder = copy_night(NIGHTS[date(2024, 3, 1)], tmp_path, date(2024, 3, 1))
     # two minutes of mask on without breathing, between the first and second sessions
-    edfio.Edf([edfio.EdfSignal(np.zeros(3000), 25, label="Flow.40ms", physical_range=(-2, 3))],
-              starttime=datetime(2024, 3, 2, 2, 12).time(),
-              recording=edfio.Recording(startdate=date(2024, 3, 2))).write(folder / "20240302_021200_BRP.edf")
+    edfio.Edf(
+        [edfio.EdfSignal(np.zeros(3000), 25, label="Flow.40ms", physical_range=(-2, 3))],
+        starttime=datetime(2024, 3, 2, 2, 12).time(),
+        recording=edfio.Recording(startdate=date(2024, 3, 2)),
+    ).write(folder / "20240302_021200_BRP.edf")
     night = read_datalog(folder)
     assert len(night.sessions) == 5
     result = compare(night)

@@ -148,8 +148,12 @@ def test_device_arousals_and_other_annotations_are_not_compared(night):
 
     last = night.sessions[3]
     extra = last.events.iloc[[0]].assign(kind="arousal", label="Arousal")
-    session = DeviceSession(recording=last.recording, events=pd.concat([last.events, extra], ignore_index=True),
-                            trends=last.trends, files=last.files)
+    session = DeviceSession(
+        recording=last.recording,
+        events=pd.concat([last.events, extra], ignore_index=True),
+        trends=last.trends,
+        files=last.files,
+    )
     result = cmp.compare(session)
     assert result.night.device_events.label.tolist() == ["Obstructive Apnea", "Central Apnea", "Hypopnea"]
     assert result.night.events["any"].device_count == 3

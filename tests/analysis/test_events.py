@@ -68,7 +68,16 @@ def test_drops_must_be_ordered():
 
 
 @pytest.mark.parametrize(
-    "index, band", [(0.0, "normal"), (4.99, "normal"), (5.0, "mild"), (14.9, "mild"), (15.0, "moderate"), (30.0, "severe"), (80.0, "severe")]
+    "index, band",
+    [
+        (0.0, "normal"),
+        (4.99, "normal"),
+        (5.0, "mild"),
+        (14.9, "mild"),
+        (15.0, "moderate"),
+        (30.0, "severe"),
+        (80.0, "severe"),
+    ],
 )
 def test_aasm_severity_bands(index, band):
     assert severity(index) == band

@@ -41,7 +41,9 @@ def test_pauses_of_6_to_9_s_are_never_apneas(seed, rate):
 
 @pytest.mark.parametrize("seed", [5, 6, 7])
 def test_periodic_breathing_keeps_its_apneas_and_no_more(seed):
-    sim = simulate_recording(seed=seed, minutes=16, rate_bpm=16, apneas=12, apnea_min_s=12.0, apnea_max_s=20.0, periodic_breathing=1)
+    sim = simulate_recording(
+        seed=seed, minutes=16, rate_bpm=16, apneas=12, apnea_min_s=12.0, apnea_max_s=20.0, periodic_breathing=1
+    )
     result = analyze(sim.recording())
     assert result.apnea_count == 12
     assert all(overlaps(a, sim.truth.apneas) for a in result.apneas[["start_s", "end_s"]].to_numpy())
@@ -82,8 +84,9 @@ def test_exploratory_candidates_never_make_an_ahi():
     assert flow["ahi"] == pytest.approx(22.5) and flow["severity"] == "moderate"
 
 
-@pytest.mark.parametrize("seed, rate, scale", [(21, 12.0, 0.08), (22, 15.0, 0.08), (23, 24.0, 0.08), (24, 14.0, 0.02),
-                                               (25, 18.0, 0.3)])
+@pytest.mark.parametrize(
+    "seed, rate, scale", [(21, 12.0, 0.08), (22, 15.0, 0.08), (23, 24.0, 0.08), (24, 14.0, 0.02), (25, 18.0, 0.3)]
+)
 def test_breaths_from_inspirations_alone_when_the_expiration_is_not_seen(seed, rate, scale):
     # the patient breathes out through the mouth: the venturi shows inspirations, expirations at 2-30 %
     # (no short pauses here: with the expiration unseen, a pause looks as long as the flat flow after the

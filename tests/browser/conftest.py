@@ -46,15 +46,25 @@ def artifacts() -> Path:
 def api(tmp_path_factory, artifacts):
     """A running API server with the SEEDED rooms; yields (url, client)."""
     db = tmp_path_factory.mktemp("browser_api") / "cpap_lab.db"
-    with start_server(f"sqlite:///{db}", log_path=artifacts / "browser-api.log",
-                      settings_env={"CPAP_ALARM_NO_DATA_MIN": str(NO_DATA_MIN)}) as server:
+    with start_server(
+        f"sqlite:///{db}",
+        log_path=artifacts / "browser-api.log",
+        settings_env={"CPAP_ALARM_NO_DATA_MIN": str(NO_DATA_MIN)},
+    ) as server:
         with CpapClient(server.url, timeout=10.0) as client:
             t = np.linspace(2.7, 120.0, 1500)
             for room, (mrn, name, pressure, rate, apneas, index) in SEEDED.items():
                 client.upload_measurement(
-                    room, mrn, name=name, cpap_pressure=pressure,
-                    analysis={"breath_rate_bpm": rate, "apnea_count": apneas, "apnea_index": index,
-                              "apneas": [{"start_s": 40.0, "end_s": 55.0}]},
+                    room,
+                    mrn,
+                    name=name,
+                    cpap_pressure=pressure,
+                    analysis={
+                        "breath_rate_bpm": rate,
+                        "apnea_count": apneas,
+                        "apnea_index": index,
+                        "apneas": [{"start_s": 40.0, "end_s": 55.0}],
+                    },
                     flow_trace=(t, 0.45 * np.sin(2 * np.pi * t / 4)),
                 )
             yield server.url, client
@@ -66,9 +76,11 @@ def voila(api, artifacts):
     url, _client = api
     # the explorer may open the real recordings by path (issue 14.12: only inside CPAP_DATA_DIRS)
     data_dirs = os.pathsep.join([str(SAMPLE_DATA_DIR), str(REFERENCE_DATA.resolve())])
-    server = VoilaServer(url, env={"CPAP_REFRESH_S": "1", "CPAP_STALE_S": "3600", "CPAP_LAB_TZ": LAB_TZ,
-                                   "CPAP_DATA_DIRS": data_dirs},
-                         log_path=artifacts / "browser-voila.log")
+    server = VoilaServer(
+        url,
+        env={"CPAP_REFRESH_S": "1", "CPAP_STALE_S": "3600", "CPAP_LAB_TZ": LAB_TZ, "CPAP_DATA_DIRS": data_dirs},
+        log_path=artifacts / "browser-voila.log",
+    )
     with server:
         yield server
 
@@ -77,7 +89,9 @@ class Page:
     """A browser tab with the dialogs it raised and the requests it made."""
 
     def __init__(self, browser, voila, viewport: tuple[int, int] = (1400, 1000)):
-        self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True)
+        self.context = browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True
+        )
         self.tab = self.context.new_page()
         self.tab.set_default_timeout(30_000)
         self.voila = voila

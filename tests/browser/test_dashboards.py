@@ -108,9 +108,14 @@ def test_a_bedside_upload_appears_in_the_overview_without_reload(new_page, artif
     # reset asks, then clears the form and unlocks it
     bedside.click(".cpap-reset")
     bedside.click(".cpap-reset-confirm")
-    assert wait_until(lambda: bedside.is_enabled(".cpap-mrn-input input")
-                      and bedside.input_value(".cpap-mrn-input input") == ""
-                      and bedside.locator(".cpap-bedside-apneas").count() == 0, timeout=15)
+    assert wait_until(
+        lambda: (
+            bedside.is_enabled(".cpap-mrn-input input")
+            and bedside.input_value(".cpap-mrn-input input") == ""
+            and bedside.locator(".cpap-bedside-apneas").count() == 0
+        ),
+        timeout=15,
+    )
     assert bedside.is_enabled(".cpap-room-input input") and bedside.input_value(".cpap-room-input input") == ""
 
 
@@ -122,5 +127,6 @@ def test_a_closed_tab_frees_its_kernel_within_a_minute(new_page, voila):
     assert mine, "no kernel started for the page"
     time.sleep(2)  # the page refreshes itself meanwhile (comm messages must not keep its kernel alive)
     page.close()
-    assert wait_until(lambda: not (mine & set(voila.kernel_pids())), timeout=60, interval=1), \
+    assert wait_until(lambda: not (mine & set(voila.kernel_pids())), timeout=60, interval=1), (
         "the closed tab's kernel is still running after 60 s"
+    )

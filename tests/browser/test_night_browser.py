@@ -21,9 +21,18 @@ SAMPLE = "mild_apnea.txt"
 
 def _upload(client, room, mrn, *, name=None, pressure=8, apneas=0, hypopneas=0, minutes=5.0, leak=2.0):
     return client.upload_measurement(
-        room, mrn, name=name or f"Patient {mrn}", cpap_pressure=pressure,
-        analysis={"apnea_count": apneas, "hypopnea_count": hypopneas, "duration_s": minutes * 60, "leak_lpm": leak,
-                  "breath_rate_bpm": 14.0})
+        room,
+        mrn,
+        name=name or f"Patient {mrn}",
+        cpap_pressure=pressure,
+        analysis={
+            "apnea_count": apneas,
+            "hypopnea_count": hypopneas,
+            "duration_s": minutes * 60,
+            "leak_lpm": leak,
+            "breath_rate_bpm": 14.0,
+        },
+    )
 
 
 def _tile_order(tab) -> list[int]:
@@ -36,30 +45,42 @@ def _state(tab, room) -> str:
 
 def _inside_viewport(tab, selector: str, width: int, height: int) -> bool:
     box = tab.locator(selector).bounding_box()
-    return box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width + 1 \
+    return (
+        box is not None
+        and box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= width + 1
         and box["y"] + box["height"] <= height + 1
+    )
 
 
 def _seed_states(client):
     """Rooms 51-54 in four states (fresh: nothing else becomes no_data for NO_DATA_MIN)."""
-    _upload(client, 51, "AHI-51", apneas=3, hypopneas=2, minutes=10)   # 30/h
+    _upload(client, 51, "AHI-51", apneas=3, hypopneas=2, minutes=10)  # 30/h
     for _ in range(3):
-        _upload(client, 52, "RUN-52", apneas=1, minutes=60)            # apneas in three uploads running
+        _upload(client, 52, "RUN-52", apneas=1, minutes=60)  # apneas in three uploads running
     _upload(client, 53, "LEAK-53", leak=40.0)
     _upload(client, 54, "OK-54")
 
 
 def test_each_alarm_state_appears_sorts_and_is_acknowledged(new_page, api, artifacts):
     _url, client = api
-    client.admit(55, "ND-55", name="Silent Device")                     # no data since admission: the loudest
+    client.admit(55, "ND-55", name="Silent Device")  # no data since admission: the loudest
     page = new_page((1920, 1080))
     tab = page.open("monitor.ipynb", ready=".cpap-room-55")
     # the silent room turns into the loudest alarm by itself
     assert wait_until(lambda: _state(tab, 55) == "no_data", timeout=NO_DATA_MIN * 60 + 20)
     assert tab.inner_text(".cpap-room-55 .cpap-state") == "NO DATA"
     _seed_states(client)
-    assert wait_until(lambda: _state(tab, 51) == "ahi_high" and _state(tab, 52) == "apnea_run"
-                      and _state(tab, 53) == "high_leak" and _state(tab, 54) == "ok", timeout=12)
+    assert wait_until(
+        lambda: (
+            _state(tab, 51) == "ahi_high"
+            and _state(tab, 52) == "apnea_run"
+            and _state(tab, 53) == "high_leak"
+            and _state(tab, 54) == "ok"
+        ),
+        timeout=12,
+    )
     assert tab.inner_text(".cpap-room-51 .cpap-state") == "AHI HIGH"
     assert "AHI 30.0/h over the last 30 min" in tab.inner_text(".cpap-room-51 .cpap-detail")
     order = _tile_order(tab)
@@ -74,14 +95,14 @@ def test_each_alarm_state_appears_sorts_and_is_acknowledged(new_page, api, artif
     tab.press(".cpap-ack-note input", "Enter")
     tab.wait_for_selector(".cpap-room-51 .cpap-ack", timeout=12_000)
     ack = tab.inner_text(".cpap-room-51 .cpap-ack")
-    assert "Nurse <Ann>" in ack and "mask refitted & patient asleep" in ack   # shown as text
+    assert "Nurse <Ann>" in ack and "mask refitted & patient asleep" in ack  # shown as text
     assert tab.locator(".cpap-room-51 .cpap-ack-button").is_hidden()
     order = _tile_order(tab)
-    assert order.index(53) < order.index(51) < order.index(54), order        # open alarms first, then acknowledged
+    assert order.index(53) < order.index(51) < order.index(54), order  # open alarms first, then acknowledged
     assert client.timeline(51).acknowledgements[-1].note == "mask refitted & patient asleep"
     tab.screenshot(path=str(artifacts / "alarm-board-acknowledged.png"))
     # the state changes: the acknowledgement no longer holds
-    _upload(client, 51, "AHI-51", apneas=0, minutes=240, leak=45.0)     # AHI back down, a high leak now
+    _upload(client, 51, "AHI-51", apneas=0, minutes=240, leak=45.0)  # AHI back down, a high leak now
     assert wait_until(lambda: _state(tab, 51) == "high_leak", timeout=10)
     assert tab.locator(".cpap-room-51 .cpap-ack").count() == 0
     assert page.dialogs == [] and tab.locator('img[src="x"]').count() == 0
@@ -113,10 +134,10 @@ def test_titration_table_after_three_commanded_steps_notes_and_clock_axes(new_pa
     tab.wait_for_selector(".cpap-station-mrn:text('TIT-91')")
     tab.wait_for_selector(".cpap-station svg.svg-figure")
     facts = tab.locator(".cpap-station .cpap-station-facts").bounding_box()
-    assert facts and 0 <= facts["x"] < width and 0 <= facts["y"] < height / 2, facts   # opens where it is seen
+    assert facts and 0 <= facts["x"] < width and 0 <= facts["y"] < height / 2, facts  # opens where it is seen
     for pressure, apneas in ((7, 2), (8, 1), (9, 0)):
         tab.fill(".cpap-station .cpap-pressure-input input", str(pressure))
-        tab.press(".cpap-station .cpap-pressure-input input", "Enter")                # Enter sends
+        tab.press(".cpap-station .cpap-pressure-input input", "Enter")  # Enter sends
         assert wait_until(lambda pressure=pressure: client.poll_pressure(room).cmh2o == pressure, timeout=15)
         _upload(client, room, "TIT-91", name="Titration Patient", pressure=pressure, apneas=apneas, minutes=6)
     rows = tab.locator(".cpap-titration-table tbody tr")
@@ -131,12 +152,15 @@ def test_titration_table_after_three_commanded_steps_notes_and_clock_axes(new_pa
     lab = ZoneInfo(LAB_TZ)
     first = night.measurements[0].recorded_at.astimezone(lab).strftime("%H:%M:%S")
     assert rows.nth(0).inner_text().split("\t")[2].strip().startswith(first)
-    ticks = tab.eval_on_selector_all(".cpap-night-chart .axis text, .cpap-night-chart g.tick text",
-                                     "els => els.map(e => e.textContent)")
+    ticks = tab.eval_on_selector_all(
+        ".cpap-night-chart .axis text, .cpap-night-chart g.tick text", "els => els.map(e => e.textContent)"
+    )
     hour = datetime.now(UTC).astimezone(lab).strftime("%H:")
     assert any(t.startswith(hour) for t in ticks), ticks
-    assert f"clock time ({datetime.now(lab).tzname()})" in " ".join(ticks) or \
-        tab.locator(".cpap-night-chart").inner_text().find("clock time") >= 0
+    assert (
+        f"clock time ({datetime.now(lab).tzname()})" in " ".join(ticks)
+        or tab.locator(".cpap-night-chart").inner_text().find("clock time") >= 0
+    )
 
     # a note, escaped, numbered on the timeline
     tab.fill(".cpap-note-who input", "Tech <T>")
@@ -161,7 +185,7 @@ def test_a_raise_prompt_fills_the_field_and_sends_nothing(new_page, api):
     tab.click(".cpap-use-prompt")
     assert wait_until(lambda: tab.input_value(".cpap-station .cpap-pressure-input input") == "11", timeout=10)
     time.sleep(2)
-    assert client.poll_pressure(room).command_id is None   # a suggestion is never sent by itself
+    assert client.poll_pressure(room).command_id is None  # a suggestion is never sent by itself
 
 
 def test_a_pressure_error_stays_by_the_field_through_refreshes(new_page, api):
@@ -174,7 +198,7 @@ def test_a_pressure_error_stays_by_the_field_through_refreshes(new_page, api):
     tab.fill(".cpap-station .cpap-pressure-input input", "30")
     error = tab.locator(".cpap-station .cpap-pressure-error .cpap-message-error")
     error.wait_for(timeout=15_000)
-    _upload(client, room, "ERR-93")             # new data: the station reloads (pages refresh every second)
+    _upload(client, room, "ERR-93")  # new data: the station reloads (pages refresh every second)
     time.sleep(4)
     assert error.count() == 1 and "'30'" in error.inner_text()
     tab.fill(".cpap-station .cpap-pressure-input input", "12")

@@ -23,7 +23,16 @@ def test_json_contract_on_a_sample():
     out = run("analyze", str(SAMPLE), "--json")
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
-    for key in ("breath_count", "breath_rate_bpm", "apnea_count", "apneas", "hypopnea_count", "duration_s", "samples", "skipped_rows"):
+    for key in (
+        "breath_count",
+        "breath_rate_bpm",
+        "apnea_count",
+        "apneas",
+        "hypopnea_count",
+        "duration_s",
+        "samples",
+        "skipped_rows",
+    ):
         assert key in d
     truth = json.loads(SAMPLE.with_suffix(".truth.json").read_text())
     assert d["apnea_count"] == len(truth["apneas"]) == len(d["apneas"])
@@ -62,8 +71,9 @@ def test_a_reader_that_closes_the_pipe_gets_no_traceback():
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        done = subprocess.run([*CLI, "analyze", str(SAMPLE), "--json"], stdout=write_end, stderr=subprocess.PIPE,
-                              text=True, timeout=120)
+        done = subprocess.run(
+            [*CLI, "analyze", str(SAMPLE), "--json"], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120
+        )
     finally:
         os.close(write_end)
     assert done.stderr == ""

@@ -42,7 +42,9 @@ def test_card_json_is_one_row_per_night(card):
     assert [r["night"] for r in rows] == ["2025-02-02", "2025-02-04"]
     first = rows[0]
     assert first["sessions"] == 5 and abs(first["hours"] - 9.17) < 0.01
-    assert first["notes"] == ["session 03:30:00 holds no data; skipped (20250203_033000_BRP.edf: a header and 0 data records)"]
+    assert first["notes"] == [
+        "session 03:30:00 holds no data; skipped (20250203_033000_BRP.edf: a header and 0 data records)"
+    ]
     assert rows[1]["notes"] == []
     for r in rows:
         assert r["apnea_count"] >= 10 and r["ahi"] > 0 and r["ahi_rule"]
@@ -73,5 +75,6 @@ def test_shared_airsense10_card_row_and_its_summary_only_days():
     lines = out.stdout.splitlines()
     assert lines[0].endswith("AirSense 10 AutoSet, 1 night")
     assert lines[3].split()[:2] == ["2025-11-26", "7.35"] and lines[3].split()[5] == "10.8"  # STR.edf's AHI
-    assert lines[-1] == ("STR.edf: 243 more days of use without flow data on the card "
-                         "(2024-11-28 to 2025-11-22; summary only)")
+    assert lines[-1] == (
+        "STR.edf: 243 more days of use without flow data on the card (2024-11-28 to 2025-11-22; summary only)"
+    )

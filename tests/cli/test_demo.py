@@ -25,8 +25,22 @@ def port_open(url: str) -> bool:
 
 @pytest.mark.slow
 def test_demo_runs_a_living_ward_and_ctrl_c_stops_it(tmp_path):
-    command = [sys.executable, "-m", "cpap_lib.cli", "demo", "--rooms", "2", "--port", "0", "--voila-port", "0",
-               "--interval", "1", "--database", f"sqlite:///{tmp_path / 'demo.db'}"]
+    command = [
+        sys.executable,
+        "-m",
+        "cpap_lib.cli",
+        "demo",
+        "--rooms",
+        "2",
+        "--port",
+        "0",
+        "--voila-port",
+        "0",
+        "--interval",
+        "1",
+        "--database",
+        f"sqlite:///{tmp_path / 'demo.db'}",
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CPAP_")}
     with running_demo(command, tmp_path, env) as (process, output):
         monitor = re.search(r"(http://127\.0\.0\.1:\d+)/voila/render/monitor\.ipynb", output)

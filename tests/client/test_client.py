@@ -46,7 +46,10 @@ def test_silent_server_is_a_timeout():
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)  # accepts connections, never answers
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        with CpapClient(url, timeout=0.2, retries=0) as api, pytest.raises(ServerUnavailableError, match="within 0.2 s"):
+        with (
+            CpapClient(url, timeout=0.2, retries=0) as api,
+            pytest.raises(ServerUnavailableError, match="within 0.2 s"),
+        ):
             api.health()
 
 
@@ -61,7 +64,10 @@ def test_injected_session_is_used_and_left_open(live_server):
 def test_bad_client_arguments_are_parameter_errors():
     with pytest.raises(ParameterError, match="timeout: must be positive"):
         CpapClient("http://127.0.0.1:1", timeout=0)
-    with CpapClient("http://127.0.0.1:1") as api, pytest.raises(ParameterError, match="room: must be a positive integer"):
+    with (
+        CpapClient("http://127.0.0.1:1") as api,
+        pytest.raises(ParameterError, match="room: must be a positive integer"),
+    ):
         api.room(0)
 
 

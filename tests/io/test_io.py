@@ -30,8 +30,11 @@ def test_brp_file_gives_the_session_flow():
 
 @pytest.mark.parametrize("name", ["20241018_021408_PLD.edf", "20241018_021402_EVE.edf", "20241018_021408_SA2.edf"])
 def test_other_edf_files_say_which_files_carry_flow(name):
-    with pytest.raises(DeviceDataError, match=rf"{name}: a ResMed [A-Z0-9]+ file holds no flow signal; "
-                       r"flow is in the \*_BRP\.edf files"):
+    with pytest.raises(
+        DeviceDataError,
+        match=rf"{name}: a ResMed [A-Z0-9]+ file holds no flow signal; "
+        r"flow is in the \*_BRP\.edf files",
+    ):
         io.read_recording(NIGHT / name)
     with pytest.raises(DeviceDataError, match="STR.edf is the device's daily summary"):
         io.read_recording(CARD / "STR.edf")
@@ -48,8 +51,11 @@ def test_date_folder_and_card_root_give_the_whole_night():
 def test_card_with_several_nights_asks_for_one(tmp_path):
     copy_night(NIGHT, tmp_path, date(2024, 10, 17))
     other = copy_night(NIGHT, tmp_path, date(2024, 10, 18))
-    with pytest.raises(DeviceDataError, match=r"the card holds 2 nights \(2024-10-17, 2024-10-18\); pick one "
-                       r"\(cpap-lab analyze CARD --night DAY\) or pass one DATALOG/<date> folder"):
+    with pytest.raises(
+        DeviceDataError,
+        match=r"the card holds 2 nights \(2024-10-17, 2024-10-18\); pick one "
+        r"\(cpap-lab analyze CARD --night DAY\) or pass one DATALOG/<date> folder",
+    ):
         io.read_recording(tmp_path)
     assert io.read_recording(other).duration_s == (13980 + 1440 + 11460 + 5220)
 

@@ -143,8 +143,15 @@ def test_bad_rows_across_many_blocks_keep_exact_line_numbers_and_every_good_row(
     at = sorted({0, 1, per_block - 1, per_block, per_block + 1, 3 * per_block, 20_000, 20_001, 20_002, 59_999})
     lines = list(clean)
     for k, index in enumerate(reversed(at)):  # a mix of every kind of bad row
-        lines.insert(index, ["5.005,5000,,1638,5200,5230,1638\n", "x,1,2,3,4,5,6\n", "1,2,3\n",
-                             "5.005,5000,5012.5,1638,5200,5230,1638\n"][k % 4])
+        lines.insert(
+            index,
+            [
+                "5.005,5000,,1638,5200,5230,1638\n",
+                "x,1,2,3,4,5,6\n",
+                "1,2,3\n",
+                "5.005,5000,5012.5,1638,5200,5230,1638\n",
+            ][k % 4],
+        )
     path = tmp_path / "night.txt"
     path.write_text(text(lines))
     rec = read_lab_file(path)

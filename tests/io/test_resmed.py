@@ -67,8 +67,17 @@ def test_device_events_align_by_absolute_time(night):
 
 def test_trends_carry_the_device_channels_at_half_a_hertz(night):
     tr = night.sessions[2].trends
-    for column in ("resp_rate_bpm", "tidal_volume_l", "minute_ventilation_lpm", "leak_lps",
-                   "mask_pressure_cmh2o", "pressure_cmh2o", "epr_pressure_cmh2o", "snore", "flow_limitation"):
+    for column in (
+        "resp_rate_bpm",
+        "tidal_volume_l",
+        "minute_ventilation_lpm",
+        "leak_lps",
+        "mask_pressure_cmh2o",
+        "pressure_cmh2o",
+        "epr_pressure_cmh2o",
+        "snore",
+        "flow_limitation",
+    ):
         assert column in tr.columns
     assert len(tr) == 11460 / 2
     assert np.all(np.diff(tr.time_s) == 2.0)
@@ -101,7 +110,10 @@ def test_night_recording_keeps_gaps_in_the_time_axis(night):
 def test_card_root_lists_its_nights_and_device():
     card = edf.read_card(CARD)
     assert card.identification == {
-        "product_name": "AirSense 11 AutoSet", "serial_number": "23241877024", "product_code": "39517"}
+        "product_name": "AirSense 11 AutoSet",
+        "serial_number": "23241877024",
+        "product_code": "39517",
+    }
     assert [n.name for n in card.nights] == ["20241017"]
     with pytest.raises(DeviceDataError, match="no night '20240101'.*2024-10-17"):
         card.night("20240101")
@@ -120,8 +132,11 @@ def test_truncated_file_names_the_file_and_reason(tmp_path):
     data = LAST_BRP.read_bytes()
     cut = tmp_path / LAST_BRP.name
     cut.write_bytes(data[: len(data) // 2 + 37])
-    with pytest.raises(DeviceDataError, match=r"20241018_055256_BRP\.edf: truncated or corrupt: "
-                       r"the header announces 87 data records but the file holds 43 complete ones"):
+    with pytest.raises(
+        DeviceDataError,
+        match=r"20241018_055256_BRP\.edf: truncated or corrupt: "
+        r"the header announces 87 data records but the file holds 43 complete ones",
+    ):
         edf.read_brp(cut)
     header_only = tmp_path / "header_only_BRP.edf"
     header_only.write_bytes(data[:200])
@@ -132,7 +147,9 @@ def test_truncated_file_names_the_file_and_reason(tmp_path):
 def test_junk_bytes_name_the_file_and_reason(tmp_path):
     junk = tmp_path / "junk_BRP.edf"
     junk.write_bytes(np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8).tobytes())
-    with pytest.raises(DeviceDataError, match=r"junk_BRP\.edf: not an EDF file \(the header does not start with version '0'\)$"):
+    with pytest.raises(
+        DeviceDataError, match=r"junk_BRP\.edf: not an EDF file \(the header does not start with version '0'\)$"
+    ):
         edf.read_brp(junk)
     bad_header = tmp_path / "bad_header_EVE.edf"
     bad_header.write_bytes(b"0       " + bytes(range(200, 256)) * 40)

@@ -40,11 +40,14 @@ def header_only(src: Path, dst: Path, *, records: int, clock: str) -> Path:
     return dst
 
 
-@pytest.mark.parametrize("card, day, sessions, model", [
-    (AS10, date(2025, 11, 26), 1, "AirSense 10 AutoSet"),
-    (AS11, date(2024, 10, 17), 4, "AirSense 11 AutoSet"),
-    (AC10, date(2025, 2, 2), 5, "AirCurve 10 VAuto"),
-])
+@pytest.mark.parametrize(
+    "card, day, sessions, model",
+    [
+        (AS10, date(2025, 11, 26), 1, "AirSense 10 AutoSet"),
+        (AS11, date(2024, 10, 17), 4, "AirSense 11 AutoSet"),
+        (AC10, date(2025, 2, 2), 5, "AirCurve 10 VAuto"),
+    ],
+)
 def test_every_shared_card_reads_its_night_with_device_channels_and_summary(card, day, sessions, model):
     c = read_card(card)
     assert c.identification["product_name"] == model
@@ -52,8 +55,16 @@ def test_every_shared_card_reads_its_night_with_device_channels_and_summary(card
     night = c.night(day.isoformat())
     assert night.day == day and len(night.sessions) == sessions and night.notes == ()
     signals = night.recording.signals
-    for name, unit in [("mask_pressure", "cmH2O"), ("pressure", "cmH2O"), ("leak", "L/min"), ("resp_rate", "bpm"),
-                       ("tidal_volume", "L"), ("minute_ventilation", "L/min"), ("snore", ""), ("flow_limitation", "")]:
+    for name, unit in [
+        ("mask_pressure", "cmH2O"),
+        ("pressure", "cmH2O"),
+        ("leak", "L/min"),
+        ("resp_rate", "bpm"),
+        ("tidal_volume", "L"),
+        ("minute_ventilation", "L/min"),
+        ("snore", ""),
+        ("flow_limitation", ""),
+    ]:
         assert signals[name].unit == unit
         assert signals[name].values.size == night.recording.duration_s / 2  # 0.5 Hz over every session
         assert np.all(np.diff(signals[name].time_s) > 0)
@@ -105,9 +116,13 @@ def test_aborted_sessions_are_skipped_with_a_note_and_the_night_still_reads(tmp_
     brp = night_dir / "20250203_050623_BRP.edf"
     # in the gap 02:52:56-04:01:11: one never written (0 records), one never closed (-1, nothing in it)
     header_only(brp, night_dir / "20250203_033000_BRP.edf", records=0, clock="03:30:00")
-    header_only(night_dir / "20250203_050623_PLD.edf", night_dir / "20250203_033000_PLD.edf", records=0, clock="03:30:00")
+    header_only(
+        night_dir / "20250203_050623_PLD.edf", night_dir / "20250203_033000_PLD.edf", records=0, clock="03:30:00"
+    )
     header_only(brp, night_dir / "20250203_034500_BRP.edf", records=-1, clock="03:45:00")
-    header_only(night_dir / "20250203_050623_SAD.edf", night_dir / "20250203_034500_SAD.edf", records=-1, clock="03:45:00")
+    header_only(
+        night_dir / "20250203_050623_SAD.edf", night_dir / "20250203_034500_SAD.edf", records=-1, clock="03:45:00"
+    )
     night = read_datalog(night_dir)
     assert len(night.sessions) == 5
     assert night.notes[:2] == (
@@ -149,9 +164,11 @@ def test_session_shorter_than_a_breath_is_skipped(tmp_path):
     import edfio
 
     night_dir = copy_night(AS11_NIGHT, tmp_path, date(2024, 10, 17))
-    edfio.Edf([edfio.EdfSignal(np.zeros(75), 25, label="Flow.40ms", physical_range=(-2, 3))],
-              starttime=datetime(2024, 10, 18, 2, 12).time(),
-              recording=edfio.Recording(startdate=date(2024, 10, 18))).write(night_dir / "20241018_021200_BRP.edf")
+    edfio.Edf(
+        [edfio.EdfSignal(np.zeros(75), 25, label="Flow.40ms", physical_range=(-2, 3))],
+        starttime=datetime(2024, 10, 18, 2, 12).time(),
+        recording=edfio.Recording(startdate=date(2024, 10, 18)),
+    ).write(night_dir / "20241018_021200_BRP.edf")
     night = read_datalog(night_dir)
     assert len(night.sessions) == 4
     assert night.notes == ("session 02:12:00 holds 3 s of flow; too short to hold a breath (at least 5 s); skipped",)
@@ -219,18 +236,26 @@ def test_other_formats_are_named_not_reported_as_bad_rows(tmp_path):
     from cpap_lib.errors import RecordingError
 
     other = tmp_path / "philips_night.edf"
-    edfio.Edf([edfio.EdfSignal(np.zeros(2500), 25, label="Flow Patient", physical_range=(-2, 3))],
-              recording=edfio.Recording(startdate=date(2024, 10, 18), hospital_administration_code="DreamStation"),
-              starttime=datetime(2024, 10, 18, 1, 0).time()).write(other)
-    with pytest.raises(DeviceDataError, match=r"philips_night\.edf: not a ResMed EDF file \(expected a ResMed "
-                       r"\*_BRP\.edf: a recording field with SRN=<serial> and a 'Flow\.40ms' channel; "
-                       r"this file's channels: Flow Patient\)"):
+    edfio.Edf(
+        [edfio.EdfSignal(np.zeros(2500), 25, label="Flow Patient", physical_range=(-2, 3))],
+        recording=edfio.Recording(startdate=date(2024, 10, 18), hospital_administration_code="DreamStation"),
+        starttime=datetime(2024, 10, 18, 1, 0).time(),
+    ).write(other)
+    with pytest.raises(
+        DeviceDataError,
+        match=r"philips_night\.edf: not a ResMed EDF file \(expected a ResMed "
+        r"\*_BRP\.edf: a recording field with SRN=<serial> and a 'Flow\.40ms' channel; "
+        r"this file's channels: Flow Patient\)",
+    ):
         read_recording(other)
     export = tmp_path / "oscar_export.csv"
     export.write_text("Date;Session;AHI;Leak\n2024-10-17;1;0.3;2.4\n2024-10-18;2;1.1;0.0\n")
-    with pytest.raises(RecordingError, match=r"oscar_export\.csv: not the lab's venturi format \(expected header "
-                       r"'Time \[s\], V1-P2, V1-P1-Ins, V1-P1-Exp, V2-P2, V2-P1-Ins, V2-P1-Exp' and seven "
-                       r"comma-separated numbers per row; the file starts 'Date;Session;AHI;Leak'\)"):
+    with pytest.raises(
+        RecordingError,
+        match=r"oscar_export\.csv: not the lab's venturi format \(expected header "
+        r"'Time \[s\], V1-P2, V1-P1-Ins, V1-P1-Exp, V2-P2, V2-P1-Ins, V2-P1-Exp' and seven "
+        r"comma-separated numbers per row; the file starts 'Date;Session;AHI;Leak'\)",
+    ):
         read_recording(export)
     for path in (other, export):
         assert main(["analyze", str(path)]) == 2
@@ -240,14 +265,20 @@ def test_empty_eve_unknown_labels_and_events_between_sessions(tmp_path):
     import edfio
 
     night_dir = copy_night(AS11_NIGHT, tmp_path, date(2024, 10, 17))
-    header_only(AS11_NIGHT / "20241018_021402_EVE.edf", night_dir / "20241018_021402_EVE.edf", records=0,
-                clock="02:14:02")
+    header_only(
+        AS11_NIGHT / "20241018_021402_EVE.edf", night_dir / "20241018_021402_EVE.edf", records=0, clock="02:14:02"
+    )
     # an extra annotation file: an unknown label inside the first session, an apnea in the gap 05:50:45-05:52:56
-    edfio.Edf([], annotations=[edfio.EdfAnnotation(0, 0, "Recording starts"),
-                               edfio.EdfAnnotation(600, 30, "CSR Start"),
-                               edfio.EdfAnnotation(27187, 10, "OBSTRUCTIVE apnea")],
-              starttime=datetime(2024, 10, 17, 22, 18, 43).time(),
-              recording=edfio.Recording(startdate=date(2024, 10, 17))).write(night_dir / "20241017_221844_EVE.edf")
+    edfio.Edf(
+        [],
+        annotations=[
+            edfio.EdfAnnotation(0, 0, "Recording starts"),
+            edfio.EdfAnnotation(600, 30, "CSR Start"),
+            edfio.EdfAnnotation(27187, 10, "OBSTRUCTIVE apnea"),
+        ],
+        starttime=datetime(2024, 10, 17, 22, 18, 43).time(),
+        recording=edfio.Recording(startdate=date(2024, 10, 17)),
+    ).write(night_dir / "20241017_221844_EVE.edf")
     night = read_datalog(night_dir)
     assert "20241018_021402_EVE.edf holds no data; skipped" in night.notes
     assert night.sessions[0].events[["kind", "label"]].values.tolist() == [["other", "CSR Start"]]
@@ -262,8 +293,10 @@ def test_a_corrupt_session_is_skipped_with_its_reason_and_the_night_reads(tmp_pa
     brp.write_bytes(brp.read_bytes()[:50_000])  # cut mid-record
     night = read_datalog(night_dir)
     assert [s.name for s in night.sessions] == ["20241017_221849", "20241018_023945", "20241018_055256"]
-    assert night.notes == ("session 02:14:08 cannot be read; skipped (20241018_021408_BRP.edf: truncated or corrupt: "
-                           "the header announces 24 data records but the file holds 8 complete ones)",)
+    assert night.notes == (
+        "session 02:14:08 cannot be read; skipped (20241018_021408_BRP.edf: truncated or corrupt: "
+        "the header announces 24 data records but the file holds 8 complete ones)",
+    )
     assert len(night.events) == 3
 
 

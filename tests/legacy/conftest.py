@@ -33,15 +33,19 @@ class Pair:
     def ask(self, method: str, path: str, **kwargs) -> tuple[requests.Response, requests.Response]:
         """Send the same request to both; return ``(old answer, our answer)``."""
         kwargs.setdefault("timeout", 30)
-        return (requests.request(method, self.old + path, **kwargs),
-                requests.request(method, self.ours + path, **kwargs))
+        return (
+            requests.request(method, self.old + path, **kwargs),
+            requests.request(method, self.ours + path, **kwargs),
+        )
 
 
 @contextlib.contextmanager
 def _pair(tmp_path_factory, database_url: str | None = None):
     url = database_url or f"sqlite:///{tmp_path_factory.mktemp('ours') / 'cpap_lab.db'}"
-    with start_reference_server(tmp_path_factory.mktemp("reference"), env={"TZ": LAB_TZ}) as old, \
-            start_server(url, env={**os.environ, "TZ": "UTC"}, settings_env={"CPAP_LAB_TZ": LAB_TZ}) as ours:
+    with (
+        start_reference_server(tmp_path_factory.mktemp("reference"), env={"TZ": LAB_TZ}) as old,
+        start_server(url, env={**os.environ, "TZ": "UTC"}, settings_env={"CPAP_LAB_TZ": LAB_TZ}) as ours,
+    ):
         yield Pair(old.url, ours.url)
 
 

@@ -49,23 +49,31 @@ def test_an_old_client_night_gets_the_old_servers_answers(servers, old_clients):
     same("staff preset a pressure for an empty room", "GET", "/new_cpap_pressure/40/9")
     same("poll of the preset room before its patient", "GET", "/CPAP_query/40")
 
-    first = same("Tk upload with a recording, no pressure typed", "POST", "/add_patient",
-                 json=tk(1234, 31, "Ann Old", "", SHORT))
+    first = same(
+        "Tk upload with a recording, no pressure typed", "POST", "/add_patient", json=tk(1234, 31, "Ann Old", "", SHORT)
+    )
     assert first.content == b'"New patient created"\n'
     same("the patient without a complete record", "GET", "/get_all_patients")
     same("the client's random pressure command", "GET", "/new_cpap_pressure/31/12")
     poll = same("poll", "GET", "/CPAP_query/31")
     assert poll.content == b"12\n"  # the Tk client cuts the last character: "12"
-    same("Tk second upload, the polled pressure typed", "POST", "/add_patient",
-         json=tk(1234, 31, "Ann Old", "12", LONGER))
-    same("Tk upload without a recording ('Not measured')", "POST", "/add_patient",
-         json=tk(1234, 31, "", "12", None))
+    same(
+        "Tk second upload, the polled pressure typed",
+        "POST",
+        "/add_patient",
+        json=tk(1234, 31, "Ann Old", "12", LONGER),
+    )
+    same("Tk upload without a recording ('Not measured')", "POST", "/add_patient", json=tk(1234, 31, "", "12", None))
 
     same("Streamlit upload into the preset room", "POST", "/add_patient", json=st(555, 40, "", "", SHORT))
     assert same("the preset reaches the patient", "GET", "/CPAP_query/40").content == b"9\n"
     same("Streamlit second upload", "POST", "/add_patient", json=st(555, 40, "", "9", LONGER))
-    same("a PNG image", "POST", "/add_patient", json=st(777, 41, "Cy Png", "10", None) | {
-        "breath_rate": "15.5", "apnea_count": "3", "flow_image": _png_b64()})
+    same(
+        "a PNG image",
+        "POST",
+        "/add_patient",
+        json=st(777, 41, "Cy Png", "10", None) | {"breath_rate": "15.5", "apnea_count": "3", "flow_image": _png_b64()},
+    )
     same("an empty image", "POST", "/add_patient", json=old_clients.tk.create_json(777, 41, "Cy Png", "11", 16, 1, ""))
     everyone = same("view all: lists per upload, images, local times", "GET", "/get_all_patients").json()
     assert [len(p["CPAP_pressure"]) for p in everyone] == [1, 1, 2]
@@ -91,7 +99,14 @@ def test_an_old_client_night_gets_the_old_servers_answers(servers, old_clients):
     ]:
         same(f"refused alike: {what}", "POST", "/add_patient", json=payload)
     same("refused alike: null", "POST", "/add_patient", data=b"null", headers={"Content-Type": "application/json"})
-    for path in ["/new_cpap_pressure/31/abc", "/new_cpap_pressure/x/12", "/new_cpap_pressure/31/12.5",
-                 "/CPAP_query/0", "/CPAP_query/99999", "/CPAP_query/-4", "/CPAP_query/32"]:
+    for path in [
+        "/new_cpap_pressure/31/abc",
+        "/new_cpap_pressure/x/12",
+        "/new_cpap_pressure/31/12.5",
+        "/CPAP_query/0",
+        "/CPAP_query/99999",
+        "/CPAP_query/-4",
+        "/CPAP_query/32",
+    ]:
         same(f"GET {path}", "GET", path)
     same("the night, at the end", "GET", "/get_all_patients")

@@ -19,8 +19,15 @@ from cpap_lib.server.process import start_server
 from cpap_lib.server.settings import Settings, check_bind_host, legacy_network_admits, parse_networks
 
 STAFF, DEVICE = "staff-lab-1", "device-lab-1"
-PAYLOAD = {"patient_name": "Lab Ann", "patient_mrn": 9001, "room_number": 71, "CPAP_pressure": "8",
-           "breath_rate": "15.0", "apnea_count": "1", "flow_image": ""}
+PAYLOAD = {
+    "patient_name": "Lab Ann",
+    "patient_mrn": 9001,
+    "room_number": 71,
+    "CPAP_pressure": "8",
+    "breath_rate": "15.0",
+    "apnea_count": "1",
+    "flow_image": "",
+}
 
 
 class SourceAddress(HTTPAdapter):
@@ -38,8 +45,13 @@ class SourceAddress(HTTPAdapter):
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     db = tmp_path_factory.mktemp("lab") / "cpap_lab.db"
-    with start_server(f"sqlite:///{db}", host="127.0.0.2", staff_tokens=STAFF, device_tokens=DEVICE,
-                      settings_env={"CPAP_LEGACY_NETWORKS": "127.0.0.1/32"}) as server:
+    with start_server(
+        f"sqlite:///{db}",
+        host="127.0.0.2",
+        staff_tokens=STAFF,
+        device_tokens=DEVICE,
+        settings_env={"CPAP_LEGACY_NETWORKS": "127.0.0.1/32"},
+    ) as server:
         yield server
 
 
@@ -53,9 +65,13 @@ def test_lab_clients_upload_and_poll_without_a_token_and_nothing_else(lab):
     url = lab.url
     assert requests.post(f"{url}/add_patient", json=PAYLOAD, timeout=5).content == b'"New patient created"\n'
     assert requests.get(f"{url}/CPAP_query/71", timeout=5).status_code == 404  # nothing commanded yet
-    for method, path in [("GET", "/get_all_patients"), ("GET", "/new_cpap_pressure/71/10"),
-                         ("GET", "/api/v1/ward"), ("GET", "/api/v1/rooms/71/pressure"),
-                         ("POST", "/api/v1/rooms/71/pressure-commands")]:
+    for method, path in [
+        ("GET", "/get_all_patients"),
+        ("GET", "/new_cpap_pressure/71/10"),
+        ("GET", "/api/v1/ward"),
+        ("GET", "/api/v1/rooms/71/pressure"),
+        ("POST", "/api/v1/rooms/71/pressure-commands"),
+    ]:
         answer = requests.request(method, url + path, json={"cmh2o": 10}, timeout=5)
         assert answer.status_code == 401, path
         assert "clients on CPAP_LEGACY_NETWORKS may only upload" in answer.json()["detail"]
@@ -106,4 +122,9 @@ def test_settings_refuse_what_would_open_too_much():
     assert not legacy_network_admits(open_lab, "10.1.2.3")  # no tokens: loopback only, the list does nothing
     lab = Settings.from_env({"CPAP_STAFF_TOKEN": "s", "CPAP_LEGACY_NETWORKS": "10.1.0.0/16, fd00:1::/64"})
     assert [legacy_network_admits(lab, h) for h in ("10.1.2.3", "::ffff:10.1.2.3", "fd00:1::7", "10.2.0.1", None)] == [
-        True, True, True, False, False]
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]

@@ -58,9 +58,15 @@ def tk_night(url: str) -> dict:
     gui.click("Upload to Server")
     second = gui.gui.dialogs[-1]
     gui.run_poll()
-    return {"analysis": analysis, "first": first, "polled": polled, "second": second,
-            "polled_again": gui.pressure_shown(), "view_all": _unstamped(gui.view_all()),
-            "errors": [d for d in gui.gui.dialogs if d[0] == "error"]}
+    return {
+        "analysis": analysis,
+        "first": first,
+        "polled": polled,
+        "second": second,
+        "polled_again": gui.pressure_shown(),
+        "view_all": _unstamped(gui.view_all()),
+        "errors": [d for d in gui.gui.dialogs if d[0] == "error"],
+    }
 
 
 @pytest.mark.slow
@@ -117,10 +123,15 @@ def streamlit_night(url: str, monkeypatch, poll) -> dict:
     _click(app, "Upload to Server")
     _click(app, "Refresh Patient List")
     tables = [d.value.astype(str).to_dict("records") for d in app.dataframe]
-    return {"metrics": metrics, "locked": locked, "polled": polled,
-            "exceptions": [e.value for e in app.exception], "errors": [e.value for e in app.error],
-            "expanders": [e.label for e in app.expander],
-            "tables": [[{k: _unstamped([v])[0] for k, v in row.items()} for row in t] for t in tables]}
+    return {
+        "metrics": metrics,
+        "locked": locked,
+        "polled": polled,
+        "exceptions": [e.value for e in app.exception],
+        "errors": [e.value for e in app.error],
+        "expanders": [e.label for e in app.expander],
+        "tables": [[{k: _unstamped([v])[0] for k, v in row.items()} for row in t] for t in tables],
+    }
 
 
 @pytest.mark.slow
@@ -138,5 +149,10 @@ def test_the_streamlit_client_shows_the_same_night_with_our_server(sqlite_server
     assert ours["polled"] == str(random.Random(21).randint(4, 25))
     assert ours["expanders"][-1] == "🏥 Room 32 - Bo Streamlit (MRN: 555)"
     (record,) = ours["tables"][-1]
-    assert record == {"Record": "1/1", "Timestamp": "<ts>", "CPAP Pressure (cmH2O)": ours["polled"],
-                      "Breath Rate (breaths/min)": "26.89", "Apnea Events": "0"}
+    assert record == {
+        "Record": "1/1",
+        "Timestamp": "<ts>",
+        "CPAP Pressure (cmH2O)": ours["polled"],
+        "Breath Rate (breaths/min)": "26.89",
+        "Apnea Events": "0",
+    }

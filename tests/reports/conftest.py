@@ -34,8 +34,9 @@ def broken_recording(tmp_path_factory) -> Path:
 
 def cli(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``cpap-lab ARGS`` in a subprocess (the real command line), with ``env`` added to the environment."""
-    return subprocess.run([*CPAP_LAB, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [*CPAP_LAB, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env={**os.environ, **(env or {})}
+    )
 
 
 def analyze_json(path: Path) -> dict:

@@ -24,8 +24,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def pool_run(tmp_path_factory, sample_paths, broken_recording):
     out = tmp_path_factory.mktemp("reports_pool")
-    done = cli("report", *map(str, sample_paths), str(broken_recording), "--out", str(out), "--workers", "2",
-               "--no-progress")
+    done = cli(
+        "report", *map(str, sample_paths), str(broken_recording), "--out", str(out), "--workers", "2", "--no-progress"
+    )
     results = {r["name"]: r for r in json.loads((out / "results.json").read_text())}
     return done, out, results
 

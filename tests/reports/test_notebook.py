@@ -23,8 +23,14 @@ def test_notebook_runs_with_its_defaults(tmp_path):
     import papermill
 
     out = tmp_path / "defaults.ipynb"
-    papermill.execute_notebook(str(DEFAULT_NOTEBOOK), str(out), kernel_name=current_env_kernel(), progress_bar=False,
-                               cwd=str(DEFAULT_NOTEBOOK.parent), shutdown_kernel="immediate")
+    papermill.execute_notebook(
+        str(DEFAULT_NOTEBOOK),
+        str(out),
+        kernel_name=current_env_kernel(),
+        progress_bar=False,
+        cwd=str(DEFAULT_NOTEBOOK.parent),
+        shutdown_kernel="immediate",
+    )
     nb = nbformat.read(out, as_version=4)
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]

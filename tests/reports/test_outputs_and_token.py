@@ -26,8 +26,9 @@ def token_server(tmp_path_factory, sample_paths):
     db = tmp_path_factory.mktemp("token_server") / "cpap_lab.db"
     with start_server(f"sqlite:///{db}", staff_tokens=STAFF_TOKEN, device_tokens=DEVICE_TOKEN) as server:
         with CpapClient(server.url, token=DEVICE_TOKEN) as device:
-            device.upload_measurement(ROOM, "MRN-TOK-1", name="Tess Token", cpap_pressure=9,
-                                      analysis=analyze_file(sample_paths[0]))
+            device.upload_measurement(
+                ROOM, "MRN-TOK-1", name="Tess Token", cpap_pressure=9, analysis=analyze_file(sample_paths[0])
+            )
         yield server.url
 
 
@@ -53,8 +54,17 @@ def test_the_token_is_in_no_output_file(token_server, tmp_path, how):
 
 
 def test_without_the_token_the_report_fails_with_a_sentence(token_server, tmp_path):
-    done = cli("report", "--server", token_server, "--room", str(ROOM), "--out", str(tmp_path / "out"), "--no-progress",
-               env={"CPAP_LAB_TOKEN": ""})
+    done = cli(
+        "report",
+        "--server",
+        token_server,
+        "--room",
+        str(ROOM),
+        "--out",
+        str(tmp_path / "out"),
+        "--no-progress",
+        env={"CPAP_LAB_TOKEN": ""},
+    )
     assert done.returncode == 2 and "token" in done.stderr.lower(), done.stderr
 
 

@@ -28,8 +28,17 @@ ARTIFACTS = REPO / "test-artifacts"
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("reference_reports")
-    done = cli("report", str(LAB_FILE), str(RESMED_NIGHT), "--out", str(out), "--workers", "2", "--no-progress",
-               env={"CPAP_LAB_TZ": "Europe/Berlin"})
+    done = cli(
+        "report",
+        str(LAB_FILE),
+        str(RESMED_NIGHT),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--no-progress",
+        env={"CPAP_LAB_TZ": "Europe/Berlin"},
+    )
     assert done.returncode == 0, done.stderr
     return out, {r["name"]: r for r in json.loads((out / "results.json").read_text())}
 

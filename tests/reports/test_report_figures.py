@@ -20,8 +20,15 @@ from cpap_lib.sim import simulate_recording
 def subject():
     sim = simulate_recording(seed=5, minutes=8, apneas=4, hypopneas=2)
     a = analyze(sim.recording())
-    return ReportSubject(name="sim", summary=a.to_dict(), patient={"name": "sim"}, time_s=a.recording.time_s,
-                         flow_lps=a.recording.flow_lps, events=a.events, breaths=a.breaths)
+    return ReportSubject(
+        name="sim",
+        summary=a.to_dict(),
+        patient={"name": "sim"},
+        time_s=a.recording.time_s,
+        flow_lps=a.recording.flow_lps,
+        events=a.events,
+        breaths=a.breaths,
+    )
 
 
 def test_overview_has_the_flow_envelope_and_every_event(subject):
@@ -30,21 +37,34 @@ def test_overview_has_the_flow_envelope_and_every_event(subject):
     bars = sum(len(c.get_paths()) for c in events_ax.collections)
     assert bars == len(subject.events) == subject.summary["apnea_count"] + subject.summary["hypopnea_count"]
     labels = [t.get_text() for t in events_ax.get_yticklabels()]
-    assert labels == [f"ours: apnea ({subject.summary['apnea_count']})", f"ours: hypopnea ({subject.summary['hypopnea_count']})"]
+    assert labels == [
+        f"ours: apnea ({subject.summary['apnea_count']})",
+        f"ours: hypopnea ({subject.summary['hypopnea_count']})",
+    ]
     assert events_ax.get_xlabel() == "hours from the start"
     centre, lo, hi = figures.flow_envelope(subject.time_s, subject.flow_lps)
-    assert np.nanmax(hi) == pytest.approx(subject.flow_lps.max()) and np.nanmin(lo) == pytest.approx(subject.flow_lps.min())
+    assert np.nanmax(hi) == pytest.approx(subject.flow_lps.max()) and np.nanmin(lo) == pytest.approx(
+        subject.flow_lps.min()
+    )
 
 
 def test_overview_on_the_clock_stacks_the_device_channels(subject):
     t = np.arange(0.0, 480.0, 2.0)
-    signals = {"pressure": Signal("pressure", "cmH2O", t, np.where(t < 240, 8.0, 10.0)),
-               "leak": Signal("leak", "L/min", t, np.full(t.size, 6.0)),
-               "spo2": Signal("spo2", "%", t, np.full(t.size, 95.0))}
+    signals = {
+        "pressure": Signal("pressure", "cmH2O", t, np.where(t < 240, 8.0, 10.0)),
+        "leak": Signal("leak", "L/min", t, np.full(t.size, 6.0)),
+        "spo2": Signal("spo2", "%", t, np.full(t.size, 95.0)),
+    }
     start = datetime(2026, 3, 3, 23, 30, tzinfo=lab_timezone("Europe/Berlin"))
     on_clock = ReportSubject(**{**subject.__dict__, "signals": signals, "start": start})
     fig = figures.overview_figure(on_clock)
-    assert [ax.get_ylabel() for ax in fig.axes] == ["flow (L/s)", "pressure (cmH2O)", "leak (L/min)", "SpO2 (%)", "events"]
+    assert [ax.get_ylabel() for ax in fig.axes] == [
+        "flow (L/s)",
+        "pressure (cmH2O)",
+        "leak (L/min)",
+        "SpO2 (%)",
+        "events",
+    ]
     assert fig.axes[-1].get_xlabel() == "clock time (CET)"
     appendix = tables.events_appendix(on_clock)
     assert appendix.columns[0] == "Clock time (CET)" and appendix.iloc[0, 0] > "23:30:00"
@@ -52,15 +72,18 @@ def test_overview_on_the_clock_stacks_the_device_channels(subject):
 
 def test_titration_table_counts_events_per_pressure_step(subject):
     t = np.arange(0.0, 480.0, 2.0)
-    stepped = ReportSubject(**{**subject.__dict__, "signals": {
-        "pressure": Signal("pressure", "cmH2O", t, np.where(t < 240, 8.0, 10.0))}})
+    stepped = ReportSubject(
+        **{**subject.__dict__, "signals": {"pressure": Signal("pressure", "cmH2O", t, np.where(t < 240, 8.0, 10.0))}}
+    )
     table = night.titration_table(stepped)
     assert table["Pressure (cmH2O)"].tolist() == ["8", "10"]
     assert table["Time (min)"].tolist() == [4.0, 4.0]
     events = subject.events
     early = events["start_s"] < 240
-    assert table["Apneas"].tolist() == [int((early & (events["kind"] == "apnea")).sum()),
-                                        int((~early & (events["kind"] == "apnea")).sum())]
+    assert table["Apneas"].tolist() == [
+        int((early & (events["kind"] == "apnea")).sum()),
+        int((~early & (events["kind"] == "apnea")).sum()),
+    ]
     assert int(table["Apneas"].sum() + table["Hypopneas"].sum()) == len(events)
 
 

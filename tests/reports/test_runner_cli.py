@@ -13,13 +13,16 @@ from cpap_lib.paths import SAMPLE_DATA_DIR
 from cpap_lib.reports import current_env_kernel, run_reports
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["report", "--out", "x"], "give recording files or globs"),
-    (["report", "/no/such/file.txt", "--out", "x"], "/no/such/file.txt does not exist"),
-    (["report", "/no/such/*.txt", "--out", "x"], "matches no file"),
-    (["report", "--server", "http://127.0.0.1:1", "--out", "x"], "give --all-rooms or --room ROOM"),
-    (["report", "--all-rooms", "--out", "x"], "needs --server URL"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["report", "--out", "x"], "give recording files or globs"),
+        (["report", "/no/such/file.txt", "--out", "x"], "/no/such/file.txt does not exist"),
+        (["report", "/no/such/*.txt", "--out", "x"], "matches no file"),
+        (["report", "--server", "http://127.0.0.1:1", "--out", "x"], "give --all-rooms or --room ROOM"),
+        (["report", "--all-rooms", "--out", "x"], "needs --server URL"),
+    ],
+)
 def test_bad_arguments_exit_2_with_a_message(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2

@@ -30,11 +30,26 @@ def server_night(live_server, sample_paths, tmp_path_factory):
         client.add_note(ROOM, "Mask refitted, leak gone")
         client.admit(EMPTY_ROOM, "MRN-REP-2", name="No Data Yet")
         for _ in range(2):  # a station that uploads numbers and events only, never a trace
-            client.upload_measurement(NO_TRACE_ROOM, "MRN-REP-3", name="Nora Trace", cpap_pressure=9,
-                                      analysis=severe.to_dict())
+            client.upload_measurement(
+                NO_TRACE_ROOM, "MRN-REP-3", name="Nora Trace", cpap_pressure=9, analysis=severe.to_dict()
+            )
     out = tmp_path_factory.mktemp("server_reports")
-    done = cli("report", "--server", live_server, "--room", str(ROOM), "--room", str(EMPTY_ROOM),
-               "--room", str(NO_TRACE_ROOM), "--out", str(out), "--workers", "2", "--no-progress")
+    done = cli(
+        "report",
+        "--server",
+        live_server,
+        "--room",
+        str(ROOM),
+        "--room",
+        str(EMPTY_ROOM),
+        "--room",
+        str(NO_TRACE_ROOM),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--no-progress",
+    )
     return live_server, [fast.to_dict(), severe.to_dict(), severe.to_dict()], out, done
 
 
@@ -106,7 +121,8 @@ def test_index_lists_the_patient_night(server_night):
 
 def test_a_night_without_uploads_is_a_sentence(server_night, tmp_path):
     url, *_ = server_night
-    done = cli("report", "--server", url, "--room", str(ROOM), "--night", "2001-01-01", "--out", str(tmp_path),
-               "--no-progress")
+    done = cli(
+        "report", "--server", url, "--room", str(ROOM), "--night", "2001-01-01", "--out", str(tmp_path), "--no-progress"
+    )
     assert done.returncode == 1
     assert "no measurement in the night of 2001-01-01" in done.stderr

@@ -21,7 +21,10 @@ def test_a_card_with_two_nights_gives_one_report_per_night(tmp_path):
         copy_night(NIGHT_FOLDER, card, day)
     assert card_nights(card) == ["2024-10-17", "2024-10-20"]
     jobs = file_jobs([card])
-    assert [(job.name, job.night) for job in jobs] == [("card-2024-10-17", "2024-10-17"), ("card-2024-10-20", "2024-10-20")]
+    assert [(job.name, job.night) for job in jobs] == [
+        ("card-2024-10-17", "2024-10-17"),
+        ("card-2024-10-20", "2024-10-20"),
+    ]
     subject = load_file_subject(recording_path=str(card), night="2024-10-20")
     assert subject.patient["night"] == "2024-10-20" and subject.start.date() == date(2024, 10, 20)
     assert subject.device_events is not None and len(subject.device_events) == 3

@@ -18,26 +18,53 @@ from cpap_lib.server.process import start_server
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 ANALYSIS = {  # the shape of Analysis.to_dict(), extra keys included
-    "source": "night.txt", "samples": 360000, "duration_s": 3600.0, "fs_hz": 100.0,
-    "skipped_rows": 2, "skipped_lines": [14, 90],
-    "breath_count": 840, "breath_rate_bpm": 14.1, "apnea_count": 6, "hypopnea_count": 3,
+    "source": "night.txt",
+    "samples": 360000,
+    "duration_s": 3600.0,
+    "fs_hz": 100.0,
+    "skipped_rows": 2,
+    "skipped_lines": [14, 90],
+    "breath_count": 840,
+    "breath_rate_bpm": 14.1,
+    "apnea_count": 6,
+    "hypopnea_count": 3,
     "apneas": [{"start_s": 100.0, "end_s": 115.5}, {"start_s": 900.0, "end_s": 930.0}],
     "hypopneas": [{"start_s": 2000.0, "end_s": 2020.0}],
-    "apnea_index": 6.0, "ahi": 9.0, "severity": "mild", "tidal_volume_l": 0.52,
-    "minute_ventilation_lpm": 7.3, "inspiratory_time_s": 1.6, "net_volume_l": 12.0, "leak_lpm": 0.2,
-    "method": "amplitude", "params": {"threshold": 0.3},
+    "apnea_index": 6.0,
+    "ahi": 9.0,
+    "severity": "mild",
+    "tidal_volume_l": 0.52,
+    "minute_ventilation_lpm": 7.3,
+    "inspiratory_time_s": 1.6,
+    "net_volume_l": 12.0,
+    "leak_lpm": 0.2,
+    "method": "amplitude",
+    "params": {"threshold": 0.3},
 }
 
 
 def test_upload_then_read_back_every_metric_trace_and_image(client):
     t = np.linspace(0, 60, 500)
-    receipt = client.upload_measurement(1, "MRN-1", name="Ada Lovelace", cpap_pressure=8,
-                                        analysis=ANALYSIS, flow_trace=(t, np.sin(t)), flow_png=PNG)
+    receipt = client.upload_measurement(
+        1, "MRN-1", name="Ada Lovelace", cpap_pressure=8, analysis=ANALYSIS, flow_trace=(t, np.sin(t)), flow_png=PNG
+    )
     assert receipt.new_admission and receipt.measurement_id is not None
     m = client.measurement(receipt.measurement_id)
     assert (m.room, m.mrn, m.cpap_pressure_cmh2o) == (1, "MRN-1", 8.0)
-    for key in ("breath_count", "breath_rate_bpm", "apnea_count", "hypopnea_count", "apnea_index", "ahi",
-                "severity", "tidal_volume_l", "minute_ventilation_lpm", "net_volume_l", "leak_lpm", "method"):
+    for key in (
+        "breath_count",
+        "breath_rate_bpm",
+        "apnea_count",
+        "hypopnea_count",
+        "apnea_index",
+        "ahi",
+        "severity",
+        "tidal_volume_l",
+        "minute_ventilation_lpm",
+        "net_volume_l",
+        "leak_lpm",
+        "method",
+    ):
         assert m.analysis[key] == ANALYSIS[key]
     assert m.apneas == [(100.0, 115.5), (900.0, 930.0)] and m.hypopneas == [(2000.0, 2020.0)]
     np.testing.assert_array_equal(m.time_s, t)
@@ -54,8 +81,10 @@ def test_long_trace_is_decimated_to_2000_points_keeping_the_ends(client):
 
 
 def test_new_mrn_starts_a_new_admission_and_keeps_the_old_history(client):
-    first = [client.upload_measurement(3, "OLD-3", name="First", cpap_pressure=7, analysis={"apnea_count": i})
-             for i in range(3)]
+    first = [
+        client.upload_measurement(3, "OLD-3", name="First", cpap_pressure=7, analysis={"apnea_count": i})
+        for i in range(3)
+    ]
     new = client.upload_measurement(3, "NEW-3", name="Second", cpap_pressure=10, analysis={"apnea_count": 9})
     assert new.new_admission and new.admission_id != first[0].admission_id
     room = client.room(3)
@@ -138,16 +167,28 @@ def test_a_pressure_commanded_for_an_empty_room_is_a_preset_for_its_next_patient
             answer = requests.post(f"{url}/92/pressure-commands", json={"cmh2o": bad}, headers=staff, timeout=10)
             assert answer.status_code == 422, answer.text
         assert requests.get(f"{url}/92", headers=staff, timeout=10).status_code == 404  # nothing stored
-        assert requests.post(f"{url}/91/pressure-commands", json={"cmh2o": 12},
-                             headers={"Authorization": "Bearer bed-t0k"}, timeout=10).status_code == 403
+        assert (
+            requests.post(
+                f"{url}/91/pressure-commands",
+                json={"cmh2o": 12},
+                headers={"Authorization": "Bearer bed-t0k"},
+                timeout=10,
+            ).status_code
+            == 403
+        )
         answer = requests.post(f"{url}/91/pressure-commands", json={"cmh2o": 12}, headers=staff, timeout=10)
         assert answer.status_code == 201, answer.text
         preset = answer.json()
         assert (preset["room"], preset["cmh2o"], preset["commanded_by"], preset["admission_id"]) == (
-            91, 12, "nurse-p", None)
+            91,
+            12,
+            "nurse-p",
+            None,
+        )
         events = requests.get(f"{url[:-6]}/audit?room=91", headers=staff, timeout=10).json()
         assert [(e["action"], e["record_id"], e["actor_name"]) for e in events] == [
-            ("pressure_command", preset["id"], "nurse-p")]
+            ("pressure_command", preset["id"], "nurse-p")
+        ]
         with CpapClient(server.url, token="bed-t0k") as bed:
             assert bed.poll_pressure(91).cmh2o == 12  # the bedside station may set it up at once
             bed.admit(91, "PRESET-1")
@@ -158,8 +199,9 @@ def test_a_pressure_commanded_for_an_empty_room_is_a_preset_for_its_next_patient
         db = Database(server.database_url)
         try:
             with db.read() as session:
-                tied = session.execute(select(PressureCommand.admission_id)
-                                       .where(PressureCommand.id == preset["id"])).scalar_one()
+                tied = session.execute(
+                    select(PressureCommand.admission_id).where(PressureCommand.id == preset["id"])
+                ).scalar_one()
         finally:
             db.dispose()
         spec = requests.get(f"{server.url}/openapi.json", timeout=5).json()["paths"]
@@ -168,12 +210,15 @@ def test_a_pressure_commanded_for_an_empty_room_is_a_preset_for_its_next_patient
     assert "preset" in command["description"] and "404" not in command["responses"]
 
 
-@pytest.mark.parametrize(("analysis", "message"), [
-    ({"breath_rate_bpm": 500}, "analysis.breath_rate_bpm: Input should be less than or equal to 200"),
-    ({"apnea_count": -1}, "analysis.apnea_count: Input should be greater than or equal to 0"),
-    ({"severity": "awful"}, "analysis.severity: Input should be 'normal', 'mild', 'moderate' or 'severe'"),
-    ({"apneas": [{"start_s": 5, "end_s": 1}]}, "end_s must not be before start_s"),
-])
+@pytest.mark.parametrize(
+    ("analysis", "message"),
+    [
+        ({"breath_rate_bpm": 500}, "analysis.breath_rate_bpm: Input should be less than or equal to 200"),
+        ({"apnea_count": -1}, "analysis.apnea_count: Input should be greater than or equal to 0"),
+        ({"severity": "awful"}, "analysis.severity: Input should be 'normal', 'mild', 'moderate' or 'severe'"),
+        ({"apneas": [{"start_s": 5, "end_s": 1}]}, "end_s must not be before start_s"),
+    ],
+)
 def test_out_of_range_metrics_are_422_naming_field_and_range_and_store_nothing(client, analysis, message):
     before = client.ward()
     with pytest.raises(ValidationError, match=message.replace("(", r"\(")) as caught:
@@ -202,14 +247,24 @@ def test_body_over_the_limit_is_413(server):
 
 def test_chunked_body_over_the_limit_is_413(server):
     chunks = (b"x" * 1_000_000 for _ in range(10))
-    answer = requests.post(f"{server.url}/api/v1/rooms/9/measurements", data=chunks,
-                           headers={"Content-Type": "application/json"}, timeout=30)
+    answer = requests.post(
+        f"{server.url}/api/v1/rooms/9/measurements",
+        data=chunks,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
     assert answer.status_code == 413
 
 
 def test_openapi_document_describes_the_versioned_api(server):
     paths = requests.get(f"{server.url}/openapi.json", timeout=5).json()["paths"]
-    for path in ("/api/v1/ward", "/api/v1/rooms/{room}/measurements", "/api/v1/rooms/{room}/pressure",
-                 "/api/v1/rooms/{room}/pressure-commands", "/api/v1/measurements/{measurement_id}",
-                 "/api/v1/patients/{mrn}", "/health"):
+    for path in (
+        "/api/v1/ward",
+        "/api/v1/rooms/{room}/measurements",
+        "/api/v1/rooms/{room}/pressure",
+        "/api/v1/rooms/{room}/pressure-commands",
+        "/api/v1/measurements/{measurement_id}",
+        "/api/v1/patients/{mrn}",
+        "/health",
+    ):
         assert path in paths

@@ -16,14 +16,18 @@ def test_commands_acknowledgements_and_notes_record_who_when_and_from_where(data
             bed.upload_measurement(81, "AUD-1", cpap_pressure=8)
             nurse.command_pressure(81, 10)
             staff = {"Authorization": "Bearer nurse-t0k"}
-            note = requests.post(f"{server.url}/api/v1/rooms/81/notes", json={"text": "mask refitted"}, headers=staff,
-                                 timeout=10)
+            note = requests.post(
+                f"{server.url}/api/v1/rooms/81/notes", json={"text": "mask refitted"}, headers=staff, timeout=10
+            )
             assert note.status_code == 201, note.text
             events = requests.get(f"{server.url}/api/v1/audit?room=81", headers=staff, timeout=10).json()
-            device_view = requests.get(f"{server.url}/api/v1/audit", headers={"Authorization": "Bearer bed-t0k"},
-                                       timeout=10)
+            device_view = requests.get(
+                f"{server.url}/api/v1/audit", headers={"Authorization": "Bearer bed-t0k"}, timeout=10
+            )
     assert [(e["action"], e["actor_name"], e["actor_role"], e["actor_address"]) for e in events] == [
-        ("note", "nurse-a", "staff", "127.0.0.1"), ("pressure_command", "nurse-a", "staff", "127.0.0.1")]
+        ("note", "nurse-a", "staff", "127.0.0.1"),
+        ("pressure_command", "nurse-a", "staff", "127.0.0.1"),
+    ]
     assert all(e["at"].endswith("Z") or "+00:00" in e["at"] for e in events)
     assert device_view.status_code == 403
 

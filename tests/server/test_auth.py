@@ -46,8 +46,9 @@ def test_device_uploads_and_polls_staff_reads_and_commands(protected):
         assert device.poll_pressure(51).cmh2o == 9 == staff.room(51).commanded_cmh2o
     with CpapClient(protected, token=FILE_STAFF) as from_file:
         assert from_file.poll_pressure(51).cmh2o == 9
-    legacy = requests.get(f"{protected}/new_cpap_pressure/51/10", headers={"Authorization": f"Bearer {DEVICE}"},
-                          timeout=5)
+    legacy = requests.get(
+        f"{protected}/new_cpap_pressure/51/10", headers={"Authorization": f"Bearer {DEVICE}"}, timeout=5
+    )
     assert legacy.status_code == 403
 
 
@@ -55,8 +56,14 @@ def test_device_uploads_and_polls_staff_reads_and_commands(protected):
 def test_no_tokens_refuses_a_non_loopback_host():
     with pytest.raises(ParameterError, match="refusing to listen on 0.0.0.0 without access tokens; set CPAP_DEVICE"):
         start_server("sqlite://", host="0.0.0.0")
-    done = subprocess.run([sys.executable, "-m", "cpap_lib.cli", "serve", "--host", "0.0.0.0", "--port", "0"],
-                          capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"}, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "cpap_lib.cli", "serve", "--host", "0.0.0.0", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+        check=False,
+    )
     assert done.returncode == 2
     assert "refusing to listen on 0.0.0.0 without access tokens" in done.stderr
     assert "CPAP_STAFF_TOKEN" in done.stderr
@@ -74,8 +81,9 @@ def test_a_device_token_acts_on_its_rooms_only(database_url, tmp_path):
                 device.upload_measurement(202, "ROOMS-1", cpap_pressure=8)
             with pytest.raises(ForbiddenError, match="not room 202"):
                 device.poll_pressure(202)
-        old = requests.post(f"{server.url}/add_patient", json={"patient_mrn": "ROOMS-2", "room_number": 202},
-                            headers=bed, timeout=5)
+        old = requests.post(
+            f"{server.url}/add_patient", json={"patient_mrn": "ROOMS-2", "room_number": 202}, headers=bed, timeout=5
+        )
         assert old.status_code == 403 and "not room 202" in old.text
         assert requests.get(f"{server.url}/CPAP_query/202", headers=bed, timeout=5).status_code == 403
         with CpapClient(server.url, token="nurse-t0k") as staff:
@@ -97,12 +105,14 @@ def test_token_file_lines_are_checked_with_file_and_line(tmp_path):
 
 def test_guessing_tokens_is_slowed_to_20_a_minute_per_address(tmp_path):
     with start_server(f"sqlite:///{tmp_path / 'guess.db'}", staff_tokens="right-token") as server:
+
         def ward(token: str) -> requests.Response:
             return requests.get(f"{server.url}/api/v1/ward", headers={"Authorization": f"Bearer {token}"}, timeout=5)
 
         assert {ward(f"guess-{i}").status_code for i in range(20)} == {401}
         refused = ward("right-token")
         assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
-        assert refused.json() == {"detail": f"too many unknown tokens from this address; try again in "
-                                            f"{refused.headers['Retry-After']} s"}
+        assert refused.json() == {
+            "detail": f"too many unknown tokens from this address; try again in {refused.headers['Retry-After']} s"
+        }
         assert requests.get(f"{server.url}/health", timeout=5).status_code == 200

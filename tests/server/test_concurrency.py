@@ -15,9 +15,12 @@ THREADS, UPLOADS = 20, 25
 def test_500_concurrent_uploads_to_one_room_are_all_stored(server):
     def upload_many(thread: int) -> list[int]:
         with CpapClient(server.url, timeout=30.0) as api:
-            return [api.upload_measurement(42, "CONC-1", cpap_pressure=8,
-                                           analysis={"apnea_count": thread, "breath_count": i}).measurement_id
-                    for i in range(UPLOADS)]
+            return [
+                api.upload_measurement(
+                    42, "CONC-1", cpap_pressure=8, analysis={"apnea_count": thread, "breath_count": i}
+                ).measurement_id
+                for i in range(UPLOADS)
+            ]
 
     with ThreadPoolExecutor(THREADS) as pool:
         ids = [mid for chunk in pool.map(upload_many, range(THREADS)) for mid in chunk]

@@ -71,8 +71,10 @@ def test_slow_headers_and_idle_keep_alive_connections_are_closed(plain_server):
 @pytest.mark.slow
 def test_a_body_that_never_arrives_is_408(plain_server):
     sock = socket.create_connection((plain_server.host, plain_server.port), timeout=60)
-    sock.sendall(b"POST /api/v1/rooms/3/measurements HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                 b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"mrn\": ")
+    sock.sendall(
+        b"POST /api/v1/rooms/3/measurements HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"mrn": '
+    )
     answer = b""
     while not answer.endswith(b"}"):
         answer += sock.recv(65536)

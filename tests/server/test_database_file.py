@@ -16,13 +16,15 @@ def test_a_deleted_database_file_fails_health_and_writes_loudly(tmp_path):
         api.upload_measurement(3, "FILE-1", cpap_pressure=8)
         for path in tmp_path.glob("cpap_lab.db*"):
             path.unlink()
-        upload = requests.post(f"{server.url}/api/v1/rooms/3/measurements", json={"mrn": "FILE-1", "cpap_pressure_cmh2o": 9},
-                               timeout=10)
+        upload = requests.post(
+            f"{server.url}/api/v1/rooms/3/measurements", json={"mrn": "FILE-1", "cpap_pressure_cmh2o": 9}, timeout=10
+        )
         health = requests.get(f"{server.url}/health", timeout=10)
     for answer in (upload, health):
         assert answer.status_code == 503
-        assert answer.json()["detail"] == (f"the database file {db} was deleted under the running server; "
-                                           "restore it and restart")
+        assert answer.json()["detail"] == (
+            f"the database file {db} was deleted under the running server; restore it and restart"
+        )
 
 
 def test_a_read_only_database_file_fails_health_and_writes_until_writable_again(tmp_path):

@@ -50,14 +50,22 @@ def test_fuzzed_requests_never_fail_the_server_and_rejections_store_nothing(oper
     strategy = operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(GenerationMode.NEGATIVE)
 
     @given(case=strategy)
-    @settings(max_examples=2 * EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=2 * EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def check(case):
         before = row_counts()
         response = case.call(base_url=server.url, timeout=30)
-        case.validate_response(response, checks=[not_a_server_error, response_schema_conformance,
-                                                 content_type_conformance])
+        case.validate_response(
+            response, checks=[not_a_server_error, response_schema_conformance, content_type_conformance]
+        )
         if response.status_code >= 400:
-            assert row_counts() == before, f"{case.method} {case.formatted_path}: {response.status_code} but rows stored"
+            assert row_counts() == before, (
+                f"{case.method} {case.formatted_path}: {response.status_code} but rows stored"
+            )
 
     check()

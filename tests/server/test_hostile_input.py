@@ -21,14 +21,20 @@ def logged_server(database_url, tmp_path_factory):
         yield server
 
 
-@pytest.mark.parametrize(("body", "status", "detail"), [
-    (b'{"mrn": "H1", "name": "%s", "cpap_pressure_cmh2o": NaN}', 422, "Input should be a finite number"),
-    (b'{"mrn": "H1", "name": "\\ud800 %s"}', 422, "unable to parse raw data as a unicode string"),
-    (b'{"mrn": "H1", "name": "%s", "analysis": {"apneas": [{"start_s": Infinity, "end_s": 1}]}}', 422,
-     "Input should be a finite number"),
-    (b'{"mrn": "H1", "name": "%s", ', 400, "body: not valid JSON"),
-    (b'[' * 100_000, 400, "body: JSON nested deeper than 64 levels"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        (b'{"mrn": "H1", "name": "%s", "cpap_pressure_cmh2o": NaN}', 422, "Input should be a finite number"),
+        (b'{"mrn": "H1", "name": "\\ud800 %s"}', 422, "unable to parse raw data as a unicode string"),
+        (
+            b'{"mrn": "H1", "name": "%s", "analysis": {"apneas": [{"start_s": Infinity, "end_s": 1}]}}',
+            422,
+            "Input should be a finite number",
+        ),
+        (b'{"mrn": "H1", "name": "%s", ', 400, "body: not valid JSON"),
+        (b"[" * 100_000, 400, "body: JSON nested deeper than 64 levels"),
+    ],
+)
 def test_hostile_measurement_bodies_get_4xx_sentences(logged_server, body, status, detail):
     body = body.replace(b"%s", SECRET.encode()) if b"%s" in body else body
     answer = requests.post(f"{logged_server.url}/api/v1/rooms/5/measurements", data=body, headers=JSON, timeout=10)
@@ -37,11 +43,17 @@ def test_hostile_measurement_bodies_get_4xx_sentences(logged_server, body, statu
     assert SECRET not in answer.text
 
 
-@pytest.mark.parametrize(("body", "detail"), [
-    (b"[" * 100_000, "body: JSON nested deeper than 64 levels"),
-    (b'{"patient_mrn": "5", "room_number": "5", "patient_name": "%s", "CPAP_pressure": "8", "breath_rate": "1", '
-     b'"apnea_count": "1", "flow_image": "data:x"}', "flow_image"),
-])
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (b"[" * 100_000, "body: JSON nested deeper than 64 levels"),
+        (
+            b'{"patient_mrn": "5", "room_number": "5", "patient_name": "%s", "CPAP_pressure": "8", "breath_rate": "1", '
+            b'"apnea_count": "1", "flow_image": "data:x"}',
+            "flow_image",
+        ),
+    ],
+)
 def test_hostile_old_uploads_get_400(logged_server, body, detail):
     body = body.replace(b"%s", SECRET.encode())
     answer = requests.post(f"{logged_server.url}/add_patient", data=body, headers=JSON, timeout=10)
@@ -49,9 +61,14 @@ def test_hostile_old_uploads_get_400(logged_server, body, detail):
 
 
 def test_nothing_of_the_bodies_is_logged(logged_server):
-    requests.post(f"{logged_server.url}/api/v1/rooms/5/measurements", data=b'{"mrn": "H1", "name": "%s", "x": NaN}'
-                  .replace(b"%s", SECRET.encode()), headers=JSON, timeout=10)
+    requests.post(
+        f"{logged_server.url}/api/v1/rooms/5/measurements",
+        data=b'{"mrn": "H1", "name": "%s", "x": NaN}'.replace(b"%s", SECRET.encode()),
+        headers=JSON,
+        timeout=10,
+    )
     requests.get(f"{logged_server.url}/api/v1/patients/MRN-IN-PATH%0Alevel=ERROR", timeout=10)
+
     def written() -> str:
         text = logged_server.log.read_text()
         return text if "route=/api/v1/patients/{mrn}" in text else ""

@@ -20,8 +20,15 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 32
 
 
 def _old(mrn, room, name="", pressure="", rate="", apnea="", image=""):
-    return {"patient_name": name, "patient_mrn": mrn, "room_number": room, "CPAP_pressure": pressure,
-            "breath_rate": rate, "apnea_count": apnea, "flow_image": image}
+    return {
+        "patient_name": name,
+        "patient_mrn": mrn,
+        "room_number": room,
+        "CPAP_pressure": pressure,
+        "breath_rate": rate,
+        "apnea_count": apnea,
+        "flow_image": image,
+    }
 
 
 def test_images_are_stored_as_what_they_are(server):
@@ -41,8 +48,9 @@ def test_images_are_stored_as_what_they_are(server):
 
 def test_an_upload_without_a_pressure_is_kept_though_old_clients_do_not_list_it(server):
     url = server.url
-    assert requests.post(f"{url}/add_patient", json=_old(12, 62, "Bo", "", "17.25", "3",
-                                                         base64.b64encode(JPEG).decode()), timeout=5).ok
+    assert requests.post(
+        f"{url}/add_patient", json=_old(12, 62, "Bo", "", "17.25", "3", base64.b64encode(JPEG).decode()), timeout=5
+    ).ok
     with CpapClient(url) as api:
         (summary,) = api.measurements(62)
         kept = api.measurement(summary.id)
@@ -88,7 +96,11 @@ def test_old_answers_have_the_old_shapes(server):
     mine = next(p for p in everyone.json() if p["room_number"] == 64)
     assert list(mine) == sorted(mine)  # Flask sorts keys
     assert (mine["patient_mrn"], mine["patient_name"], mine["CPAP_pressure"], mine["breath_rate"]) == (
-        64, "Not provided", [9], [12.0])
+        64,
+        "Not provided",
+        [9],
+        [12.0],
+    )
     assert type(mine["CPAP_pressure"][0]) is int and type(mine["apnea_count"][0]) is int
     with CpapClient(url) as api:
         assert api.room(64).mrn == "64"  # "0064" as text is the old server's integer 64

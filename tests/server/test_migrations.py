@@ -78,8 +78,10 @@ def _value(column: sa.Column, row: int):
     if isinstance(kind, sa.String):
         text = f"{column.name[:6]}-{row}"
         return text[: kind.length] if kind.length else text
-    raise AssertionError(f"no test value for {column.table.name}.{column.name} of type {kind!r}; "
-                         "add one to tests/server/test_migrations.py::_value")
+    raise AssertionError(
+        f"no test value for {column.table.name}.{column.name} of type {kind!r}; "
+        "add one to tests/server/test_migrations.py::_value"
+    )
 
 
 def _insert_order(tables: list[sa.Table]) -> list[sa.Table]:
@@ -88,9 +90,16 @@ def _insert_order(tables: list[sa.Table]) -> list[sa.Table]:
     waiting = sorted(tables, key=lambda t: t.name)
     while waiting:
         done = {t.name for t in ordered}
-        ready = next(t for t in waiting if all(
-            fk.column.table.name in done or fk.column.table is t
-            for column in t.columns if not column.nullable for fk in column.foreign_keys))
+        ready = next(
+            t
+            for t in waiting
+            if all(
+                fk.column.table.name in done or fk.column.table is t
+                for column in t.columns
+                if not column.nullable
+                for fk in column.foreign_keys
+            )
+        )
         ordered.append(ready)
         waiting.remove(ready)
     return ordered
@@ -178,8 +187,10 @@ def test_models_and_migrations_agree(engine):
     assert prepare_schema(engine) == head_revision()
     with engine.connect() as connection:
         differences = schema_differences(connection, Base.metadata)
-    assert differences == [], ("cpap_lib/server/models.py and the migrations differ: write a revision "
-                               f"(docs/architecture.md, 'Schema migrations'): {differences}")
+    assert differences == [], (
+        "cpap_lib/server/models.py and the migrations differ: write a revision "
+        f"(docs/architecture.md, 'Schema migrations'): {differences}"
+    )
 
 
 @pytest.mark.parametrize("start", revision_chain())
@@ -220,8 +231,12 @@ def test_database_newer_than_the_code_is_refused_with_a_sentence(engine, empty_u
         connection.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '0999_from_the_future'"))
     with pytest.raises(ServerUnavailableError, match="0999_from_the_future, which this cpap_lib does not know"):
         start_server(empty_url, log_path=tmp_path / "server.log")
-    done = subprocess.run([sys.executable, "-m", "cpap_lib.cli", "db", "upgrade", "--database", empty_url],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "cpap_lib.cli", "db", "upgrade", "--database", empty_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "cpap-lab db: error: the database is at schema revision 0999_from_the_future" in done.stderr
     assert "Traceback" not in done.stderr
@@ -241,8 +256,14 @@ def test_tables_not_made_by_cpap_lib_are_refused_and_left_alone(engine):
 
 def test_db_command_upgrades_and_reports(empty_url):
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "cpap_lib.cli", "db", *args, "--database", empty_url],
-                              capture_output=True, text=True, timeout=60, check=True).stdout
+        return subprocess.run(
+            [sys.executable, "-m", "cpap_lib.cli", "db", *args, "--database", empty_url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+
     assert "revision none" in cli("current")
     assert f"at revision {head_revision()} (was none)" in cli("upgrade")
     assert f"is at revision {head_revision()}; the newest" in cli("current")

@@ -23,8 +23,9 @@ NO_DATA_MIN = 0.2
 def night_server(database_url, tmp_path_factory):
     tokens = tmp_path_factory.mktemp("night-tokens") / "tokens.txt"
     tokens.write_text("staff nurse-t0k name=nurse-a\nstaff tech-t0k name=tech-b\ndevice bed-t0k name=bed\n")
-    with start_server(database_url, token_file=tokens,
-                      settings_env={"CPAP_ALARM_NO_DATA_MIN": str(NO_DATA_MIN)}) as server:
+    with start_server(
+        database_url, token_file=tokens, settings_env={"CPAP_ALARM_NO_DATA_MIN": str(NO_DATA_MIN)}
+    ) as server:
         yield server
 
 
@@ -41,8 +42,13 @@ def device(night_server):
 
 
 def _upload(device, room, mrn, *, pressure=8, apneas=0, hypopneas=0, minutes=5.0, leak=2.0):
-    analysis = {"apnea_count": apneas, "hypopnea_count": hypopneas, "duration_s": minutes * 60, "leak_lpm": leak,
-                "breath_rate_bpm": 14.0}
+    analysis = {
+        "apnea_count": apneas,
+        "hypopnea_count": hypopneas,
+        "duration_s": minutes * 60,
+        "leak_lpm": leak,
+        "breath_rate_bpm": 14.0,
+    }
     return device.upload_measurement(room, mrn, name=f"Patient {mrn}", cpap_pressure=pressure, analysis=analysis)
 
 
@@ -60,7 +66,10 @@ def test_timeline_keeps_every_command_with_who_when_and_from_to(staff, device):
     night = staff.timeline(301)
     assert night.time_zone == "UTC" and night.mrn == "T-301"
     assert [(c.commanded_by, c.from_cmh2o, c.to_cmh2o) for c in night.commands] == [
-        ("nurse-a", 6.0, 7), ("nurse-a", 7.0, 9), ("tech-b", 9.0, 10)]
+        ("nurse-a", 6.0, 7),
+        ("nurse-a", 7.0, 9),
+        ("tech-b", 9.0, 10),
+    ]
     assert night.commands[0].commanded_at == first.commanded_at
     assert night.commands[0].commanded_at.utcoffset().total_seconds() == 0
     assert [m.cpap_pressure_cmh2o for m in night.measurements] == [6.0, 7.0]
@@ -77,25 +86,26 @@ def test_a_new_patient_starts_an_empty_timeline(staff, device):
 
 
 def test_rolling_and_night_ahi(staff, device):
-    _upload(device, 303, "A-303", apneas=2, hypopneas=1, minutes=5)    # 36/h
-    _upload(device, 303, "A-303", apneas=0, hypopneas=0, minutes=10)   # the three: 3 events in 15 min = 12/h
+    _upload(device, 303, "A-303", apneas=2, hypopneas=1, minutes=5)  # 36/h
+    _upload(device, 303, "A-303", apneas=0, hypopneas=0, minutes=10)  # the three: 3 events in 15 min = 12/h
     alarm = _board_room(staff, 303).alarm
     assert (alarm.ahi_30min, alarm.ahi_60min, alarm.ahi_night) == (12.0, 12.0, 12.0)
     assert alarm.minutes_since_data < NO_DATA_MIN and alarm.leak_lpm == 2.0
 
 
 def test_each_alarm_state_its_sentence_and_the_board_order(staff, device):
-    _upload(device, 311, "OK-311", apneas=0)                                  # ok
-    _upload(device, 312, "AHI-312", apneas=3, hypopneas=2, minutes=10)        # 30/h >= 15: ahi_high
-    for _ in range(3):                                                          # 1 apnea per hour, three uploads running
+    _upload(device, 311, "OK-311", apneas=0)  # ok
+    _upload(device, 312, "AHI-312", apneas=3, hypopneas=2, minutes=10)  # 30/h >= 15: ahi_high
+    for _ in range(3):  # 1 apnea per hour, three uploads running
         _upload(device, 313, "RUN-313", apneas=1, minutes=60)
-    _upload(device, 314, "LEAK-314", leak=40.0)                               # high_leak
+    _upload(device, 314, "LEAK-314", leak=40.0)  # high_leak
     _upload(device, 315, "GONE-315")
-    _upload(device, 316, "GONE-315")                                          # the patient moved: 315 is empty
+    _upload(device, 316, "GONE-315")  # the patient moved: 315 is empty
     board = {r.room: r for r in staff.alarm_board().rooms}
     assert board[311].alarm.state == "ok" and board[315].alarm.state == "empty"
     assert board[312].alarm.state == "ahi_high" and board[312].alarm.detail == (
-        "AHI 30.0/h over the last 30 min (alarm from 15/h)")
+        "AHI 30.0/h over the last 30 min (alarm from 15/h)"
+    )
     assert board[313].alarm.state == "apnea_run"
     assert board[314].alarm.state == "high_leak" and board[314].alarm.alarms == ["high_leak"]
     order = [r.room for r in staff.alarm_board().rooms if r.room in (311, 312, 313, 314, 315)]
@@ -103,16 +113,18 @@ def test_each_alarm_state_its_sentence_and_the_board_order(staff, device):
 
 
 def test_no_data_is_the_loudest_and_comes_first(staff, device):
-    _upload(device, 321, "ND-321", apneas=3, hypopneas=2, minutes=10)    # ahi_high now ...
+    _upload(device, 321, "ND-321", apneas=3, hypopneas=2, minutes=10)  # ahi_high now ...
     assert _board_room(staff, 321).alarm.state == "ahi_high"
-    time.sleep(NO_DATA_MIN * 60 + 1)                                     # ... then nothing for 12 s
+    time.sleep(NO_DATA_MIN * 60 + 1)  # ... then nothing for 12 s
     _upload(device, 322, "FRESH-322", apneas=3, hypopneas=2, minutes=10)  # a fresh ahi_high elsewhere
     board = staff.alarm_board()
     first = board.rooms[0]
     assert first.room in {r.room for r in board.rooms if r.alarm.state == "no_data"}
     room = next(r for r in board.rooms if r.room == 321)
     assert room.alarm.state == "no_data" and room.alarm.alarms == ["no_data", "ahi_high"]
-    assert room.alarm.detail.startswith("No data for") and room.alarm.detail.endswith(f"(alarm after {NO_DATA_MIN:g} min)")
+    assert room.alarm.detail.startswith("No data for") and room.alarm.detail.endswith(
+        f"(alarm after {NO_DATA_MIN:g} min)"
+    )
     ranks = [r.alarm.state for r in board.rooms]
     assert ranks.index("no_data") < ranks.index("ahi_high")
 
@@ -124,14 +136,16 @@ def test_acknowledgement_holds_until_the_state_changes(staff, device):
     assert (ack.state, ack.acknowledged_by, ack.note) == ("high_leak", "nurse-a", "mask <refitted> & strap tightened")
     room = _board_room(staff, 331)
     assert room.alarm.acknowledged is not None and room.alarm.acknowledged.id == ack.id
-    _upload(device, 331, "ACK-331", leak=45.0)                 # still a high leak: still acknowledged
+    _upload(device, 331, "ACK-331", leak=45.0)  # still a high leak: still acknowledged
     assert _board_room(staff, 331).alarm.acknowledged is not None
     board = staff.alarm_board().rooms
-    unacknowledged = [i for i, r in enumerate(board) if r.alarm.state not in ("ok", "empty") and not r.alarm.acknowledged]
-    assert [r.room for r in board].index(331) > max(unacknowledged)   # acknowledged alarms follow the open ones
-    _upload(device, 331, "ACK-331", leak=3.0)                  # the leak is fixed: ok
+    unacknowledged = [
+        i for i, r in enumerate(board) if r.alarm.state not in ("ok", "empty") and not r.alarm.acknowledged
+    ]
+    assert [r.room for r in board].index(331) > max(unacknowledged)  # acknowledged alarms follow the open ones
+    _upload(device, 331, "ACK-331", leak=3.0)  # the leak is fixed: ok
     assert _board_room(staff, 331).alarm.state == "ok"
-    _upload(device, 331, "ACK-331", leak=40.0)                 # and back: a new alarm, not acknowledged
+    _upload(device, 331, "ACK-331", leak=40.0)  # and back: a new alarm, not acknowledged
     room = _board_room(staff, 331)
     assert room.alarm.state == "high_leak" and room.alarm.acknowledged is None
     assert [a.note for a in staff.timeline(331).acknowledgements] == ["mask <refitted> & strap tightened"]
@@ -146,13 +160,13 @@ def test_nothing_to_acknowledge_is_a_409_sentence(staff, device):
 
 def test_notes_keep_who_when_and_the_text_as_written(staff, device):
     _upload(device, 351, "NOTE-351")
-    note = staff.add_note(351, "Patient asked for water.\nMask <ok> & \"quiet\"")
+    note = staff.add_note(351, 'Patient asked for water.\nMask <ok> & "quiet"')
     assert note.author == "nurse-a" and note.created_at.utcoffset().total_seconds() == 0
-    assert [n.text for n in staff.notes(351)] == ["Patient asked for water.\nMask <ok> & \"quiet\""]
+    assert [n.text for n in staff.notes(351)] == ['Patient asked for water.\nMask <ok> & "quiet"']
     assert staff.room_patient(351).mrn == "NOTE-351"
     assert staff.timeline(351).notes[0].id == note.id
     typed = staff.add_note(351, "Checked mask", by="Ann B.")
-    assert typed.author == "Ann B. (nurse-a)"     # the person at the screen, and the token's name
+    assert typed.author == "Ann B. (nurse-a)"  # the person at the screen, and the token's name
     with pytest.raises(ValidationError, match="text"):
         staff.add_note(351, "bell\x07")
     with pytest.raises(ValidationError):
@@ -172,12 +186,18 @@ def test_acknowledging_and_notes_need_staff(night_server, device):
 
 def test_openapi_lists_the_night_routes_and_says_times_are_utc(night_server):
     spec = requests.get(f"{night_server.url}/openapi.json", timeout=5).json()
-    for path in ("/api/v1/alarms", "/api/v1/alarms/rules", "/api/v1/rooms/{room}/alarm/acknowledgements",
-                 "/api/v1/rooms/{room}/notes", "/api/v1/rooms/{room}/timeline"):
+    for path in (
+        "/api/v1/alarms",
+        "/api/v1/alarms/rules",
+        "/api/v1/rooms/{room}/alarm/acknowledgements",
+        "/api/v1/rooms/{room}/notes",
+        "/api/v1/rooms/{room}/timeline",
+    ):
         assert path in spec["paths"], path
     assert "stores UTC" in spec["info"]["description"]
     assert spec["components"]["schemas"]["NightTimeline"]["properties"]["time_zone"]["description"] == (
-        "every time in this response is UTC")
+        "every time in this response is UTC"
+    )
 
 
 def test_rules_come_from_the_server_settings(staff):

@@ -19,14 +19,26 @@ from cpap_lib.server.process import free_port, start_server
 SECRET_NAME = "Zelda Quixotic-Name"
 
 
-
 @pytest.mark.slow
 def test_cpap_lab_serve_runs_until_interrupted_and_logs_requests_without_names(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CPAP_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "cpap_lib.cli", "serve", "--port", str(port), "--database", f"sqlite:///{tmp_path / 'x.db'}"],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "cpap_lib.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--database",
+            f"sqlite:///{tmp_path / 'x.db'}",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=tmp_path,
     )
     try:
         url = f"http://127.0.0.1:{port}"

@@ -24,8 +24,14 @@ from support import running_postgres
 
 DEADLINE_S = 3.0
 ROOM = 71
-DB_ROUTES = [f"/api/v1/rooms/{ROOM}/pressure", f"/CPAP_query/{ROOM}", "/api/v1/ward", "/health",
-             f"/api/v1/rooms/{ROOM}", "/api/v1/patients"]
+DB_ROUTES = [
+    f"/api/v1/rooms/{ROOM}/pressure",
+    f"/CPAP_query/{ROOM}",
+    "/api/v1/ward",
+    "/health",
+    f"/api/v1/rooms/{ROOM}",
+    "/api/v1/patients",
+]
 
 
 def _cluster_pids(datadir: Path) -> list[int]:
@@ -55,8 +61,12 @@ def _timed_get(url: str) -> tuple[int, float, str]:
 def test_a_hung_then_killed_postgresql_gives_503_sentences_in_time_and_one_log_line_each(tmp_path):
     with running_postgres() as cluster:
         log = tmp_path / "server.log"
-        with start_server(cluster.new_database(), log_level="info", log_path=log,
-                          settings_env={"CPAP_REQUEST_TIMEOUT_S": str(DEADLINE_S)}) as server:
+        with start_server(
+            cluster.new_database(),
+            log_level="info",
+            log_path=log,
+            settings_env={"CPAP_REQUEST_TIMEOUT_S": str(DEADLINE_S)},
+        ) as server:
             with CpapClient(server.url) as api:
                 api.upload_measurement(ROOM, "OUT-1", name="Outage Patient", cpap_pressure=8)
                 api.command_pressure(ROOM, 9)

@@ -28,10 +28,15 @@ def test_two_workers_store_2000_concurrent_uploads_to_20_rooms_exactly_once(post
     url = postgres_cluster.new_database()
     log = tmp_path / "server.log"
     with start_server(url, workers=2, log_level="info", log_path=log) as server:
+
         def upload(numbers: range) -> list[int]:
             with CpapClient(server.url, timeout=60.0) as api:
-                return [api.upload_measurement(101 + n % ROOMS, f"WRK-{n % ROOMS:02d}", cpap_pressure=8,
-                                               analysis={"breath_count": n}).measurement_id for n in numbers]
+                return [
+                    api.upload_measurement(
+                        101 + n % ROOMS, f"WRK-{n % ROOMS:02d}", cpap_pressure=8, analysis={"breath_count": n}
+                    ).measurement_id
+                    for n in numbers
+                ]
 
         chunks = [range(start, UPLOADS, THREADS) for start in range(THREADS)]
         with ThreadPoolExecutor(THREADS) as pool:
@@ -45,9 +50,12 @@ def test_two_workers_store_2000_concurrent_uploads_to_20_rooms_exactly_once(post
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(sa.text(
-                "SELECT a.room_number, m.breath_count, m.id FROM measurements m "
-                "JOIN admissions a ON a.id = m.admission_id")).all()
+            rows = connection.execute(
+                sa.text(
+                    "SELECT a.room_number, m.breath_count, m.id FROM measurements m "
+                    "JOIN admissions a ON a.id = m.admission_id"
+                )
+            ).all()
             admissions = connection.execute(sa.text("SELECT room_number FROM admissions")).scalars().all()
     finally:
         engine.dispose()

@@ -19,7 +19,8 @@ def client(live_server):
 
 def test_lower_pressure_means_more_apneas():
     assert [apneas_for_pressure(p) for p in range(4, 26)] == sorted(
-        [apneas_for_pressure(p) for p in range(4, 26)], reverse=True)
+        [apneas_for_pressure(p) for p in range(4, 26)], reverse=True
+    )
     with pytest.raises(ParameterError, match="count"):
         demo_patients(0)
 

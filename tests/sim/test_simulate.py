@@ -78,7 +78,10 @@ def test_truth_events_are_where_and_as_long_as_promised(params):
     t0 = params.get("start_s", 2.685)
     t_end = t0 + truth.duration_s
     assert (len(truth.apneas), len(truth.hypopneas), len(truth.pauses)) == (
-        params.get("apneas", 0), params.get("hypopneas", 0), params.get("pauses", 0))
+        params.get("apneas", 0),
+        params.get("hypopneas", 0),
+        params.get("pauses", 0),
+    )
     for start, end in truth.apneas:
         assert 12 - 1e-9 <= end - start <= 40 + 1e-9
     for start, end in truth.hypopneas:
@@ -233,7 +236,8 @@ def test_bad_parameters_raise_parameter_error(params, match):
 
 
 @pytest.mark.parametrize(
-    "events", [dict(apneas=15, rate_bpm=8), dict(apneas=4, hypopneas=3, pauses=2, rate_bpm=30), dict(hypopneas=2, rate_bpm=4)]
+    "events",
+    [dict(apneas=15, rate_bpm=8), dict(apneas=4, hypopneas=3, pauses=2, rate_bpm=30), dict(hypopneas=2, rate_bpm=4)],
 )
 def test_minimum_minutes_is_exactly_enough(events):
     rate = events.pop("rate_bpm")
@@ -250,7 +254,10 @@ def test_minimum_minutes_is_exactly_enough(events):
 def test_sample_data_is_what_make_samples_writes(tmp_path):
     result = subprocess.run(
         [sys.executable, str(SAMPLE_DATA / "make_samples.py"), str(tmp_path)],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     written = sorted(p.name for p in tmp_path.iterdir())
     assert written, result.stdout
@@ -288,15 +295,49 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_cli_simulate_writes_recording_and_truth(tmp_path):
-    result = _cli("simulate", "night.txt", "--seed", "4", "--minutes", "5", "--apneas", "1",
-                  "--hypopneas", "1", "--pauses", "1", "--rate", "18", "--leak", "0.05",
-                  "--noise", "1", "--tidal-volume", "0.6", "--fs", "100", "--malformed", "2", cwd=tmp_path)
+    result = _cli(
+        "simulate",
+        "night.txt",
+        "--seed",
+        "4",
+        "--minutes",
+        "5",
+        "--apneas",
+        "1",
+        "--hypopneas",
+        "1",
+        "--pauses",
+        "1",
+        "--rate",
+        "18",
+        "--leak",
+        "0.05",
+        "--noise",
+        "1",
+        "--tidal-volume",
+        "0.6",
+        "--fs",
+        "100",
+        "--malformed",
+        "2",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("\n") == 1
     assert "night.txt" in result.stdout and "night.truth.json" in result.stdout
     truth = Truth.from_json(tmp_path / "night.truth.json")
-    expected = simulate_recording(seed=4, minutes=5, apneas=1, hypopneas=1, pauses=1, rate_bpm=18,
-                                  leak_lps=0.05, noise_counts=1, tidal_volume_l=0.6, malformed_rows=2)
+    expected = simulate_recording(
+        seed=4,
+        minutes=5,
+        apneas=1,
+        hypopneas=1,
+        pauses=1,
+        rate_bpm=18,
+        leak_lps=0.05,
+        noise_counts=1,
+        tidal_volume_l=0.6,
+        malformed_rows=2,
+    )
     assert truth.to_dict() == expected.truth.to_dict()
     assert (tmp_path / "night.txt").read_bytes() == _write_bytes(expected)
 

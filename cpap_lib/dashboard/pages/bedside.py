@@ -133,8 +133,15 @@ class BedsideStation(widgets.VBox):
         Successful uploads since the last reset.
     """
 
-    def __init__(self, client: Any, *, room: int | None = None, poll_s: float | None = None,
-                 autostart: bool = True, **kwargs: Any):
+    def __init__(
+        self,
+        client: Any,
+        *,
+        room: int | None = None,
+        poll_s: float | None = None,
+        autostart: bool = True,
+        **kwargs: Any,
+    ):
         self.client = client
         self.poll_s = refresh_interval_s() if poll_s is None else float(poll_s)
         self.analysis: Any = None
@@ -148,15 +155,29 @@ class BedsideStation(widgets.VBox):
 
         wide = {"description_width": "110px"}
         self.name_input = widgets.Text(description="Patient name", style=wide, layout=widgets.Layout(width="340px"))
-        self.mrn_input = widgets.Text(description="MRN", placeholder="e.g. A1234", style=wide,
-                                      layout=widgets.Layout(width="340px"))
-        self.room_input = widgets.Text(description="Room", placeholder="e.g. 12", style=wide,
-                                       layout=widgets.Layout(width="340px"), value="" if room is None else str(room))
-        self.pressure_input = widgets.Text(description="Pressure", value="8", style=wide,
-                                           placeholder=f"{PRESSURE_MIN_CMH2O}–{PRESSURE_MAX_CMH2O} cmH2O",
-                                           layout=widgets.Layout(width="340px"))
-        for field, css in ((self.name_input, "cpap-name-input"), (self.mrn_input, "cpap-mrn-input"),
-                           (self.room_input, "cpap-room-input"), (self.pressure_input, "cpap-pressure-input")):
+        self.mrn_input = widgets.Text(
+            description="MRN", placeholder="e.g. A1234", style=wide, layout=widgets.Layout(width="340px")
+        )
+        self.room_input = widgets.Text(
+            description="Room",
+            placeholder="e.g. 12",
+            style=wide,
+            layout=widgets.Layout(width="340px"),
+            value="" if room is None else str(room),
+        )
+        self.pressure_input = widgets.Text(
+            description="Pressure",
+            value="8",
+            style=wide,
+            placeholder=f"{PRESSURE_MIN_CMH2O}–{PRESSURE_MAX_CMH2O} cmH2O",
+            layout=widgets.Layout(width="340px"),
+        )
+        for field, css in (
+            (self.name_input, "cpap-name-input"),
+            (self.mrn_input, "cpap-mrn-input"),
+            (self.room_input, "cpap-room-input"),
+            (self.pressure_input, "cpap-pressure-input"),
+        ):
             field.add_class(css)
         self.pressure_input.observe(self._on_pressure_typed, names="value")
         self.pressure_error = MessageBar()
@@ -168,63 +189,100 @@ class BedsideStation(widgets.VBox):
         self.lock_note = widgets.HTML()
 
         limit_mb = max_upload_bytes() / 2**20
-        self.file_upload = widgets.FileUpload(accept=".txt,.csv", multiple=False, description="Upload recording",
-                                           layout=widgets.Layout(width="190px"))
+        self.file_upload = widgets.FileUpload(
+            accept=".txt,.csv", multiple=False, description="Upload recording", layout=widgets.Layout(width="190px")
+        )
         self.file_upload.add_class("cpap-file-upload")
         self.file_upload.observe(self._on_file_chosen, names="value")
         samples = sample_files()
-        self.sample_select = widgets.Dropdown(options=[NO_SAMPLE] + [(p.name, str(p)) for p in samples],
-                                              value="", description="or a sample",
-                                              layout=widgets.Layout(width="320px"))
+        self.sample_select = widgets.Dropdown(
+            options=[NO_SAMPLE] + [(p.name, str(p)) for p in samples],
+            value="",
+            description="or a sample",
+            layout=widgets.Layout(width="320px"),
+        )
         self.sample_select.add_class("cpap-sample-select")
         self.sample_select.observe(self._on_sample_chosen, names="value")
         upload_hint = widgets.HTML(
             f'<div class="cpap-hint">Lab text files (100 Hz venturi) up to {limit_mb:.0f} MB. '
-            "Larger recordings (a whole night is about 110 MB): open them with the signal explorer by path.</div>")
+            "Larger recordings (a whole night is about 110 MB): open them with the signal explorer by path.</div>"
+        )
 
         self.results = widgets.HTML()
         self.results.add_class("cpap-bedside-results")
-        self.chart = FlowChart("Flow", height="300px", png_name="bedside_flow.png",
-                               layout=widgets.Layout(width="100%"))
+        self.chart = FlowChart("Flow", height="300px", png_name="bedside_flow.png", layout=widgets.Layout(width="100%"))
 
-        self.upload_button = widgets.Button(description="Upload measurement", button_style="primary",
-                                            icon="upload", disabled=True, layout=widgets.Layout(width="210px"))
+        self.upload_button = widgets.Button(
+            description="Upload measurement",
+            button_style="primary",
+            icon="upload",
+            disabled=True,
+            layout=widgets.Layout(width="210px"),
+        )
         self.upload_button.add_class("cpap-upload")
         self.upload_button.on_click(self._on_upload)
-        self.reset_button = widgets.Button(description="Reset", button_style="warning", icon="undo",
-                                           tooltip="Clear every field and result; unlock MRN and room",
-                                           layout=widgets.Layout(width="120px"))
+        self.reset_button = widgets.Button(
+            description="Reset",
+            button_style="warning",
+            icon="undo",
+            tooltip="Clear every field and result; unlock MRN and room",
+            layout=widgets.Layout(width="120px"),
+        )
         self.reset_button.add_class("cpap-reset")
         self.reset_button.on_click(lambda _: self.ask_reset())
-        self.confirm_reset_button = widgets.Button(description="Yes, clear", button_style="danger",
-                                                   layout=widgets.Layout(width="120px"))
+        self.confirm_reset_button = widgets.Button(
+            description="Yes, clear", button_style="danger", layout=widgets.Layout(width="120px")
+        )
         self.confirm_reset_button.add_class("cpap-reset-confirm")
         self.confirm_reset_button.on_click(lambda _: self.reset())
         self.cancel_reset_button = widgets.Button(description="No, keep", layout=widgets.Layout(width="120px"))
         self.cancel_reset_button.add_class("cpap-reset-cancel")
         self.cancel_reset_button.on_click(lambda _: self._hide_reset_question())
-        self.reset_question = widgets.HBox([
-            widgets.HTML('<span class="cpap-reset-question">Clear every field and the recording for the next patient?</span>'),
-            self.confirm_reset_button, self.cancel_reset_button,
-        ], layout=widgets.Layout(display="none", align_items="center", grid_gap="8px"))
+        self.reset_question = widgets.HBox(
+            [
+                widgets.HTML(
+                    '<span class="cpap-reset-question">Clear every field and the recording for the next patient?</span>'
+                ),
+                self.confirm_reset_button,
+                self.cancel_reset_button,
+            ],
+            layout=widgets.Layout(display="none", align_items="center", grid_gap="8px"),
+        )
         self.reset_question.add_class("cpap-reset-ask")
 
-        form = widgets.VBox([
-            widgets.HTML('<div class="cpap-section-title">Patient and device</div>'),
-            self.name_input, self.mrn_input, self.room_input, self.pressure_input, self.pressure_error, self.lock_note,
-        ], layout=widgets.Layout(width="380px", min_width="380px"))
+        form = widgets.VBox(
+            [
+                widgets.HTML('<div class="cpap-section-title">Patient and device</div>'),
+                self.name_input,
+                self.mrn_input,
+                self.room_input,
+                self.pressure_input,
+                self.pressure_error,
+                self.lock_note,
+            ],
+            layout=widgets.Layout(width="380px", min_width="380px"),
+        )
         form.add_class("cpap-panel")
-        recording = widgets.VBox([
-            widgets.HTML('<div class="cpap-section-title">Recording</div>'),
-            widgets.HBox([self.file_upload, self.sample_select]), upload_hint, self.results,
-            widgets.HBox([self.upload_button, self.reset_button]), self.reset_question,
-        ], layout=widgets.Layout(flex="1 1 0", min_width="0"))
+        recording = widgets.VBox(
+            [
+                widgets.HTML('<div class="cpap-section-title">Recording</div>'),
+                widgets.HBox([self.file_upload, self.sample_select]),
+                upload_hint,
+                self.results,
+                widgets.HBox([self.upload_button, self.reset_button]),
+                self.reset_question,
+            ],
+            layout=widgets.Layout(flex="1 1 0", min_width="0"),
+        )
         recording.add_class("cpap-panel")
-        super().__init__([
-            self.messages,
-            widgets.HBox([form, recording], layout=widgets.Layout(width="100%", grid_gap="12px")),
-            self.chart,
-        ], **kwargs)
+        super().__init__(
+            [
+                self.messages,
+                widgets.HBox([form, recording], layout=widgets.Layout(width="100%", grid_gap="12px")),
+                self.chart,
+            ],
+            **kwargs,
+        )
         self.add_class("cpap-bedside")
         self._show_results()
         self.poller = Poller(self.poll_pressure, self.poll_s, name="pressure-poll")
@@ -236,11 +294,17 @@ class BedsideStation(widgets.VBox):
     # -------------------------------------------------- admitted patient
     def fill_admitted_patient(self, room: int) -> None:
         """Fill MRN and name with the patient admitted to ``room`` (in the background; typed values win)."""
-        run_in_background(functools.partial(self.client.room_patient, room),
-                          on_done=functools.partial(self._admitted_patient, room),
-                          on_error=lambda exc: None if isinstance(exc, NotFoundError)
-                          else self.messages.show_warning(f"The patient of room {room} could not be looked up: {exc}"),
-                          timeout_s=UPLOAD_TIMEOUT_S, name="Looking up the room's patient")
+        run_in_background(
+            functools.partial(self.client.room_patient, room),
+            on_done=functools.partial(self._admitted_patient, room),
+            on_error=lambda exc: (
+                None
+                if isinstance(exc, NotFoundError)
+                else self.messages.show_warning(f"The patient of room {room} could not be looked up: {exc}")
+            ),
+            timeout_s=UPLOAD_TIMEOUT_S,
+            name="Looking up the room's patient",
+        )
 
     def _admitted_patient(self, room: int, patient: Any) -> None:
         with self._lock:
@@ -250,8 +314,10 @@ class BedsideStation(widgets.VBox):
                 self.mrn_input.value = patient.mrn
             if not self.name_input.value.strip() and patient.name:
                 self.name_input.value = patient.name
-            self.messages.show_info(f"Room {room}: {patient.name or 'patient'} (MRN {patient.mrn}) is admitted here; "
-                                    "uploads go to this patient.")
+            self.messages.show_info(
+                f"Room {room}: {patient.name or 'patient'} (MRN {patient.mrn}) is admitted here; "
+                "uploads go to this patient."
+            )
 
     # ------------------------------------------------------------- typing
     def _on_pressure_typed(self, change: dict) -> None:
@@ -297,8 +363,11 @@ class BedsideStation(widgets.VBox):
 
     def _form_problems(self) -> list[str]:
         problems = []
-        for parse, field in ((parse_mrn, self.mrn_input), (parse_room, self.room_input),
-                             (parse_pressure, self.pressure_input)):
+        for parse, field in (
+            (parse_mrn, self.mrn_input),
+            (parse_room, self.room_input),
+            (parse_pressure, self.pressure_input),
+        ):
             try:
                 parse(field.value)
             except ParameterError as exc:
@@ -320,8 +389,9 @@ class BedsideStation(widgets.VBox):
         item = files[0]
         name, content = item["name"], bytes(item["content"])
         if len(content) > max_upload_bytes():
-            self.messages.show_error(f"{name} is {len(content) / 2**20:.0f} MB; the largest upload is "
-                                     f"{max_upload_bytes() / 2**20:.0f} MB.")
+            self.messages.show_error(
+                f"{name} is {len(content) / 2**20:.0f} MB; the largest upload is {max_upload_bytes() / 2**20:.0f} MB."
+            )
             return
         self._load((name, content), name)
 
@@ -341,21 +411,34 @@ class BedsideStation(widgets.VBox):
         with self._lock:
             self.upload_button.disabled = True  # until the new recording is analyzed (or failed: the last good one)
             self.messages.show_info(f"Analyzing {name}…")
-            self._runner.start(functools.partial(_read_and_analyze, source), on_done=self._analyzed,
-                               on_error=functools.partial(self._failed, f"{name} could not be analyzed"),
-                               timeout_s=ANALYSIS_TIMEOUT_S, name=f"Analyzing {name}")
+            self._runner.start(
+                functools.partial(_read_and_analyze, source),
+                on_done=self._analyzed,
+                on_error=functools.partial(self._failed, f"{name} could not be analyzed"),
+                timeout_s=ANALYSIS_TIMEOUT_S,
+                name=f"Analyzing {name}",
+            )
 
     def _analyzed(self, analysis: Any) -> None:
         rec = analysis.recording
-        self.chart.png_name = png_filename("bedside", room=_room_or_none(self.room_input.value),
-                                           mrn=self.mrn_input.value.strip() or None, when=datetime.now(UTC))
+        self.chart.png_name = png_filename(
+            "bedside",
+            room=_room_or_none(self.room_input.value),
+            mrn=self.mrn_input.value.strip() or None,
+            when=datetime.now(UTC),
+        )
         self.chart.figure.title = f"{Path(rec.source).name} · read {format_clock(datetime.now(UTC), date=True)}"
-        self.chart.set_data(rec.time_s, analysis.flow_clean_lps,
-                            breaths_peak_s=analysis.breaths["peak_s"].to_numpy(), events=analysis.events)
+        self.chart.set_data(
+            rec.time_s,
+            analysis.flow_clean_lps,
+            breaths_peak_s=analysis.breaths["peak_s"].to_numpy(),
+            events=analysis.events,
+        )
         self._show_results(analysis)
         skipped = f" ({rec.skipped_rows} malformed rows skipped)" if rec.skipped_rows else ""
-        self.messages.show_success(f"{Path(rec.source).name}: {analysis.breath_count} breaths, "
-                                   f"{analysis.apnea_count} apneas{skipped}.")
+        self.messages.show_success(
+            f"{Path(rec.source).name}: {analysis.breath_count} breaths, {analysis.apnea_count} apneas{skipped}."
+        )
         self.analysis = analysis  # last: whoever waits for it sees the whole page updated
         self._update_upload_button()
 
@@ -372,8 +455,11 @@ class BedsideStation(widgets.VBox):
             self.results.value = '<div class="cpap-hint">No recording yet.</div>'
             return
         alert = a.apnea_count >= APNEA_ALERT_COUNT
-        apnea_attrs = (f' class="cpap-bedside-apneas cpap-alert" style="color:{ALERT_COLOR}"' if alert
-                       else ' class="cpap-bedside-apneas"')
+        apnea_attrs = (
+            f' class="cpap-bedside-apneas cpap-alert" style="color:{ALERT_COLOR}"'
+            if alert
+            else ' class="cpap-bedside-apneas"'
+        )
         facts = (
             ("Recording", escape(Path(a.recording.source).name)),
             ("Length", f"{a.recording.duration_s / 60:.1f} min"),
@@ -381,9 +467,14 @@ class BedsideStation(widgets.VBox):
             ("Apneas", f"<span{apnea_attrs}>{a.apnea_count}</span>"),
             ("Apnea index", f"{a.apnea_index:.1f} /h"),
         )
-        self.results.value = '<div class="cpap-facts">' + "".join(
-            f'<div><div class="cpap-fact-label">{label}</div><div class="cpap-fact-value">{value}</div></div>'
-            for label, value in facts) + "</div>"
+        self.results.value = (
+            '<div class="cpap-facts">'
+            + "".join(
+                f'<div><div class="cpap-fact-label">{label}</div><div class="cpap-fact-value">{value}</div></div>'
+                for label, value in facts
+            )
+            + "</div>"
+        )
 
     # ------------------------------------------------------------- upload
     def _on_upload(self, _button: Any = None) -> None:
@@ -397,25 +488,35 @@ class BedsideStation(widgets.VBox):
         analysis = self.analysis
         self.upload_button.disabled = True
         self.messages.show_info(f"Uploading to room {room}…")
-        self._runner.start(functools.partial(self._upload_now, room, mrn, name, cmh2o, analysis),
-                           on_done=functools.partial(self._uploaded, room, mrn, cmh2o),
-                           on_error=functools.partial(self._failed, "The measurement was not uploaded"),
-                           timeout_s=UPLOAD_TIMEOUT_S, name="The upload")
+        self._runner.start(
+            functools.partial(self._upload_now, room, mrn, name, cmh2o, analysis),
+            on_done=functools.partial(self._uploaded, room, mrn, cmh2o),
+            on_error=functools.partial(self._failed, "The measurement was not uploaded"),
+            timeout_s=UPLOAD_TIMEOUT_S,
+            name="The upload",
+        )
 
     def _upload_now(self, room: int, mrn: str, name: str | None, cmh2o: int, analysis: Any) -> Any:
         time_s, flow_lps = analysis.flow_trace(TRACE_POINTS)
         return self.client.upload_measurement(
-            room, mrn, name=name, cpap_pressure=cmh2o, analysis=analysis.to_dict(),
+            room,
+            mrn,
+            name=name,
+            cpap_pressure=cmh2o,
+            analysis=analysis.to_dict(),
             flow_trace=(time_s, flow_lps),
         )
 
     def _uploaded(self, room: int, mrn: str, cmh2o: int, _receipt: Any) -> None:
         self.locked = True
         self.mrn_input.disabled = self.room_input.disabled = True
-        self.lock_note.value = ('<div class="cpap-hint">MRN and room are locked for this patient. '
-                                "Reset to start with another patient.</div>")
-        self.messages.show_success(f"Measurement {self.uploads + 1} uploaded for MRN {mrn} in room {room} "
-                                   f"at {cmh2o} cmH2O.")
+        self.lock_note.value = (
+            '<div class="cpap-hint">MRN and room are locked for this patient. '
+            "Reset to start with another patient.</div>"
+        )
+        self.messages.show_success(
+            f"Measurement {self.uploads + 1} uploaded for MRN {mrn} in room {room} at {cmh2o} cmH2O."
+        )
         self._update_upload_button()
         self.uploads += 1  # last: whoever waits for it sees the whole page updated
 
@@ -443,8 +544,9 @@ class BedsideStation(widgets.VBox):
                 return
             self._seen_command[room] = poll.command_id
             self.pressure_input.value = str(poll.cmh2o)
-            self.messages.show_info(f"Staff commanded {poll.cmh2o} cmH2O at {format_clock(poll.commanded_at)}; "
-                                    "the next upload uses it.")
+            self.messages.show_info(
+                f"Staff commanded {poll.cmh2o} cmH2O at {format_clock(poll.commanded_at)}; the next upload uses it."
+            )
 
     # -------------------------------------------------------------- reset
     def ask_reset(self) -> None:

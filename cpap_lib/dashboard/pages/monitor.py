@@ -57,8 +57,9 @@ class MonitorPage(widgets.VBox):
         from .station import MonitoringStation
 
         self.client = client
-        self.overview = overview = WardOverview(client, refresh_s=refresh_s, stale_after_s=stale_after_s,
-                                                autostart=False)
+        self.overview = overview = WardOverview(
+            client, refresh_s=refresh_s, stale_after_s=stale_after_s, autostart=False
+        )
         self.station = station = MonitoringStation(client)
         overview.on_ward(station.set_ward)
         overview.observe(lambda change: setattr(station, "room", change["new"]), names="selected_room")
@@ -66,8 +67,9 @@ class MonitorPage(widgets.VBox):
         station.observe(self._place_station, names="room")
         station.layout.display = "none"
         station.add_class("cpap-station-drawer")
-        header = page_header("Sleep Lab Monitor — staff",
-                             f"Alarm board · clock times {zone_label()} · server {client.base_url}")
+        header = page_header(
+            "Sleep Lab Monitor — staff", f"Alarm board · clock times {zone_label()} · server {client.base_url}"
+        )
         super().__init__([style_widget(), header, overview, station], layout=widgets.Layout(width="100%"))
         self.add_class("cpap-page")
         self.add_class("cpap-wall")
@@ -76,7 +78,6 @@ class MonitorPage(widgets.VBox):
         preload = threading.Timer(CHART_PRELOAD_DELAY_S, _preload_charts)
         preload.daemon = True
         preload.start()
-
 
     def _place_station(self, change: dict) -> None:
         """Open the station where it is seen (a panel over the board) for a room; hide it for none."""
@@ -87,8 +88,9 @@ def _preload_charts() -> None:
     importlib.import_module("cpap_lib.dashboard.widgets.charts")
 
 
-def build_monitor(client: Any = None, *, refresh_s: float | None = None,
-                  stale_after_s: float | None = None) -> widgets.VBox:
+def build_monitor(
+    client: Any = None, *, refresh_s: float | None = None, stale_after_s: float | None = None
+) -> widgets.VBox:
     """The staff page (or, if a setting is wrong, a page saying which and why).
 
     Parameters

@@ -124,8 +124,11 @@ def tile_html(room: Any) -> str:
     label = STATE_LABELS.get(state, state)
     acknowledged = alarm.acknowledged
     is_open = state not in ("ok", "empty") and acknowledged is None
-    classes = (f"cpap-card cpap-state-{state}" + (" cpap-acknowledged" if acknowledged is not None else "")
-               + (" cpap-open" if is_open else ""))
+    classes = (
+        f"cpap-card cpap-state-{state}"
+        + (" cpap-acknowledged" if acknowledged is not None else "")
+        + (" cpap-open" if is_open else "")
+    )
     latest = room.latest_measurement
     pressure = None if latest is None else latest.cpap_pressure_cmh2o
     rows = (
@@ -133,23 +136,34 @@ def tile_html(room: Any) -> str:
         ("AHI 60 min", "cpap-ahi60", format_number(alarm.ahi_60min, 1, " /h")),
         ("AHI night", "cpap-ahi-night", format_number(alarm.ahi_night, 1, " /h")),
         ("Pressure", "cpap-pressure", _pressure_text(pressure)),
-        ("Last data", "cpap-since", _minutes_text(alarm.minutes_since_data) + (" ago" if alarm.minutes_since_data is not None else "")),
+        (
+            "Last data",
+            "cpap-since",
+            _minutes_text(alarm.minutes_since_data) + (" ago" if alarm.minutes_since_data is not None else ""),
+        ),
         ("Leak", "cpap-leak", format_number(alarm.leak_lpm, 0, " L/min")),
     )
-    cells = "".join(f'<div class="cpap-metric"><span class="cpap-metric-label">{label_}</span>'
-                    f'<span class="cpap-value {css}">{escape(value)}</span></div>' for label_, css, value in rows)
+    cells = "".join(
+        f'<div class="cpap-metric"><span class="cpap-metric-label">{label_}</span>'
+        f'<span class="cpap-value {css}">{escape(value)}</span></div>'
+        for label_, css, value in rows
+    )
     if acknowledged is not None:
         note = f": {escape(acknowledged.note)}" if acknowledged.note else ""
-        ack = (f'<div class="cpap-ack">Acknowledged by <span class="cpap-ack-by">{escape(acknowledged.acknowledged_by)}</span>'
-               f' at {escape(format_clock(acknowledged.acknowledged_at))}{note}</div>')
+        ack = (
+            f'<div class="cpap-ack">Acknowledged by <span class="cpap-ack-by">{escape(acknowledged.acknowledged_by)}</span>'
+            f" at {escape(format_clock(acknowledged.acknowledged_at))}{note}</div>"
+        )
     else:
         ack = ""
     badge = f'<span class="cpap-state" title="{escape(alarm.detail)}">{escape(label)}</span>'
     if state == "empty":
         who = '<div class="cpap-name"><i>no patient</i></div>'
     else:
-        who = (f'<div class="cpap-name">{escape(room.name) if room.name else "<i>no name</i>"}</div>'
-               f'<div class="cpap-mrn">MRN <span class="cpap-mrn-value">{escape(room.mrn) if room.mrn else "—"}</span></div>')
+        who = (
+            f'<div class="cpap-name">{escape(room.name) if room.name else "<i>no name</i>"}</div>'
+            f'<div class="cpap-mrn">MRN <span class="cpap-mrn-value">{escape(room.mrn) if room.mrn else "—"}</span></div>'
+        )
     return (
         f'<div class="{classes}" data-room="{int(room.room)}" data-state="{escape(state)}">'
         f'<div class="cpap-card-head"><span class="cpap-room">Room {int(room.room)}</span>{badge}</div>'
@@ -173,20 +187,32 @@ class RoomCard(widgets.Box):
         Called with the room number when its Acknowledge button is clicked.
     """
 
-    def __init__(self, room: int, on_select: Callable[[int], None], shared: dict[str, Any] | None = None,
-                 on_acknowledge: Callable[[int], None] | None = None):
+    def __init__(
+        self,
+        room: int,
+        on_select: Callable[[int], None],
+        shared: dict[str, Any] | None = None,
+        on_acknowledge: Callable[[int], None] | None = None,
+    ):
         self.room = int(room)
         shared = shared or RoomCard.shared_styles()
         self.body = widgets.HTML(layout=shared["full_width"], style=shared["html_style"])
         self.select_button = widgets.Button(
-            description=f"Room {self.room}", tooltip=f"Open room {self.room} in the monitoring station",
-            layout=shared["overlay"], style=shared["button_style"],
+            description=f"Room {self.room}",
+            tooltip=f"Open room {self.room} in the monitoring station",
+            layout=shared["overlay"],
+            style=shared["button_style"],
         )
         self.select_button.add_class("cpap-card-select")
         self.select_button.on_click(lambda _: on_select(self.room))
         self._shared = shared
-        self.ack_button = widgets.Button(description="Acknowledge", icon="check", tooltip=f"Acknowledge room {self.room}'s alarm",
-                                         layout=shared["hidden"], style=shared["button_style"])
+        self.ack_button = widgets.Button(
+            description="Acknowledge",
+            icon="check",
+            tooltip=f"Acknowledge room {self.room}'s alarm",
+            layout=shared["hidden"],
+            style=shared["button_style"],
+        )
         self.ack_button.add_class("cpap-ack-button")
         if on_acknowledge is not None:
             self.ack_button.on_click(lambda _: on_acknowledge(self.room))
@@ -198,9 +224,14 @@ class RoomCard(widgets.Box):
     @staticmethod
     def shared_styles() -> dict[str, Any]:
         """Layout and style widgets all tiles of a page share (fewer widget models to send)."""
-        return {"full_width": widgets.Layout(width="100%"), "overlay": widgets.Layout(width="100%", height="100%"),
-                "html_style": HTMLStyle(), "button_style": widgets.ButtonStyle(),
-                "shown": widgets.Layout(width="auto"), "hidden": widgets.Layout(display="none", width="auto")}
+        return {
+            "full_width": widgets.Layout(width="100%"),
+            "overlay": widgets.Layout(width="100%", height="100%"),
+            "html_style": HTMLStyle(),
+            "button_style": widgets.ButtonStyle(),
+            "shown": widgets.Layout(width="auto"),
+            "hidden": widgets.Layout(display="none", width="auto"),
+        }
 
     def show(self, room: Any) -> None:
         """Show the room's latest tile (nothing is sent for what did not change)."""
@@ -226,11 +257,16 @@ class AcknowledgeForm(widgets.VBox):
         self.room: int | None = None
         self._on_send = on_send
         self.title = widgets.HTML()
-        self.who_input = widgets.Text(description="Your name", placeholder="who acknowledges",
-                                      layout=widgets.Layout(width="300px"), continuous_update=True)
+        self.who_input = widgets.Text(
+            description="Your name",
+            placeholder="who acknowledges",
+            layout=widgets.Layout(width="300px"),
+            continuous_update=True,
+        )
         self.who_input.add_class("cpap-ack-who")
-        self.note_input = widgets.Text(description="Note", placeholder="what was done (optional)",
-                                       layout=widgets.Layout(width="460px"))
+        self.note_input = widgets.Text(
+            description="Note", placeholder="what was done (optional)", layout=widgets.Layout(width="460px")
+        )
         self.note_input.add_class("cpap-ack-note")
         on_enter(self.note_input, self.send)
         self.send_button = widgets.Button(description="Acknowledge", button_style="primary", icon="check")
@@ -239,8 +275,10 @@ class AcknowledgeForm(widgets.VBox):
         self.cancel_button = widgets.Button(description="Cancel")
         self.cancel_button.add_class("cpap-ack-cancel")
         self.cancel_button.on_click(lambda _: self.close_form())
-        super().__init__([self.title, widgets.HBox([self.who_input, self.note_input, self.send_button, self.cancel_button])],
-                         layout=widgets.Layout(display="none", width="100%"))
+        super().__init__(
+            [self.title, widgets.HBox([self.who_input, self.note_input, self.send_button, self.cancel_button])],
+            layout=widgets.Layout(display="none", width="100%"),
+        )
         self.add_class("cpap-ack-form")
         self.add_class("cpap-panel")
 
@@ -286,8 +324,15 @@ class WardOverview(widgets.VBox):
 
     selected_room = traitlets.Int(None, allow_none=True)
 
-    def __init__(self, client: Any, *, refresh_s: float | None = None, stale_after_s: float | None = None,
-                 autostart: bool = True, **kwargs: Any):
+    def __init__(
+        self,
+        client: Any,
+        *,
+        refresh_s: float | None = None,
+        stale_after_s: float | None = None,
+        autostart: bool = True,
+        **kwargs: Any,
+    ):
         self.client = client
         self.refresh_s = refresh_interval_s() if refresh_s is None else float(refresh_s)
         self.stale_after_s = stale_after_s_from_env() if stale_after_s is None else float(stale_after_s)
@@ -303,8 +348,10 @@ class WardOverview(widgets.VBox):
         self.ack_form = AcknowledgeForm(self._send_acknowledgement)
         self.grid = widgets.Box(layout=widgets.Layout(width="100%"))
         self.grid.add_class("cpap-grid")
-        self.empty_note = widgets.HTML('<span class="cpap-hint">No rooms yet: they appear here when a bedside station first uploads.</span>',
-                                       layout=widgets.Layout(display="none"))
+        self.empty_note = widgets.HTML(
+            '<span class="cpap-hint">No rooms yet: they appear here when a bedside station first uploads.</span>',
+            layout=widgets.Layout(display="none"),
+        )
         super().__init__([self.status, self.messages, self.ack_form, self.empty_note, self.grid], **kwargs)
         self.add_class("cpap-overview")
         self.poller = Poller(self.refresh, self.refresh_s, name="ward-refresh")
@@ -333,7 +380,9 @@ class WardOverview(widgets.VBox):
         except CpapError as exc:
             when = format_clock(getattr(self.ward, "generated_at", None)) if self.ward is not None else None
             kept = f" Showing the data received at {when}." if when else ""
-            self.messages.show_error(f"The ward could not be refreshed: {exc}.{kept} Retrying every {self.refresh_s:g} s.")
+            self.messages.show_error(
+                f"The ward could not be refreshed: {exc}.{kept} Retrying every {self.refresh_s:g} s."
+            )
             if self.ward is None:
                 self.status.value = '<span class="cpap-status">The ward has not been loaded yet.</span>'
             return False
@@ -357,8 +406,9 @@ class WardOverview(widgets.VBox):
             for state in rooms:
                 card = self._cards.get(state.room)
                 if card is None:
-                    card = self._cards[state.room] = RoomCard(state.room, self._select, self._card_styles,
-                                                              on_acknowledge=self._open_acknowledge)
+                    card = self._cards[state.room] = RoomCard(
+                        state.room, self._select, self._card_styles, on_acknowledge=self._open_acknowledge
+                    )
                     card.set_selected(state.room == self.selected_room)
                 card.show(state)
             present = {r.room for r in rooms}
@@ -369,10 +419,12 @@ class WardOverview(widgets.VBox):
                 self.grid.children = ordered
             self.empty_note.layout.display = "none" if rooms else ""
             open_alarms = sum(1 for r in rooms if r.alarm.state not in ("ok", "empty") and r.alarm.acknowledged is None)
-            status = (f'<span class="cpap-status">{len(rooms)} room{"s" if len(rooms) != 1 else ""}'
-                      f' · <b class="cpap-open-alarms">{open_alarms}</b> alarm{"s" if open_alarms != 1 else ""} to acknowledge'
-                      f' · refreshed {escape(format_clock(now))} · every {self.refresh_s:g} s'
-                      " · rooms needing a nurse first · click a room to open it</span>")
+            status = (
+                f'<span class="cpap-status">{len(rooms)} room{"s" if len(rooms) != 1 else ""}'
+                f' · <b class="cpap-open-alarms">{open_alarms}</b> alarm{"s" if open_alarms != 1 else ""} to acknowledge'
+                f" · refreshed {escape(format_clock(now))} · every {self.refresh_s:g} s"
+                " · rooms needing a nurse first · click a room to open it</span>"
+            )
             if self.status.value != status:
                 self.status.value = status
 
@@ -405,12 +457,15 @@ class WardOverview(widgets.VBox):
             lambda: self.client.acknowledge_alarm(room, note=note or None, by=who or None),
             on_done=lambda ack: self._acknowledged(room, ack),
             on_error=lambda exc: self._acknowledge_failed(room, exc),
-            timeout_s=ACK_TIMEOUT_S, name="The acknowledgement",
+            timeout_s=ACK_TIMEOUT_S,
+            name="The acknowledgement",
         )
 
     def _acknowledged(self, room: int, ack: Any) -> None:
         self.ack_form.close_form()
-        self.messages.show_success(f"Room {room} acknowledged by {ack.acknowledged_by} at {format_clock(ack.acknowledged_at)}.")
+        self.messages.show_success(
+            f"Room {room} acknowledged by {ack.acknowledged_by} at {format_clock(ack.acknowledged_at)}."
+        )
         self.poller.poke()
 
     def _acknowledge_failed(self, room: int, exc: BaseException) -> None:

@@ -66,8 +66,10 @@ def measurement_label(recorded_at: datetime | str | None, pressure_cmh2o: float 
 
 
 def _fact(label: str, value_html: str, css: str) -> str:
-    return (f'<div class="{css}"><div class="cpap-fact-label">{label}</div>'
-            f'<div class="cpap-fact-value">{value_html}</div></div>')
+    return (
+        f'<div class="{css}"><div class="cpap-fact-label">{label}</div>'
+        f'<div class="cpap-fact-value">{value_html}</div></div>'
+    )
 
 
 class MonitoringStation(widgets.VBox):
@@ -100,8 +102,9 @@ class MonitoringStation(widgets.VBox):
         self._syncing = False
         self.messages = MessageBar()
 
-        self.room_select = widgets.Dropdown(options=[NO_ROOM], value=0, description="Room",
-                                            layout=widgets.Layout(width="340px"))
+        self.room_select = widgets.Dropdown(
+            options=[NO_ROOM], value=0, description="Room", layout=widgets.Layout(width="340px")
+        )
         self.room_select.add_class("cpap-room-select")
         self.room_select.observe(self._on_room_chosen, names="value")
         self.facts = widgets.HTML(layout=widgets.Layout(width="100%"))
@@ -118,45 +121,61 @@ class MonitoringStation(widgets.VBox):
         self.flow_image = widgets.Image(layout=widgets.Layout(max_width="100%"))
         self.flow_image.add_class("cpap-flow-image")
         self.flow_image_caption = widgets.HTML()
-        self.flow_image_box = widgets.VBox([self.flow_image_caption, self.flow_image],
-                                           layout=widgets.Layout(width="100%", display="none"))
+        self.flow_image_box = widgets.VBox(
+            [self.flow_image_caption, self.flow_image], layout=widgets.Layout(width="100%", display="none")
+        )
 
         self.earlier_select = widgets.Select(options=[], rows=8, layout=widgets.Layout(width="260px"))
         self.earlier_select.add_class("cpap-earlier-select")
         self.earlier_select.observe(self._on_earlier_chosen, names="value")
         self.earlier_hint = widgets.HTML()
-        earlier_panel = widgets.VBox([
-            widgets.HTML('<div class="cpap-section-title">Earlier measurements</div>'),
-            self.earlier_hint,
-            self.earlier_select,
-        ])
+        earlier_panel = widgets.VBox(
+            [
+                widgets.HTML('<div class="cpap-section-title">Earlier measurements</div>'),
+                self.earlier_hint,
+                self.earlier_select,
+            ]
+        )
 
-        self.pressure_input = widgets.Text(placeholder=f"{PRESSURE_MIN_CMH2O}–{PRESSURE_MAX_CMH2O} cmH2O",
-                                           layout=widgets.Layout(width="130px"))
+        self.pressure_input = widgets.Text(
+            placeholder=f"{PRESSURE_MIN_CMH2O}–{PRESSURE_MAX_CMH2O} cmH2O", layout=widgets.Layout(width="130px")
+        )
         self.pressure_input.add_class("cpap-pressure-input")
         self.pressure_input.observe(self._on_pressure_typed, names="value")
         on_enter(self.pressure_input, self._on_send)
         self.pressure_error = MessageBar()
         self.pressure_error.add_class("cpap-pressure-error")
-        self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane",
-                                          disabled=True, tooltip="Command this CPAP pressure for the room",
-                                          layout=widgets.Layout(width="120px"))
+        self.send_button = widgets.Button(
+            description="Send",
+            button_style="primary",
+            icon="paper-plane",
+            disabled=True,
+            tooltip="Command this CPAP pressure for the room",
+            layout=widgets.Layout(width="120px"),
+        )
         self.send_button.add_class("cpap-send-pressure")
         self.send_button.on_click(self._on_send)
-        pressure_panel = widgets.VBox([
-            widgets.HTML('<div class="cpap-section-title">Command CPAP pressure</div>'
-                         f'<div class="cpap-hint">Whole cmH2O from {PRESSURE_MIN_CMH2O} to {PRESSURE_MAX_CMH2O}; '
-                         'the bedside device takes it at its next poll.</div>'),
-            widgets.HBox([self.pressure_input, self.send_button]),
-            self.pressure_error,
-        ])
+        pressure_panel = widgets.VBox(
+            [
+                widgets.HTML(
+                    '<div class="cpap-section-title">Command CPAP pressure</div>'
+                    f'<div class="cpap-hint">Whole cmH2O from {PRESSURE_MIN_CMH2O} to {PRESSURE_MAX_CMH2O}; '
+                    "the bedside device takes it at its next poll.</div>"
+                ),
+                widgets.HBox([self.pressure_input, self.send_button]),
+                self.pressure_error,
+            ]
+        )
 
         # titration log: the guideline's prompt, the table per pressure step, the night chart
         self.prompt_html = widgets.HTML()
         self.prompt_html.add_class("cpap-titration-prompt")
-        self.use_prompt_button = widgets.Button(description="Put it in the pressure field", icon="arrow-right",
-                                                layout=widgets.Layout(display="none", width="auto"),
-                                                tooltip="Fills the pressure field only: nothing is sent until you press Send")
+        self.use_prompt_button = widgets.Button(
+            description="Put it in the pressure field",
+            icon="arrow-right",
+            layout=widgets.Layout(display="none", width="auto"),
+            tooltip="Fills the pressure field only: nothing is sent until you press Send",
+        )
         self.use_prompt_button.add_class("cpap-use-prompt")
         self.use_prompt_button.on_click(lambda _: self._use_prompt())
         self._suggested: int | None = None
@@ -164,11 +183,15 @@ class MonitoringStation(widgets.VBox):
         self.steps_table.add_class("cpap-titration")
         self.night_chart: Any = None
         self.night_box = widgets.VBox([], layout=widgets.Layout(width="100%"))
-        titration_panel = widgets.VBox([
-            widgets.HTML('<div class="cpap-section-title">Titration log</div>'),
-            widgets.HBox([self.prompt_html, self.use_prompt_button], layout=widgets.Layout(align_items="center")),
-            self.steps_table, self.night_box,
-        ], layout=widgets.Layout(width="100%"))
+        titration_panel = widgets.VBox(
+            [
+                widgets.HTML('<div class="cpap-section-title">Titration log</div>'),
+                widgets.HBox([self.prompt_html, self.use_prompt_button], layout=widgets.Layout(align_items="center")),
+                self.steps_table,
+                self.night_box,
+            ],
+            layout=widgets.Layout(width="100%"),
+        )
 
         # technician notes
         self.notes_html = widgets.HTML()
@@ -178,26 +201,48 @@ class MonitoringStation(widgets.VBox):
         self.note_input = widgets.Text(placeholder="note (Enter adds it)", layout=widgets.Layout(width="100%"))
         self.note_input.add_class("cpap-note-input")
         on_enter(self.note_input, self.add_note)
-        self.add_note_button = widgets.Button(description="Add note", icon="sticky-note", layout=widgets.Layout(width="100%"))
+        self.add_note_button = widgets.Button(
+            description="Add note", icon="sticky-note", layout=widgets.Layout(width="100%")
+        )
         self.add_note_button.add_class("cpap-add-note")
         self.add_note_button.on_click(lambda _: self.add_note())
-        notes_panel = widgets.VBox([
-            widgets.HTML('<div class="cpap-section-title">Notes</div>'),
-            self.notes_html, self.note_who, self.note_input, self.add_note_button,
-        ])
+        notes_panel = widgets.VBox(
+            [
+                widgets.HTML('<div class="cpap-section-title">Notes</div>'),
+                self.notes_html,
+                self.note_who,
+                self.note_input,
+                self.add_note_button,
+            ]
+        )
 
-        side = widgets.VBox([pressure_panel, notes_panel, earlier_panel],
-                            layout=widgets.Layout(width="290px", min_width="290px"))
-        main = widgets.VBox([self.facts, titration_panel, charts, self.flow_image_box, self.trends_box],
-                            layout=widgets.Layout(flex="1 1 0", min_width="0"))
+        side = widgets.VBox(
+            [pressure_panel, notes_panel, earlier_panel], layout=widgets.Layout(width="290px", min_width="290px")
+        )
+        main = widgets.VBox(
+            [self.facts, titration_panel, charts, self.flow_image_box, self.trends_box],
+            layout=widgets.Layout(flex="1 1 0", min_width="0"),
+        )
         title = widgets.HTML('<div class="cpap-section-title">Monitoring station</div>')
-        self.close_button = widgets.Button(description="Close", icon="times", tooltip="Close the station, back to the board",
-                                           layout=widgets.Layout(width="100px"))
+        self.close_button = widgets.Button(
+            description="Close",
+            icon="times",
+            tooltip="Close the station, back to the board",
+            layout=widgets.Layout(width="100px"),
+        )
         self.close_button.add_class("cpap-station-close")
         self.close_button.on_click(lambda _: setattr(self, "room", None))
-        super().__init__([widgets.HBox([title, self.room_select, self.close_button],
-                                       layout=widgets.Layout(align_items="center", grid_gap="12px")), self.messages,
-                          widgets.HBox([main, side], layout=widgets.Layout(width="100%", grid_gap="16px"))], **kwargs)
+        super().__init__(
+            [
+                widgets.HBox(
+                    [title, self.room_select, self.close_button],
+                    layout=widgets.Layout(align_items="center", grid_gap="12px"),
+                ),
+                self.messages,
+                widgets.HBox([main, side], layout=widgets.Layout(width="100%", grid_gap="16px")),
+            ],
+            **kwargs,
+        )
         self.add_class("cpap-station")
         self.add_class("cpap-panel")
         self._clear_patient()
@@ -264,12 +309,15 @@ class MonitoringStation(widgets.VBox):
             return
         from ..widgets.charts import FlowChart, NightChart, TrendChart
 
-        self.latest_chart = FlowChart("Latest measurement", height="300px", png_name="latest_flow.png",
-                                      layout=widgets.Layout(width="100%"))
-        self.earlier_chart = FlowChart("Earlier measurement", height="300px", png_name="earlier_flow.png",
-                                       layout=widgets.Layout(width="100%"))
-        self.trends = TrendChart("Night trends", height="150px", png_prefix="trend",
-                                 layout=widgets.Layout(width="100%"))
+        self.latest_chart = FlowChart(
+            "Latest measurement", height="300px", png_name="latest_flow.png", layout=widgets.Layout(width="100%")
+        )
+        self.earlier_chart = FlowChart(
+            "Earlier measurement", height="300px", png_name="earlier_flow.png", layout=widgets.Layout(width="100%")
+        )
+        self.trends = TrendChart(
+            "Night trends", height="150px", png_prefix="trend", layout=widgets.Layout(width="100%")
+        )
         self.night_chart = NightChart(height="240px", layout=widgets.Layout(width="100%"))
         self.night_box.children = (self.night_chart,)
         self.latest_box.children = (self.latest_chart,)
@@ -288,7 +336,8 @@ class MonitoringStation(widgets.VBox):
             functools.partial(self._fetch_room, room),
             on_done=functools.partial(self._show_room, generation),
             on_error=functools.partial(self._show_load_error, generation, room),
-            timeout_s=LOAD_TIMEOUT_S, name=f"Loading room {room}",
+            timeout_s=LOAD_TIMEOUT_S,
+            name=f"Loading room {room}",
         )
 
     def _fetch_room(self, room: int) -> tuple[Any, list[Any], Any, Any]:
@@ -320,17 +369,26 @@ class MonitoringStation(widgets.VBox):
             who = _who(state)
             if latest is not None and latest.time_s.size >= 2:
                 self.latest_chart.set_data(latest.time_s, latest.flow_lps, events=_events(latest))
-                self.latest_chart.figure.title = f"{who} · latest measurement {format_clock(latest.recorded_at, date=True)}"
-                self.latest_chart.png_name = png_filename("latest", room=state.room, mrn=state.mrn, when=latest.recorded_at)
+                self.latest_chart.figure.title = (
+                    f"{who} · latest measurement {format_clock(latest.recorded_at, date=True)}"
+                )
+                self.latest_chart.png_name = png_filename(
+                    "latest", room=state.room, mrn=state.mrn, when=latest.recorded_at
+                )
             else:
                 self.latest_chart.clear()
                 self.latest_chart.figure.title = "Latest measurement · no flow trace"
             self._show_flow_image(latest)
             earlier = [m for m in self._summaries if latest is None or m.id != latest.id]
-            options = [(measurement_label(m.recorded_at, m.cpap_pressure_cmh2o, m.apnea_count), m.id)
-                       for m in reversed(earlier)]
-            self.earlier_hint.value = ('<div class="cpap-hint">Choose one to show it beside the latest.</div>'
-                                       if options else '<div class="cpap-hint">No earlier measurements yet.</div>')
+            options = [
+                (measurement_label(m.recorded_at, m.cpap_pressure_cmh2o, m.apnea_count), m.id)
+                for m in reversed(earlier)
+            ]
+            self.earlier_hint.value = (
+                '<div class="cpap-hint">Choose one to show it beside the latest.</div>'
+                if options
+                else '<div class="cpap-hint">No earlier measurements yet.</div>'
+            )
             if list(self.earlier_select.options) != options:
                 chosen = self.earlier_select.value
                 self._syncing = True
@@ -355,24 +413,54 @@ class MonitoringStation(widgets.VBox):
         summary = state.latest_measurement
         apneas = None if summary is None else summary.apnea_count
         alert = apneas is not None and apneas >= APNEA_ALERT_COUNT
-        alert_attrs = f' class="cpap-apneas cpap-alert" style="color:{ALERT_COLOR}"' if alert else ' class="cpap-apneas"'
+        alert_attrs = (
+            f' class="cpap-apneas cpap-alert" style="color:{ALERT_COLOR}"' if alert else ' class="cpap-apneas"'
+        )
         apnea_html = "—" if apneas is None else f"<span{alert_attrs}>{int(apneas)}</span>"
-        commanded = "—" if state.commanded_cmh2o is None else (
-            f"{state.commanded_cmh2o} cmH2O at {escape(format_clock(state.commanded_at))}")
+        commanded = (
+            "—"
+            if state.commanded_cmh2o is None
+            else (f"{state.commanded_cmh2o} cmH2O at {escape(format_clock(state.commanded_at))}")
+        )
         parts = [
             _fact("Room", f'<span class="cpap-station-room">{int(state.room)}</span>', "cpap-fact"),
-            _fact("MRN", f'<span class="cpap-station-mrn">{escape(state.mrn) if state.mrn else "—"}</span>', "cpap-fact"),
-            _fact("Patient", f'<span class="cpap-station-name">{escape(state.name) if state.name else "—"}</span>', "cpap-fact"),
-            _fact("Latest pressure", f'<span class="cpap-station-pressure">'
-                  f'{escape(_pressure_text(None if summary is None else summary.cpap_pressure_cmh2o))}</span>', "cpap-fact"),
-            _fact("Breath rate", escape(format_number(None if summary is None else summary.breath_rate_bpm, 1, " /min")), "cpap-fact"),
+            _fact(
+                "MRN", f'<span class="cpap-station-mrn">{escape(state.mrn) if state.mrn else "—"}</span>', "cpap-fact"
+            ),
+            _fact(
+                "Patient",
+                f'<span class="cpap-station-name">{escape(state.name) if state.name else "—"}</span>',
+                "cpap-fact",
+            ),
+            _fact(
+                "Latest pressure",
+                f'<span class="cpap-station-pressure">'
+                f"{escape(_pressure_text(None if summary is None else summary.cpap_pressure_cmh2o))}</span>",
+                "cpap-fact",
+            ),
+            _fact(
+                "Breath rate",
+                escape(format_number(None if summary is None else summary.breath_rate_bpm, 1, " /min")),
+                "cpap-fact",
+            ),
             _fact("Apneas", apnea_html, "cpap-fact"),
-            _fact("Apnea index", escape(format_number(None if summary is None else summary.apnea_index, 1, " /h")), "cpap-fact"),
-            _fact("Uploaded", f'<span class="cpap-station-uploaded">'
-                  f'{escape(format_clock_elapsed(None if summary is None else summary.recorded_at, start=state.admitted_at))}'
-                  '</span>', "cpap-fact"),
-            _fact("Admitted", f'<span class="cpap-station-admitted">{escape(format_clock(state.admitted_at))}</span>',
-                  "cpap-fact"),
+            _fact(
+                "Apnea index",
+                escape(format_number(None if summary is None else summary.apnea_index, 1, " /h")),
+                "cpap-fact",
+            ),
+            _fact(
+                "Uploaded",
+                f'<span class="cpap-station-uploaded">'
+                f"{escape(format_clock_elapsed(None if summary is None else summary.recorded_at, start=state.admitted_at))}"
+                "</span>",
+                "cpap-fact",
+            ),
+            _fact(
+                "Admitted",
+                f'<span class="cpap-station-admitted">{escape(format_clock(state.admitted_at))}</span>',
+                "cpap-fact",
+            ),
             _fact("Commanded", f'<span class="cpap-station-commanded">{commanded}</span>', "cpap-fact"),
         ]
         return f'<div class="cpap-facts">{"".join(parts)}</div>'
@@ -393,7 +481,8 @@ class MonitoringStation(widgets.VBox):
             functools.partial(self.client.measurement, measurement_id),
             on_done=functools.partial(self._show_earlier, generation),
             on_error=functools.partial(self._show_load_error, generation, self.room),
-            timeout_s=LOAD_TIMEOUT_S, name="Loading the earlier measurement",
+            timeout_s=LOAD_TIMEOUT_S,
+            name="Loading the earlier measurement",
         )
 
     def _show_earlier(self, generation: int, measurement: Any) -> None:
@@ -405,8 +494,9 @@ class MonitoringStation(widgets.VBox):
             else:
                 self.earlier_chart.set_data(measurement.time_s, measurement.flow_lps, events=_events(measurement))
             self.earlier_chart.figure.title = f"Measurement · {format_clock(measurement.recorded_at, date=True)}"
-            self.earlier_chart.png_name = png_filename("earlier", room=measurement.room, mrn=measurement.mrn,
-                                                       when=measurement.recorded_at)
+            self.earlier_chart.png_name = png_filename(
+                "earlier", room=measurement.room, mrn=measurement.mrn, when=measurement.recorded_at
+            )
 
     # ------------------------------------------------------------ pressure
     def _pressure_ok(self) -> bool:
@@ -455,14 +545,16 @@ class MonitoringStation(widgets.VBox):
             functools.partial(self.client.command_pressure, room, cmh2o),
             on_done=lambda _result: self._sent(generation, room, cmh2o),
             on_error=lambda exc: self._send_failed(room, exc),
-            timeout_s=LOAD_TIMEOUT_S, name="Sending the pressure",
+            timeout_s=LOAD_TIMEOUT_S,
+            name="Sending the pressure",
         )
 
     def _sent(self, generation: int, room: int, cmh2o: int) -> None:
         self.send_button.disabled = not self._pressure_ok()
         self.messages.show_success(
             f"{cmh2o} cmH2O commanded for room {room} at {format_clock(datetime.now(UTC))}; "
-            "the bedside device takes it at its next poll.")
+            "the bedside device takes it at its next poll."
+        )
         if generation == self._generation:
             self.pressure_input.value = ""
             self._load_room(room, clear=False)
@@ -481,8 +573,9 @@ class MonitoringStation(widgets.VBox):
             return
         self.flow_image.format = fmt
         self.flow_image.value = data
-        self.flow_image_caption.value = (f'<div class="cpap-hint">Flow image uploaded with the latest measurement '
-                                         f'({fmt.upper()})</div>')
+        self.flow_image_caption.value = (
+            f'<div class="cpap-hint">Flow image uploaded with the latest measurement ({fmt.upper()})</div>'
+        )
         self.flow_image_box.layout.display = ""
 
     # ---------------------------------------------------------------- reset
@@ -530,23 +623,30 @@ class MonitoringStation(widgets.VBox):
         self.steps_table.value = steps_table_html(steps, admitted_at=state.admitted_at)
         prompt = titration_prompt(steps)
         self._suggested = prompt.suggested_cmh2o
-        self.prompt_html.value = (f'<div class="cpap-prompt cpap-prompt-{prompt.kind}" data-kind="{prompt.kind}">'
-                                  f"{escape(prompt.text)}</div>")
-        self.use_prompt_button.description = (f"Put {prompt.suggested_cmh2o} in the pressure field"
-                                              if prompt.suggested_cmh2o else "Put it in the pressure field")
+        self.prompt_html.value = (
+            f'<div class="cpap-prompt cpap-prompt-{prompt.kind}" data-kind="{prompt.kind}">{escape(prompt.text)}</div>'
+        )
+        self.use_prompt_button.description = (
+            f"Put {prompt.suggested_cmh2o} in the pressure field"
+            if prompt.suggested_cmh2o
+            else "Put it in the pressure field"
+        )
         self.use_prompt_button.layout.display = "" if prompt.suggested_cmh2o else "none"
         notes = list(night.notes)
         self.notes_html.value = notes_html(notes, admitted_at=state.admitted_at)
         m = night.measurements
         self.night_chart.set_data(
-            [x.recorded_at for x in m], pressure_cmh2o=[_nan(x.cpap_pressure_cmh2o) for x in m],
-            apneas=[x.apnea_count or 0 for x in m], hypopneas=[x.hypopnea_count or 0 for x in m],
+            [x.recorded_at for x in m],
+            pressure_cmh2o=[_nan(x.cpap_pressure_cmh2o) for x in m],
+            apneas=[x.apnea_count or 0 for x in m],
+            hypopneas=[x.hypopnea_count or 0 for x in m],
             commands=([c.commanded_at for c in night.commands], [c.to_cmh2o for c in night.commands]),
             notes=([n.created_at for n in notes], [str(i) for i in range(1, len(notes) + 1)]),
         )
         self.night_chart.figure.title = f"{_who(state)} · night: pressure and events"
-        self.night_chart.png_name = png_filename("night", room=state.room, mrn=state.mrn,
-                                                 when=night.measurements[-1].recorded_at if m else None)
+        self.night_chart.png_name = png_filename(
+            "night", room=state.room, mrn=state.mrn, when=night.measurements[-1].recorded_at if m else None
+        )
 
     def _use_prompt(self) -> None:
         """Fill the pressure field with the suggestion (never sends it)."""
@@ -568,7 +668,8 @@ class MonitoringStation(widgets.VBox):
             functools.partial(self.client.add_note, room, text, by=self.note_who.value.strip() or None),
             on_done=lambda note: self._note_added(room, note),
             on_error=lambda exc: self._note_failed(room, exc),
-            timeout_s=LOAD_TIMEOUT_S, name="Adding the note",
+            timeout_s=LOAD_TIMEOUT_S,
+            name="Adding the note",
         )
 
     def _note_added(self, room: int, note: Any) -> None:
@@ -608,15 +709,25 @@ def steps_table_html(steps: Any, *, admitted_at: Any = None) -> str:
     for i, row in enumerate(steps.itertuples(index=False)):
         when = None if pd.isna(row.commanded_at) else row.commanded_at.to_pydatetime()
         by = "—" if pd.isna(row.commanded_by) else f"{row.commanded_by} at {format_clock(when, seconds=False)}"
-        cells = (row.step, f"{row.pressure_cmh2o:g} cmH2O", format_clock_elapsed(row.start.to_pydatetime(), start=admitted_at),
-                 f"{row.minutes:g} min", row.apneas, row.hypopneas, format_number(row.ahi, 1, " /h"),
-                 format_number(row.breath_rate_bpm, 1, " /min"), by)
+        cells = (
+            row.step,
+            f"{row.pressure_cmh2o:g} cmH2O",
+            format_clock_elapsed(row.start.to_pydatetime(), start=admitted_at),
+            f"{row.minutes:g} min",
+            row.apneas,
+            row.hypopneas,
+            format_number(row.ahi, 1, " /h"),
+            format_number(row.breath_rate_bpm, 1, " /min"),
+            by,
+        )
         css = ' class="cpap-current"' if i == last else ""
         body.append(f"<tr{css}>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
     zone = escape(zone_label())
-    return (f'<table class="cpap-titration-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-            f'<div class="cpap-hint">Times are clock times ({zone}) with the time since admission. '
-            "AHI: apneas + hypopneas the bedside analysis scored, per hour of recording at the step.</div>")
+    return (
+        f'<table class="cpap-titration-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+        f'<div class="cpap-hint">Times are clock times ({zone}) with the time since admission. '
+        "AHI: apneas + hypopneas the bedside analysis scored, per hour of recording at the step.</div>"
+    )
 
 
 def notes_html(notes: list[Any], *, admitted_at: Any = None) -> str:
@@ -626,7 +737,8 @@ def notes_html(notes: list[Any], *, admitted_at: Any = None) -> str:
     items = "".join(
         f'<div class="cpap-note"><span class="cpap-note-when">{i}. {escape(format_clock(n.created_at))}</span> '
         f'<span class="cpap-note-author">{escape(n.author)}</span>: <span class="cpap-note-text">{escape(n.text)}</span></div>'
-        for i, n in enumerate(notes, start=1))
+        for i, n in enumerate(notes, start=1)
+    )
     return items
 
 

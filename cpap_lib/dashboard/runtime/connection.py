@@ -56,8 +56,10 @@ def client_from_env(environ: Mapping[str, str] | None = None, *, role: str = "st
     environ = os.environ if environ is None else environ
     url = environ.get("CPAP_API_URL", "").strip() or DEFAULT_API_URL
     if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1].strip("/")) == 0:
-        raise ParameterError("CPAP_API_URL", f"must be an http:// or https:// address such as {DEFAULT_API_URL}, "
-                                             f"got {url!r}")
-    token = (environ.get(f"CPAP_API_TOKEN_{role.upper()}", "").strip()
-             or environ.get("CPAP_API_TOKEN", "").strip() or None)
+        raise ParameterError(
+            "CPAP_API_URL", f"must be an http:// or https:// address such as {DEFAULT_API_URL}, got {url!r}"
+        )
+    token = (
+        environ.get(f"CPAP_API_TOKEN_{role.upper()}", "").strip() or environ.get("CPAP_API_TOKEN", "").strip() or None
+    )
     return CpapClient(url, token=token, timeout=REQUEST_TIMEOUT_S, retries=1)

@@ -66,7 +66,9 @@ __all__ = ["GuardedVoila", "V1_SUBPROTOCOL", "bounded_v1_header", "guard_applica
 V1_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 DEFAULT_CSP = "frame-ancestors 'self'"
-FOREIGN_HOST = "this server does not answer to that Host name; list its names in voila.json tornado_settings.local_hostnames"
+FOREIGN_HOST = (
+    "this server does not answer to that Host name; list its names in voila.json tornado_settings.local_hostnames"
+)
 
 
 def bounded_v1_header(ws_msg: bytes) -> dict | None:
@@ -136,6 +138,7 @@ def _with_security_headers(handler_class: type[web.RequestHandler]) -> type[web.
         return handler_class
     wrapped = _with_headers_cache.get(handler_class)
     if wrapped is None:
+
         def set_default_headers(self) -> None:
             handler_class.set_default_headers(self)
             for name, value in SECURITY_HEADERS.items():
@@ -162,8 +165,7 @@ def guard_application(app: web.Application, log) -> None:
         refusal = cross_site_refusal(request.method or "", request.headers, navigation_ok=page, json_only=False)
         if refusal is not None:
             log.warning("Refused a cross-site request (%s) for %s", refusal[1], request.path)
-            return app.get_handler_delegate(request, _with_security_headers(_CrossSiteHandler),
-                                            {"refusal": refusal[2]})
+            return app.get_handler_delegate(request, _with_security_headers(_CrossSiteHandler), {"refusal": refusal[2]})
         delegate.handler_class = _with_security_headers(delegate.handler_class)
         return delegate
 
@@ -176,8 +178,12 @@ class GuardedVoila(Voila):
     name = "voila"
 
     def init_handlers(self) -> list:
-        return [(pattern, SafeKernelWebsocketHandler, *rest) if handler is VoilaKernelWebsocketHandler
-                else (pattern, handler, *rest) for pattern, handler, *rest in super().init_handlers()]
+        return [
+            (pattern, SafeKernelWebsocketHandler, *rest)
+            if handler is VoilaKernelWebsocketHandler
+            else (pattern, handler, *rest)
+            for pattern, handler, *rest in super().init_handlers()
+        ]
 
     def listen(self) -> None:
         guard_application(self.app, self.log)

@@ -57,7 +57,9 @@ def refresh_interval_s(environ: Mapping[str, str] | None = None, default: float 
     except ValueError:
         value = -1.0
     if not 0.2 <= value <= MAX_REFRESH_S:
-        raise ParameterError("CPAP_REFRESH_S", f"must be a number of seconds from 0.2 to {MAX_REFRESH_S:g}, got {raw!r}")
+        raise ParameterError(
+            "CPAP_REFRESH_S", f"must be a number of seconds from 0.2 to {MAX_REFRESH_S:g}, got {raw!r}"
+        )
     return value
 
 

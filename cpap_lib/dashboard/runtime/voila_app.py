@@ -92,7 +92,10 @@ def voila_command(*, port: int, notebook_dir: Path = NOTEBOOK_DIR, python: str =
     if not 0 < int(port) < 65536:
         raise ParameterError("port", f"must be 1-65535, got {port}")
     return [
-        python, "-m", "cpap_lib.dashboard.runtime.guarded_voila", str(notebook_dir),
+        python,
+        "-m",
+        "cpap_lib.dashboard.runtime.guarded_voila",
+        str(notebook_dir),
         "--no-browser",
         f"--port={int(port)}",
         "--Voila.port_retries=0",
@@ -124,9 +127,16 @@ class VoilaServer:
     ``with VoilaServer("http://127.0.0.1:8000") as voila: print(voila.url)``
     """
 
-    def __init__(self, api_url: str, api_token: str | None = None, *, port: int | None = None,
-                 env: dict[str, str] | None = None, log_path: Path | None = None,
-                 notebook_dir: Path = NOTEBOOK_DIR):
+    def __init__(
+        self,
+        api_url: str,
+        api_token: str | None = None,
+        *,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+        notebook_dir: Path = NOTEBOOK_DIR,
+    ):
         self.notebook_dir = Path(notebook_dir)
         if not port:
             # imported here: the dashboard kernels that read this module need none of the server
@@ -155,8 +165,12 @@ class VoilaServer:
         log_file = open(self._log_path, "ab") if self._log_path else None
         try:
             self.process = subprocess.Popen(
-                voila_command(port=self.port, notebook_dir=self.notebook_dir), cwd=self.notebook_dir, env=self._env,
-                stdout=subprocess.DEVNULL if log_file is None else log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                voila_command(port=self.port, notebook_dir=self.notebook_dir),
+                cwd=self.notebook_dir,
+                env=self._env,
+                stdout=subprocess.DEVNULL if log_file is None else log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         finally:
             if log_file is not None:
@@ -166,7 +180,9 @@ class VoilaServer:
             if self.process.poll() is not None:
                 raise ServerUnavailableError(
                     f"Voilà exited with status {self.process.returncode} while starting"
-                    + (f"; see {self._log_path}" if self._log_path else ""), url=self.url)
+                    + (f"; see {self._log_path}" if self._log_path else ""),
+                    url=self.url,
+                )
             try:
                 with urllib.request.urlopen(self.url + "/", timeout=2):
                     log.info("Voilà serving %s at %s", self.notebook_dir, self.url)

@@ -47,8 +47,16 @@ from ...errors import ParameterError
 from .common import escape
 from .fields import png_filename
 
-__all__ = ["EVENT_COLORS", "PNG_SCALE", "TREND_SERIES", "FlowChart", "NightChart", "TrendChart", "events_to_spans",
-           "png_filename"]
+__all__ = [
+    "EVENT_COLORS",
+    "PNG_SCALE",
+    "TREND_SERIES",
+    "FlowChart",
+    "NightChart",
+    "TrendChart",
+    "events_to_spans",
+    "png_filename",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +174,6 @@ class TimeWindow:
             self._redraw_window()
 
 
-
 def set_shading(mark: bq.Lines, spans: np.ndarray, color: str, y_min: float, y_max: float) -> None:
     """Shade ``spans`` (rows of start, end) over ``[y_min, y_max]`` as one closed path per span in ``mark``."""
     n = spans.shape[0]
@@ -256,18 +263,29 @@ class FlowChart(TimeWindow, widgets.VBox):
         scales = {"x": self.x_scale, "y": self.y_scale}
         shade = {"scales": scales, "fill": "inside", "close_path": True, "stroke_width": 1, "x": [], "y": []}
         self.hypopnea_shading = bq.Lines(
-            colors=[EVENT_COLORS["hypopnea"]], fill_colors=[EVENT_COLORS["hypopnea"]],
-            fill_opacities=[0.3], labels=["hypopnea"], **shade,
+            colors=[EVENT_COLORS["hypopnea"]],
+            fill_colors=[EVENT_COLORS["hypopnea"]],
+            fill_opacities=[0.3],
+            labels=["hypopnea"],
+            **shade,
         )
         self.apnea_shading = bq.Lines(
-            colors=[EVENT_COLORS["apnea"]], fill_colors=[EVENT_COLORS["apnea"]],
-            fill_opacities=[0.3], labels=["apnea"], **shade,
+            colors=[EVENT_COLORS["apnea"]],
+            fill_colors=[EVENT_COLORS["apnea"]],
+            fill_opacities=[0.3],
+            labels=["apnea"],
+            **shade,
         )
         self.flow_line = bq.Lines(x=[], y=[], scales=scales, colors=[FLOW_COLOR], stroke_width=1.2, labels=["flow"])
         # breath marks: short vertical ticks above each peak, all in ONE path (NaN breaks it);
         # a Scatter would draw one SVG element per breath, which slows every zoom in the browser
         self.breath_marks = bq.Lines(
-            x=[], y=[], scales=scales, colors=[BREATH_COLOR], stroke_width=2, labels=["breath"],
+            x=[],
+            y=[],
+            scales=scales,
+            colors=[BREATH_COLOR],
+            stroke_width=2,
+            labels=["breath"],
         )
         x_axis = bq.Axis(scale=self.x_scale, label="time (s)", grid_lines="none")
         y_axis = bq.Axis(scale=self.y_scale, side="left", label="flow (L/s)", grid_lines="dashed")
@@ -283,8 +301,12 @@ class FlowChart(TimeWindow, widgets.VBox):
         )
         self.figure.add_class("cpap-flow-chart")
 
-        self.reset_button = widgets.Button(description="Reset zoom", icon="search-minus", tooltip="Show the whole recording")
-        self.save_button = widgets.Button(description="Save PNG", icon="download", tooltip="Download this chart as a PNG image")
+        self.reset_button = widgets.Button(
+            description="Reset zoom", icon="search-minus", tooltip="Show the whole recording"
+        )
+        self.save_button = widgets.Button(
+            description="Save PNG", icon="download", tooltip="Download this chart as a PNG image"
+        )
         self.reset_button.on_click(lambda _: self.reset_zoom())
         self.save_button.on_click(lambda _: self.save_png())
         self.status = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px"))
@@ -413,6 +435,7 @@ class FlowChart(TimeWindow, widgets.VBox):
     def breaths_marked(self) -> int:
         """Breaths marked in the visible window (0 while there are too many to mark)."""
         return self._breaths_marked if self.breath_marks.x.size else 0
+
     @property
     def total_samples(self) -> int:
         """Samples kept in the kernel (full resolution)."""
@@ -427,8 +450,10 @@ class FlowChart(TimeWindow, widgets.VBox):
     def points_sent(self) -> int:
         """All points currently sent to the browser: flow, breath marks, shading vertices."""
         return int(
-            np.size(self.flow_line.x) + np.size(self.breath_marks.x)
-            + np.size(self.apnea_shading.x) + np.size(self.hypopnea_shading.x)
+            np.size(self.flow_line.x)
+            + np.size(self.breath_marks.x)
+            + np.size(self.apnea_shading.x)
+            + np.size(self.hypopnea_shading.x)
         )
 
     def _update_status(self, hidden_breaths: int = 0) -> None:
@@ -508,14 +533,21 @@ class TrendChart(widgets.VBox):
         for key, label, unit, color in self.series:
             y_scale = bq.LinearScale()
             line = bq.Lines(
-                x=[], y=[], scales={"x": self.x_scale, "y": y_scale}, colors=[color],
-                marker="circle", marker_size=24, stroke_width=1.5, labels=[label],
+                x=[],
+                y=[],
+                scales={"x": self.x_scale, "y": y_scale},
+                colors=[color],
+                marker="circle",
+                marker_size=24,
+                stroke_width=1.5,
+                labels=[label],
             )
             fig = bq.Figure(
                 marks=[line],
                 axes=[
-                    bq.Axis(scale=self.x_scale, label=f"clock time ({zone_label()})", tick_format="%H:%M",
-                            grid_lines="none"),
+                    bq.Axis(
+                        scale=self.x_scale, label=f"clock time ({zone_label()})", tick_format="%H:%M", grid_lines="none"
+                    ),
                     bq.Axis(scale=y_scale, side="left", label=unit, grid_lines="dashed"),
                 ],
                 title=label,
@@ -525,7 +557,9 @@ class TrendChart(widgets.VBox):
             )
             fig.add_class(f"cpap-trend-{key}")
             self.lines[key], self.figures[key] = line, fig
-        self.save_button = widgets.Button(description="Save PNG", icon="download", tooltip="Download these charts as PNG images")
+        self.save_button = widgets.Button(
+            description="Save PNG", icon="download", tooltip="Download these charts as PNG images"
+        )
         self.save_button.on_click(lambda _: self.save_png())
         self.heading = widgets.HTML(f"<b>{escape(title)}</b>")
         super().__init__([self.heading, *self.figures.values(), self.save_button], **kwargs)
@@ -596,35 +630,85 @@ class NightChart(widgets.VBox):
     7
     """
 
-    def __init__(self, title: str = "Night: pressure and events", *, height: str = "260px",
-                 png_name: str = "night.png", **kwargs: Any):
+    def __init__(
+        self,
+        title: str = "Night: pressure and events",
+        *,
+        height: str = "260px",
+        png_name: str = "night.png",
+        **kwargs: Any,
+    ):
         self.png_name = png_name
         self.x_scale = bq.DateScale()
         self.pressure_scale = bq.LinearScale(min=0.0)
         self.events_scale = bq.LinearScale(min=0.0)
         on_pressure = {"x": self.x_scale, "y": self.pressure_scale}
         on_events = {"x": self.x_scale, "y": self.events_scale}
-        self.pressure_line = bq.Lines(x=[], y=[], scales=on_pressure, colors=[PRESSURE_COLOR], stroke_width=2.5,
-                                      interpolation="step-after", labels=["pressure"])
-        self.apnea_marks = bq.Scatter(x=[], y=[], scales=on_events, colors=[EVENT_COLORS["apnea"]], default_size=28,
-                                      marker="circle", labels=["apneas"])
-        self.hypopnea_marks = bq.Scatter(x=[], y=[], scales=on_events, colors=[EVENT_COLORS["hypopnea"]],
-                                         default_size=28, marker="square", labels=["hypopneas"])
-        self.command_marks = bq.Scatter(x=[], y=[], scales=on_pressure, colors=[PRESSURE_COLOR], default_size=80,
-                                        marker="diamond", labels=["command"])
-        self.note_marks = bq.Scatter(x=[], y=[], scales=on_pressure, colors=[NOTE_COLOR], default_size=90,
-                                     marker="triangle-down", names=[], display_names=True, labels=["note"])
+        self.pressure_line = bq.Lines(
+            x=[],
+            y=[],
+            scales=on_pressure,
+            colors=[PRESSURE_COLOR],
+            stroke_width=2.5,
+            interpolation="step-after",
+            labels=["pressure"],
+        )
+        self.apnea_marks = bq.Scatter(
+            x=[],
+            y=[],
+            scales=on_events,
+            colors=[EVENT_COLORS["apnea"]],
+            default_size=28,
+            marker="circle",
+            labels=["apneas"],
+        )
+        self.hypopnea_marks = bq.Scatter(
+            x=[],
+            y=[],
+            scales=on_events,
+            colors=[EVENT_COLORS["hypopnea"]],
+            default_size=28,
+            marker="square",
+            labels=["hypopneas"],
+        )
+        self.command_marks = bq.Scatter(
+            x=[],
+            y=[],
+            scales=on_pressure,
+            colors=[PRESSURE_COLOR],
+            default_size=80,
+            marker="diamond",
+            labels=["command"],
+        )
+        self.note_marks = bq.Scatter(
+            x=[],
+            y=[],
+            scales=on_pressure,
+            colors=[NOTE_COLOR],
+            default_size=90,
+            marker="triangle-down",
+            names=[],
+            display_names=True,
+            labels=["note"],
+        )
         self.figure = bq.Figure(
             marks=[self.pressure_line, self.apnea_marks, self.hypopnea_marks, self.command_marks, self.note_marks],
-            axes=[bq.Axis(scale=self.x_scale, label=f"clock time ({zone_label()})", tick_format="%H:%M",
-                          grid_lines="none"),
-                  bq.Axis(scale=self.pressure_scale, side="left", label="CPAP (cmH2O)", grid_lines="dashed"),
-                  bq.Axis(scale=self.events_scale, side="right", label="events per upload", grid_lines="none")],
-            title=title, fig_margin={"top": 36, "bottom": 45, "left": 60, "right": 60}, animation_duration=0,
+            axes=[
+                bq.Axis(
+                    scale=self.x_scale, label=f"clock time ({zone_label()})", tick_format="%H:%M", grid_lines="none"
+                ),
+                bq.Axis(scale=self.pressure_scale, side="left", label="CPAP (cmH2O)", grid_lines="dashed"),
+                bq.Axis(scale=self.events_scale, side="right", label="events per upload", grid_lines="none"),
+            ],
+            title=title,
+            fig_margin={"top": 36, "bottom": 45, "left": 60, "right": 60},
+            animation_duration=0,
             layout=widgets.Layout(width="100%", height=height),
         )
         self.figure.add_class("cpap-night-chart")
-        self.save_button = widgets.Button(description="Save PNG", icon="download", tooltip="Download this chart as a PNG image")
+        self.save_button = widgets.Button(
+            description="Save PNG", icon="download", tooltip="Download this chart as a PNG image"
+        )
         self.save_button.on_click(lambda _: self.save_png())
         legend = widgets.HTML(
             f'<span style="color:{PRESSURE_COLOR}">&#9472; pressure &#9670; command</span> &nbsp; '
@@ -635,8 +719,16 @@ class NightChart(widgets.VBox):
         super().__init__([self.figure, widgets.HBox([self.save_button, legend])], **kwargs)
         self.add_class("cpap-night-chart-box")
 
-    def set_data(self, times: Any, *, pressure_cmh2o: Any, apneas: Any, hypopneas: Any,
-                 commands: tuple[Any, Any] = ((), ()), notes: tuple[Any, Any] = ((), ())) -> None:
+    def set_data(
+        self,
+        times: Any,
+        *,
+        pressure_cmh2o: Any,
+        apneas: Any,
+        hypopneas: Any,
+        commands: tuple[Any, Any] = ((), ()),
+        notes: tuple[Any, Any] = ((), ()),
+    ) -> None:
         """Show a night: per-upload ``times`` (UTC) with pressure and event counts; ``(times, cmh2o)`` of
         commands; ``(times, labels)`` of notes."""
         stamps = _as_datetimes(times)

@@ -457,8 +457,7 @@ class LatestWins:
     (True, False)
     """
 
-    def __init__(self, *, timeout_s: float = 10.0, lock: Any = None,
-                 on_busy: Callable[[bool], Any] | None = None):
+    def __init__(self, *, timeout_s: float = 10.0, lock: Any = None, on_busy: Callable[[bool], Any] | None = None):
         self.timeout_s = float(timeout_s)
         self.lock = lock if lock is not None else threading.RLock()
         self.generation = 0
@@ -526,8 +525,13 @@ class LatestWins:
             finally:
                 finish()
 
-        run_in_background(fn, on_done=done, on_error=failed_then_finish,
-                          timeout_s=self.timeout_s if timeout_s is None else timeout_s, name=name)
+        run_in_background(
+            fn,
+            on_done=done,
+            on_error=failed_then_finish,
+            timeout_s=self.timeout_s if timeout_s is None else timeout_s,
+            name=name,
+        )
         return generation
 
     def invalidate(self) -> int:

@@ -63,7 +63,9 @@ def parse_pressure(text: str | int | None) -> int:
     """
     raw = "" if text is None else str(text).strip()
     if not raw:
-        raise ParameterError("pressure", f"enter a whole number of cmH2O from {PRESSURE_MIN_CMH2O} to {PRESSURE_MAX_CMH2O}")
+        raise ParameterError(
+            "pressure", f"enter a whole number of cmH2O from {PRESSURE_MIN_CMH2O} to {PRESSURE_MAX_CMH2O}"
+        )
     if _INTEGER.match(raw) and PRESSURE_MIN_CMH2O <= int(raw) <= PRESSURE_MAX_CMH2O:
         return int(raw)
     shown = raw if len(raw) <= 20 else raw[:20] + "..."
@@ -151,6 +153,8 @@ def png_filename(what: str, *, room: int | None = None, mrn: str | None = None, 
         parts.append(to_lab_time(stamp).strftime("%Y%m%d-%H%M%S"))
     parts.append("".join(c if c.isalnum() or c in "-_" else "-" for c in what))
     return "_".join(parts) + ".png"
+
+
 BREATH_COLOR = "#2ca02c"
 
 TREND_SERIES = (

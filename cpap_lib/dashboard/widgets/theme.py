@@ -22,18 +22,38 @@ import ipywidgets as widgets
 
 from .common import escape
 
-__all__ = ["STYLE_CSS", "ALERT_COLOR", "STALE_COLOR", "STATE_COLORS", "STATE_LABELS", "style_widget", "page_header",
-           "error_page"]
+__all__ = [
+    "STYLE_CSS",
+    "ALERT_COLOR",
+    "STALE_COLOR",
+    "STATE_COLORS",
+    "STATE_LABELS",
+    "style_widget",
+    "page_header",
+    "error_page",
+]
 
 ALERT_COLOR = "#c62828"
 """Red of values that need attention (apnea count of 2 or more)."""
 STALE_COLOR = "#8a6d00"
 
-STATE_LABELS = {"no_data": "NO DATA", "ahi_high": "AHI HIGH", "apnea_run": "APNEA RUN", "high_leak": "HIGH LEAK",
-                "ok": "OK", "empty": "EMPTY"}
+STATE_LABELS = {
+    "no_data": "NO DATA",
+    "ahi_high": "AHI HIGH",
+    "apnea_run": "APNEA RUN",
+    "high_leak": "HIGH LEAK",
+    "ok": "OK",
+    "empty": "EMPTY",
+}
 """The badge of each alarm state (see :mod:`cpap_lib.server.alarms`)."""
-STATE_COLORS = {"no_data": ("#4a0072", "#fff"), "ahi_high": (ALERT_COLOR, "#fff"), "apnea_run": ("#d84315", "#fff"),
-                "high_leak": ("#f9a825", "#1f2d3a"), "ok": ("#2e7d32", "#fff"), "empty": ("#9e9e9e", "#fff")}
+STATE_COLORS = {
+    "no_data": ("#4a0072", "#fff"),
+    "ahi_high": (ALERT_COLOR, "#fff"),
+    "apnea_run": ("#d84315", "#fff"),
+    "high_leak": ("#f9a825", "#1f2d3a"),
+    "ok": ("#2e7d32", "#fff"),
+    "empty": ("#9e9e9e", "#fff"),
+}
 """Badge and tile-edge colour, and badge text colour, of each state: the loudest is the darkest."""
 
 _STATE_CSS = "\n".join(

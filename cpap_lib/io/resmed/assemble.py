@@ -85,5 +85,3 @@ def copy_card_files(card: str | Path, card_root: str | Path) -> None:
         if src.is_file():
             Path(card_root).mkdir(parents=True, exist_ok=True)
             shutil.copy(src, Path(card_root) / name)
-
-

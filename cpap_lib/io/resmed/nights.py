@@ -248,8 +248,10 @@ def read_night(
     recording = replace(
         recording, meta={**recording.meta, "notes": list(notes), "night": day.isoformat(), "device_summary": summary}
     )
-    night_events = _event_spans(events.assign(session=which), origin) if len(events) else _event_spans(
-        _empty_events().assign(session=pd.Series(dtype=np.int64)), origin
+    night_events = (
+        _event_spans(events.assign(session=which), origin)
+        if len(events)
+        else _event_spans(_empty_events().assign(session=pd.Series(dtype=np.int64)), origin)
     )
     trends = [s.trends.assign(session=i) for i, s in enumerate(sessions) if len(s.trends)]
     night_trends = pd.concat(trends, ignore_index=True) if trends else pd.DataFrame()

@@ -81,7 +81,10 @@ def _read_cached(path: str, _mtime_ns: int, _size: int) -> pd.DataFrame:
             for a, b in zip(on[i * per_day : (i + 1) * per_day], off[i * per_day : (i + 1) * per_day]):
                 if a >= 0 and b >= 0:
                     spans[i].append(
-                        ((noon[i] + timedelta(minutes=float(a))).isoformat(), (noon[i] + timedelta(minutes=float(b))).isoformat())
+                        (
+                            (noon[i] + timedelta(minutes=float(a))).isoformat(),
+                            (noon[i] + timedelta(minutes=float(b))).isoformat(),
+                        )
                     )
     frame["mask_on_off"] = spans
     frame.index = pd.Index([n_.date() for n_ in noon], name="day")

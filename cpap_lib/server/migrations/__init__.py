@@ -94,8 +94,10 @@ def head_revision() -> str:
     """The newest revision this code knows (raises if the chain has more than one head)."""
     heads = _scripts().get_heads()
     if len(heads) != 1:
-        raise SchemaError(f"the migrations have {len(heads)} heads ({', '.join(sorted(heads))}); "
-                          "give each new revision the previous head as down_revision")
+        raise SchemaError(
+            f"the migrations have {len(heads)} heads ({', '.join(sorted(heads))}); "
+            "give each new revision the previous head as down_revision"
+        )
     return heads[0]
 
 
@@ -199,7 +201,8 @@ def _prepare(connection: Connection, target: str) -> None:
             raise SchemaError(
                 f"the database is at schema revision {current}, which this cpap_lib does not know "
                 f"(its newest is {head}): it was upgraded by a newer cpap_lib; run that version, "
-                "or restore a backup taken before the upgrade") from None
+                "or restore a backup taken before the upgrade"
+            ) from None
     else:
         tables = set(inspect(connection).get_table_names()) - {VERSION_TABLE}
         if tables:
@@ -209,20 +212,28 @@ def _prepare(connection: Connection, target: str) -> None:
                 raise SchemaError(
                     f"the database has tables ({', '.join(sorted(tables))}) but no migration record, and "
                     f"they do not match the baseline schema ({listed}); it was not made by cpap_lib, "
-                    "so it is left untouched")
+                    "so it is left untouched"
+                )
             command.stamp(alembic_config(connection), "0001_baseline")
             connection.commit()
-            logger.warning("event=schema_stamped revision=0001_baseline message=\"the database was made "
-                           "before migrations existed; it matches the baseline and is now recorded as "
-                           "revision 0001_baseline\"")
+            logger.warning(
+                'event=schema_stamped revision=0001_baseline message="the database was made '
+                "before migrations existed; it matches the baseline and is now recorded as "
+                'revision 0001_baseline"'
+            )
             current = "0001_baseline"
     if current == target or (target == "head" and current == head):
         return
     if current is not None and target == "head":
-        logger.warning("event=schema_upgrade from=%s to=%s message=\"upgrading the database schema from "
-                       "revision %s to %s\"", current, head, current, head)
+        logger.warning(
+            'event=schema_upgrade from=%s to=%s message="upgrading the database schema from revision %s to %s"',
+            current,
+            head,
+            current,
+            head,
+        )
     elif current is None:
-        logger.info("event=schema_create revision=%s message=\"creating the database schema\"", head)
+        logger.info('event=schema_create revision=%s message="creating the database schema"', head)
     _upgrade(connection, target)
 
 

@@ -6,5 +6,16 @@ from . import alarms, audit, health, legacy, measurements, notes, patients, pres
 
 __all__ = ["ROUTERS"]
 
-ROUTERS = (health.router, rooms.router, measurements.router, patients.router, pressure.router, ward.router,
-           alarms.router, notes.router, timeline.router, audit.router, legacy.router)
+ROUTERS = (
+    health.router,
+    rooms.router,
+    measurements.router,
+    patients.router,
+    pressure.router,
+    ward.router,
+    alarms.router,
+    notes.router,
+    timeline.router,
+    audit.router,
+    legacy.router,
+)

@@ -15,17 +15,23 @@ from ..schemas import AcknowledgementCreate, AcknowledgementPublic, AlarmBoardPu
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["alarms"])
-CONFLICT: dict[int | str, dict[str, Any]] = {status.HTTP_404_NOT_FOUND: {"description": "room not found"},
-            status.HTTP_409_CONFLICT: {"description": "no patient admitted, or no alarm to acknowledge"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    status.HTTP_404_NOT_FOUND: {"description": "room not found"},
+    status.HTTP_409_CONFLICT: {"description": "no patient admitted, or no alarm to acknowledge"},
+}
 
 
 def _rules(request: Request) -> AlarmRules:
     return request.app.state.alarm_rules
 
 
-@router.get("/alarms", response_model=AlarmBoardPublic, dependencies=[STAFF],
-            summary="Every room with its alarm state (times UTC), unacknowledged alarms loudest first",
-            description=night.board_order.__doc__)
+@router.get(
+    "/alarms",
+    response_model=AlarmBoardPublic,
+    dependencies=[STAFF],
+    summary="Every room with its alarm state (times UTC), unacknowledged alarms loudest first",
+    description=night.board_order.__doc__,
+)
 def get_alarm_board(request: Request, db: DbDep) -> AlarmBoardPublic:
     rules = _rules(request)
     now = utcnow()
@@ -34,19 +40,31 @@ def get_alarm_board(request: Request, db: DbDep) -> AlarmBoardPublic:
     return AlarmBoardPublic(generated_at=now, rules=night.rules_public(rules), rooms=rooms)
 
 
-@router.get("/alarms/rules", response_model=AlarmRulesPublic, dependencies=[STAFF],
-            summary="The alarm rules' thresholds (set by CPAP_ALARM_* on the server)")
+@router.get(
+    "/alarms/rules",
+    response_model=AlarmRulesPublic,
+    dependencies=[STAFF],
+    summary="The alarm rules' thresholds (set by CPAP_ALARM_* on the server)",
+)
 def get_alarm_rules(request: Request) -> AlarmRulesPublic:
     return night.rules_public(_rules(request))
 
 
-@router.post("/rooms/{room}/alarm/acknowledgements", response_model=AcknowledgementPublic,
-             status_code=status.HTTP_201_CREATED, dependencies=[STAFF], responses=CONFLICT,
-             summary="Acknowledge the room's current alarm (who: the token's name; when: now, UTC; a note)")
-def acknowledge_alarm(room: RoomNumber, body: AcknowledgementCreate, request: Request, db: DbDep,
-                      actor: ActorDep) -> AcknowledgementPublic:
+@router.post(
+    "/rooms/{room}/alarm/acknowledgements",
+    response_model=AcknowledgementPublic,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[STAFF],
+    responses=CONFLICT,
+    summary="Acknowledge the room's current alarm (who: the token's name; when: now, UTC; a note)",
+)
+def acknowledge_alarm(
+    room: RoomNumber, body: AcknowledgementCreate, request: Request, db: DbDep, actor: ActorDep
+) -> AcknowledgementPublic:
     try:
         with db.write() as session:
-            return night.acknowledge(session, room=room, by=night.who(actor.name, body.by), note=body.note, rules=_rules(request))
+            return night.acknowledge(
+                session, room=room, by=night.who(actor.name, body.by), note=body.note, rules=_rules(request)
+            )
     except night.NightConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, exc.message) from None

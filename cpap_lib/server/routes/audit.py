@@ -15,9 +15,16 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 
-@router.get("", response_model=list[AuditEventPublic], dependencies=[STAFF],
-            summary="Pressure commands, acknowledgements and notes: who (token name, role), when (UTC), from where")
-def audit_events(db: DbDep, limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-                 room: Annotated[int | None, Query(ge=ROOM_MIN, le=ROOM_MAX)] = None) -> list[AuditEventPublic]:
+@router.get(
+    "",
+    response_model=list[AuditEventPublic],
+    dependencies=[STAFF],
+    summary="Pressure commands, acknowledgements and notes: who (token name, role), when (UTC), from where",
+)
+def audit_events(
+    db: DbDep,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    room: Annotated[int | None, Query(ge=ROOM_MIN, le=ROOM_MAX)] = None,
+) -> list[AuditEventPublic]:
     with db.read() as session:
         return list_events(session, limit=limit, room=room)

@@ -14,9 +14,17 @@ __all__ = ["router"]
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=Health, summary="Server and database are up",
-            responses={503: {"description": "the database is unreachable, or its file deleted, replaced, "
-                                            "read-only or on a full disk (the sentence says which)"}})
+@router.get(
+    "/health",
+    response_model=Health,
+    summary="Server and database are up",
+    responses={
+        503: {
+            "description": "the database is unreachable, or its file deleted, replaced, "
+            "read-only or on a full disk (the sentence says which)"
+        }
+    },
+)
 def health(db: DbDep) -> Health:
     with db.read() as session:
         session.execute(text("SELECT 1"))

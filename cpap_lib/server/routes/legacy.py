@@ -64,13 +64,27 @@ from ..schemas import (
     decode_image_base64,
 )
 
-__all__ = ["OLD_KEYS", "LegacyInputError", "LegacyUpload", "flask_json", "old_server_refusal", "parse_add_patient",
-           "router"]
+__all__ = [
+    "OLD_KEYS",
+    "LegacyInputError",
+    "LegacyUpload",
+    "flask_json",
+    "old_server_refusal",
+    "parse_add_patient",
+    "router",
+]
 
 router = APIRouter(tags=["legacy (old clients)"])
 
-OLD_KEYS = (("patient_mrn", int), ("room_number", int), ("patient_name", str), ("CPAP_pressure", int),
-            ("breath_rate", float), ("apnea_count", int), ("flow_image", str))
+OLD_KEYS = (
+    ("patient_mrn", int),
+    ("room_number", int),
+    ("patient_name", str),
+    ("CPAP_pressure", int),
+    ("breath_rate", float),
+    ("apnea_count", int),
+    ("flow_image", str),
+)
 """The old ``/add_patient`` keys, in the order and with the types its validation checked them."""
 MRN_MAX = 10**32 - 1
 APNEA_MAX = 1_000_000
@@ -90,8 +104,9 @@ def flask_json(value: Any) -> bytes:
     >>> flask_json([{"room_number": 3, "CPAP_pressure": [8], "patient_name": "Zoe"}])
     b'[{"CPAP_pressure":[8],"patient_name":"Zoe","room_number":3}]\\n'
     """
-    return (json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-            + "\n").encode("ascii")
+    return (json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False) + "\n").encode(
+        "ascii"
+    )
 
 
 class FlaskJSONResponse(Response):
@@ -152,7 +167,7 @@ def _shown(value: Any, limit: int = 40) -> str:
     ("'30'", "'999999999999999999999999999999999999...")
     """
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _whole(key: str, value: Any, low: int, high: int, unit: str = "") -> int:
@@ -209,15 +224,17 @@ def parse_add_patient(payload: Any) -> LegacyUpload:
         fields["name"] = name.strip()
     given = {key: payload[key] for key in ("CPAP_pressure", "breath_rate", "apnea_count") if not _empty(payload[key])}
     if "CPAP_pressure" in given:
-        fields["cpap_pressure_cmh2o"] = _whole("CPAP_pressure", given["CPAP_pressure"], PRESSURE_MIN, PRESSURE_MAX,
-                                               " cmH2O")
+        fields["cpap_pressure_cmh2o"] = _whole(
+            "CPAP_pressure", given["CPAP_pressure"], PRESSURE_MIN, PRESSURE_MAX, " cmH2O"
+        )
     analysis: dict[str, Any] = {}
     if "breath_rate" in given:
         rate = given["breath_rate"]
         number = None if isinstance(rate, bool) or not isinstance(rate, (int, float, str)) else _float(rate)
         if number is None or not 0 <= number <= BREATH_RATE_MAX:
-            raise LegacyInputError(f"breath_rate: must be a number from 0 to {BREATH_RATE_MAX} breaths/min, "
-                                   f"got {_shown(rate)}")
+            raise LegacyInputError(
+                f"breath_rate: must be a number from 0 to {BREATH_RATE_MAX} breaths/min, got {_shown(rate)}"
+            )
         analysis["breath_rate_bpm"] = number
     if "apnea_count" in given:
         analysis["apnea_count"] = _whole("apnea_count", given["apnea_count"], 0, APNEA_MAX)
@@ -255,27 +272,34 @@ def _image(value: str) -> bytes:
 
 _ADD_PATIENT_BODY = {
     "required": True,
-    "content": {"application/json": {"schema": {
-        "type": "object",
-        "required": [key for key, _ in OLD_KEYS],
-        "properties": {
-            "patient_name": {"type": "string"},
-            "patient_mrn": {"type": ["string", "integer"]},
-            "room_number": {"type": ["string", "integer"]},
-            "CPAP_pressure": {"type": ["string", "integer"]},
-            "breath_rate": {"type": ["string", "number"]},
-            "apnea_count": {"type": ["string", "integer"]},
-            "flow_image": {"type": "string", "description": "base64 JPEG or PNG, or empty"},
-        },
-    }}},
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": [key for key, _ in OLD_KEYS],
+                "properties": {
+                    "patient_name": {"type": "string"},
+                    "patient_mrn": {"type": ["string", "integer"]},
+                    "room_number": {"type": ["string", "integer"]},
+                    "CPAP_pressure": {"type": ["string", "integer"]},
+                    "breath_rate": {"type": ["string", "number"]},
+                    "apnea_count": {"type": ["string", "integer"]},
+                    "flow_image": {"type": "string", "description": "base64 JPEG or PNG, or empty"},
+                },
+            }
+        }
+    },
 }
 _JSON_TEXT = {"content": {"application/json": {"schema": {"type": "string"}}}}
 
 
-@router.post("/add_patient", dependencies=[LEGACY_DEVICE], response_class=FlaskJSONResponse,
-             openapi_extra={"requestBody": _ADD_PATIENT_BODY},
-             responses={200: _JSON_TEXT,
-                        400: {"description": "bad input (a JSON string naming the key)", **_JSON_TEXT}})
+@router.post(
+    "/add_patient",
+    dependencies=[LEGACY_DEVICE],
+    response_class=FlaskJSONResponse,
+    openapi_extra={"requestBody": _ADD_PATIENT_BODY},
+    responses={200: _JSON_TEXT, 400: {"description": "bad input (a JSON string naming the key)", **_JSON_TEXT}},
+)
 async def add_patient(request: Request, db: DbDep) -> FlaskJSONResponse:
     try:
         payload = json.loads(await request.body())
@@ -306,9 +330,16 @@ def _int_or_none(text: str) -> int | None:
         return None
 
 
-@router.get("/CPAP_query/{room_number}", dependencies=[LEGACY_POLL], response_class=FlaskJSONResponse,
-            responses={200: {"content": {"application/json": {"schema": {"type": "integer"}}}},
-                       400: _JSON_TEXT, 404: _JSON_TEXT})
+@router.get(
+    "/CPAP_query/{room_number}",
+    dependencies=[LEGACY_POLL],
+    response_class=FlaskJSONResponse,
+    responses={
+        200: {"content": {"application/json": {"schema": {"type": "integer"}}}},
+        400: _JSON_TEXT,
+        404: _JSON_TEXT,
+    },
+)
 async def cpap_query(room_number: str, db: DbDep) -> FlaskJSONResponse:
     # Polled by every old bedside client: one primary-key lookup, in the thread pool (db.poll).
     room = _int_or_none(room_number)
@@ -322,18 +353,26 @@ async def cpap_query(room_number: str, db: DbDep) -> FlaskJSONResponse:
     return FlaskJSONResponse(row[2])
 
 
-@router.get("/new_cpap_pressure/{room_number}/{new_value}", dependencies=[STAFF], response_class=HTMLResponse,
-            responses={200: {"content": {"text/html": {}}}, 400: {"content": {"text/html": {}}}})
+@router.get(
+    "/new_cpap_pressure/{room_number}/{new_value}",
+    dependencies=[STAFF],
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}}, 400: {"content": {"text/html": {}}}},
+)
 def new_cpap_pressure(room_number: str, new_value: str, db: DbDep, actor: ActorDep) -> HTMLResponse:
     room, cmh2o = _int_or_none(room_number), _int_or_none(new_value)
     if room is None or cmh2o is None:
         return HTMLResponse("Bad value for room number or new value", status_code=400)
     if not ROOM_MIN <= room <= ROOM_MAX:
-        return HTMLResponse(f"Bad value for room number: must be from {ROOM_MIN} to {ROOM_MAX}, got {room}",
-                            status_code=400)
+        return HTMLResponse(
+            f"Bad value for room number: must be from {ROOM_MIN} to {ROOM_MAX}, got {room}", status_code=400
+        )
     if not PRESSURE_MIN <= cmh2o <= PRESSURE_MAX:
-        return HTMLResponse(f"Bad value for new value: a CPAP pressure must be from {PRESSURE_MIN} to "
-                            f"{PRESSURE_MAX} cmH2O, got {cmh2o}", status_code=400)
+        return HTMLResponse(
+            f"Bad value for new value: a CPAP pressure must be from {PRESSURE_MIN} to "
+            f"{PRESSURE_MAX} cmH2O, got {cmh2o}",
+            status_code=400,
+        )
     with db.write() as session:
         crud.command_pressure(session, room=room, cmh2o=cmh2o, by=actor.name, preset=True)
     return HTMLResponse(f"Room number {room} CPAP pressure updated to {cmh2o}")
@@ -362,22 +401,27 @@ def _old_number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-@router.get("/get_all_patients", dependencies=[STAFF], response_class=FlaskJSONResponse,
-            responses={200: {"content": {"application/json": {
-                "schema": {"type": "array", "items": {"type": "object"}}}}}})
+@router.get(
+    "/get_all_patients",
+    dependencies=[STAFF],
+    response_class=FlaskJSONResponse,
+    responses={200: {"content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}},
+)
 def get_all_patients(db: DbDep) -> FlaskJSONResponse:
     with db.read() as session:
         patients = crud.current_patient_records(session)
     answer = []
     for room, mrn, name, records in patients:
-        answer.append({
-            "room_number": room,
-            "patient_mrn": _old_mrn(mrn),
-            "patient_name": name or "Not provided",
-            "CPAP_pressure": [_old_number(r[1]) for r in records],
-            "breath_rate": [float(r[2]) for r in records],
-            "apnea_count": [int(r[3]) for r in records],
-            "flow_image": [base64.b64encode(r[4]).decode("ascii") if r[4] else "" for r in records],
-            "timestamp": [local_clock_time(r[0]) for r in records],
-        })
+        answer.append(
+            {
+                "room_number": room,
+                "patient_mrn": _old_mrn(mrn),
+                "patient_name": name or "Not provided",
+                "CPAP_pressure": [_old_number(r[1]) for r in records],
+                "breath_rate": [float(r[2]) for r in records],
+                "apnea_count": [int(r[3]) for r in records],
+                "flow_image": [base64.b64encode(r[4]).decode("ascii") if r[4] else "" for r in records],
+                "timestamp": [local_clock_time(r[0]) for r in records],
+            }
+        )
     return FlaskJSONResponse(answer)

@@ -15,8 +15,12 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/measurements", tags=["measurements"])
 
 
-@router.get("/{measurement_id}", response_model=MeasurementPublic, dependencies=[STAFF],
-            responses={status.HTTP_404_NOT_FOUND: {"description": "measurement not found"}})
+@router.get(
+    "/{measurement_id}",
+    response_model=MeasurementPublic,
+    dependencies=[STAFF],
+    responses={status.HTTP_404_NOT_FOUND: {"description": "measurement not found"}},
+)
 def get_measurement(measurement_id: Annotated[int, Path(ge=1, le=2**31 - 1)], db: DbDep) -> MeasurementPublic:
     with db.read() as session:
         return crud.get_measurement(session, measurement_id=measurement_id)

@@ -13,20 +13,32 @@ from ..schemas import NoteCreate, NotePublic
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/rooms", tags=["notes"])
-CONFLICT: dict[int | str, dict[str, Any]] = {status.HTTP_404_NOT_FOUND: {"description": "room not found"},
-            status.HTTP_409_CONFLICT: {"description": "no patient admitted"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    status.HTTP_404_NOT_FOUND: {"description": "room not found"},
+    status.HTTP_409_CONFLICT: {"description": "no patient admitted"},
+}
 
 
-@router.get("/{room}/notes", response_model=list[NotePublic], dependencies=[STAFF], responses=CONFLICT,
-            summary="Notes on the current patient's night, oldest first")
+@router.get(
+    "/{room}/notes",
+    response_model=list[NotePublic],
+    dependencies=[STAFF],
+    responses=CONFLICT,
+    summary="Notes on the current patient's night, oldest first",
+)
 def list_notes(room: RoomNumber, db: DbDep) -> list[NotePublic]:
     with db.read() as session:
         return night.list_notes(session, room=room)
 
 
-@router.post("/{room}/notes", response_model=NotePublic, status_code=status.HTTP_201_CREATED,
-             dependencies=[STAFF], responses=CONFLICT,
-             summary="Add a note (who: the token's name; when: now, UTC)")
+@router.post(
+    "/{room}/notes",
+    response_model=NotePublic,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[STAFF],
+    responses=CONFLICT,
+    summary="Add a note (who: the token's name; when: now, UTC)",
+)
 def add_note(room: RoomNumber, body: NoteCreate, db: DbDep, actor: ActorDep) -> NotePublic:
     try:
         with db.write() as session:

@@ -21,8 +21,12 @@ def list_patients(db: DbDep) -> list[PatientPublic]:
         return crud.list_patients(session)
 
 
-@router.get("/{mrn}", response_model=PatientPublic, dependencies=[STAFF],
-            responses={status.HTTP_404_NOT_FOUND: {"description": "patient not found"}})
+@router.get(
+    "/{mrn}",
+    response_model=PatientPublic,
+    dependencies=[STAFF],
+    responses={status.HTTP_404_NOT_FOUND: {"description": "patient not found"}},
+)
 def get_patient(mrn: Annotated[Mrn, Path()], db: DbDep) -> PatientPublic:
     with db.read() as session:
         return crud.get_patient(session, mrn=mrn)

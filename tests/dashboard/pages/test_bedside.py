@@ -14,8 +14,6 @@ ROOMS = iter(range(7300, 7400))
 SAMPLES = SAMPLE_DATA_DIR
 
 
-
-
 @pytest.fixture
 def station(client):
     bedside = BedsideStation(client, poll_s=30, autostart=False)
@@ -25,8 +23,9 @@ def station(client):
 
 def load(station, name):
     station.sample_select.value = str(SAMPLES / name)
-    assert wait_until(lambda: station.analysis is not None and name in station.results.value
-                    and station.messages.level == "success"), station.messages.text
+    assert wait_until(
+        lambda: station.analysis is not None and name in station.results.value and station.messages.level == "success"
+    ), station.messages.text
 
 
 def test_query_string_and_samples():
@@ -111,7 +110,7 @@ def test_reset_clears_everything_and_unlocks(client, station):
     station.upload_button.click()
     assert wait_until(lambda: station.uploads == 1), station.messages.text
     station.reset_button.click()
-    assert station.reset_question.layout.display == "" and station.uploads == 1   # it asks first
+    assert station.reset_question.layout.display == "" and station.uploads == 1  # it asks first
     station.cancel_reset_button.click()
     assert station.mrn_input.value == f"BS{room}" and station.reset_question.layout.display == "none"
     station.reset_button.click()
@@ -148,7 +147,7 @@ def test_the_patient_admitted_to_the_room_is_filled_in(client):
 def test_enter_uploads_when_the_form_is_complete(client, station):
     room = next(ROOMS)
     station.mrn_input.value, station.room_input.value = f"EN{room}", str(room)
-    station._submit()                                     # no recording yet: says what is missing
+    station._submit()  # no recording yet: says what is missing
     assert station.messages.level == "error" and "recording" in station.messages.text
     load(station, "mild_apnea.txt")
     station._submit()
@@ -158,8 +157,15 @@ def test_enter_uploads_when_the_form_is_complete(client, station):
 def test_a_failed_file_keeps_the_last_good_recording(station):
     load(station, "mild_apnea.txt")
     good, points = station.analysis, station.chart.flow_points
-    station.file_upload.value = ({"name": "broken.txt", "type": "text/plain", "size": 9,
-                                  "content": memoryview(b"not,a\nlab,file\n"), "last_modified": datetime(2026, 1, 1, tzinfo=UTC)},)
+    station.file_upload.value = (
+        {
+            "name": "broken.txt",
+            "type": "text/plain",
+            "size": 9,
+            "content": memoryview(b"not,a\nlab,file\n"),
+            "last_modified": datetime(2026, 1, 1, tzinfo=UTC),
+        },
+    )
     assert wait_until(lambda: station.messages.level == "error")
     assert "broken.txt" in station.messages.text and "Still showing mild_apnea.txt" in station.messages.text
     assert station.analysis is good and station.chart.flow_points == points
@@ -172,7 +178,14 @@ def test_a_saved_png_names_room_patient_and_time(station):
 
 
 def test_a_bad_upload_file_is_a_sentence(station):
-    station.file_upload.value = ({"name": "broken.txt", "type": "text/plain", "size": 9,
-                                  "content": memoryview(b"not,a\nlab,file\n"), "last_modified": datetime(2026, 1, 1, tzinfo=UTC)},)
+    station.file_upload.value = (
+        {
+            "name": "broken.txt",
+            "type": "text/plain",
+            "size": 9,
+            "content": memoryview(b"not,a\nlab,file\n"),
+            "last_modified": datetime(2026, 1, 1, tzinfo=UTC),
+        },
+    )
     assert wait_until(lambda: station.messages.level == "error")
     assert "broken.txt" in station.messages.text and "Traceback" not in station.messages.value

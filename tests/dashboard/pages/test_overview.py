@@ -30,16 +30,25 @@ class CountingSession(requests.Session):
 def upload(client, room, mrn, name, *, pressure=8.0, rate=14.2, apneas=0, hypopneas=0, minutes=5.0, leak=2.0):
     t = np.linspace(0.0, 60.0, 200)
     client.upload_measurement(
-        room, mrn, name=name, cpap_pressure=pressure,
-        analysis={"breath_rate_bpm": rate, "apnea_count": apneas, "hypopnea_count": hypopneas,
-                  "duration_s": minutes * 60, "leak_lpm": leak, "source": "t.txt"},
+        room,
+        mrn,
+        name=name,
+        cpap_pressure=pressure,
+        analysis={
+            "breath_rate_bpm": rate,
+            "apnea_count": apneas,
+            "hypopnea_count": hypopneas,
+            "duration_s": minutes * 60,
+            "leak_lpm": leak,
+            "source": "t.txt",
+        },
         flow_trace=(t, 0.4 * np.sin(t)),
     )
 
 
 def value(html: str, css: str) -> str:
     start = html.index(f'cpap-value {css}"')
-    return html[html.index(">", start) + 1: html.index("</span>", start)]
+    return html[html.index(">", start) + 1 : html.index("</span>", start)]
 
 
 def test_tiles_show_state_ahi_pressure_and_escape_the_name(live_server, client):
@@ -152,7 +161,9 @@ def test_each_page_uses_the_token_of_its_role(tmp_path):
     from cpap_lib.dashboard.runtime.connection import client_from_env
     from cpap_lib.server.process import start_server
 
-    with start_server(f"sqlite:///{tmp_path / 'tokens.db'}", staff_tokens="staff-t0k", device_tokens="device-t0k") as server:
+    with start_server(
+        f"sqlite:///{tmp_path / 'tokens.db'}", staff_tokens="staff-t0k", device_tokens="device-t0k"
+    ) as server:
         env = {"CPAP_API_URL": server.url, "CPAP_API_TOKEN_STAFF": "staff-t0k", "CPAP_API_TOKEN_DEVICE": "device-t0k"}
         with client_from_env(env, role="device") as device, client_from_env(env, role="staff") as staff:
             upload(device, 5, "TK5", "Token Patient")

@@ -16,13 +16,18 @@ XSS_NAME = "<img src=x onerror=alert(1)>"
 def upload(client, room, mrn, name, *, pressure=8.0, apneas=0, amplitude=0.4):
     t = np.linspace(0.0, 120.0, 600)
     client.upload_measurement(
-        room, mrn, name=name, cpap_pressure=pressure,
-        analysis={"breath_rate_bpm": 15.0, "apnea_count": apneas, "apnea_index": 6.0 * apneas,
-                  "apneas": [{"start_s": 40.0, "end_s": 55.0}] * min(apneas, 1)},
+        room,
+        mrn,
+        name=name,
+        cpap_pressure=pressure,
+        analysis={
+            "breath_rate_bpm": 15.0,
+            "apnea_count": apneas,
+            "apnea_index": 6.0 * apneas,
+            "apneas": [{"start_s": 40.0, "end_s": 55.0}] * min(apneas, 1),
+        },
         flow_trace=(t, amplitude * np.sin(t)),
     )
-
-
 
 
 @pytest.fixture
@@ -48,7 +53,9 @@ def test_choosing_a_room_shows_patient_charts_list_and_trends(client, patient_ro
     assert "12 cmH2O" in facts  # the latest pressure
     assert station.latest_chart.flow_points == 600
     assert [label.split(" · ")[1] for label, _ in station.earlier_select.options] == [
-        "10 cmH2O, 2 apneas", "8 cmH2O, 3 apneas"]  # newest first, the latest not repeated
+        "10 cmH2O, 2 apneas",
+        "8 cmH2O, 3 apneas",
+    ]  # newest first, the latest not repeated
     assert station.trends.points_sent == 9
     assert list(station.trends.lines["pressure_cmh2o"].y) == [8.0, 10.0, 12.0]
 
@@ -69,7 +76,7 @@ def test_invalid_pressures_are_refused_with_a_message_and_not_sent(client, patie
     station.pressure_input.value = typed
     assert station.send_button.disabled
     station._on_send()
-    assert station.pressure_error.level == "error"   # beside the field, until the value changes
+    assert station.pressure_error.level == "error"  # beside the field, until the value changes
     assert "4 to 25" in station.pressure_error.text and "Nothing was sent" in station.pressure_error.text
     assert client.poll_pressure(patient_room).command_id is None
 
@@ -101,8 +108,10 @@ def test_switching_rooms_leaves_nothing_of_the_previous_patient(client, patient_
     assert station.latest_chart.flow_points == 0 and station.earlier_chart.flow_points == 0
     assert station.earlier_select.options == () and station.trends.points_sent == 0
     # a late answer for the first room is dropped
-    station._show_room(stale_generation, (client.room(patient_room), client.measurements(patient_room), None,
-                                             client.timeline(patient_room)))
+    station._show_room(
+        stale_generation,
+        (client.room(patient_room), client.measurements(patient_room), None, client.timeline(patient_room)),
+    )
     assert f"ST{patient_room}" not in station.facts.value
     assert wait_until(lambda: station.loaded_generation > loaded)
     assert f"ST{other}" in station.facts.value and station.earlier_select.options == ()
@@ -140,12 +149,21 @@ def test_an_old_clients_jpeg_is_shown_as_jpeg_and_a_png_as_png(client, live_serv
         images[fmt] = buffer.getvalue()
     for fmt, expected in (("jpg", "jpeg"), ("png", "png")):
         station = MonitoringStation(client)
-        old_upload = {"patient_name": "Old Client", "patient_mrn": room, "room_number": room, "CPAP_pressure": "9",
-                      "breath_rate": "15.5", "apnea_count": "1", "flow_image": base64.b64encode(images[fmt]).decode()}
+        old_upload = {
+            "patient_name": "Old Client",
+            "patient_mrn": room,
+            "room_number": room,
+            "CPAP_pressure": "9",
+            "breath_rate": "15.5",
+            "apnea_count": "1",
+            "flow_image": base64.b64encode(images[fmt]).decode(),
+        }
         assert requests.post(f"{live_server}/add_patient", json=old_upload, timeout=10).ok
         show(station, room)
         assert (station.flow_image.format, station.flow_image.value) == (expected, images[fmt])
-        assert station.flow_image_box.layout.display == "" and f"({expected.upper()})" in station.flow_image_caption.value
+        assert (
+            station.flow_image_box.layout.display == "" and f"({expected.upper()})" in station.flow_image_caption.value
+        )
     station.room = None
     assert station.flow_image_box.layout.display == "none" and station.flow_image.value == b""
 
@@ -166,7 +184,7 @@ def test_a_titration_table_after_three_commanded_steps_and_a_prompt_that_only_fi
     assert wait_until(lambda: station.loaded_generation > generation), station.messages.text
     table = station.steps_table.value
     assert table.count("<tr") == 5 and "9 cmH2O" in table and "anonymous at" in table
-    assert 'data-kind="wait"' in station.prompt_html.value       # 2 min of recording at 9: too soon
+    assert 'data-kind="wait"' in station.prompt_html.value  # 2 min of recording at 9: too soon
     commands = client.timeline(room).commands
     assert [(c.from_cmh2o, c.to_cmh2o) for c in commands] == [(6.0, 7), (7.0, 8), (8.0, 9)]
     assert station.night_chart.points_sent > 0

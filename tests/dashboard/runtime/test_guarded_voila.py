@@ -51,12 +51,19 @@ def _kernel_of(voila, notebook: str) -> str:
     return re.search(r'"kernelId": "([0-9a-f-]+)"', html).group(1)
 
 
-def _open_websocket(voila, kernel_id: str, *, subprotocol: str | None, origin: str | None = None) -> tuple[socket.socket, bytes]:
+def _open_websocket(
+    voila, kernel_id: str, *, subprotocol: str | None, origin: str | None = None
+) -> tuple[socket.socket, bytes]:
     sock = socket.create_connection(("127.0.0.1", voila.port), timeout=10)
-    lines = [f"GET /api/kernels/{kernel_id}/channels?session_id={uuid.uuid4()} HTTP/1.1",
-             f"Host: 127.0.0.1:{voila.port}", "Upgrade: websocket", "Connection: Upgrade",
-             f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}", "Sec-WebSocket-Version: 13",
-             f"Origin: {origin or voila.url}"]
+    lines = [
+        f"GET /api/kernels/{kernel_id}/channels?session_id={uuid.uuid4()} HTTP/1.1",
+        f"Host: 127.0.0.1:{voila.port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}",
+        "Sec-WebSocket-Version: 13",
+        f"Origin: {origin or voila.url}",
+    ]
     if subprotocol:
         lines.append(f"Sec-WebSocket-Protocol: {subprotocol}")
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
@@ -99,8 +106,8 @@ def _read_text_frames(sock: socket.socket, seconds: float) -> list[str]:
         if len(data) < start + size:
             break
         if opcode == 1:
-            texts.append(data[start:start + size].decode())
-        data = data[start + size:]
+            texts.append(data[start : start + size].decode())
+        data = data[start + size :]
     return texts
 
 
@@ -109,11 +116,26 @@ def _request_every_widget_state(sock: socket.socket, session: str) -> None:
 
     The bqplot marks answer with binary buffers (their numpy arrays).
     """
+
     def message(msg_type: str, content: dict) -> str:
-        header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "session": session, "username": "",
-                  "version": "5.4", "date": ""}
-        return json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content,
-                           "buffers": [], "channel": "shell"})
+        header = {
+            "msg_id": uuid.uuid4().hex,
+            "msg_type": msg_type,
+            "session": session,
+            "username": "",
+            "version": "5.4",
+            "date": "",
+        }
+        return json.dumps(
+            {
+                "header": header,
+                "parent_header": {},
+                "metadata": {},
+                "content": content,
+                "buffers": [],
+                "channel": "shell",
+            }
+        )
 
     _send_text(sock, message("comm_info_request", {"target_name": "jupyter.widget"}))
     comms = {}
@@ -163,8 +185,9 @@ def test_an_abrupt_drop_of_the_explorers_kernel_websocket_leaves_voila_steady(vo
 @pytest.mark.slow
 def test_voila_refuses_cross_origin_websockets_and_foreign_hosts_and_sends_security_headers(voila):
     kernel = _kernel_of(voila, "monitor.ipynb")
-    sock, answer = _open_websocket(voila, kernel, subprotocol="v1.kernel.websocket.jupyter.org",
-                                   origin="http://evil.example")
+    sock, answer = _open_websocket(
+        voila, kernel, subprotocol="v1.kernel.websocket.jupyter.org", origin="http://evil.example"
+    )
     sock.close()
     assert answer.startswith(b"HTTP/1.1 403"), answer[:200]
     for path in ("/", "/voila/render/monitor.ipynb", "/voila/static/voila.js", f"/api/kernels/{kernel}", "/nothing"):
@@ -182,8 +205,12 @@ def test_voila_refuses_cross_origin_websockets_and_foreign_hosts_and_sends_secur
 def test_voila_refuses_what_a_browser_on_another_site_sends_but_a_link_to_a_page_opens(voila):
     kernel = _kernel_of(voila, "monitor.ipynb")
     page, own = voila.url + "/voila/render/monitor.ipynb", voila.url.rstrip("/")
-    link = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document",
-            "Referer": "https://wiki.example/ward"}
+    link = {
+        "Sec-Fetch-Site": "cross-site",
+        "Sec-Fetch-Mode": "navigate",
+        "Sec-Fetch-Dest": "document",
+        "Referer": "https://wiki.example/ward",
+    }
     assert requests.get(page, headers=link, timeout=120).status_code == 200  # a link from the lab's wiki
     refused = [
         ("GET", page, {**link, "Sec-Fetch-Dest": "iframe"}),  # framed by another site
@@ -203,11 +230,15 @@ def test_voila_refuses_what_a_browser_on_another_site_sends_but_a_link_to_a_page
     sock.close()
     assert answer.startswith(b"HTTP/1.1 101"), answer[:200]  # our own page's websocket still opens
     sock = socket.create_connection(("127.0.0.1", voila.port), timeout=10)
-    sock.sendall((f"GET /api/kernels/{kernel}/channels HTTP/1.1\r\nHost: 127.0.0.1:{voila.port}\r\n"
-                  "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                  f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
-                  "Sec-WebSocket-Protocol: v1.kernel.websocket.jupyter.org\r\nSec-Fetch-Site: cross-site\r\n"
-                  "Sec-Fetch-Mode: websocket\r\n\r\n").encode())
+    sock.sendall(
+        (
+            f"GET /api/kernels/{kernel}/channels HTTP/1.1\r\nHost: 127.0.0.1:{voila.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+            "Sec-WebSocket-Protocol: v1.kernel.websocket.jupyter.org\r\nSec-Fetch-Site: cross-site\r\n"
+            "Sec-Fetch-Mode: websocket\r\n\r\n"
+        ).encode()
+    )
     assert sock.recv(4096).startswith(b"HTTP/1.1 403")
     sock.close()
     same = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Referer": page}

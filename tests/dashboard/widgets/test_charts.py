@@ -135,7 +135,9 @@ def test_events_to_spans_accepts_analysis_dict_lists():
 def test_trend_chart_shares_the_time_axis_and_clears():
     chart = TrendChart()
     times = pd.date_range("2026-11-21 22:00", periods=5, freq="10min", tz="UTC")
-    chart.set_data(times, pressure_cmh2o=[8, 8, 9, 9, 10], breath_rate_bpm=[14, 15, 15, 16, 14], apnea_count=[0, 1, 3, 0, 2])
+    chart.set_data(
+        times, pressure_cmh2o=[8, 8, 9, 9, 10], breath_rate_bpm=[14, 15, 15, 16, 14], apnea_count=[0, 1, 3, 0, 2]
+    )
     assert chart.points_sent == 15
     assert {line.scales["x"] for line in chart.lines.values()} == {chart.x_scale}
     assert chart.lines["pressure_cmh2o"].x[0] == np.datetime64("2026-11-21T22:00:00.000")

@@ -31,43 +31,71 @@ def baseline_metadata() -> sa.MetaData:
     md = sa.MetaData()
     utc = sa.DateTime(timezone=True)
     sa.Table(
-        "rooms", md,
+        "rooms",
+        md,
         sa.Column("number", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("created_at", utc, nullable=False),
-        sa.Column("current_admission_id", sa.Integer,
-                  sa.ForeignKey("admissions.id", use_alter=True, name="fk_rooms_current_admission")),
-        sa.Column("latest_command_id", sa.Integer,
-                  sa.ForeignKey("pressure_commands.id", use_alter=True, name="fk_rooms_latest_command")),
+        sa.Column(
+            "current_admission_id",
+            sa.Integer,
+            sa.ForeignKey("admissions.id", use_alter=True, name="fk_rooms_current_admission"),
+        ),
+        sa.Column(
+            "latest_command_id",
+            sa.Integer,
+            sa.ForeignKey("pressure_commands.id", use_alter=True, name="fk_rooms_latest_command"),
+        ),
     )
     sa.Table(
-        "patients", md,
+        "patients",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("mrn", sa.String(32), nullable=False, unique=True),
         sa.Column("name", sa.String(100)),
         sa.Column("created_at", utc, nullable=False),
     )
     sa.Table(
-        "admissions", md,
+        "admissions",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("room_number", sa.Integer, sa.ForeignKey("rooms.number"), nullable=False),
         sa.Column("patient_id", sa.Integer, sa.ForeignKey("patients.id"), nullable=False),
         sa.Column("admitted_at", utc, nullable=False),
         sa.Column("discharged_at", utc),
-        sa.Column("latest_measurement_id", sa.Integer,
-                  sa.ForeignKey("measurements.id", use_alter=True, name="fk_admissions_latest_measurement")),
+        sa.Column(
+            "latest_measurement_id",
+            sa.Integer,
+            sa.ForeignKey("measurements.id", use_alter=True, name="fk_admissions_latest_measurement"),
+        ),
         sa.Index("ix_admissions_room", "room_number", "id"),
         sa.Index("ix_admissions_patient", "patient_id"),
     )
     columns: dict[str, Any] = {
-        "cpap_pressure_cmh2o": sa.Float, "breath_count": sa.Integer, "breath_rate_bpm": sa.Float,
-        "apnea_count": sa.Integer, "hypopnea_count": sa.Integer, "apnea_index": sa.Float, "ahi": sa.Float,
-        "severity": sa.String(16), "tidal_volume_l": sa.Float, "minute_ventilation_lpm": sa.Float,
-        "inspiratory_time_s": sa.Float, "net_volume_l": sa.Float, "leak_lpm": sa.Float, "duration_s": sa.Float,
-        "samples": sa.Integer, "fs_hz": sa.Float, "method": sa.String(16), "source": sa.String(255),
-        "trace_time_s": sa.LargeBinary, "trace_flow_lps": sa.LargeBinary, "flow_png": sa.LargeBinary,
+        "cpap_pressure_cmh2o": sa.Float,
+        "breath_count": sa.Integer,
+        "breath_rate_bpm": sa.Float,
+        "apnea_count": sa.Integer,
+        "hypopnea_count": sa.Integer,
+        "apnea_index": sa.Float,
+        "ahi": sa.Float,
+        "severity": sa.String(16),
+        "tidal_volume_l": sa.Float,
+        "minute_ventilation_lpm": sa.Float,
+        "inspiratory_time_s": sa.Float,
+        "net_volume_l": sa.Float,
+        "leak_lpm": sa.Float,
+        "duration_s": sa.Float,
+        "samples": sa.Integer,
+        "fs_hz": sa.Float,
+        "method": sa.String(16),
+        "source": sa.String(255),
+        "trace_time_s": sa.LargeBinary,
+        "trace_flow_lps": sa.LargeBinary,
+        "flow_png": sa.LargeBinary,
     }
     sa.Table(
-        "measurements", md,
+        "measurements",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("admission_id", sa.Integer, sa.ForeignKey("admissions.id"), nullable=False),
         sa.Column("recorded_at", utc, nullable=False),
@@ -75,7 +103,8 @@ def baseline_metadata() -> sa.MetaData:
         sa.Index("ix_measurements_admission", "admission_id", "id"),
     )
     sa.Table(
-        "measurement_events", md,
+        "measurement_events",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("measurement_id", sa.Integer, sa.ForeignKey("measurements.id"), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
@@ -84,7 +113,8 @@ def baseline_metadata() -> sa.MetaData:
         sa.Index("ix_measurement_events_measurement", "measurement_id"),
     )
     sa.Table(
-        "pressure_commands", md,
+        "pressure_commands",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("room_number", sa.Integer, sa.ForeignKey("rooms.number"), nullable=False),
         sa.Column("cmh2o", sa.Integer, nullable=False),

@@ -34,8 +34,9 @@ UPDATE pressure_commands SET admission_id = (
 def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         # SQLite adds a column with an inline, named REFERENCES (no table rebuild: rooms refer to this table)
-        op.execute(f"ALTER TABLE pressure_commands ADD COLUMN admission_id INTEGER "
-                   f"CONSTRAINT {FK} REFERENCES admissions (id)")
+        op.execute(
+            f"ALTER TABLE pressure_commands ADD COLUMN admission_id INTEGER CONSTRAINT {FK} REFERENCES admissions (id)"
+        )
     else:
         op.add_column("pressure_commands", sa.Column("admission_id", sa.Integer, nullable=True))
         op.create_foreign_key(FK, "pressure_commands", "admissions", ["admission_id"], ["id"])
