@@ -121,11 +121,13 @@ def events_to_spans(events: Any, kind: str) -> np.ndarray:
 
 
 class TimeWindow:
-    """Zoom over a time axis in seconds, for charts holding ``_time``, ``x_scale`` and ``_redraw_window()``.
+    """Zoom over a time axis in seconds, and the toolbar that resets it, for charts holding ``_time``,
+    ``x_scale``, ``_redraw_window()`` and ``save_png()``.
 
     Shared by :class:`FlowChart` and :class:`~.night_chart.NightChart`: :meth:`zoom`
     sets the scale's window (as a mouse zoom does) and redraws it once;
-    scale changes from the browser redraw through :meth:`_on_scale_change`.
+    scale changes from the browser redraw through :meth:`_on_scale_change`;
+    :meth:`_toolbar` builds the "Reset zoom" / "Save PNG" row with the status line.
     """
 
     _time: np.ndarray
@@ -172,6 +174,28 @@ class TimeWindow:
     def _on_scale_change(self, change: dict) -> None:
         if not self._updating:
             self._redraw_window()
+
+    def save_png(self) -> None:
+        """Ask the browser to download the chart as PNG (each chart says how)."""
+        raise NotImplementedError
+
+    def _toolbar(self, save_tooltip: str) -> widgets.HBox:
+        """The chart's toolbar: "Reset zoom", "Save PNG" and the status line, in one row.
+
+        Sets :attr:`reset_button`, :attr:`save_button` (which call
+        :meth:`reset_zoom` and ``save_png()``) and :attr:`status` (an HTML line
+        with the class ``cpap-chart-status``); ``save_tooltip`` says what the
+        chart saves.
+        """
+        self.reset_button = widgets.Button(
+            description="Reset zoom", icon="search-minus", tooltip="Show the whole recording"
+        )
+        self.save_button = widgets.Button(description="Save PNG", icon="download", tooltip=save_tooltip)
+        self.reset_button.on_click(lambda _: self.reset_zoom())
+        self.save_button.on_click(lambda _: self.save_png())
+        self.status = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px"))
+        self.status.add_class("cpap-chart-status")
+        return widgets.HBox([self.reset_button, self.save_button, self.status])
 
 
 def set_shading(mark: bq.Lines, spans: np.ndarray, color: str, y_min: float, y_max: float) -> None:
@@ -301,16 +325,7 @@ class FlowChart(TimeWindow, widgets.VBox):
         )
         self.figure.add_class("cpap-flow-chart")
 
-        self.reset_button = widgets.Button(
-            description="Reset zoom", icon="search-minus", tooltip="Show the whole recording"
-        )
-        self.save_button = widgets.Button(
-            description="Save PNG", icon="download", tooltip="Download this chart as a PNG image"
-        )
-        self.reset_button.on_click(lambda _: self.reset_zoom())
-        self.save_button.on_click(lambda _: self.save_png())
-        self.status = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px"))
-        self.status.add_class("cpap-chart-status")
+        toolbar = self._toolbar("Download this chart as a PNG image")
         legend = widgets.HTML(
             f'<span style="color:{FLOW_COLOR}">&#9472; flow</span> &nbsp; '
             f'<span style="color:{BREATH_COLOR}"><b>|</b> breath</span> &nbsp; '
@@ -319,9 +334,7 @@ class FlowChart(TimeWindow, widgets.VBox):
             '<span style="color:#666">drag to pan, wheel to zoom</span>'
         )
         self.x_scale.observe(self._on_scale_change, names=["min", "max"])
-        super().__init__(
-            [self.figure, widgets.HBox([self.reset_button, self.save_button, self.status]), legend], **kwargs
-        )
+        super().__init__([self.figure, toolbar, legend], **kwargs)
         self.add_class("cpap-flow-chart-box")
         self._update_status()
 

@@ -330,22 +330,13 @@ class NightChart(TimeWindow, widgets.VBox):
         )
         self.lanes_figure.add_class("cpap-event-lanes")
 
-        self.reset_button = widgets.Button(
-            description="Reset zoom", icon="search-minus", tooltip="Show the whole recording"
-        )
-        self.save_button = widgets.Button(
-            description="Save PNG", icon="download", tooltip="Download the panels as PNG images"
-        )
-        self.reset_button.on_click(lambda _: self.reset_zoom())
-        self.save_button.on_click(lambda _: self.save_png())
-        self.status = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px"))
-        self.status.add_class("cpap-chart-status")
+        toolbar = self._toolbar("Download the panels as PNG images")
         self.legend = widgets.HTML()
         self.legend.add_class("cpap-chart-legend")
         self.x_scale.observe(self._on_scale_change, names=["min", "max"])
         super().__init__(
             [
-                widgets.HBox([self.reset_button, self.save_button, self.status]),
+                toolbar,
                 self.figure,
                 *self.channel_figures.values(),
                 self.lanes_figure,

@@ -1,7 +1,8 @@
-"""FlowChart and TrendChart in-process: decimation, zoom, clear, shading."""
+"""FlowChart and TrendChart in-process: decimation, zoom, clear, shading; the charts' shared toolbar."""
 
 from __future__ import annotations
 
+import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +13,9 @@ from cpap_lib.dashboard.widgets.charts import (
     TrendChart,
     events_to_spans,
 )
+from cpap_lib.dashboard.widgets.night_chart import NightChart
 from cpap_lib.errors import ParameterError
+from cpap_lib.recording import Recording
 
 FS = 100.0
 
@@ -175,3 +178,26 @@ def test_gaps_in_the_recording_break_the_line():
     assert chart.flow_points == 1000
     chart.zoom(100.0, 500.0)  # no gap in view: no break
     assert not np.isnan(chart.flow_line.y).any()
+
+
+@pytest.mark.parametrize("make", [FlowChart, NightChart], ids=["FlowChart", "NightChart"])
+def test_both_charts_have_the_same_reset_and_save_toolbar(make):
+    """One toolbar (TimeWindow._toolbar): Reset zoom shows the whole recording, Save PNG saves, status beside them."""
+    t = np.arange(0, 600, 0.04)
+    flow = 0.4 * np.sin(2 * np.pi * t / 4.0)
+    chart = make()
+    if isinstance(chart, NightChart):
+        chart.set_data(Recording(time_s=t, flow_lps=flow, fs_hz=25.0))
+    else:
+        chart.set_data(t, flow)
+    toolbar = next(c for c in chart.children if isinstance(c, widgets.HBox))
+    assert toolbar.children == (chart.reset_button, chart.save_button, chart.status)
+    assert [b.description for b in toolbar.children[:2]] == ["Reset zoom", "Save PNG"]
+    assert "cpap-chart-status" in chart.status._dom_classes
+    chart.zoom(100.0, 160.0)
+    chart.reset_button.click()
+    assert chart.visible_range == chart.data_range
+    saved = []
+    chart.save_png = lambda *args: saved.append(args)  # the browser download itself needs a browser
+    chart.save_button.click()
+    assert saved == [()]
