@@ -2,7 +2,7 @@
 
 The 30-night card is built in a temporary folder from the three shared real
 nights (AirSense 11, AirCurve 10, AirSense 10) copied under 30 consecutive
-dates (``cpap_lib.io.resmed.assemble.copy_night``).  Each measurement runs in
+dates (``cpap_lib.io.resmed.assemble.build_card``).  Each measurement runs in
 a fresh Python process (imports excluded from the timing); the one-night
 figures are the median of ``--repeat`` runs, the card figures of one run
 (``--card-repeat``).  Peak memory is the process's maximum resident set.
@@ -20,13 +20,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cpap_lib.io.resmed.assemble import copy_card_files, copy_night  # noqa: E402
+from cpap_lib.io.resmed.assemble import build_card as assemble_card  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REFERENCE = ROOT.parent / "shared" / "reference_data"
@@ -90,11 +90,8 @@ def _run(code: str, arg: str) -> dict:
 
 def build_card(root: Path, nights: int) -> Path:
     """A card of ``nights`` consecutive nights cycling through the shared real nights."""
-    copy_card_files(REFERENCE / "resmed_airsense11", root)
-    first = date(2024, 1, 1)
-    for i in range(nights):
-        copy_night(SOURCES[i % len(SOURCES)], root, first + timedelta(days=i))
-    return root
+    folders = [SOURCES[i % len(SOURCES)] for i in range(nights)]
+    return assemble_card(root, folders, date(2024, 1, 1), identity=REFERENCE / "resmed_airsense11")
 
 
 def main() -> int:

@@ -313,3 +313,32 @@ def test_broken_companion_files_cost_the_session_nothing_but_their_channels(tmp_
         "data records but the file holds 50 complete ones)",
     )
     assert "resp_rate" not in night.recording.signals and len(night.events) == 0
+
+
+def test_the_card_overview_lists_nights_with_the_device_ahi_from_str_else_eve(tmp_path):
+    real = read_card(AS11).overview()
+    assert real.to_dict("records") == [
+        {
+            "day": "2024-10-17",
+            "folder": "20241017",
+            "sessions": 4,
+            "flow_h": pytest.approx(8.917, abs=0.001),
+            "device_ahi": pytest.approx(0.3),
+            "device_ahi_source": "STR.edf",
+        }
+    ]
+    copy_night(AS10_NIGHT, tmp_path, date(2024, 10, 16))  # no STR.edf on this card: the EVE events per hour
+    bare = copy_night(AC10_NIGHT, tmp_path, date(2024, 10, 17))
+    for eve in bare.glob("*_EVE.edf"):
+        eve.unlink()  # no event file: unknown, not zero
+    aborted = tmp_path / "DATALOG" / "20241018"
+    aborted.mkdir()
+    header_only(
+        AS11_NIGHT / "20241018_021408_BRP.edf", aborted / "20241018_230000_BRP.edf", records=-1, clock="23:00:00"
+    )
+    rows = read_card(tmp_path).overview()
+    assert rows["day"].tolist() == ["2024-10-16", "2024-10-17", "2024-10-18"]
+    assert rows["device_ahi_source"].tolist() == ["EVE", "", ""]
+    assert rows["device_ahi"].iloc[0] == pytest.approx(80 / 7.35, abs=0.01)  # 71 apneas + 9 hypopneas in 7.35 h
+    assert rows["device_ahi"].iloc[1:].isna().all()
+    assert rows["flow_h"].iloc[2] == 0.0  # an aborted file announcing -1 records holds no flow

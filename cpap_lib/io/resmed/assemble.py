@@ -10,6 +10,12 @@ Examples
 --------
 >>> shift_stamp("20241018_021408_BRP.edf", 3)
 '20241021_021408_BRP.edf'
+>>> import tempfile
+>>> from cpap_lib.paths import REPO_ROOT
+>>> real = REPO_ROOT.parent / "shared" / "reference_data" / "resmed_airsense11"   # the shared card
+>>> root = build_card(tempfile.mkdtemp(), [real / "DATALOG" / "20241017"] * 2, date(2024, 1, 1), identity=real)
+>>> sorted(p.name for p in (root / "DATALOG").iterdir()), (root / "Identification.json").is_file()
+(['20240101', '20240102'], True)
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from ...errors import DeviceDataError
 from .files import _MONTHS, read_header, session_stamp
 from .nights import sleep_day
 
-__all__ = ["copy_night", "copy_card_files", "shift_stamp", "shift_header_date"]
+__all__ = ["build_card", "copy_night", "copy_card_files", "shift_stamp", "shift_header_date"]
 
 _MONTH_NAMES = {v: k for k, v in _MONTHS.items()}
 
@@ -85,3 +91,24 @@ def copy_card_files(card: str | Path, card_root: str | Path) -> None:
         if src.is_file():
             Path(card_root).mkdir(parents=True, exist_ok=True)
             shutil.copy(src, Path(card_root) / name)
+
+
+def build_card(
+    card_root: str | Path,
+    folders: list[Path] | tuple[Path, ...],
+    first_day: date,
+    *,
+    identity: str | Path | None = None,
+) -> Path:
+    """A card of consecutive nights: ``folders[i]`` copied as the night of ``first_day + i`` days.
+
+    ``identity`` (a card root) gives the new card its identification files;
+    no ``STR.edf`` is written (the device's summary of the real days would not
+    match the new dates). Returns ``card_root``.
+    """
+    root = Path(card_root)
+    if identity is not None:
+        copy_card_files(identity, root)
+    for i, folder in enumerate(folders):
+        copy_night(folder, root, first_day + timedelta(days=i))
+    return root
