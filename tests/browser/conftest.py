@@ -9,6 +9,7 @@ tests fail, they are never skipped.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 
 from cpap_lib.client import CpapClient
 from cpap_lib.dashboard.runtime.voila_app import VoilaServer
+from cpap_lib.io.resmed.assemble import build_card
 from cpap_lib.paths import REPO_ROOT, SAMPLE_DATA_DIR
 from cpap_lib.server.process import start_server
 from support import CHROMIUM, CHROMIUM_ARGS, REFERENCE_DATA  # noqa: F401  (the session's one browser: tests/conftest.py)
@@ -71,11 +73,24 @@ def api(tmp_path_factory, artifacts):
 
 
 @pytest.fixture(scope="session")
-def voila(api, artifacts):
+def card_folder(tmp_path_factory) -> Path:
+    """An SD card of three real nights (AirSense 11, AirCurve 10, AirSense 10 as 15-17 Oct 2024), in a data folder."""
+    real = REFERENCE_DATA.resolve()
+    nights = [
+        real / "resmed_airsense11" / "DATALOG" / "20241017",
+        real / "resmed_aircurve10" / "DATALOG" / "20250202",
+        real / "resmed_airsense10" / "DATALOG" / "20241126",
+    ]
+    root = tmp_path_factory.mktemp("browser_data").resolve() / "card"
+    return build_card(root, nights, date(2024, 10, 15), identity=real / "resmed_airsense11")
+
+
+@pytest.fixture(scope="session")
+def voila(api, artifacts, card_folder):
     """Voilà serving notebooks/ against the API server (pages refresh every second)."""
     url, _client = api
-    # the explorer may open the real recordings by path (issue 14.12: only inside CPAP_DATA_DIRS)
-    data_dirs = os.pathsep.join([str(SAMPLE_DATA_DIR), str(REFERENCE_DATA.resolve())])
+    # the explorer may open the real recordings and the tests' card by path (issue 14.12: only inside CPAP_DATA_DIRS)
+    data_dirs = os.pathsep.join([str(SAMPLE_DATA_DIR), str(REFERENCE_DATA.resolve()), str(card_folder.parent)])
     server = VoilaServer(
         url,
         env={"CPAP_REFRESH_S": "1", "CPAP_STALE_S": "3600", "CPAP_LAB_TZ": LAB_TZ, "CPAP_DATA_DIRS": data_dirs},

@@ -21,6 +21,17 @@ def _in_viewport(tab, selector: str) -> bool:
     return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 900 and box["x"] + box["width"] <= 1440
 
 
+def _open_by_path_at_1440x900(new_page, path, opened: str):
+    """A tab at 1440x900 with the explorer's first sample shown, then ``path`` opened by path (until ``opened``)."""
+    tab = new_page().open("explorer.ipynb", ready=".cpap-explorer")
+    tab.set_viewport_size({"width": 1440, "height": 900})
+    tab.wait_for_selector("text=Opened severe_apnea.txt", timeout=60_000)
+    tab.fill(PATH_INPUT, str(path))
+    tab.click("text=Open path")
+    tab.wait_for_selector(f"text={opened}", timeout=120_000)
+    return tab
+
+
 def test_explorer_opens_zooms_reanalyses_exports_and_reports_bad_paths(new_page, artifacts, tmp_path):
     page = new_page()
     tab = page.open("explorer.ipynb", ready=".cpap-explorer")
@@ -77,14 +88,7 @@ def test_explorer_opens_zooms_reanalyses_exports_and_reports_bad_paths(new_page,
 
 
 def test_a_resmed_night_shows_stacked_channels_and_an_event_click_zooms_to_it(new_page, artifacts):
-    page = new_page()
-    tab = page.open("explorer.ipynb", ready=".cpap-explorer")
-    tab.set_viewport_size({"width": 1440, "height": 900})
-    tab.wait_for_selector("text=Opened severe_apnea.txt", timeout=60_000)
-
-    tab.fill(PATH_INPUT, str(AIRSENSE11))
-    tab.click("text=Open path")
-    tab.wait_for_selector("text=Opened 20241017", timeout=120_000)
+    tab = _open_by_path_at_1440x900(new_page, AIRSENSE11, "Opened 20241017")
 
     # chart first: the flow and every slider on screen together at 1440x900
     assert _in_viewport(tab, ".cpap-explorer .cpap-flow-chart")
@@ -136,3 +140,30 @@ def test_an_uploaded_brp_alone_says_its_device_events_are_not_included(new_page,
     assert "Device events not included in this upload." in body
     assert "scored no events" not in body
     assert "device events not included in this upload" in tab.inner_text(".cpap-chart-legend")
+
+
+def test_a_card_root_opens_its_latest_night_and_another_in_one_click(new_page, artifacts, card_folder):
+    tab = _open_by_path_at_1440x900(new_page, card_folder, "Opened the night of 2024-10-17 from the card (3 nights)")
+    nights = tab.locator(".cpap-night-picker option")
+    assert [" ".join(t.split()) for t in nights.all_inner_texts()] == [
+        "2024-10-17 7.3 h AHI 10.9 (EVE)",
+        "2024-10-16 9.2 h AHI 1.3 (EVE)",
+        "2024-10-15 8.9 h AHI 0.3 (EVE)",
+    ]
+    selected = tab.eval_on_selector(".cpap-night-picker select", "s => s.options[s.selectedIndex].text")
+    assert selected.startswith("2024-10-17")
+    # with the card's nights listed, the chart and every slider are still on screen together
+    assert _in_viewport(tab, ".cpap-night-picker")
+    assert _in_viewport(tab, ".cpap-explorer .cpap-flow-chart")
+    assert _in_viewport(tab, ".cpap-explorer-controls .widget-slider >> nth=-1")
+    tab.screenshot(path=str(artifacts / "explorer-card-1440x900.png"))
+
+    # one click on an older night opens it
+    status = tab.inner_text(STATUS)
+    nights.nth(2).click()
+    tab.wait_for_selector("text=Opened the night of 2024-10-15 from the card (3 nights)", timeout=120_000)
+    tab.wait_for_function(f"old => document.querySelector('{STATUS}').innerText !== old", arg=status)
+    assert re.search(r"of 802,500 points, 22:18:49–\d\d:\d\d:\d\d \(clock time", tab.inner_text(STATUS))
+    assert "obstructive apnea (device)" in tab.inner_text(".cpap-chart-legend")
+    assert "Traceback" not in tab.inner_text("body")
+    tab.screenshot(path=str(artifacts / "explorer-card-other-night-1440x900.png"))

@@ -14,6 +14,14 @@ analyses it with :func:`cpap_lib.analysis.analyze`, and shows:
   events table with "zoom to event", and CSV downloads of the breaths and
   events (data-URI links: they work offline).
 
+A ResMed SD card's root (``DATALOG/``, ``STR.edf``, many nights) opens in one
+step: the card is indexed (:func:`cpap_lib.io.resmed.read_card`, no flow
+read), its nights are listed (day, hours of flow, the device's AHI:
+:meth:`~cpap_lib.io.resmed.DeviceCard.overview`) newest first, the most
+recent night that reads is opened at once, and one click on another night
+opens it.  A night that cannot be read leaves the night on screen as it was
+and says why (a sentence, never a traceback); the list marks it.
+
 Reading and analysing run in a background thread, so the page never freezes;
 every failure becomes a sentence in the message bar.
 
@@ -39,7 +47,7 @@ import stat
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import ipywidgets as widgets
 import pandas as pd
@@ -47,9 +55,10 @@ import traitlets
 
 from ... import analysis as _analysis
 from ...analysis.compare import compare
-from ...errors import CpapError, ParameterError, RecordingError
+from ...errors import CpapError, DeviceDataError, ParameterError, RecordingError
 from ...io import FLOW_HINT, read_device_data, read_recording
 from ...io.lab_text import read_lab_file
+from ...io.resmed import DeviceCard, DeviceNight, NightIndex, is_card_root, read_card
 from ...paths import SAMPLE_DATA_DIR
 from ...recording import Recording
 from ..runtime.voila_app import max_upload_bytes
@@ -58,6 +67,7 @@ from ..widgets.common import (
     LatestWins,
     MessageBar,
     catch_errors,
+    describe_error,
     escape,
     log_to_server_console,
 )
@@ -109,7 +119,7 @@ PARAM_LABELS = {
 METHOD_LABELS = {"amplitude": "Amplitude rule (AASM)", "gap": "Gap rule (old system)"}
 
 _STYLE_CSS = (
-    "<style>.cpap-event-list select{font-family:monospace;font-size:12px}"
+    "<style>.cpap-event-list select,.cpap-night-picker select{font-family:monospace;font-size:12px}"
     ".cpap-explorer-controls .widget-label{font-size:12px}</style>"
 )
 
@@ -340,6 +350,62 @@ def _read_upload(files: list[tuple[str, bytes]]) -> tuple[Recording, Any, str]:
         return rec, data, note
 
 
+class _Opened(NamedTuple):
+    """What a read gives the page: the recording, the device's data, and the card it came from (if any)."""
+
+    recording: Recording
+    device_data: Any
+    events_note: str
+    card: DeviceCard | None = None
+    nights: pd.DataFrame | None = None
+    """The card's :meth:`~cpap_lib.io.resmed.DeviceCard.overview`."""
+    night: str | None = None
+    """The ISO day of the card's night shown."""
+    unreadable: tuple[tuple[str, str], ...] = ()
+    """Nights of the card tried and found unreadable on the way: (ISO day, sentence)."""
+
+
+def _read_card_night(card: DeviceCard, index: NightIndex, nights: pd.DataFrame) -> _Opened:
+    """One night of an indexed card, with the device's events where the card has them."""
+    night: DeviceNight = card.read(index)
+    note = "" if index.annotations else EVENTS_NOT_IN_FOLDER
+    return _Opened(night.recording, night, note, card, nights, index.day.isoformat())
+
+
+def _read_card(root: Path) -> _Opened:
+    """Index a card and read its most recent night that reads (older ones are tried when the latest fails).
+
+    Raises
+    ------
+    DeviceDataError
+        The card holds no night with flow, or none of its nights can be read.
+    """
+    card = read_card(root)
+    if not card.nights:
+        raise DeviceDataError("the card holds no DATALOG/<date> folder with flow data", file=str(root))
+    nights = card.overview()
+    unreadable: list[tuple[str, str]] = []
+    for index in reversed(card.nights):
+        try:
+            opened = _read_card_night(card, index, nights)
+        except DeviceDataError as exc:
+            unreadable.append((index.day.isoformat(), exc.reason))
+            continue
+        return opened._replace(unreadable=tuple(unreadable))
+    reasons = "; ".join(f"{day}: {reason}" for day, reason in unreadable)
+    raise DeviceDataError(f"none of the card's {len(card.nights)} nights can be read ({reasons})", file=str(root))
+
+
+def _night_label(row: Any, unreadable: str | None) -> str:
+    """A night picker row: day, hours of flow, the device's AHI and where it comes from."""
+    hours = f"{row.flow_h:4.1f} h"
+    if math.isfinite(row.device_ahi):
+        ahi = f"AHI {row.device_ahi:4.1f} ({'STR' if row.device_ahi_source == 'STR.edf' else row.device_ahi_source})"
+    else:
+        ahi = "AHI  n/a"
+    return f"{row.day}  {hours}  {ahi}" + ("  cannot be read" if unreadable else "")
+
+
 def _analyse(rec: Recording, device_data: Any, method: str, params: dict[str, Any]):
     """Our analysis, and (for device data) the comparison with the device's scoring.
 
@@ -393,6 +459,10 @@ class SignalExplorer(widgets.VBox):
         What happened, as a sentence.
     chart : NightChart
         The flow with the stacked channels and event lanes.
+    card : DeviceCard or None
+        The SD card whose nights :attr:`night_picker` lists (None unless a
+        card root was opened); ``card_nights`` its overview,
+        ``night_shown`` the ISO day on screen.
     """
 
     analysis = traitlets.Any(None, allow_none=True)
@@ -417,6 +487,12 @@ class SignalExplorer(widgets.VBox):
         """Why the device's events are unknown (e.g. :data:`EVENTS_NOT_IN_UPLOAD`), or ``""``."""
         self.comparison: Any = None
         """Our analysis against the device's scoring (a Comparison), or the sentence saying why there is none."""
+        self.card: DeviceCard | None = None
+        self.card_nights: pd.DataFrame | None = None
+        self.night_shown: str | None = None
+        self.unreadable_nights: dict[str, str] = {}
+        """Nights of the open card that could not be opened: ISO day -> why."""
+        self._syncing_nights = False
         self._loading = False
         self._params_changed_while_loading = False
         self._runner = LatestWins(timeout_s=self.timeout_s, on_busy=lambda busy: setattr(self, "busy", busy))
@@ -519,6 +595,13 @@ class SignalExplorer(widgets.VBox):
             f'<span style="color:#555;font-size:90%">{escape(allowed_paths_sentence())}</span>'
         )
         self.path_note.add_class("cpap-path-rule")
+        self.card_title = widgets.HTML("")
+        self.night_picker = widgets.Select(options=[], value=None, rows=5, layout=widgets.Layout(width="390px"))
+        """The open card's nights, newest first: one click opens a night."""
+        self.night_picker.add_class("cpap-night-picker")
+        self.night_picker.observe(self._on_night_picked, names="value")
+        self.card_box = widgets.VBox([self.card_title, self.night_picker], layout=widgets.Layout(display="none"))
+        self.card_box.add_class("cpap-card-nights")
         self.upload = widgets.FileUpload(accept=".txt,.csv,.edf", multiple=True, description="Upload")
         self.upload.observe(self._on_upload, names="value")
         limit = f"{MAX_UPLOAD_BYTES / 2**20:.0f} MB"
@@ -532,6 +615,7 @@ class SignalExplorer(widgets.VBox):
                 widgets.HBox([self.sample_picker, self.open_sample_button]),
                 widgets.HBox([self.path_text, self.open_path_button]),
                 self.path_note,
+                self.card_box,
                 widgets.HBox([self.upload]),
                 self.upload_note,
             ]
@@ -595,21 +679,46 @@ class SignalExplorer(widgets.VBox):
             self.messages.show_error(f"No sample named {name!r} in {self.sample_dir}.")
             return
         self.sample_picker.value = name
-        self._load(lambda: _read_path(self.sample_dir / name), name)
+        self._load(lambda: _Opened(*_read_path(self.sample_dir / name)), name)
 
     @catch_errors
     def open_path(self, path: str | os.PathLike) -> None:
         """Open a recording by path (a lab file, a *_BRP.edf, a DATALOG/<date> folder, a card root).
 
         Only paths inside the data folders are read (:func:`resolve_data_path`);
-        anything else is refused with a sentence saying what is allowed.
+        anything else is refused with a sentence saying what is allowed. A
+        card root lists its nights in :attr:`night_picker` and opens the most
+        recent one that reads.
         """
         text = str(path).strip()
         if not text:
             self.messages.show_error("Enter the path of a recording first.")
             return
         full = resolve_data_path(text)
-        self._load(lambda: _read_path(full), Path(text).name or text)
+        name = Path(text).name or text
+        if full.is_dir() and is_card_root(full):
+            self._load(lambda: _read_card(full), f"the SD card {name}")
+            return
+        self._load(lambda: _Opened(*_read_path(full)), name)
+
+    @catch_errors
+    def open_night(self, day: str) -> None:
+        """Open another night of the open card (what a click in :attr:`night_picker` does).
+
+        ``day`` is an ISO day or a ``DATALOG`` folder name. If the night cannot
+        be read, the night on screen stays, the message says why and the list
+        marks the night.
+        """
+        card, nights = self.card, self.card_nights
+        if card is None or nights is None:
+            self.messages.show_error("Open an SD card's folder by path first; then pick one of its nights.")
+            return
+        index = card.find(day)
+        self._load(
+            lambda: _read_card_night(card, index, nights),
+            index.day.isoformat(),
+            on_error=lambda exc: self._night_failed(index.day.isoformat(), exc),
+        )
 
     @catch_errors
     def open_bytes(self, name: str, content: bytes) -> None:
@@ -630,7 +739,7 @@ class SignalExplorer(widgets.VBox):
             )
             return
         data = [(str(name), bytes(content)) for name, content in files]
-        self._load(lambda: _read_upload(data), names)
+        self._load(lambda: _Opened(*_read_upload(data)), names)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until pending reads and analyses have finished (for scripts and tests)."""
@@ -652,11 +761,18 @@ class SignalExplorer(widgets.VBox):
         return self.analysis
 
     # ------------------------------------------------------------------ background work
-    def _start(self, fn, on_done, what: str, on_finish=None) -> None:
+    def _start(self, fn, on_done, what: str, on_finish=None, on_error=None) -> None:
         """Run ``fn`` in the background; only the latest started work may show its result."""
-        self._runner.start(fn, on_done=on_done, on_error=self.messages.show_error, on_finish=on_finish, name=what)
+        self._runner.start(
+            fn, on_done=on_done, on_error=on_error or self.messages.show_error, on_finish=on_finish, name=what
+        )
 
-    def _load(self, read, name: str) -> None:
+    def _load(self, read, name: str, *, on_error=None) -> None:
+        """Read (``read()`` gives an :class:`_Opened`) and analyse in the background; show it if still the latest.
+
+        A failure leaves what is on screen as it was; ``on_error(exc)`` says so
+        (default: the error's sentence in the message bar).
+        """
         self._debouncer.cancel()
         self.messages.show_info(f"Opening {name} ...")
         method, params = self.method.value, self.params
@@ -664,13 +780,15 @@ class SignalExplorer(widgets.VBox):
         self._params_changed_while_loading = False
 
         def work():
-            rec, device_data, events_note = read()
-            return (rec, device_data, events_note, *_analyse(rec, device_data, method, params))
+            opened = read()
+            return (opened, *_analyse(opened.recording, opened.device_data, method, params))
 
         def done(result) -> None:
-            rec, device_data, events_note, result_analysis, comparison = result
-            self.recording, self.device_data, self.comparison = rec, device_data, comparison
-            self.device_events_note = events_note
+            opened, result_analysis, comparison = result
+            rec = opened.recording
+            self.recording, self.device_data, self.comparison = rec, opened.device_data, comparison
+            self.device_events_note = opened.events_note
+            self._show_card(opened)
             self.analysis = result_analysis
             self._report_opened(rec)
 
@@ -681,18 +799,77 @@ class SignalExplorer(widgets.VBox):
                 self._runner.expect_work()
                 self._debouncer.trigger()
 
-        self._start(work, done, f"Opening {name}", on_finish=finished)
+        self._start(work, done, f"Opening {name}", on_finish=finished, on_error=on_error)
 
     def _report_opened(self, rec: Recording) -> None:
-        text = f"Opened {os.path.basename(rec.source)}: {rec.duration_s / 60:.1f} min at {rec.fs_hz:g} Hz."
+        what = os.path.basename(rec.source)
+        if self.card is not None:
+            what = f"the night of {self.night_shown} from the card ({len(self.card.nights)} nights)"
+        text = f"Opened {what}: {rec.duration_s / 60:.1f} min at {rec.fs_hz:g} Hz."
         if self.device_events_note:
             text += f" {self.device_events_note[0].upper()}{self.device_events_note[1:]}."
+        unreadable = [f"{day} ({why})" for day, why in self.unreadable_nights.items()]
         if rec.skipped_rows:
             lines = ", ".join(map(str, rec.skipped_lines))
             more = ", ..." if rec.skipped_rows > len(rec.skipped_lines) else ""
             self.messages.show_warning(f"{text} {rec.skipped_rows} malformed rows were skipped (lines {lines}{more}).")
+        elif unreadable and self.card is not None and self.night_shown not in self.unreadable_nights:
+            self.messages.show_warning(f"{text} Nights that cannot be read: {'; '.join(unreadable)}.")
         else:
             self.messages.show_success(text)
+
+    # ------------------------------------------------------------------ the card's nights
+    def _show_card(self, opened: _Opened) -> None:
+        """List the card's nights (newest first) with the one on screen selected; hide the list without a card."""
+        if opened.card is None or opened.card is not self.card:
+            self.unreadable_nights = {}
+        self.card, self.card_nights, self.night_shown = opened.card, opened.nights, opened.night
+        self.unreadable_nights.update(opened.unreadable)
+        self.unreadable_nights.pop(opened.night or "", None)
+        if opened.card is None or opened.nights is None:
+            self.card_box.layout.display = "none"
+            self._set_night_picker([], None)
+            return
+        ident = opened.card.identification
+        device = " ".join(ident[k] for k in ("product_name", "serial_number") if ident.get(k))
+        self.card_title.value = (
+            f"<b>Nights on the card</b> <span style='color:#555'>({len(opened.nights)}"
+            f"{'; ' + escape(device) if device else ''}; click one to open it)</span>"
+        )
+        self._refresh_night_picker()
+        self.card_box.layout.display = None
+
+    def _refresh_night_picker(self) -> None:
+        nights = self.card_nights
+        rows = [] if nights is None else list(nights.itertuples(index=False))[::-1]
+        options = [(_night_label(row, self.unreadable_nights.get(row.day)), row.day) for row in rows]
+        self._set_night_picker(options, self.night_shown)
+
+    def _set_night_picker(self, options: list[tuple[str, str]], value: str | None) -> None:
+        """Set the list without opening anything (a change made here is not a user's click)."""
+        self._syncing_nights = True
+        try:
+            if list(self.night_picker.options) != options:
+                self.night_picker.options = options
+                self.night_picker.rows = max(2, min(5, len(options)))  # a short card takes little room
+            self.night_picker.value = value
+        finally:
+            self._syncing_nights = False
+
+    @catch_errors
+    def _on_night_picked(self, change: dict) -> None:
+        day = change["new"]
+        if self._syncing_nights or day is None or day == self.night_shown:
+            return
+        self.open_night(day)
+
+    def _night_failed(self, day: str, exc: BaseException) -> None:
+        """A night of the card did not open: say why, mark it, and select again the night still on screen."""
+        reason = exc.reason if isinstance(exc, RecordingError) else describe_error(exc)
+        self.unreadable_nights[day] = reason
+        self._refresh_night_picker()
+        shown = f"still showing the night of {self.night_shown}" if self.night_shown else "nothing else is open"
+        self.messages.show_error(f"The night of {day} cannot be opened: {reason}; {shown}.")
 
     @catch_errors
     def _on_param_change(self, change: dict) -> None:

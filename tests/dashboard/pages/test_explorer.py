@@ -1,4 +1,4 @@
-"""SignalExplorer in-process: opening recordings, numbers, errors as messages, live re-analysis, export."""
+"""SignalExplorer in-process: opening recordings and SD cards, numbers, errors as messages, live re-analysis, export."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import io
 import os
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
 
 from cpap_lib.dashboard.pages.explorer import MAX_UPLOAD_BYTES, SignalExplorer
+from cpap_lib.io.resmed.assemble import build_card
 from cpap_lib.paths import SAMPLE_DATA_DIR
 from cpap_lib.sim import Truth
 from support import REFERENCE_DATA
@@ -311,3 +312,111 @@ def test_open_by_path_reads_only_regular_files_inside_the_data_folders(tmp_path,
         explorer.open_path(allowed)
         assert explorer.wait_idle(WAIT_S)
         assert explorer.messages.level == "success", explorer.messages.text
+
+
+AS11 = REFERENCE_DATA / "resmed_airsense11"
+AC10_NIGHT = REFERENCE_DATA / "resmed_aircurve10" / "DATALOG" / "20250202"
+AS10_NIGHT = REFERENCE_DATA / "resmed_airsense10" / "DATALOG" / "20241126"
+
+
+@pytest.fixture(scope="module")
+def card(tmp_path_factory):
+    """A card of three real nights (AirSense 11, AirCurve 10, AirSense 10 on 15-17 Oct 2024) and an unreadable
+    fourth (18 Oct: its only BRP file is cut inside its header), built the way benchmarks/bench_edf.py builds its."""
+    root = build_card(
+        tmp_path_factory.mktemp("data") / "card",
+        [DEVICE_NIGHT, AC10_NIGHT, AS10_NIGHT],
+        date(2024, 10, 15),
+        identity=AS11,
+    )
+    broken = root / "DATALOG" / "20241018"
+    broken.mkdir()
+    (broken / "20241018_230000_BRP.edf").write_bytes((DEVICE_NIGHT / "20241018_021408_BRP.edf").read_bytes()[:300])
+    return root
+
+
+@pytest.fixture
+def card_allowed(card, monkeypatch):
+    monkeypatch.setenv("CPAP_DATA_DIRS", str(card.parent))
+
+
+def _night_rows(explorer):
+    return [label.split() for label, _ in explorer.night_picker.options]
+
+
+def test_a_card_root_opens_its_latest_readable_night_at_once_and_lists_every_night(card, card_allowed):
+    explorer = SignalExplorer()
+    assert explorer.card_box.layout.display == "none"
+    explorer.open_path(card)
+    assert explorer.wait_idle(WAIT_S), explorer.messages.text
+    # the latest night (18 Oct) cannot be read: the 17th opens, and the message says why the 18th did not
+    assert explorer.night_shown == "2024-10-17" and explorer.night_picker.value == "2024-10-17"
+    assert explorer.messages.level == "warning", explorer.messages.text
+    assert explorer.messages.text.startswith("Opened the night of 2024-10-17 from the card (4 nights): 441.0 min")
+    assert "Nights that cannot be read: 2024-10-18 (" in explorer.messages.text
+    assert explorer.analysis.recording.duration_s == pytest.approx(7.35 * 3600, abs=60)
+    # the list: newest first, hours of flow and the device's AHI (its EVE events per hour: no STR.edf here)
+    assert explorer.card_box.layout.display is None
+    assert "Nights on the card" in explorer.card_title.value and "AirSense 11 AutoSet" in explorer.card_title.value
+    assert _night_rows(explorer) == [
+        ["2024-10-18", "0.0", "h", "AHI", "n/a", "cannot", "be", "read"],
+        ["2024-10-17", "7.3", "h", "AHI", "10.9", "(EVE)"],
+        ["2024-10-16", "9.2", "h", "AHI", "1.3", "(EVE)"],
+        ["2024-10-15", "8.9", "h", "AHI", "0.3", "(EVE)"],
+    ]
+    assert {"device:obstructive_apnea", "device:central_apnea"} <= set(explorer.chart.lanes_shown)
+
+    # one click on another night opens it, with the device's scoring beside ours
+    explorer.night_picker.value = "2024-10-15"
+    assert explorer.wait_idle(WAIT_S), explorer.messages.text
+    assert explorer.messages.level == "warning" and "the night of 2024-10-15 from the card" in explorer.messages.text
+    assert explorer.night_shown == "2024-10-15" and explorer.analysis.recording.source == "2024-10-15"
+    assert explorer.chart.status.value.count("22:18:49") == 1  # the AirSense 11 night's clock
+    assert "4 session(s)" in explorer.comparison_view.value
+    shown = explorer.analysis
+
+    # a night that cannot be read: a sentence, the night on screen stays, the list goes back to it
+    explorer.night_picker.value = "2024-10-18"
+    assert explorer.wait_idle(WAIT_S)
+    assert explorer.messages.level == "error"
+    assert explorer.messages.text.startswith("The night of 2024-10-18 cannot be opened: ")
+    assert explorer.messages.text.endswith("; still showing the night of 2024-10-15.")
+    assert "Traceback" not in explorer.messages.value
+    assert explorer.analysis is shown and explorer.night_shown == "2024-10-15"
+    assert explorer.night_picker.value == "2024-10-15"
+    assert explorer.chart.points_sent > 0
+
+    # a slider change re-analyses the night on screen; a lab file afterwards puts the list away
+    explorer.sliders["min_event_s"].value = 12.0
+    assert explorer.wait_idle(WAIT_S)
+    assert explorer.analysis.recording is shown.recording and explorer.night_shown == "2024-10-15"
+    explorer.open_sample("normal_breathing.txt")
+    assert explorer.wait_idle(WAIT_S)
+    assert explorer.card is None and explorer.card_box.layout.display == "none" and explorer.night_picker.options == ()
+
+
+def test_the_shared_airsense11_card_lists_its_night_with_the_device_summary_ahi(reference_data_allowed):
+    explorer = SignalExplorer()
+    explorer.open_path(AS11)
+    assert explorer.wait_idle(WAIT_S), explorer.messages.text
+    assert explorer.messages.level == "success", explorer.messages.text
+    assert _night_rows(explorer) == [["2024-10-17", "8.9", "h", "AHI", "0.3", "(STR)"]]
+    assert explorer.night_shown == "2024-10-17" and "(1 nights)" in explorer.messages.text
+
+
+def test_a_card_whose_nights_all_fail_keeps_the_recording_on_screen(tmp_path, monkeypatch):
+    root = tmp_path / "card"
+    broken = root / "DATALOG" / "20241018"
+    broken.mkdir(parents=True)
+    (broken / "20241018_230000_BRP.edf").write_bytes((DEVICE_NIGHT / "20241018_021408_BRP.edf").read_bytes()[:300])
+    monkeypatch.setenv("CPAP_DATA_DIRS", f"{SAMPLES}:{tmp_path}")
+    explorer = SignalExplorer()
+    explorer.open_sample("mild_apnea.txt")
+    assert explorer.wait_idle(WAIT_S)
+    shown = explorer.analysis
+    explorer.open_path(root)
+    assert explorer.wait_idle(WAIT_S)
+    assert explorer.messages.level == "error"
+    assert "none of the card's 1 nights can be read (2024-10-18: " in explorer.messages.text
+    assert explorer.analysis is shown and explorer.card is None
+    assert "Traceback" not in explorer.messages.value
