@@ -859,9 +859,9 @@ class SignalExplorer(widgets.VBox):
     @catch_errors
     def _on_night_picked(self, change: dict) -> None:
         day = change["new"]
-        if self._syncing_nights or day is None or day == self.night_shown:
+        if self._syncing_nights or day is None or (day == self.night_shown and not self._loading):
             return
-        self.open_night(day)
+        self.open_night(day)  # also back to the night on screen while another is loading: the latest click wins
 
     def _night_failed(self, day: str, exc: BaseException) -> None:
         """A night of the card did not open: say why, mark it, and select again the night still on screen."""

@@ -99,9 +99,10 @@ class DeviceCard:
     def overview(self) -> pd.DataFrame:
         """One row per night, oldest first, from the index, STR.edf and the EVE/CSL files (no flow is read).
 
-        What a night picker shows before anything is opened; reading it costs
-        STR.edf and the (small) annotation files, well under a second for a
-        card of 100 nights.
+        What a night picker shows before anything is opened. It reads STR.edf
+        once, and the (small) annotation files only of the nights STR.edf does
+        not hold: a card with its STR.edf costs one file, a 30-night card
+        without one about 0.06 s a night (1.8 s, measured at load 9).
 
         Returns
         -------
