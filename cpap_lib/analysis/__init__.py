@@ -88,7 +88,9 @@ class Analysis:
         rate (at most ~25 Hz: recordings sampled faster are block-averaged
         first), and its times.
     breath_rate_bpm : float
-        Breaths per minute of breathing (pauses and apneas left out).
+        Respiratory cycles per minute of breathing (pauses and apneas left out): the breaths, and the
+        small cycles between them that a respiratory-rate counter counts too
+        (:func:`cpap_lib.analysis.breaths.minor_cycles`).
     net_volume_l : float
         Integral of the flow: inspired minus expired volume, L.
     """
@@ -412,15 +414,17 @@ def analyze(
     fs_a = fs / step
     if p["cutoff_hz"] >= fs_a / 2:
         raise ParameterError("cutoff_hz", f"must be below half the analysis rate ({fs_a / 2:g} Hz)")
-    clean_t, clean_x, tables, event_tables = [], [], [], []
+    clean_t, clean_x, tables, event_tables, cycles = [], [], [], [], []
     segments = _segments(t)
     for seg in segments:
         ts, f = (_block_mean(a[seg], step) for a in (t, flow))
         x = _b.flow_clean(f, fs_a, cutoff_hz=p["cutoff_hz"]) if f.size > 30 else f
         clean_t.append(ts)
         clean_x.append(x)
-        table = _b.breaths_table(_b.breaths_find(x, fs_a, threshold=p["threshold"]), x, ts, fs_a)
+        found = _b.breaths_find(x, fs_a, threshold=p["threshold"])
+        table = _b.breaths_table(found, x, ts, fs_a)
         tables.append(table)
+        cycles.append(ts[_b.minor_cycles(x, fs_a, found["onset"])])
         event_tables.append(_EVENT_METHODS[method](x, ts, fs_a, table, p, rule, spo2))
     breaths = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     events = pd.concat(event_tables, ignore_index=True) if len(event_tables) > 1 else event_tables[0]
@@ -429,8 +433,8 @@ def analyze(
         raise RecordingError("no breaths found: the flow shows no breathing", file=recording.source)
 
     apnea_spans = events.loc[events["kind"] == "apnea", ["start_s", "end_s"]].to_numpy()
-    onsets = breaths["start_s"].to_numpy()
-    # breath rate per segment, weighted by its intervals
+    # the rate counts every respiratory cycle: the breaths and the small cycles between them
+    onsets = np.sort(np.concatenate([breaths["start_s"].to_numpy(), *cycles]))
     rate = _b.breath_rate(onsets, exclude=np.vstack([apnea_spans, _gaps_as_spans(t, segments)]))
     net = float(flow.sum() / fs)
     return Analysis(

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cpap_lib.analysis.breaths import breath_rate, breaths_find, breaths_table, flow_clean, reference_excursion
+from cpap_lib.analysis.breaths import (
+    breath_rate,
+    breaths_find,
+    breaths_table,
+    flow_clean,
+    minor_cycles,
+    reference_excursion,
+)
 from cpap_lib.errors import ParameterError
 
 
@@ -73,6 +80,29 @@ def test_breath_rate_follows_a_change_of_pace():
     onsets = np.r_[np.arange(0, 20, 1.2), 20 + np.arange(0, 60, 4.0)]  # 50/min then 15/min
     expected = 60 * (onsets.size - 1) / (onsets[-1] - onsets[0])
     assert breath_rate(onsets) == pytest.approx(expected, rel=0.02)
+
+
+def test_minor_cycles_are_the_small_cycles_between_breaths():
+    fs = 25.0
+    x = sine_breaths(12, period_s=4.0, fs=fs, amp=0.5, pause_s=2.0)
+    onsets = breaths_find(x, fs)["onset"]
+    assert onsets.size == 12 and minor_cycles(x, fs, onsets).size == 0  # every cycle is a breath
+    # a small cycle in every other pause, +-0.065 L/s: beyond the cycles' 0.05 L/s, below the breaths'
+    # threshold (15 % of the half-excursion, 0.075 L/s)
+    small = 0.065 * np.sin(2 * np.pi * np.arange(20) / 20)  # 0.8 s
+    y = x.copy()
+    starts = [int((6 * k + 4.5) * fs) for k in range(0, 12, 2)]
+    for a in starts:
+        y[a : a + 20] += small
+    b = breaths_find(y, fs)["onset"]
+    assert b.tolist() == onsets.tolist()
+    cycles = minor_cycles(y, fs, b)
+    assert cycles.size == 6 and all(a < c < a + 20 for a, c in zip(starts, cycles))
+    # smaller than the level: no cycle
+    z = x.copy()
+    for a in starts:
+        z[a : a + 20] += 0.6 * small
+    assert minor_cycles(z, fs, onsets).size == 0
 
 
 def test_reference_excursion_ignores_a_minority_of_pauses():

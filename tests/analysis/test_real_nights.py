@@ -8,8 +8,8 @@ For each night (AirSense 10, AirCurve 10, AirSense 11), with the defaults (flow-
 - every device apnea inside the flow data overlaps one of our apneas within 5 s
   (the AirSense 10 scored one 40 s after its last flow record was written);
 - our hypopnea count within a factor of 2 of the device's;
-- per session of an hour or more, our breath rate within 1 breath/min of the mean of the device's
-  RespRate trend (its zeros, written while it has no breath to measure, left out).
+- per session (all of them, short waking ones too), our breath rate within 1 breath/min of the mean of
+  the device's RespRate trend (its zeros, written while it has no breath to measure, left out).
 
 Figures reached are in the README ("Scoring against the devices").
 """
@@ -77,12 +77,10 @@ def test_hypopnea_count_is_within_a_factor_of_2_of_the_devices(scored):
 
 
 def test_breath_rate_per_session_is_within_1_bpm_of_the_mean_resp_rate(scored):
-    # sessions of an hour or more: the AirSense 11's 24-minute session at 02:14 (after the mask was put
-    # back on, irregular waking breathing) is 1.3 breaths/min below the device, which counts the small
-    # bumps between those breaths; the README's table gives every session's figure
+    # every session, the AirSense 11's 24-minute waking session at 02:14 too: its RespRate counts the small
+    # cycles of irregular waking breathing, which our rate counts as well (breaths.minor_cycles)
     name, _, night, _ = scored
     for session in night.sessions:
         rate = session.trends["resp_rate_bpm"].to_numpy()
-        if session.duration_s >= 3600:
-            ours = analyze(session.recording).breath_rate_bpm
-            assert abs(ours - rate[rate > 0].mean()) <= 1.0, (name, session.name)
+        ours = analyze(session.recording).breath_rate_bpm
+        assert abs(ours - rate[rate > 0].mean()) <= 1.0, (name, session.name, ours, rate[rate > 0].mean())
