@@ -390,6 +390,12 @@ def test_a_card_root_opens_its_latest_readable_night_at_once_and_lists_every_nig
     explorer.sliders["min_event_s"].value = 12.0
     assert explorer.wait_idle(WAIT_S)
     assert explorer.analysis.recording is shown.recording and explorer.night_shown == "2024-10-15"
+    # a click back to the night on screen while another loads: the latest click wins
+    explorer.night_picker.value = "2024-10-16"
+    explorer.night_picker.value = "2024-10-15"
+    assert explorer.wait_idle(WAIT_S)
+    assert explorer.night_shown == "2024-10-15" and explorer.night_picker.value == "2024-10-15"
+    assert explorer.analysis.recording.source == "2024-10-15"
     explorer.open_sample("normal_breathing.txt")
     assert explorer.wait_idle(WAIT_S)
     assert explorer.card is None and explorer.card_box.layout.display == "none" and explorer.night_picker.options == ()
