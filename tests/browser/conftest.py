@@ -74,15 +74,24 @@ def api(tmp_path_factory, artifacts):
 
 @pytest.fixture(scope="session")
 def card_folder(tmp_path_factory) -> Path:
-    """An SD card of three real nights (AirSense 11, AirCurve 10, AirSense 10 as 15-17 Oct 2024), in a data folder."""
+    """An SD card in a data folder: three real nights (AirSense 11, AirCurve 10, AirSense 10 as 15-17 Oct 2024)
+    and an unreadable fourth (18 Oct: its only BRP file is cut inside its header)."""
     real = REFERENCE_DATA.resolve()
     nights = [
         real / "resmed_airsense11" / "DATALOG" / "20241017",
         real / "resmed_aircurve10" / "DATALOG" / "20250202",
         real / "resmed_airsense10" / "DATALOG" / "20241126",
     ]
-    root = tmp_path_factory.mktemp("browser_data").resolve() / "card"
-    return build_card(root, nights, date(2024, 10, 15), identity=real / "resmed_airsense11")
+    root = build_card(
+        tmp_path_factory.mktemp("browser_data").resolve() / "card",
+        nights,
+        date(2024, 10, 15),
+        identity=real / "resmed_airsense11",
+    )
+    broken = root / "DATALOG" / "20241018"
+    broken.mkdir()
+    (broken / "20241018_230000_BRP.edf").write_bytes((nights[0] / "20241018_021408_BRP.edf").read_bytes()[:300])
+    return root
 
 
 @pytest.fixture(scope="session")

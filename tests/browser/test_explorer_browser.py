@@ -143,15 +143,16 @@ def test_an_uploaded_brp_alone_says_its_device_events_are_not_included(new_page,
 
 
 def test_a_card_root_opens_its_latest_night_and_another_in_one_click(new_page, artifacts, card_folder):
-    tab = _open_by_path_at_1440x900(new_page, card_folder, "Opened the night of 2024-10-17 from the card (3 nights)")
+    tab = _open_by_path_at_1440x900(new_page, card_folder, "Opened the night of 2024-10-17 from the card (4 nights)")
     nights = tab.locator(".cpap-night-picker option")
     assert [" ".join(t.split()) for t in nights.all_inner_texts()] == [
+        "2024-10-18 0.0 h AHI n/a cannot be read",
         "2024-10-17 7.3 h AHI 10.9 (EVE)",
         "2024-10-16 9.2 h AHI 1.3 (EVE)",
         "2024-10-15 8.9 h AHI 0.3 (EVE)",
     ]
-    selected = tab.eval_on_selector(".cpap-night-picker select", "s => s.options[s.selectedIndex].text")
-    assert selected.startswith("2024-10-17")
+    assert "Nights that cannot be read: 2024-10-18 (" in tab.inner_text(".cpap-explorer .cpap-message-warning")
+    assert _selected_night(tab).startswith("2024-10-17")
     # with the card's nights listed, the chart and every slider are still on screen together
     assert _in_viewport(tab, ".cpap-night-picker")
     assert _in_viewport(tab, ".cpap-explorer .cpap-flow-chart")
@@ -160,10 +161,25 @@ def test_a_card_root_opens_its_latest_night_and_another_in_one_click(new_page, a
 
     # one click on an older night opens it
     status = tab.inner_text(STATUS)
-    nights.nth(2).click()
-    tab.wait_for_selector("text=Opened the night of 2024-10-15 from the card (3 nights)", timeout=120_000)
+    nights.nth(3).click()
+    tab.wait_for_selector("text=Opened the night of 2024-10-15 from the card (4 nights)", timeout=120_000)
     tab.wait_for_function(f"old => document.querySelector('{STATUS}').innerText !== old", arg=status)
-    assert re.search(r"of 802,500 points, 22:18:49–\d\d:\d\d:\d\d \(clock time", tab.inner_text(STATUS))
+    status = tab.inner_text(STATUS)
+    assert re.search(r"of 802,500 points, 22:18:49–\d\d:\d\d:\d\d \(clock time", status)
     assert "obstructive apnea (device)" in tab.inner_text(".cpap-chart-legend")
-    assert "Traceback" not in tab.inner_text("body")
     tab.screenshot(path=str(artifacts / "explorer-card-other-night-1440x900.png"))
+
+    # a click on the unreadable night: a sentence, and the night on screen stays (chart and list)
+    nights.nth(0).click()
+    error = tab.wait_for_selector(".cpap-explorer .cpap-message-error", timeout=60_000).inner_text().strip()
+    assert error.startswith("The night of 2024-10-18 cannot be opened: ")
+    assert error.endswith("; still showing the night of 2024-10-15.")
+    wait_until(lambda: _selected_night(tab).startswith("2024-10-15"), timeout=10)
+    assert _selected_night(tab).startswith("2024-10-15") and tab.inner_text(STATUS) == status
+    assert "Traceback" not in tab.inner_text("body")
+
+
+def _selected_night(tab) -> str:
+    return tab.eval_on_selector(
+        ".cpap-night-picker select", "s => s.selectedIndex < 0 ? '' : s.options[s.selectedIndex].text"
+    )
