@@ -19,7 +19,6 @@ Such a request's actor is :data:`LEGACY_NETWORK_ACTOR`.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -28,6 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .audit import current_actor_var
 from .db import Database
+from .rate_limit import SlidingWindow
 from .schemas import ROOM_MAX, ROOM_MIN
 from .settings import Grant, Settings, legacy_network_admits
 
@@ -149,31 +149,16 @@ class FailedTokenLimit:
 
     def __init__(self, limit: int = 20):
         self.limit = limit
-        self._failures: dict[str, list[float]] = {}
-
-    def _recent(self, address: str, now: float) -> list[float]:
-        stamps = [t for t in self._failures.get(address, ()) if now - t < self.WINDOW_S]
-        if stamps:
-            self._failures[address] = stamps
-        else:
-            self._failures.pop(address, None)
-        return stamps
+        self._window = SlidingWindow(limit, self.WINDOW_S)
 
     def retry_after(self, address: str, now: float | None = None) -> int | None:
         """Whole seconds until ``address`` may try a token again, or None."""
-        now = time.monotonic() if now is None else now
-        stamps = self._recent(address, now)
-        if len(stamps) < self.limit:
-            return None
-        return max(1, int(self.WINDOW_S - (now - stamps[-self.limit])))
+        wait = self._window.wait(address, now)
+        return None if wait is None else max(1, int(wait))
 
     def failed(self, address: str, now: float | None = None) -> None:
         """Record an unknown token from ``address``."""
-        now = time.monotonic() if now is None else now
-        self._recent(address, now)
-        self._failures.setdefault(address, []).append(now)
-        if len(self._failures) > 10_000:
-            self._failures = {a: s for a, s in self._failures.items() if now - s[-1] < self.WINDOW_S}
+        self._window.add(address, now)
 
 
 def _failed_tokens(request: Request) -> FailedTokenLimit:

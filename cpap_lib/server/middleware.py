@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from .rate_limit import SlidingWindow
 from .settings import host_allowed
 
 __all__ = [
@@ -340,24 +341,14 @@ class WriteQueue:
         self.waiting_limit = waiting
         self.waiting = 0
         self.per_minute = per_minute
-        self.recent: dict[bytes, list[float]] = {}
+        self.quota = SlidingWindow(per_minute, 60.0) if per_minute is not None else None
 
     def _over_quota(self, scope) -> float | None:
-        """Seconds until this token may write again, or None."""
+        """Seconds until this token may write again, or None (this write counted)."""
         token = next((v for k, v in scope["headers"] if k == b"authorization"), None)
-        if self.per_minute is None or token is None:
+        if self.quota is None or token is None:
             return None
-        now = time.monotonic()
-        key = hashlib.sha256(token).digest()
-        stamps = [t for t in self.recent.get(key, ()) if now - t < 60.0]
-        if len(stamps) >= self.per_minute:
-            self.recent[key] = stamps
-            return 60.0 - (now - stamps[0])
-        stamps.append(now)
-        self.recent[key] = stamps
-        if len(self.recent) > 10_000:  # forget tokens that stopped writing
-            self.recent = {k: v for k, v in self.recent.items() if now - v[-1] < 60.0}
-        return None
+        return self.quota.take(hashlib.sha256(token).digest())
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] not in _UNSAFE_METHODS:
