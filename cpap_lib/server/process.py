@@ -29,13 +29,16 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import requests
 from sqlalchemy.engine import make_url
 
 from ..errors import CpapError, ParameterError, ServerUnavailableError
 from .settings import Settings, check_bind_host, plain_http_warning, served_names
+
+if TYPE_CHECKING:
+    import uvicorn
 
 __all__ = ["ServerProcess", "bind_socket", "check_workers", "configure_logging", "free_port", "serve", "start_server"]
 
@@ -97,6 +100,33 @@ def _worker_app(settings: Settings, log_level: str):
     return create_app(settings)
 
 
+def _uvicorn_config(app, *, host: str, port: int, log_level: str, **extra) -> uvicorn.Config:
+    """The one uvicorn configuration of the server (one process, or ``workers=N`` with ``factory=True``).
+
+    Our access log and logging setup (:func:`configure_logging`) instead of
+    uvicorn's, 5 s to finish requests on shutdown, proxy headers off (the
+    client address is the TCP peer, never a forwarded header:
+    ``CPAP_LEGACY_NETWORKS`` decides on it, :func:`~.settings.legacy_network_admits`),
+    and the connection limits of :func:`~.connections.uvicorn_options`.
+    """
+    import uvicorn
+
+    from .connections import uvicorn_options
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+        proxy_headers=False,
+        **uvicorn_options(),
+        **extra,
+    )
+
+
 def serve(
     settings: Settings,
     *,
@@ -115,7 +145,6 @@ def serve(
     import uvicorn
 
     from .app import create_app
-    from .connections import uvicorn_options
     from .middleware import log_value
 
     check_bind_host(host, settings)
@@ -125,8 +154,6 @@ def serve(
     if warning:
         logging.getLogger("cpap_lib.server").warning("event=plain_http %s", log_value(warning))
     settings = dataclasses.replace(settings, allowed_hosts=settings.allowed_hosts | served_names(host))
-    # proxy_headers off: the client address is the TCP peer, never a forwarded header
-    # (CPAP_LEGACY_NETWORKS decides on it: settings.legacy_network_admits).
     if workers > 1:
         from uvicorn.supervisors import Multiprocess
 
@@ -138,35 +165,19 @@ def serve(
             prepare_schema(engine)  # once, before the workers start (they find it at head)
         finally:
             engine.dispose()
-        config = uvicorn.Config(
+        config = _uvicorn_config(
             functools.partial(_worker_app, settings, log_level),
-            factory=True,
             host=host,
             port=port,
             log_level=log_level,
-            access_log=False,
-            log_config=None,
-            timeout_graceful_shutdown=5,
+            factory=True,
             workers=workers,
-            proxy_headers=False,
-            **uvicorn_options(),
         )
         listening = sock if sock is not None else config.bind_socket()
         Multiprocess(config, sockets=[listening]).run()
         return
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=5,
-        proxy_headers=False,
-        **uvicorn_options(),
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(_uvicorn_config(app, host=host, port=port, log_level=log_level))
     try:
         server.run(sockets=[sock] if sock is not None else None)
     finally:
