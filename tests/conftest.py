@@ -2,6 +2,9 @@
 
 - ``live_server`` (session): the sleep-lab server as a real uvicorn process on
   127.0.0.1 (free port) with a temporary SQLite database; yields the base URL.
+  Servers of session and module fixtures log into pytest's temporary folders
+  (kept for the last three runs, to read after a failure); a server started
+  without ``log_path`` logs to a temporary file deleted when it stops cleanly.
 - ``postgres_cluster`` (session): a PostgreSQL cluster started with the
   Debian binaries (``apt-get install postgresql``) on a free port; call
   ``postgres_cluster.new_database()`` for a fresh, empty database URL.
@@ -21,8 +24,8 @@ from support import CHROMIUM, CHROMIUM_ARGS, PostgresUnavailable, running_postgr
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     """Base URL of a running server (temporary SQLite database, no tokens)."""
-    db_path = tmp_path_factory.mktemp("live_server") / "cpap_lab.db"
-    with start_server(f"sqlite:///{db_path}") as server:
+    folder = tmp_path_factory.mktemp("live_server")
+    with start_server(f"sqlite:///{folder / 'cpap_lab.db'}", log_path=folder / "server.log") as server:
         yield server.url
 
 

@@ -22,6 +22,7 @@ import dataclasses
 import functools
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -195,14 +196,29 @@ class ServerProcess:
     database_url : str
     log_path : Path
         The child's stderr (structured log lines).
+    temporary_log : bool
+        Whether ``log_path`` is a temporary file of :func:`start_server`'s own:
+        deleted when the server stops cleanly (exit status 0, or ended by our
+        SIGTERM/SIGINT), kept when it failed (exited with an error, had to be
+        killed, startup failed, or the ``with`` block raised), its path then
+        logged as a warning.
     """
 
-    def __init__(self, process: subprocess.Popen, host: str, port: int, database_url: str, log_path: Path):
+    def __init__(
+        self,
+        process: subprocess.Popen,
+        host: str,
+        port: int,
+        database_url: str,
+        log_path: Path,
+        temporary_log: bool = False,
+    ):
         self.process = process
         self.host = host
         self.port = port
         self.database_url = database_url
         self.log_path = log_path
+        self.temporary_log = temporary_log
         self.url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
 
     @property
@@ -216,8 +232,13 @@ class ServerProcess:
         except OSError:
             return ""
 
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """Stop the child (SIGTERM, then SIGKILL after ``timeout`` s); return its exit code."""
+    def stop(self, timeout: float = 10.0, *, keep_log: bool = False) -> int | None:
+        """Stop the child (SIGTERM, then SIGKILL after ``timeout`` s); return its exit code.
+
+        A temporary log is deleted on a clean stop and kept (path logged) otherwise,
+        or always with ``keep_log=True``.
+        """
+        killed = False
         if self.running:
             self.process.terminate()
             try:
@@ -225,16 +246,34 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout)
+                killed = True
+        clean = not killed and self.process.returncode in _CLEAN_EXITS
+        self._tidy_log(keep=keep_log or not clean)
         return self.process.returncode
+
+    def _tidy_log(self, keep: bool) -> None:
+        if not self.temporary_log:
+            return
+        self.temporary_log = False  # decided once, at the first stop
+        if keep:
+            logging.getLogger(__name__).warning(
+                "event=server_log_kept path=%s exit_status=%s", self.log_path, self.process.returncode
+            )
+        else:
+            self.log_path.unlink(missing_ok=True)
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
+    def __exit__(self, exc_type, *exc_info) -> None:
+        self.stop(keep_log=exc_type is not None)
 
     def __repr__(self) -> str:
         return f"ServerProcess(url={self.url!r}, pid={self.process.pid}, running={self.running})"
+
+
+_CLEAN_EXITS = (0, -signal.SIGTERM, -signal.SIGINT)
+"""Exit statuses of a server that stopped cleanly (uvicorn re-raises the signal it shut down on)."""
 
 
 def start_server(
@@ -272,7 +311,8 @@ def start_server(
     workers : int
         Worker processes (more than 1 only on PostgreSQL).
     log_path : path, optional
-        Where the child's log goes (default: a temporary file).
+        Where the child's log goes (default: a temporary ``cpap-server-*.log``, deleted
+        when the server stops cleanly, see :class:`ServerProcess`).
     startup_timeout : float
         Seconds to wait for ``/health``.
     env : mapping, optional
@@ -305,13 +345,14 @@ def start_server(
     check_bind_host(host, Settings.from_env(child_env))
     check_workers(workers, database_url)
 
+    sock = bind_socket(host, port)
+    actual_port = sock.getsockname()[1]
+    temporary_log = log_path is None
     if log_path is None:
         handle, name = tempfile.mkstemp(prefix="cpap-server-", suffix=".log")
         os.close(handle)
         log_path = name
     log_path = Path(log_path)
-    sock = bind_socket(host, port)
-    actual_port = sock.getsockname()[1]
     try:
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
@@ -338,11 +379,11 @@ def start_server(
             )
     finally:
         sock.close()
-    server = ServerProcess(process, host, actual_port, database_url, log_path)
+    server = ServerProcess(process, host, actual_port, database_url, log_path, temporary_log)
     try:
         _wait_healthy(server, startup_timeout)
     except BaseException:
-        server.stop()
+        server.stop(keep_log=True)
         raise
     return server
 
@@ -353,7 +394,8 @@ def _wait_healthy(server: ServerProcess, timeout: float) -> None:
         while True:
             if not server.running:
                 raise ServerUnavailableError(
-                    f"server exited with status {server.process.returncode} during startup:\n{server.log_tail()}",
+                    f"server exited with status {server.process.returncode} during startup:\n{server.log_tail()}"
+                    f"\n(log: {server.log_path})",
                     url=server.url,
                 )
             try:
@@ -363,7 +405,8 @@ def _wait_healthy(server: ServerProcess, timeout: float) -> None:
                 pass
             if time.monotonic() > deadline:
                 raise ServerUnavailableError(
-                    f"server did not answer /health within {timeout:.0f} s:\n{server.log_tail()}", url=server.url
+                    f"server did not answer /health within {timeout:.0f} s:\n{server.log_tail()}\n(log: {server.log_path})",
+                    url=server.url,
                 )
             time.sleep(0.05)
 

@@ -41,10 +41,16 @@ class Pair:
 
 @contextlib.contextmanager
 def _pair(tmp_path_factory, database_url: str | None = None):
-    url = database_url or f"sqlite:///{tmp_path_factory.mktemp('ours') / 'cpap_lab.db'}"
+    folder = tmp_path_factory.mktemp("ours")
+    url = database_url or f"sqlite:///{folder / 'cpap_lab.db'}"
     with (
         start_reference_server(tmp_path_factory.mktemp("reference"), env={"TZ": LAB_TZ}) as old,
-        start_server(url, env={**os.environ, "TZ": "UTC"}, settings_env={"CPAP_LAB_TZ": LAB_TZ}) as ours,
+        start_server(
+            url,
+            env={**os.environ, "TZ": "UTC"},
+            settings_env={"CPAP_LAB_TZ": LAB_TZ},
+            log_path=folder / "server.log",
+        ) as ours,
     ):
         yield Pair(old.url, ours.url)
 

@@ -24,9 +24,9 @@ def database_url(request, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(database_url):
+def server(database_url, tmp_path_factory):
     """A running server (no tokens) on ``database_url``."""
-    with start_server(database_url) as running:
+    with start_server(database_url, log_path=tmp_path_factory.mktemp("server") / "server.log") as running:
         yield running
 
 

@@ -34,7 +34,8 @@ def _closed_after(sock: socket.socket, limit_s: float) -> float | None:
 
 @pytest.fixture(scope="module")
 def plain_server(tmp_path_factory):
-    with start_server(f"sqlite:///{tmp_path_factory.mktemp('conn') / 'c.db'}") as server:
+    folder = tmp_path_factory.mktemp("conn")
+    with start_server(f"sqlite:///{folder / 'c.db'}", log_path=folder / "server.log") as server:
         yield server
 
 

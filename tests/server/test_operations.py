@@ -79,6 +79,20 @@ def test_database_failure_is_503_with_a_clear_message(tmp_path):
     assert SECRET_NAME not in log
 
 
-def test_unreachable_database_fails_startup_with_the_servers_own_message():
-    with pytest.raises(ServerUnavailableError, match="server exited with status"):
-        start_server(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing", startup_timeout=30)
+def test_unreachable_database_fails_startup_with_the_servers_own_message(tmp_path):
+    log = tmp_path / "server.log"
+    with pytest.raises(ServerUnavailableError, match="server exited with status") as failed:
+        start_server(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing", startup_timeout=30, log_path=log)
+    assert str(failed.value).endswith(f"(log: {log})") and log.is_file()  # the log stays, for a person to read
+
+
+def test_a_temporary_server_log_goes_on_a_clean_stop_and_stays_after_a_failure(tmp_path, caplog):
+    url = f"sqlite:///{tmp_path / 'logs.db'}"
+    with start_server(url) as server:
+        assert server.log_path.is_file()
+    assert not server.log_path.exists()
+    with pytest.raises(RuntimeError, match="the test failed"), start_server(url) as failing:
+        raise RuntimeError("the test failed")
+    assert failing.log_path.is_file(), "kept for a person to read"
+    assert f"event=server_log_kept path={failing.log_path}" in caplog.text
+    failing.log_path.unlink()
