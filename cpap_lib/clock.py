@@ -14,6 +14,15 @@ Formatting for people: :func:`format_clock` gives ``"22:41:07"``,
 :func:`format_clock_elapsed` both; :func:`to_lab_datetime64` turns
 timestamps into lab wall-clock values for chart axes.
 
+Times inside a recording are seconds in its own time base (time 0 is its
+``start_time``, where the file records one). :func:`recording_start` gives
+that start as a lab clock time (a naive start is the recorder's own wall
+clock, set where the lab is, as ResMed EDF headers are), :func:`clock_iso`
+the ISO 8601 clock times (with the zone's offset) of seconds into the
+recording for tables and JSON, and :func:`clock_or_elapsed` the text people
+read: ``"22:41:07"``, or ``"+0:22:18"`` since the start when the clock is not
+known.
+
 Examples
 --------
 >>> from datetime import datetime, timezone
@@ -46,14 +55,18 @@ __all__ = [
     "MISSING",
     "NIGHT_STARTS_AT_HOUR",
     "as_utc",
+    "clock_iso",
+    "clock_or_elapsed",
     "format_clock",
     "format_clock_elapsed",
     "format_elapsed",
     "lab_timezone",
     "night_of",
+    "recording_start",
     "to_lab_datetime64",
     "to_lab_time",
     "zone_label",
+    "zone_name",
 ]
 
 LAB_TZ_ENV = "CPAP_LAB_TZ"
@@ -182,3 +195,78 @@ def to_lab_datetime64(values, tz: tzinfo | None = None) -> np.ndarray:
     stamps = pd.to_datetime(pd.Series(list(values), dtype=object), utc=True, format="mixed")
     wall = stamps.dt.tz_convert(tz or lab_timezone()).dt.tz_localize(None)
     return wall.to_numpy(dtype="datetime64[ms]")
+
+
+def zone_name(tz: tzinfo | None = None) -> str:
+    """The zone's IANA name where it has one (``Europe/Berlin``), else its short label.
+
+    >>> zone_name(lab_timezone("Europe/Berlin"))
+    'Europe/Berlin'
+    """
+    tz = tz or lab_timezone()
+    return str(getattr(tz, "key", None) or zone_label(tz))
+
+
+def recording_start(start_time: datetime | None, tz: tzinfo | None = None) -> datetime | None:
+    """A recording's ``start_time`` as an aware clock time in the lab's zone; None when it records none.
+
+    An aware start is converted to the lab's zone. A naive start is the
+    recorder's own wall clock (ResMed EDF headers: the device's clock, set
+    where the lab is), so it is taken as lab time, as the explorer's axis
+    shows it.
+
+    >>> tz = lab_timezone("Europe/Berlin")
+    >>> recording_start(datetime(2024, 10, 17, 22, 18, 49), tz).isoformat()
+    '2024-10-17T22:18:49+02:00'
+    >>> recording_start(datetime(2024, 10, 17, 20, 18, 49, tzinfo=UTC), tz).isoformat(), recording_start(None)
+    ('2024-10-17T22:18:49+02:00', None)
+    """
+    if start_time is None:
+        return None
+    tz = tz or lab_timezone()
+    return start_time.replace(tzinfo=tz) if start_time.tzinfo is None else start_time.astimezone(tz)
+
+
+def clock_iso(seconds, start_time: datetime | None, tz: tzinfo | None = None) -> list[str | None] | None:
+    """ISO 8601 clock times, lab zone with its offset, to the millisecond, of ``seconds`` into a recording.
+
+    ``seconds`` are in the recording's time base (0 at ``start_time``); the
+    clock is the start plus the elapsed time (so a night across a daylight
+    saving change reads the offsets it crossed). None when the start is not
+    known (``start_time`` None); a NaN second gives None.
+
+    >>> tz = lab_timezone("Europe/Berlin")
+    >>> clock_iso([0.0, 3907.25, float("nan")], datetime(2024, 10, 17, 22, 18, 49), tz)
+    ['2024-10-17T22:18:49.000+02:00', '2024-10-17T23:23:56.250+02:00', None]
+    >>> clock_iso([7200.0], datetime(2024, 10, 27, 1, 30), tz)   # 03:00 summer time became 02:00 winter time
+    ['2024-10-27T02:30:00.000+01:00']
+    >>> clock_iso([1.0], None) is None
+    True
+    """
+    start = recording_start(start_time, tz)
+    if start is None:
+        return None
+    import pandas as pd  # tables and JSON only
+
+    elapsed = np.asarray(seconds, dtype=np.float64).reshape(-1)
+    stamps = pd.Timestamp(start) + pd.to_timedelta(np.round(elapsed * 1000.0), unit="ms")
+    text = pd.Series(stamps.strftime("%Y-%m-%dT%H:%M:%S.%f%z"), dtype=object)
+    iso = text.str[:23] + text.str[26:29] + ":" + text.str[29:]
+    return [None if not isinstance(v, str) else v for v in iso.tolist()]
+
+
+def clock_or_elapsed(seconds: float, start_time: datetime | None, tz: tzinfo | None = None) -> str:
+    """How people read a time inside a recording: its lab clock time, else the time since its start.
+
+    >>> tz = lab_timezone("Europe/Berlin")
+    >>> clock_or_elapsed(1338.0, datetime(2024, 10, 17, 22, 18, 49), tz), clock_or_elapsed(1338.0, None)
+    ('22:41:07', '+0:22:18')
+    >>> clock_or_elapsed(7200.0, datetime(2024, 10, 27, 1, 30), tz)   # across the change to winter time
+    '02:30:00'
+    """
+    start = recording_start(start_time, tz)
+    if start is None:
+        return format_elapsed(seconds)
+    if not np.isfinite(seconds):
+        return MISSING
+    return format_clock(start.astimezone(UTC) + timedelta(seconds=float(seconds)), tz=tz)

@@ -12,7 +12,8 @@ analyses it with :func:`cpap_lib.analysis.analyze`, and shows:
   once the slider rests and updates everything, keeping the zoom;
 - a summary (breath rate, apneas, AHI, severity, skipped rows ...), the
   events table with "zoom to event", and CSV downloads of the breaths and
-  events (data-URI links: they work offline).
+  events (data-URI links: they work offline) with each row's clock time in
+  the lab's zone where the recording's start is known (:func:`export_csv`).
 
 A ResMed SD card's root (``DATALOG/``, ``STR.edf``, many nights) opens in one
 step: the card is indexed (:func:`cpap_lib.io.resmed.read_card`, no flow
@@ -55,6 +56,7 @@ import traitlets
 
 from ... import analysis as _analysis
 from ...analysis.compare import compare
+from ...clock import clock_iso, zone_name
 from ...errors import CpapError, DeviceDataError, ParameterError, RecordingError
 from ...io import FLOW_HINT, read_device_data, read_recording
 from ...io.lab_text import read_lab_file
@@ -83,6 +85,8 @@ __all__ = [
     "SignalExplorer",
     "allowed_paths_sentence",
     "data_folders",
+    "export_csv",
+    "export_note",
     "list_samples",
     "resolve_data_path",
 ]
@@ -421,8 +425,62 @@ def _analyse(rec: Recording, device_data: Any, method: str, params: dict[str, An
         return result, f"The comparison with the device failed: {exc}"
 
 
-def _csv_link(frame: pd.DataFrame, filename: str, label: str) -> str:
-    data = base64.b64encode(frame.to_csv(index=False, float_format="%.4f").encode("utf-8")).decode("ascii")
+EXPORT_CLOCK_COLUMNS = {"breaths": ("start_s",), "events": ("start_s", "end_s")}
+"""Which time columns of each exported table get a clock-time column beside them (``start_s`` -> ``start_clock``)."""
+
+
+def export_csv(frame: pd.DataFrame, start_time: Any, times: tuple[str, ...] = ("start_s",), tz: Any = None) -> str:
+    """A results table as the explorer exports it (CSV text).
+
+    Where the recording's wall-clock start is known, each time column named
+    in ``times`` gets a clock-time column in front of the table
+    (``start_s`` -> ``start_clock``): ISO 8601 in the lab's zone
+    (``CPAP_LAB_TZ``) with its offset, to the millisecond
+    (:func:`cpap_lib.clock.clock_iso`). The ``*_s`` columns stay as they are:
+    seconds since the recording's start (its own time base). Without a known
+    start there are no clock columns (elapsed seconds only;
+    :func:`export_note` says so on the page).
+
+    >>> from datetime import datetime
+    >>> from cpap_lib.clock import lab_timezone
+    >>> events = pd.DataFrame({"kind": ["apnea"], "start_s": [1338.0], "end_s": [1356.5]})
+    >>> print(export_csv(events, datetime(2024, 10, 17, 22, 18, 49), ("start_s", "end_s"), lab_timezone("Europe/Berlin")))
+    start_clock,end_clock,kind,start_s,end_s
+    2024-10-17T22:41:07.000+02:00,2024-10-17T22:41:25.500+02:00,apnea,1338.0000,1356.5000
+    <BLANKLINE>
+    >>> export_csv(events, None, ("start_s", "end_s")).splitlines()[0]
+    'kind,start_s,end_s'
+    """
+    table = frame
+    if start_time is not None:
+        clocks = {f"{name[:-2]}_clock": clock_iso(frame[name].to_numpy(), start_time, tz) for name in times}
+        table = pd.concat([pd.DataFrame(clocks, index=frame.index), frame], axis=1)
+    return table.to_csv(index=False, float_format="%.4f")
+
+
+def export_note(start_time: Any, tz: Any = None) -> str:
+    """The sentence beside the CSV links: which time base the files use.
+
+    >>> from datetime import datetime
+    >>> from cpap_lib.clock import lab_timezone
+    >>> export_note(datetime(2024, 10, 17, 22, 18, 49), lab_timezone("Europe/Berlin"))
+    'Times: clock time in Europe/Berlin (start_clock, ISO 8601 with offset) and seconds since the recording began (start_s).'
+    >>> export_note(None)
+    'Times: seconds since the recording began (start_s) only: this recording does not say when it started, so there is no clock time.'
+    """
+    if start_time is None:
+        return (
+            "Times: seconds since the recording began (start_s) only: this recording does not say when it "
+            "started, so there is no clock time."
+        )
+    return (
+        f"Times: clock time in {zone_name(tz)} (start_clock, ISO 8601 with offset) and seconds since the "
+        "recording began (start_s)."
+    )
+
+
+def _csv_link(text: str, filename: str, label: str) -> str:
+    data = base64.b64encode(text.encode("utf-8")).decode("ascii")
     return (
         f'<a class="cpap-download" download="{escape(filename)}" href="data:text/csv;base64,{data}" '
         f'style="margin-right:18px">&#11015; {escape(label)}</a>'
@@ -748,12 +806,16 @@ class SignalExplorer(widgets.VBox):
         return self._runner.wait_idle(timeout)
 
     def breaths_csv(self) -> str:
-        """The breaths table of the latest analysis as CSV text."""
-        return self._require_analysis().breaths.to_csv(index=False, float_format="%.4f")
+        """The breaths table of the latest analysis as CSV text, clock times where known (:func:`export_csv`)."""
+        return self._export("breaths")
 
     def events_csv(self) -> str:
-        """The events table of the latest analysis as CSV text."""
-        return self._require_analysis().events.to_csv(index=False, float_format="%.4f")
+        """The events table of the latest analysis as CSV text, clock times where known (:func:`export_csv`)."""
+        return self._export("events")
+
+    def _export(self, table: str) -> str:
+        result = self._require_analysis()
+        return export_csv(getattr(result, table), result.recording.start_time, EXPORT_CLOCK_COLUMNS[table])
 
     def _require_analysis(self):
         if self.analysis is None:
@@ -929,9 +991,13 @@ class SignalExplorer(widgets.VBox):
         stem = Path(os.path.basename(result.recording.source)).stem or "recording"
         rows = len(result.breaths)
         large = rows > MAX_INLINE_CSV_ROWS and not prepare_large
-        links = "" if large else _csv_link(result.breaths, f"{stem}_breaths.csv", f"Breaths ({rows:,} rows, CSV)")
-        links += _csv_link(result.events, f"{stem}_events.csv", f"Events ({len(result.events):,} rows, CSV)")
-        self.downloads.value = links
+        links = (
+            "" if large else _csv_link(self._export("breaths"), f"{stem}_breaths.csv", f"Breaths ({rows:,} rows, CSV)")
+        )
+        links += _csv_link(self._export("events"), f"{stem}_events.csv", f"Events ({len(result.events):,} rows, CSV)")
+        note = export_note(result.recording.start_time)
+        self.downloads.value = f'{links}<span class="cpap-export-note" style="color:#555">{escape(note)}</span>'
+
         self.prepare_csv_button.description = f"Prepare breaths CSV ({rows:,} rows)"
         self.prepare_csv_button.layout.display = None if large else "none"
 

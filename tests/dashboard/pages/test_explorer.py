@@ -8,7 +8,8 @@ import io
 import os
 import re
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -236,6 +237,33 @@ def test_an_uploaded_brp_alone_says_the_device_events_are_not_included():
     assert "scored no events" not in explorer.comparison_view.value
     assert "device events not included in this upload" in explorer.chart.legend.value
     assert not [lane for lane in explorer.chart.lanes_shown if lane.startswith("device:")]
+
+
+def test_the_csv_export_gives_clock_times_in_the_lab_zone_where_the_start_is_known(severe, monkeypatch):
+    monkeypatch.setenv("CPAP_LAB_TZ", "America/New_York")  # the device's clock is read as the lab's wall clock
+    explorer = SignalExplorer()
+    brp = DEVICE_NIGHT / "20241018_055256_BRP.edf"  # a session from 05:52:56 on the device's clock
+    explorer.open_bytes(brp.name, brp.read_bytes())
+    assert explorer.wait_idle(WAIT_S)
+    result, lab = explorer.analysis, ZoneInfo("America/New_York")
+    start = result.recording.start_time.replace(tzinfo=lab)
+    breaths = _csv_from_link(explorer.downloads.value, "20241018_055256_BRP_breaths.csv")
+    assert list(breaths.columns) == ["start_clock", *result.breaths.columns] and len(breaths) == result.breath_count
+    for row in (breaths.iloc[0], breaths.iloc[-1]):
+        clock = datetime.fromisoformat(row["start_clock"])
+        assert row["start_clock"].endswith("-04:00")  # ISO 8601 with the lab's offset (EDT in October)
+        assert abs((clock - (start + timedelta(seconds=row["start_s"]))).total_seconds()) < 0.001
+    assert breaths["start_clock"].iloc[0].startswith("2024-10-18T05:5")
+    events = pd.read_csv(io.StringIO(explorer.events_csv()))
+    assert list(events.columns) == ["start_clock", "end_clock", *result.events.columns]
+    assert len(events) == len(result.events) > 0
+    for row in events.itertuples():
+        clock_span = (datetime.fromisoformat(row.end_clock) - datetime.fromisoformat(row.start_clock)).total_seconds()
+        assert abs(clock_span - (row.end_s - row.start_s)) < 0.002
+    note = explorer.downloads.value
+    assert "clock time in America/New_York (start_clock, ISO 8601 with offset)" in note and "(start_s)" in note
+    # a lab text file records no start: elapsed seconds only, and the page says so
+    assert "no clock time" in severe.downloads.value and "start_clock" not in severe.events_csv()
 
 
 def test_a_session_uploaded_with_its_event_file_shows_the_device_events():
