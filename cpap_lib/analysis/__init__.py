@@ -240,14 +240,29 @@ class Analysis:
         return jsonable(out)
 
     def summary(self) -> str:
-        """A short readable summary (what ``cpap-lab analyze`` prints)."""
+        """A short readable summary (what ``cpap-lab analyze`` prints).
+
+        Times are clock times in the lab's zone (``CPAP_LAB_TZ``,
+        :func:`cpap_lib.clock.clock_or_elapsed`) where the recording says when it
+        started, with the time since its start; otherwise the time since its
+        start, and the first line says the clock time is unknown.
+        """
+        from ..clock import clock_or_elapsed, format_elapsed, recording_start, zone_name
+
         d = self.to_dict()
+        start = self.recording.start_time
 
         def num(v: Any, fmt: str) -> str:
             return "n/a" if v is None else format(v, fmt)
 
+        begun = recording_start(start)
+        when = (
+            f", from {begun:%Y-%m-%d %H:%M:%S} ({zone_name()})"
+            if begun is not None
+            else ", clock time unknown (times are since its start)"
+        )
         lines = [
-            f"{d['source']}: {d['duration_s'] / 60:.1f} min, {d['samples']} samples at {d['fs_hz']:g} Hz"
+            f"{d['source']}: {d['duration_s'] / 60:.1f} min, {d['samples']} samples at {d['fs_hz']:g} Hz{when}"
             + (
                 f", {d['skipped_rows']} malformed rows skipped (lines {', '.join(map(str, d['skipped_lines']))}"
                 + (", ..." if d["skipped_rows"] > len(d["skipped_lines"]) else "")
@@ -263,7 +278,11 @@ class Analysis:
             f"  net volume        {num(d['net_volume_l'], '.2f')} L   mean leak {num(d['leak_lpm'], '.3f')} L/min",
         ]
         for ev in d["apneas"]:
-            lines.append(f"  apnea  {ev['start_s']:9.1f} - {ev['end_s']:9.1f} s")
+            a, b = ev["start_s"], ev["end_s"]
+            since = f"{format_elapsed(a)}, " if begun is not None else ""
+            lines.append(
+                f"  apnea  {clock_or_elapsed(a, start)} - {clock_or_elapsed(b, start)}  ({since}{b - a:.1f} s)"
+            )
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -5,7 +5,13 @@ the JSON form is a contract other tools depend on: one object with at least
 ``breath_count``, ``breath_rate_bpm``, ``apnea_count``, ``apneas`` (list of
 ``{"start_s", "end_s"}``), ``hypopnea_count``, ``duration_s``, ``samples`` and
 ``skipped_rows`` (see :meth:`cpap_lib.analysis.Analysis.to_dict`); for device
-data also ``notes`` (sessions skipped, and why).
+data also ``notes`` (sessions skipped, and why). Times stay numeric seconds in
+the recording's own time base; where the recording says when it began the
+object adds ISO 8601 clock times in the lab's zone (``start_clock``,
+``time_zone``, and ``start_clock`` / ``end_clock`` on each apnea and
+hypopnea: :mod:`cpap_lib.cli.clock_fields`). The text form prints clock
+times (``22:41:07``, lab zone ``CPAP_LAB_TZ``) with the time since the start,
+or only the time since the start when the clock is not known.
 
 For a ResMed SD-card root it prints one row per night (see
 :mod:`cpap_lib.analysis.card`), ``--json`` a list of those rows;
@@ -28,17 +34,31 @@ import argparse
 import json
 from pathlib import Path
 
+from ..clock import LAB_TZ_ENV
 from ..errors import DeviceDataError, ParameterError
 from . import COMMANDS
+from .clock_fields import add_clock_fields
 from .options import add_analysis_arguments, analysis_params
 
 __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("analyze", help=COMMANDS["analyze"])
+    p = sub.add_parser(
+        "analyze",
+        help=COMMANDS["analyze"],
+        description="Analyse a recording: breaths, apneas, hypopneas and the AHI. Times are clock times in the "
+        f"lab's time zone (${LAB_TZ_ENV}, an IANA name; default: this machine's zone), e.g. 22:41:07 with the time "
+        "since the start, where the recording says when it began (ResMed files do; the lab's text files do not: "
+        "then only the time since the start).",
+    )
     p.add_argument("file", help="lab .txt, ResMed *_BRP.edf, a DATALOG/<date> folder, or an SD-card root (every night)")
-    p.add_argument("--json", action="store_true", help="print JSON (one object; for a card, a list of nights)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON (one object; for a card, a list of nights): times in seconds (start_s, end_s) and, "
+        "where the start is known, ISO 8601 clock times with the lab zone's offset (start_clock, end_clock)",
+    )
     p.add_argument("--night", metavar="DAY", help="on a card: analyse this night only (2024-10-17, or 20241017)")
     add_analysis_arguments(p)
     p.set_defaults(func=run)
@@ -51,6 +71,7 @@ def _print_one(result, args: argparse.Namespace, extra: dict | None = None) -> N
         d["notes"] = notes
     if extra:
         d.update(extra)
+    add_clock_fields(d, result.recording.start_time)
     if args.json:
         print(json.dumps(d, allow_nan=False))
         return

@@ -7,7 +7,10 @@ PPV / F1, breath-rate and tidal-volume agreement, and across nights the bias
 and limits of agreement of the AHI (:mod:`cpap_lib.analysis.card_compare`);
 ``--figure ba.png`` also writes the Bland-Altman plot.  ``--night DAY`` on a
 card compares that night in detail.  ``--json`` prints the ``to_dict()`` of
-the result.
+the result; for a session or night with ISO 8601 clock times in the lab's zone
+added (``start_clock``, ``time_zone``; ``start_clock`` / ``end_clock`` on each
+device event: :mod:`cpap_lib.cli.clock_fields`). Clock times are the device's
+own clock, read as the lab's (``CPAP_LAB_TZ``).
 
 Examples
 --------
@@ -27,8 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..analysis.compare import RATE_WINDOW_S, TOLERANCE_S, Comparison, compare, compare_path
+from ..clock import LAB_TZ_ENV
 from ..errors import ParameterError
 from . import COMMANDS
+from .clock_fields import add_comparison_clock_fields
 from .options import add_analysis_arguments, analysis_params
 
 if TYPE_CHECKING:
@@ -43,7 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "compare",
         help=COMMANDS["compare"],
         description="Compare our breath rate, tidal volume, events and AHI with a ResMed device's own, "
-        "for a session, a night or every night of a card.",
+        "for a session, a night or every night of a card. Times are clock times (the device's clock, read in "
+        f"the lab's time zone ${LAB_TZ_ENV}); --json adds them as ISO 8601 with the zone's offset (start_clock, "
+        "end_clock) beside the seconds.",
     )
     p.add_argument("path", metavar="PATH", help="*_BRP.edf file, DATALOG/<date> folder or SD-card root")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
@@ -91,7 +98,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = compare_path(path, **settings)
     if args.json:
-        print(json.dumps(result.to_dict(), allow_nan=False))
+        shown = result.to_dict()
+        if isinstance(result, Comparison):
+            add_comparison_clock_fields(shown)
+        print(json.dumps(shown, allow_nan=False))
     else:
         print(result.summary())
     return 0
