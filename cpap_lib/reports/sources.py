@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..clock import lab_timezone, night_of
+from ..clock import lab_timezone, night_of, recording_start
 from ..errors import ParameterError
 from ..jsonable import jsonable
 from .subjects import SUMMARY_SUFFIX, ReportJob, ReportSubject, safe_name
@@ -196,14 +196,7 @@ def load_file_subject(
     recording = device.recording if device is not None else read_recording(path)
     analysis = analyze(recording, method=method, **dict(params or {}))
     analysis_s = time.perf_counter() - started
-    start = None
-    if recording.start_time is not None:
-        tz = lab_timezone()
-        start = (
-            recording.start_time.replace(tzinfo=tz)
-            if recording.start_time.tzinfo is None
-            else recording.start_time.astimezone(tz)
-        )
+    start = recording_start(recording.start_time, lab_timezone())
     night = recording.meta.get("night") or (night_of(start, start.tzinfo).isoformat() if start else "")
     name = report_name or safe_name(path.stem if not path.is_dir() else path.name)
     patient = {
