@@ -42,6 +42,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .clock import as_utc
+
 __all__ = [
     "AASM_MAX_CMH2O",
     "AASM_MIN_APNEAS",
@@ -83,7 +85,9 @@ def _get(item: Any, key: str) -> Any:
     return item.get(key) if isinstance(item, Mapping) else getattr(item, key, None)
 
 
-def pressure_steps(measurements: Iterable[Any], commands: Iterable[Any] = ()) -> pd.DataFrame:
+def pressure_steps(
+    measurements: Iterable[Any], commands: Iterable[Any] = (), *, admitted_at: Any = None
+) -> pd.DataFrame:
     """One row per pressure step of a night (see the module docstring).
 
     Parameters
@@ -95,15 +99,65 @@ def pressure_steps(measurements: Iterable[Any], commands: Iterable[Any] = ()) ->
     commands : iterable of mapping or object, optional
         Pressure commands (``commanded_at``, ``commanded_by``, ``to_cmh2o``):
         a step is credited to the latest command to its pressure given before it began.
+    admitted_at : datetime or str, optional
+        When the night (the admission) began. The pressure in effect then (the
+        latest command given at or before it, e.g. a preset for the empty room)
+        is the first step: when no upload was measured at it first (none yet,
+        or the first upload came at another pressure), a step of 0 uploads at
+        that pressure, from ``admitted_at``, comes first.
 
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`STEP_COLUMNS`; empty (with those columns) without uploads.
+        Columns :data:`STEP_COLUMNS`; empty (with those columns) without uploads or a pressure in effect.
+
+    Examples
+    --------
+    >>> preset = {"commanded_at": "2026-11-21T20:50:00Z", "commanded_by": "nurse-a", "to_cmh2o": 10}
+    >>> first = pressure_steps([], [preset], admitted_at="2026-11-21T21:00:00Z")
+    >>> first[["step", "pressure_cmh2o", "uploads", "minutes", "commanded_by"]].to_dict("records")
+    [{'step': 1, 'pressure_cmh2o': 10.0, 'uploads': 0, 'minutes': 0.0, 'commanded_by': 'nurse-a'}]
+    >>> up = dict(recorded_at="2026-11-21T21:05:00Z", cpap_pressure_cmh2o=10, apnea_count=1, hypopnea_count=0,
+    ...           duration_s=300.0, breath_rate_bpm=14.0)
+    >>> pressure_steps([up], [preset], admitted_at="2026-11-21T21:00:00Z")[["pressure_cmh2o", "uploads", "commanded_by"]].to_dict("records")
+    [{'pressure_cmh2o': 10.0, 'uploads': 1, 'commanded_by': 'nurse-a'}]
     """
     rows = [m for m in measurements if _get(m, "cpap_pressure_cmh2o") is not None]
-    if not rows:
-        return pd.DataFrame(columns=list(STEP_COLUMNS))
+    given = sorted(
+        (
+            (pd.Timestamp(as_utc(_get(c, "commanded_at"))), _get(c, "to_cmh2o"), _get(c, "commanded_by"))
+            for c in commands
+        ),
+        key=lambda c: c[0],
+    )
+    steps = _measured_steps(rows, given) if rows else pd.DataFrame(columns=list(STEP_COLUMNS))
+    if admitted_at is not None:
+        began = pd.Timestamp(as_utc(admitted_at))
+        in_effect = [c for c in given if c[0] <= began and c[1] is not None]
+        if in_effect and (steps.empty or float(steps["pressure_cmh2o"].iloc[0]) != float(in_effect[-1][1])):
+            at, cmh2o, by = in_effect[-1]
+            first = {
+                "step": 0,
+                "pressure_cmh2o": float(cmh2o),
+                "start": began,
+                "end": began,
+                "minutes": 0.0,
+                "uploads": 0,
+                "apneas": 0,
+                "hypopneas": 0,
+                "ahi": np.nan,
+                "breath_rate_bpm": np.nan,
+                "commanded_by": by,
+                "commanded_at": at,
+            }
+            head = pd.DataFrame([first], columns=list(STEP_COLUMNS))
+            steps = head if steps.empty else pd.concat([head, steps], ignore_index=True)
+            steps["step"] = np.arange(1, len(steps) + 1)
+    return steps
+
+
+def _measured_steps(rows: list[Any], given: list[tuple]) -> pd.DataFrame:
+    """The steps of the uploads (``rows``: those with a pressure), credited to the ``given`` commands."""
     frame = pd.DataFrame(
         {
             "recorded_at": pd.to_datetime([_get(m, "recorded_at") for m in rows], utc=True),
@@ -145,11 +199,7 @@ def pressure_steps(measurements: Iterable[Any], commands: Iterable[Any] = ()) ->
     steps["start"] = pd.to_datetime(steps["start"], utc=True)
     steps["end"] = pd.to_datetime(steps["end"], utc=True)
     by, at = [], []
-    given = sorted(
-        ((pd.Timestamp(_get(c, "commanded_at")), _get(c, "to_cmh2o"), _get(c, "commanded_by")) for c in commands),
-        key=lambda c: c[0],
-    )
-    for pressure, start in zip(steps["pressure_cmh2o"], steps["start"]):
+    for pressure, start in zip(steps["pressure_cmh2o"], steps["start"], strict=True):
         match = [c for c in given if c[0] <= start and c[1] is not None and float(c[1]) == pressure]
         by.append(match[-1][2] if match else None)
         at.append(match[-1][0] if match else pd.NaT)
@@ -191,12 +241,16 @@ def titration_prompt(
     ('hold', 'Wait: 2 min more at 9 cmH2O before the next change (AASM: at least 5 min between changes).')
     >>> titration_prompt(step(pressure_cmh2o=20.0, apneas=3)).kind
     'maximum'
+    >>> titration_prompt(step(minutes=0.0, uploads=0)).text
+    'No uploads with a pressure yet; the night began at 9 cmH2O.'
     """
     if steps.empty:
         return TitrationPrompt("none", "No uploads with a pressure yet.")
     last = steps.iloc[-1]
     pressure = float(last["pressure_cmh2o"])
     shown = f"{pressure:g} cmH2O"
+    if int(last.get("uploads", 1)) == 0:  # only the pressure the night began with, nothing measured yet
+        return TitrationPrompt("none", f"No uploads with a pressure yet; the night began at {shown}.")
     minutes = float(last["minutes"])
     apneas, hypopneas = int(last["apneas"]), int(last["hypopneas"])
     counted = (

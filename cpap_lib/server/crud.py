@@ -254,7 +254,8 @@ def command_pressure(
     """Store a new commanded CPAP pressure for a room, with who sent it, what it changed from and its stay.
 
     ``from_cmh2o`` is the room's previous command during the current
-    admission, else the pressure of the patient's latest measurement. The
+    admission (a preset tied to it included), else the pressure of the
+    patient's latest measurement. The
     command is tied to the room's current admission. With ``preset=True`` a
     room nobody was admitted to yet may be commanded (staff preset the
     pressure before the patient arrives): the room is created, the command
@@ -293,8 +294,8 @@ def _previous_pressure(session: Session, room_row: Room) -> float | None:
     admission = session.get(Admission, room_row.current_admission_id) if room_row.current_admission_id else None
     if room_row.latest_command_id is not None:
         last = session.get(PressureCommand, room_row.latest_command_id)
-        if admission is None or last.commanded_at >= admission.admitted_at:
-            return float(last.cmh2o)
+        if admission is None or last.commanded_at >= admission.admitted_at or last.admission_id == admission.id:
+            return float(last.cmh2o)  # this stay's command, or its preset
     if admission is not None and admission.latest_measurement_id is not None:
         return session.get(Measurement, admission.latest_measurement_id).cpap_pressure_cmh2o
     return None

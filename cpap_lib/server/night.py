@@ -343,8 +343,45 @@ def list_notes(session: Session, *, room: int) -> list[NotePublic]:
 _TIMELINE_FIELDS = tuple(f for f in TimelineMeasurement.model_fields)
 
 
+def _night_commands(session: Session, *, room: int, admission: Admission) -> list[TimelineCommand]:
+    """The admission's pressure commands, oldest first, after the one in effect when it began.
+
+    The pressure in effect at admission is the room's latest command given
+    before it (a preset for the empty room, tied to this admission, or the
+    room's last command, which its poll still answers): it comes first,
+    marked ``before_admission``, so the night's titration starts at the
+    pressure the night began with.
+    """
+    in_room = PressureCommand.room_number == room
+    window = [in_room, PressureCommand.commanded_at >= admission.admitted_at]
+    if admission.discharged_at is not None:
+        window.append(PressureCommand.commanded_at <= admission.discharged_at)
+    in_effect = session.execute(
+        select(PressureCommand)
+        .where(in_room, PressureCommand.commanded_at < admission.admitted_at)
+        .order_by(PressureCommand.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    rows = [in_effect] if in_effect is not None else []
+    rows += session.execute(select(PressureCommand).where(*window).order_by(PressureCommand.id)).scalars().all()
+    return [
+        TimelineCommand(
+            id=c.id,
+            commanded_at=c.commanded_at,
+            commanded_by=c.commanded_by,
+            from_cmh2o=c.from_cmh2o,
+            to_cmh2o=c.cmh2o,
+            before_admission=c is in_effect,
+        )
+        for c in rows
+    ]
+
+
 def night_timeline(session: Session, *, room: int) -> NightTimeline:
-    """The current admission's commands, uploads, notes and acknowledgements, oldest first."""
+    """The current admission's commands, uploads, notes and acknowledgements, oldest first.
+
+    The commands begin with the one in effect when the admission began (see :func:`_night_commands`).
+    """
     room_row = session.get(Room, room)
     if room_row is None:
         raise room_not_found(room)
@@ -362,15 +399,7 @@ def night_timeline(session: Session, *, room: int) -> NightTimeline:
         )
     admission = session.get(Admission, room_row.current_admission_id)
     patient = session.get(Patient, admission.patient_id)
-    window = [PressureCommand.room_number == room, PressureCommand.commanded_at >= admission.admitted_at]
-    if admission.discharged_at is not None:
-        window.append(PressureCommand.commanded_at <= admission.discharged_at)
-    commands = [
-        TimelineCommand(
-            id=c.id, commanded_at=c.commanded_at, commanded_by=c.commanded_by, from_cmh2o=c.from_cmh2o, to_cmh2o=c.cmh2o
-        )
-        for c in session.execute(select(PressureCommand).where(*window).order_by(PressureCommand.id)).scalars()
-    ]
+    commands = _night_commands(session, room=room, admission=admission)
     rows = session.execute(
         select(*(getattr(Measurement, f) for f in _TIMELINE_FIELDS))
         .where(Measurement.admission_id == admission.id)

@@ -435,6 +435,11 @@ class TimelineCommand(BaseModel):
     commanded_by: str | None
     from_cmh2o: float | None
     to_cmh2o: int
+    before_admission: bool = Field(
+        default=False,
+        description="commanded before the admission began: the pressure in effect when it began (a preset for "
+        "the empty room, or the room's last command), the night's first step",
+    )
 
 
 class TimelineMeasurement(MeasurementSummary):

@@ -14,6 +14,7 @@ import requests
 from cpap_lib.client import CpapClient
 from cpap_lib.errors import ApiError, ForbiddenError, ValidationError
 from cpap_lib.server.process import start_server
+from cpap_lib.titration import pressure_steps, titration_prompt
 
 NO_DATA_MIN = 0.2
 """12 s: the no-data alarm of this module's server."""
@@ -76,13 +77,57 @@ def test_timeline_keeps_every_command_with_who_when_and_from_to(staff, device):
     assert night.measurements[0].duration_s == 300.0
 
 
-def test_a_new_patient_starts_an_empty_timeline(staff, device):
+def test_a_new_patient_starts_a_timeline_of_their_own_at_the_pressure_in_effect(staff, device):
     _upload(device, 302, "OLD-302")
     staff.command_pressure(302, 9)
     staff.add_note(302, "old patient's note")
     _upload(device, 302, "NEW-302", pressure=9)
     night = staff.timeline(302)
-    assert night.mrn == "NEW-302" and night.commands == [] and night.notes == [] and len(night.measurements) == 1
+    assert night.mrn == "NEW-302" and night.notes == [] and len(night.measurements) == 1
+    # nothing of the previous stay but the pressure the room's device was still told: where this night began
+    assert [(c.to_cmh2o, c.commanded_by, c.before_admission) for c in night.commands] == [(9, "nurse-a", True)]
+
+
+def test_a_preset_before_admission_is_the_first_step_of_the_titration(staff, device):
+    preset = staff.command_pressure(304, 10)  # nobody in room 304 yet
+    assert preset.admission_id is None
+    device.admit(304, "PRE-304")  # admitted without an upload: the table already starts at the preset
+    night = staff.timeline(304)
+    assert [(c.id, c.to_cmh2o, c.commanded_by, c.before_admission) for c in night.commands] == [
+        (preset.id, 10, "nurse-a", True)
+    ]
+    assert night.commands[0].commanded_at < night.admitted_at
+    steps = pressure_steps(night.measurements, night.commands, admitted_at=night.admitted_at)
+    assert steps[["pressure_cmh2o", "uploads", "commanded_by"]].to_dict("records") == [
+        {"pressure_cmh2o": 10.0, "uploads": 0, "commanded_by": "nurse-a"}
+    ]
+    assert titration_prompt(steps).text == "No uploads with a pressure yet; the night began at 10 cmH2O."
+    _upload(device, 304, "PRE-304", pressure=10, apneas=2)
+    with CpapClient(staff.base_url, token="tech-t0k") as tech:
+        raised = tech.command_pressure(304, 11)
+    _upload(device, 304, "PRE-304", pressure=11)
+    night = staff.timeline(304)
+    assert [(c.to_cmh2o, c.from_cmh2o, c.before_admission) for c in night.commands] == [
+        (10, None, True),
+        (11, 10.0, False),  # from the preset in effect
+    ]
+    steps = pressure_steps(night.measurements, night.commands, admitted_at=night.admitted_at)
+    table = steps[["step", "pressure_cmh2o", "uploads", "commanded_by"]].to_dict("records")
+    assert table == [
+        {"step": 1, "pressure_cmh2o": 10.0, "uploads": 1, "commanded_by": "nurse-a"},
+        {"step": 2, "pressure_cmh2o": 11.0, "uploads": 1, "commanded_by": "tech-b"},
+    ]
+    assert steps["commanded_at"].iloc[0] == preset.commanded_at and steps["commanded_at"].iloc[1] == raised.commanded_at
+
+
+def test_a_first_upload_at_another_pressure_follows_the_pressure_in_effect(staff, device):
+    staff.command_pressure(305, 12)  # the preset; the bedside device had not applied it yet
+    _upload(device, 305, "PRE-305", pressure=8)
+    _upload(device, 305, "PRE-305", pressure=12)
+    night = staff.timeline(305)
+    steps = pressure_steps(night.measurements, night.commands, admitted_at=night.admitted_at)
+    rows = zip(steps["pressure_cmh2o"], steps["uploads"], steps["commanded_by"].fillna("-"), strict=True)
+    assert list(rows) == [(12.0, 0, "nurse-a"), (8.0, 1, "-"), (12.0, 1, "nurse-a")]
 
 
 def test_rolling_and_night_ahi(staff, device):

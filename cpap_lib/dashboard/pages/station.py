@@ -28,13 +28,13 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import ipywidgets as widgets
 import traitlets
 
-from ...clock import format_clock, format_clock_elapsed, zone_label
+from ...clock import as_utc, format_clock, format_clock_elapsed, zone_label
 from ...errors import CpapError
 from ...images import image_format
 from ..widgets.common import MessageBar, escape, run_in_background
@@ -619,8 +619,8 @@ class MonitoringStation(widgets.VBox):
         """The titration table, the guideline's prompt, the night chart and the notes of ``night``."""
         from ...titration import pressure_steps, titration_prompt  # pandas: imported when a room is first shown
 
-        steps = pressure_steps(night.measurements, night.commands)
-        self.steps_table.value = steps_table_html(steps, admitted_at=state.admitted_at)
+        steps = pressure_steps(night.measurements, night.commands, admitted_at=night.admitted_at)
+        self.steps_table.value = steps_table_html(steps, admitted_at=night.admitted_at or state.admitted_at)
         prompt = titration_prompt(steps)
         self._suggested = prompt.suggested_cmh2o
         self.prompt_html.value = (
@@ -640,7 +640,10 @@ class MonitoringStation(widgets.VBox):
             pressure_cmh2o=[_nan(x.cpap_pressure_cmh2o) for x in m],
             apneas=[x.apnea_count or 0 for x in m],
             hypopneas=[x.hypopnea_count or 0 for x in m],
-            commands=([c.commanded_at for c in night.commands], [c.to_cmh2o for c in night.commands]),
+            commands=(  # the pressure in effect at admission is drawn where the night begins
+                [night.admitted_at if c.before_admission else c.commanded_at for c in night.commands],
+                [c.to_cmh2o for c in night.commands],
+            ),
             notes=([n.created_at for n in notes], [str(i) for i in range(1, len(notes) + 1)]),
         )
         self.night_chart.figure.title = f"{_who(state)} · night: pressure and events"
@@ -708,7 +711,7 @@ def steps_table_html(steps: Any, *, admitted_at: Any = None) -> str:
     last = len(steps) - 1
     for i, row in enumerate(steps.itertuples(index=False)):
         when = None if pd.isna(row.commanded_at) else row.commanded_at.to_pydatetime()
-        by = "—" if pd.isna(row.commanded_by) else f"{row.commanded_by} at {format_clock(when, seconds=False)}"
+        by = "—" if pd.isna(row.commanded_by) else _commanded(row.commanded_by, when, admitted_at)
         cells = (
             row.step,
             f"{row.pressure_cmh2o:g} cmH2O",
@@ -728,6 +731,21 @@ def steps_table_html(steps: Any, *, admitted_at: Any = None) -> str:
         f'<div class="cpap-hint">Times are clock times ({zone}) with the time since admission. '
         "AHI: apneas + hypopneas the bedside analysis scored, per hour of recording at the step.</div>"
     )
+
+
+def _commanded(by: str, at: Any, admitted_at: Any) -> str:
+    """``"nurse-a at 21:50"``; a command before the admission says so (with its date when a night or more before).
+
+    >>> _commanded("nurse-a", "2026-11-21T20:50:00Z", "2026-11-21T21:00:00Z").endswith("(before admission)")
+    True
+    """
+    when, began = as_utc(at), as_utc(admitted_at)
+    if when is None:
+        return by
+    if began is None or when >= began:
+        return f"{by} at {format_clock(when, seconds=False)}"
+    long_before = began - when > timedelta(hours=12)
+    return f"{by} at {format_clock(when, seconds=False, date=long_before)} (before admission)"
 
 
 def notes_html(notes: list[Any], *, admitted_at: Any = None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cpap_lib.clock import to_lab_datetime64
 from cpap_lib.dashboard.pages.monitor import build_monitor
 from cpap_lib.dashboard.pages.station import MonitoringStation
 from support import wait_until
@@ -201,3 +202,23 @@ def test_notes_are_added_shown_numbered_and_escaped(client, patient_room):
     html = station.notes_html.value
     assert "Mask &lt;leak&gt; fixed &amp; patient asleep" in html and "Tech &lt;T&gt;" in html and "<leak>" not in html
     assert station.night_chart.note_marks.names == ["1"]
+
+
+def test_the_titration_table_starts_at_the_pressure_preset_before_admission(client):
+    room = next(ROOMS)
+    client.command_pressure(room, 10)  # a preset for the empty room
+    client.admit(room, f"PS{room}")
+    station = MonitoringStation(client)
+    show(station, room)
+    table = station.steps_table.value
+    assert table.count("<tr") == 2 and "10 cmH2O" in table and "0 min" in table
+    assert "anonymous at" in table and "(before admission)" in table
+    assert 'data-kind="none"' in station.prompt_html.value and "night began at 10 cmH2O" in station.prompt_html.value
+    upload(client, room, f"PS{room}", "Preset", pressure=10, apneas=1)
+    generation = station.loaded_generation
+    station._load_room(room, clear=False)
+    assert wait_until(lambda: station.loaded_generation > generation), station.messages.text
+    table = station.steps_table.value
+    assert table.count("<tr") == 2 and "(before admission)" in table  # the upload at 10 is that first step
+    night = client.timeline(room)
+    assert list(station.night_chart.command_marks.x) == list(to_lab_datetime64([night.admitted_at]))  # drawn there
