@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
 from support import wait_until
 
@@ -172,6 +173,23 @@ def test_titration_table_after_three_commanded_steps_notes_and_clock_axes(new_pa
     assert tab.locator("leak").count() == 0
     assert client.notes(room)[0].text == "Mask <leak> fixed & asleep"
     tab.screenshot(path=str(artifacts / "station-titration.png"), full_page=True)
+
+
+def test_a_preset_from_the_old_route_is_the_first_step_with_who_sent_it(new_page, api):
+    url, client = api
+    room = 97
+    assert requests.get(f"{url}/new_cpap_pressure/{room}/11", timeout=5).ok  # the old client presets the empty room
+    _upload(client, room, "PRE-97", name="Preset Patient", pressure=11, apneas=1)
+    preset = client.timeline(room).commands[0]
+    tab = new_page((1920, 1080)).open("monitor.ipynb", ready=f".cpap-room-{room}")
+    tab.locator(f".cpap-room-{room}").scroll_into_view_if_needed()
+    tab.click(f".cpap-room-{room} .cpap-card-select")
+    tab.wait_for_selector(".cpap-station-mrn:text('PRE-97')")
+    rows = tab.locator(".cpap-titration-table tbody tr")
+    assert wait_until(lambda: rows.count() == 1, timeout=20)
+    cells = [c.strip() for c in rows.nth(0).inner_text().split("\t")]
+    when = preset.commanded_at.astimezone(ZoneInfo(LAB_TZ)).strftime("%H:%M")
+    assert cells[1] == "11 cmH2O" and cells[8] == f"legacy client 127.0.0.1 at {when} (before admission)", cells
 
 
 def test_a_raise_prompt_fills_the_field_and_sends_nothing(new_page, api):

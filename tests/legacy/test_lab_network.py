@@ -78,6 +78,9 @@ def test_lab_clients_upload_and_poll_without_a_token_and_nothing_else(lab):
     staff = {"Authorization": f"Bearer {STAFF}"}
     assert requests.get(f"{url}/new_cpap_pressure/71/10", headers=staff, timeout=5).ok
     assert requests.get(f"{url}/CPAP_query/71", timeout=5).content == b"10\n"
+    (command,) = requests.get(f"{url}/api/v1/rooms/71/timeline", headers=staff, timeout=5).json()["commands"]
+    (audited,) = requests.get(f"{url}/api/v1/audit?room=71", headers=staff, timeout=5).json()
+    assert command["commanded_by"] == audited["actor_name"] and command["commanded_by"].startswith("staff-")
     assert requests.get(f"{url}/get_all_patients", headers=staff, timeout=5).json()[0]["CPAP_pressure"] == [8]
     wrong = requests.post(f"{url}/add_patient", json=PAYLOAD, headers={"Authorization": "Bearer nope"}, timeout=5)
     assert wrong.status_code == 401  # a token that is sent is checked, network or not

@@ -104,3 +104,22 @@ def test_old_answers_have_the_old_shapes(server):
     assert type(mine["CPAP_pressure"][0]) is int and type(mine["apnea_count"][0]) is int
     with CpapClient(url) as api:
         assert api.room(64).mrn == "64"  # "0064" as text is the old server's integer 64
+
+
+def test_the_old_pressure_route_records_who_and_the_timeline_shows_it(server):
+    url = server.url
+    requests.get(f"{url}/new_cpap_pressure/65/10", timeout=5)  # a preset for the empty room, from the old client
+    requests.post(f"{url}/add_patient", json=_old(15, 65, "Di", "8", "14", "0"), timeout=5)
+    answer = requests.get(f"{url}/new_cpap_pressure/65/12", timeout=5)
+    assert (answer.status_code, answer.text) == (200, "Room number 65 CPAP pressure updated to 12")  # as before
+    with CpapClient(url) as api:
+        night = api.timeline(65)
+    audit = [
+        e for e in requests.get(f"{url}/api/v1/audit?room=65", timeout=5).json() if e["action"] == "pressure_command"
+    ]
+    shown = [(c.commanded_by, c.from_cmh2o, c.to_cmh2o, c.before_admission) for c in night.commands]
+    assert shown == [
+        ("legacy client 127.0.0.1", None, 10, True),  # the preset: the pressure the night began with
+        ("legacy client 127.0.0.1", 10.0, 12, False),  # from the preset in effect, not the measured 8
+    ]
+    assert [(e["actor_name"], e["actor_address"]) for e in audit] == [("anonymous", "127.0.0.1")] * 2  # the same client

@@ -18,6 +18,7 @@ request (as the old clients send)  answer (as the old server answered)
 ``GET /new_cpap_pressure/<r>/<v>`` 200 ``text/html`` ``Room number 31 CPAP pressure updated to 12``,
                                    also for a room nobody is in yet (a preset, applied when the
                                    patient arrives); 400 ``Bad value for room number or new value``.
+                                   Stored with who sent it (:func:`legacy_commander`).
 ``GET /get_all_patients``          200 JSON list ordered by room, one object per current patient:
                                    ``room_number`` and ``patient_mrn`` ints, ``patient_name``
                                    (``"Not provided"`` when none), and one list entry per complete
@@ -52,7 +53,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ...clock import as_utc, to_lab_time
 from .. import crud
-from ..deps import LEGACY_DEVICE, LEGACY_POLL, STAFF, ActorDep, DbDep
+from ..deps import LEGACY_DEVICE, LEGACY_POLL, STAFF, Actor, ActorDep, DbDep
 from ..schemas import (
     MAX_IMAGE_BASE64_CHARS,
     PRESSURE_MAX,
@@ -69,6 +70,7 @@ __all__ = [
     "LegacyInputError",
     "LegacyUpload",
     "flask_json",
+    "legacy_commander",
     "old_server_refusal",
     "parse_add_patient",
     "router",
@@ -374,8 +376,23 @@ def new_cpap_pressure(room_number: str, new_value: str, db: DbDep, actor: ActorD
             status_code=400,
         )
     with db.write() as session:
-        crud.command_pressure(session, room=room, cmh2o=cmh2o, by=actor.name, preset=True)
+        crud.command_pressure(session, room=room, cmh2o=cmh2o, by=legacy_commander(actor), preset=True)
     return HTMLResponse(f"Room number {room} CPAP pressure updated to {cmh2o}")
+
+
+def legacy_commander(actor: Actor) -> str:
+    """Who sent an old client's pressure command, as the timeline shows it.
+
+    The token's name when the request carried one (a staff token); the old
+    clients send none, so on a server without tokens it is the client's
+    address, as the audit trail records it: ``"legacy client 10.0.0.7"``.
+
+    >>> legacy_commander(Actor("nurse-a", "staff", "10.0.0.7")), legacy_commander(Actor("anonymous", None, "10.0.0.7"))
+    ('nurse-a', 'legacy client 10.0.0.7')
+    """
+    if actor.role is not None:
+        return actor.name
+    return f"legacy client {actor.address or 'at an unknown address'}"
 
 
 def local_clock_time(when: datetime | str, tz: tzinfo | None = None) -> str:
