@@ -18,6 +18,10 @@ pressure_median_cmh2o, pressure_95_cmh2o
     pressure statistics are of the mask pressure too).
 device_ahi
     The device's own AHI for the day from STR.edf, where the card has one.
+start_clock, end_clock
+    When the night's flow began and ended: ISO 8601 in the lab's zone
+    (``CPAP_LAB_TZ``) with its offset, the device's clock read as lab time
+    (:func:`cpap_lib.clock.recording_start`); the table prints them ``22:18-07:20``.
 notes
     Sessions and files skipped, and why.
 
@@ -39,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from ..clock import clock_iso, zone_name
 from ..errors import CpapError, DeviceDataError
 from ..io.resmed import DeviceCard, DeviceNight, read_card
 from ..jsonable import jsonable
@@ -67,6 +72,8 @@ class NightRow:
     pressure_median_cmh2o: float = float("nan")
     pressure_95_cmh2o: float = float("nan")
     device_ahi: float = float("nan")
+    start_clock: str | None = None
+    end_clock: str | None = None
     folder: str = ""
     notes: list[str] = field(default_factory=list)
     error: str | None = None
@@ -94,6 +101,9 @@ def night_row(night: DeviceNight, analysis) -> NightRow:
     pressure = _percentiles(signals.get("mask_pressure"))
     summary = night.summary or {}
     device_ahi = summary.get("ahi")
+    rec = night.recording
+    span = [0.0, float(rec.time_s[-1] + 1.0 / rec.fs_hz)] if rec.samples else [0.0, 0.0]
+    start_clock, end_clock = clock_iso(span, rec.start_time) or [None, None]
     return NightRow(
         night=night.day.isoformat(),
         hours=night.recording.duration_s / 3600.0,
@@ -109,6 +119,8 @@ def night_row(night: DeviceNight, analysis) -> NightRow:
         pressure_median_cmh2o=pressure[0],
         pressure_95_cmh2o=pressure[1],
         device_ahi=float(device_ahi) if device_ahi is not None else float("nan"),
+        start_clock=start_clock,
+        end_clock=end_clock,
         folder=night.folder.name,
         notes=list(night.notes),
     )
@@ -156,25 +168,30 @@ def _num(x: float | None, fmt: str) -> str:
 
 
 def format_rows(rows: list[NightRow]) -> str:
-    """The table ``cpap-lab analyze CARD`` prints: one line per night, then the AHI rule and the notes."""
+    """The table ``cpap-lab analyze CARD`` prints: one line per night, then the AHI rule and the notes.
+
+    The last column is the night's flow from first to last sample in clock
+    time, in the lab's zone (``22:18-07:20``; the zone is named under it).
+    """
     head = (
         f"{'night':<10}  {'hours':>5}  {'sess':>4}  {'rate':>5}  {'AHI':>5}  {'device':>6}  {'apneas':>6}  "
-        f"{'hypop':>5}  {'leak L/min':>11}  {'pressure':>11}"
+        f"{'hypop':>5}  {'leak L/min':>11}  {'pressure':>11}   flow"
     )
     sub = (
         f"{'':<10}  {'':>5}  {'':>4}  {'/min':>5}  {'/h':>5}  {'AHI':>6}  {'':>6}  {'':>5}  "
-        f"{'med / 95th':>11}  {'med / 95th':>11}"
+        f"{'med / 95th':>11}  {'med / 95th':>11}   {zone_name()}"
     )
     lines = [head, sub]
     for r in rows:
         if r.error and r.apnea_count is None:
             lines.append(f"{r.night:<10}  {_num(r.hours, '5.2f'):>5}  {r.sessions:>4}  not analysed: {r.error}")
             continue
+        span = f"{r.start_clock[11:16]}-{r.end_clock[11:16]}" if r.start_clock and r.end_clock else "-"
         lines.append(
             f"{r.night:<10}  {_num(r.hours, '.2f'):>5}  {r.sessions:>4}  {_num(r.breath_rate_bpm, '.1f'):>5}  "
             f"{_num(r.ahi, '.1f'):>5}  {_num(r.device_ahi, '.1f'):>6}  {r.apnea_count:>6}  {r.hypopnea_count:>5}  "
             f"{_num(r.leak_median_lpm, '.1f'):>5} / {_num(r.leak_95_lpm, '.1f'):<4}  "
-            f"{_num(r.pressure_median_cmh2o, '.1f'):>5} / {_num(r.pressure_95_cmh2o, '.1f'):<4}"
+            f"{_num(r.pressure_median_cmh2o, '.1f'):>5} / {_num(r.pressure_95_cmh2o, '.1f'):<4}  {span}"
         )
     rules = sorted({r.ahi_rule for r in rows if r.apnea_count is not None})
     if rules:

@@ -54,6 +54,18 @@ def test_without_a_known_start_analyze_says_so_and_gives_elapsed_time_only():
     assert all(set(a) == {"start_s", "end_s"} for a in d["apneas"])
 
 
+def test_a_card_gives_each_nights_flow_from_first_to_last_in_clock_time():
+    card = REFERENCE_DATA / "resmed_airsense11"  # one night, four sessions from 22:18:49 on the device's clock
+    lines = run("analyze", str(card)).stdout.splitlines()
+    assert lines[1].split()[-1] == "flow" and lines[2].split()[-1] == LAB
+    assert lines[3].startswith("2024-10-17") and re.search(r"  22:18-07:\d\d$", lines[3]), lines[3]
+    (row,) = json.loads(run("analyze", str(card), "--json").stdout)
+    assert row["start_clock"] == "2024-10-17T22:18:49.000-04:00"
+    end = datetime.fromisoformat(row["end_clock"])
+    assert end.utcoffset() == timedelta(hours=-4) and end.strftime("%H:%M") == lines[3][-5:]
+    assert (end - datetime.fromisoformat(row["start_clock"])).total_seconds() >= row["hours"] * 3600  # gaps kept
+
+
 def test_compare_json_adds_clock_fields_to_the_device_events():
     d = json.loads(run("compare", str(SESSION), "--json").stdout)
     night = d["night"]
