@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import ParameterError, RecordingError
 from ..jsonable import jsonable
 from ..recording import Recording
+from .airway import APNEA_TYPE_RULE
 from .decimate import minmax_lttb
 
 # The steps (breaths, events) import scipy (about 2 s on the lab machines): they are imported where
@@ -144,6 +145,11 @@ class Analysis:
     def hypopnea_count(self) -> int:
         return int(len(self.hypopneas))
 
+    def apnea_type_count(self, apnea_type: str) -> int:
+        """Number of apneas of one type (``"obstructive"``, ``"central"``, ``"unclassified"``; rule
+        :data:`cpap_lib.analysis.airway.APNEA_TYPE_RULE`)."""
+        return int((self.apneas["apnea_type"] == apnea_type).sum())
+
     @property
     def apnea_index(self) -> float:
         """Apneas per hour of breathing signal (time with flow data; gaps between sessions excluded)."""
@@ -226,6 +232,10 @@ class Analysis:
             "apneas": spans(self.apneas),
             "hypopnea_count": self.hypopnea_count,
             "hypopneas": spans(self.hypopneas),
+            "obstructive_apnea_count": self.apnea_type_count("obstructive"),
+            "central_apnea_count": self.apnea_type_count("central"),
+            "unclassified_apnea_count": self.apnea_type_count("unclassified"),
+            "apnea_type_rule": APNEA_TYPE_RULE,
             "apnea_index": self.apnea_index,
             "ahi": self.ahi,
             "ahi_rule": self.hypopnea_rule,
@@ -451,7 +461,12 @@ def analyze(
     if breaths.empty:
         raise RecordingError("no breaths found: the flow shows no breathing", file=recording.source)
 
-    apnea_spans = events.loc[events["kind"] == "apnea", ["start_s", "end_s"]].to_numpy()
+    is_apnea = (events["kind"] == "apnea").to_numpy()
+    apnea_spans = events.loc[is_apnea, ["start_s", "end_s"]].to_numpy()
+    if is_apnea.any():
+        from .airway import apnea_types
+
+        events.loc[is_apnea, "apnea_type"] = apnea_types(t, flow, recording.pressure_cmh2o, apnea_spans)
     # the rate counts every respiratory cycle: the breaths and the small cycles between them
     onsets = np.sort(np.concatenate([breaths["start_s"].to_numpy(), *cycles]))
     rate = _b.breath_rate(onsets, exclude=np.vstack([apnea_spans, _gaps_as_spans(t, segments)]))

@@ -95,8 +95,10 @@ __all__ = [
     "severity",
 ]
 
-EVENT_COLUMNS = ("kind", "start_s", "end_s", "duration_s", "amplitude_ratio", "desaturation_pct")
-"""Columns of an event table; ``desaturation_pct`` is NaN without oximetry."""
+EVENT_COLUMNS = ("kind", "start_s", "end_s", "duration_s", "amplitude_ratio", "desaturation_pct", "apnea_type")
+"""Columns of an event table; ``desaturation_pct`` is NaN without oximetry; ``apnea_type`` is an apnea's
+``"obstructive"``, ``"central"`` or ``"unclassified"`` (:mod:`cpap_lib.analysis.airway`; :func:`events_find`
+leaves every apnea unclassified, :func:`cpap_lib.analysis.analyze` types them), ``""`` for a hypopnea."""
 SEVERITY_BANDS = (("normal", 0.0), ("mild", 5.0), ("moderate", 15.0), ("severe", 30.0))
 """AASM bands by events per hour: lower bound of each band."""
 HYPOPNEA_RULES = {
@@ -312,7 +314,7 @@ def events_find(
     if not min_duration_s > 0:
         raise ParameterError("min_duration_s", f"must be positive, got {min_duration_s!r}")
     check_hypopnea_rule(hypopnea_rule, spo2)
-    empty = pd.DataFrame({c: pd.Series(dtype="str" if c == "kind" else "float64") for c in EVENT_COLUMNS})
+    empty = pd.DataFrame({c: pd.Series(dtype="str" if c in _TEXT_COLUMNS else "float64") for c in EVENT_COLUMNS})
     peaks = breaths["peak_s"].to_numpy(np.float64)
     amplitude = breaths["amplitude_lps"].to_numpy(np.float64)
     if peaks.size < 2 or x.size < 3:
@@ -339,6 +341,9 @@ def events_find(
     )
 
 
+_TEXT_COLUMNS = ("kind", "apnea_type")
+
+
 def _frame(kind: str, start: np.ndarray, stop: np.ndarray, ratio: np.ndarray):
     import pandas as pd
 
@@ -350,18 +355,10 @@ def _frame(kind: str, start: np.ndarray, stop: np.ndarray, ratio: np.ndarray):
             "duration_s": stop - start,
             "amplitude_ratio": ratio,
             "desaturation_pct": np.nan,
+            "apnea_type": "unclassified" if kind == "apnea" else "",
         },
         columns=list(EVENT_COLUMNS),
-    ).astype(
-        {
-            "kind": "str",
-            "start_s": float,
-            "end_s": float,
-            "duration_s": float,
-            "amplitude_ratio": float,
-            "desaturation_pct": float,
-        }
-    )
+    ).astype({c: "str" if c in _TEXT_COLUMNS else float for c in EVENT_COLUMNS})
 
 
 def _long_enough(duration_s: np.ndarray, min_duration_s: float) -> np.ndarray:

@@ -11,7 +11,9 @@ Definitions (what the report's labels mean):
   moderate < 30 <= severe (events/h).
 - **Apnea index**, **hypopnea index**: the same per kind. Central and
   obstructive apneas are counted only where the events say so (device
-  scoring, or a rule that classifies them); otherwise "not classified".
+  scoring, or our analysis's ``apnea_type``, typed by the device's
+  forced-oscillation probe: :mod:`cpap_lib.analysis.airway`); otherwise
+  "not classified".
 - **Pressure**, **leak**: median and 95th percentile over time, from the
   device channel where the recording has one (time-weighted samples), else
   from the uploads' pressures and mean leaks weighted by their durations.
@@ -117,6 +119,9 @@ def recorded_intervals(subject: Any) -> list[tuple[float, float]]:
 
 def _kind_counts(events: pd.DataFrame) -> dict[str, int]:
     kinds = events["kind"].astype(str) if len(events) else pd.Series([], dtype=str)
+    if "apnea_type" in events and len(events):  # our analysis: kind "apnea", its type in its own column
+        typed = events["apnea_type"].astype(str)
+        kinds = kinds.where(~((kinds == "apnea") & typed.isin(("central", "obstructive"))), typed + "_apnea")
     return {
         "apneas": int(kinds.isin(APNEA_KINDS).sum()),
         "hypopneas": int(kinds.str.contains("hypopnea").sum()),

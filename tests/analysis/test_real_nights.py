@@ -9,7 +9,10 @@ For each night (AirSense 10, AirCurve 10, AirSense 11), with the defaults (flow-
   (the AirSense 10 scored one 40 s after its last flow record was written);
 - our hypopnea count within a factor of 2 of the device's;
 - per session (all of them, short waking ones too), our breath rate within 1 breath/min of the mean of
-  the device's RespRate trend (its zeros, written while it has no breath to measure, left out).
+  the device's RespRate trend (its zeros, written while it has no breath to measure, left out);
+- apnea types (``probe_phase``, the device's forced-oscillation probe) against the device's labels: every
+  device central apnea is central here too, none of ours is obstructive where the device says central,
+  and where the device scored 5 or more obstructive apneas at least half of them are obstructive here.
 
 Figures reached are in the README ("Scoring against the devices").
 """
@@ -74,6 +77,22 @@ def test_hypopnea_count_is_within_a_factor_of_2_of_the_devices(scored):
     name, _, night, result = scored
     device = int((night.events["kind"] == "hypopnea").sum())
     assert device / 2 <= result.hypopnea_count <= device * 2, (name, result.hypopnea_count, device)
+
+
+def test_apnea_types_agree_with_the_devices_labels(scored):
+    name, _, night, result = scored
+    ours = result.apneas
+    assert set(ours["apnea_type"]) <= {"obstructive", "central", "unclassified"}
+    pairs = []  # (device kind, our type) for each device apnea that overlaps one of ours
+    for _, dev in night.events[night.events["kind"].isin(("obstructive_apnea", "central_apnea"))].iterrows():
+        hit = ours[(ours["start_s"] < dev["end_s"] + 5.0) & (ours["end_s"] > dev["start_s"] - 5.0)]
+        if len(hit):
+            pairs.append((dev["kind"], hit["apnea_type"].iloc[0]))
+    central = [ours_type for kind, ours_type in pairs if kind == "central_apnea"]
+    assert all(t == "central" for t in central), (name, central)
+    obstructive = [ours_type for kind, ours_type in pairs if kind == "obstructive_apnea"]
+    if len(obstructive) >= 5:
+        assert obstructive.count("obstructive") >= len(obstructive) / 2, (name, obstructive)
 
 
 def test_breath_rate_per_session_is_within_1_bpm_of_the_mean_resp_rate(scored):

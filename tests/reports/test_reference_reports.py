@@ -81,6 +81,7 @@ def test_resmed_night_report_shows_the_library_and_the_device(reference_run):
     rows = {row[0]: row for row in device[1:]}
     assert rows["AHI (/h)"][2] == f"{night.summary['ahi']:.1f}"  # the device's own summary (STR.edf)
     assert rows["Central / obstructive apneas"][2] == "1 / 1"
+    assert rows["Central / obstructive apneas"][1] == f"{a['central_apnea_count']} / {a['obstructive_apnea_count']}"
     events = next(t for t in html_tables(html) if t[0][0].startswith("Clock time"))
     assert sum(row[-1] == "device" for row in events[1:]) == len(night.events)
     assert sum(row[-1] == "this analysis" for row in events[1:]) == a["apnea_count"] + a["hypopnea_count"]
