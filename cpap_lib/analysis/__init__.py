@@ -92,6 +92,8 @@ class Analysis:
         Respiratory cycles per minute of breathing (pauses and apneas left out): the breaths, and the
         small cycles between them that a respiratory-rate counter counts too
         (:func:`cpap_lib.analysis.breaths.minor_cycles`).
+    cycle_onsets_s : ndarray
+        Start times (s) of the cycles the breath rate counts: the breaths' onsets and the small cycles'.
     net_volume_l : float
         Integral of the flow: inspired minus expired volume, L.
     """
@@ -107,6 +109,7 @@ class Analysis:
     breath_rate_bpm: float
     net_volume_l: float
     extras: dict[str, Any] = field(default_factory=dict)
+    cycle_onsets_s: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     _clean_full: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -482,6 +485,7 @@ def analyze(
         clean_flow_lps=np.concatenate(clean_x),
         breath_rate_bpm=rate,
         net_volume_l=net,
+        cycle_onsets_s=onsets,
     )
 
 

@@ -4,8 +4,10 @@ Per session and for the whole night:
 
 breath rate
     Our rate at each of the device's 2-s trend times is the mean breath rate
-    over the trailing ``rate_window_s`` (default 20 s): intervals between our
-    breath onsets in that window, ``60 x intervals / their span``.  It is
+    over the trailing ``rate_window_s`` (default 20 s): intervals between the
+    onsets of the cycles our breath rate counts (the breaths and the small
+    cycles between them, :attr:`Analysis.cycle_onsets_s`) in that window,
+    ``60 x intervals / their span``.  It is
     compared with the device's ``RespRate`` wherever the device reports one
     (it writes 0 while it has no breath to measure) and we have at least two
     intervals.  Reported: the median absolute difference and the share of
@@ -488,6 +490,7 @@ def _compare_session(session: DeviceSession, analysis, *, tolerance_s: float, ra
     times = trends["recording_time_s"].to_numpy(np.float64) if len(trends) else np.zeros(0)
     breaths = analysis.breaths
     onsets = breaths["start_s"].to_numpy(np.float64)
+    cycles = analysis.cycle_onsets_s if analysis.cycle_onsets_s.size else onsets  # the cycles the rate counts
 
     def column(name: str) -> np.ndarray:
         return trends[name].to_numpy(np.float64) if name in trends else np.full(times.size, np.nan)
@@ -497,7 +500,7 @@ def _compare_session(session: DeviceSession, analysis, *, tolerance_s: float, ra
             "time": trends["time"] if len(trends) else pd.Series(dtype="datetime64[us]"),
             "time_s": times,
             "device_rate_bpm": column("resp_rate_bpm"),
-            "our_rate_bpm": trailing_breath_rate(onsets, times, window_s=rate_window_s),
+            "our_rate_bpm": trailing_breath_rate(cycles, times, window_s=rate_window_s),
             "device_tidal_volume_l": column("tidal_volume_l"),
             "our_tidal_volume_l": trailing_mean(
                 onsets, breaths["tidal_volume_l"].to_numpy(np.float64), times, window_s=rate_window_s
