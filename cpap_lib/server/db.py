@@ -12,7 +12,10 @@ PostgreSQL's connect, statement and lock timeouts are
 :data:`DB_TIMEOUT_S`; a pool checkout waits as long; TCP keepalives notice a
 vanished PostgreSQL host. (A PostgreSQL that is stopped but whose kernel still
 acknowledges packets is bounded by the request deadline instead:
-:class:`cpap_lib.server.middleware.FailSafe`.) :class:`DatabaseStatus` logs
+:class:`cpap_lib.server.middleware.FailSafe`.) The bedside poll
+(:meth:`Database.poll`) reads a SQLite file on the event loop with a busy
+timeout of 0 (a WAL reader waits for no writer; a lock it meets sends it to
+the thread pool), PostgreSQL always from the thread pool. :class:`DatabaseStatus` logs
 one line when the database starts failing and one when it answers again,
 however many requests fail in between.
 
@@ -36,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -205,6 +209,7 @@ class Database:
         database = make_url(url).database if self.dialect == "sqlite" else None
         self.path = Path(database).resolve() if database not in (None, "", ":memory:") else None
         self._identity = _identity(self.path) if self.path else None
+        self._loop_reader: sqlite3.Connection | None = None
 
     def problem(self) -> str | None:
         """What is wrong with the SQLite file this server opened, or None.
@@ -291,9 +296,49 @@ class Database:
             return connection.exec_driver_sql(self._poll_sql, (room,)).fetchone()
 
     async def poll(self, room: int) -> tuple | None:
-        """:meth:`poll_row` in the thread pool, for async routes (the event loop never waits for SQL)."""
+        """:meth:`poll_row` for async routes, without making the event loop wait for the database.
+
+        A SQLite file is read on the event loop (:meth:`_poll_on_loop`: a few
+        microseconds, where a trip through the thread pool costs a hundred or
+        more); whatever that read meets (a lock, an error) and every other
+        database go through the thread pool, under the request deadline.
+        """
+        if self.path is not None:
+            try:
+                return self._poll_on_loop(room)
+            except sqlite3.Error:  # a lock met, or worse: the reader is reopened next time
+                self._close_loop_reader()
         return await run_in_threadpool(self.poll_row, room)
 
+    def _poll_on_loop(self, room: int) -> tuple | None:
+        """The poll row from a reader connection of the SQLite file that never waits.
+
+        The reader is autocommit and read-only with a busy timeout of 0: in WAL
+        mode a reader waits for no writer, and a lock it does meet (a
+        checkpoint, another program's exclusive lock) raises SQLITE_BUSY at once
+        instead of holding the loop; :meth:`poll` then asks the thread pool,
+        whose answer (a row, or the error as :meth:`poll_row` reports it) is the
+        request's.
+
+        Raises
+        ------
+        sqlite3.Error
+            Whatever the read meets.
+        """
+        if self._loop_reader is None:
+            reader = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
+            reader.execute("PRAGMA query_only=ON")
+            self._loop_reader = reader
+        row = self._loop_reader.execute(self._poll_sql, (room,)).fetchone()
+        self.status.answered()
+        return row
+
+    def _close_loop_reader(self) -> None:
+        reader, self._loop_reader = self._loop_reader, None
+        if reader is not None:
+            reader.close()
+
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the poll's reader)."""
+        self._close_loop_reader()
         self.engine.dispose()
