@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -412,11 +413,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from cpap_lib.client import CpapClient
+    from cpap_lib.dashboard.pages.explorer import DATA_DIRS_ENV
     from cpap_lib.dashboard.runtime.voila_app import VoilaServer
     from cpap_lib.server.process import start_server
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="cpap-bench-dashboard-"))
+    # Open by path reads only inside the data folders: the generated night lives in `work`
+    # (for the in-process explorer here and, through the environment, for Voila's kernels).
+    os.environ[DATA_DIRS_ENV] = str(work)
     results: dict = {"rooms": args.rooms, "hours": args.hours}
     try:
         night = make_night(work, args.hours)
@@ -444,7 +449,10 @@ def main(argv: list[str] | None = None) -> int:
             results["board_http_s"] = _stats(board_http[2:])
             results["station_in_process"] = bench_station_in_process(client, sorted(mrns)[:10], repeat=2)
             voila = VoilaServer(
-                server.url, notebook_dir=pages, log_path=work / "voila.log", env={"CPAP_REFRESH_S": "5"}
+                server.url,
+                notebook_dir=pages,
+                log_path=work / "voila.log",
+                env={"CPAP_REFRESH_S": "5", DATA_DIRS_ENV: str(work)},
             )
             voila.start()
             try:
