@@ -102,8 +102,11 @@ def apnea_types(
     t = np.asarray(time_s, dtype=np.float64)
     f = np.asarray(flow_lps, dtype=np.float64)
     p = np.asarray(pressure_cmh2o, dtype=np.float64)
+    cuts = np.flatnonzero(np.diff(t) > 1.0) + 1  # where the recording jumps (sessions of a night)
     for i, (start, end) in enumerate(spans):
         a, b = np.searchsorted(t, [start - _PAD_S, end + _PAD_S])
+        k = int(np.searchsorted(cuts, np.searchsorted(t, start), side="right"))  # the apnea's stretch
+        a, b = max(a, int(cuts[k - 1]) if k > 0 else 0), min(b, int(cuts[k]) if k < cuts.size else t.size)
         inner = slice(*(np.searchsorted(t[a:b], [start, end])))
         out[i] = _one(t[a:b], f[a:b], p[a:b], inner)
     return out.astype(str)

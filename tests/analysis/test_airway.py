@@ -63,6 +63,13 @@ def test_without_the_probe_an_apnea_is_unclassified():
     assert apnea_types(T, flow, 8.0 + probe(), np.zeros((0, 2))).size == 0
 
 
+def test_an_apnea_next_to_a_gap_is_typed_from_its_own_stretch():
+    # the recording stops 0.5 s after the first apnea and resumes 1.1 s later (the next session)
+    keep = (T < 25.5) | (T >= 26.6)
+    types = apnea_types(T[keep], flow_answering(90)[keep], (8.0 + probe())[keep], SPANS)
+    assert types.tolist() == ["central", "central"]
+
+
 def test_the_simulators_apneas_are_unclassified_and_the_report_keeps_them_so():
     from cpap_lib.reports.night import _kind_counts
 
