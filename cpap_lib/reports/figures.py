@@ -22,16 +22,19 @@ Examples
 from __future__ import annotations
 
 import base64
+import contextlib
+import contextvars
 import functools
 import html
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import DateFormatter, HourLocator, date2num
 from matplotlib.figure import Figure
 
@@ -52,6 +55,7 @@ __all__ = [
     "show_html",
     "show_table",
     "use_logging",
+    "reusing_figures",
     "flow_envelope",
     "EVENT_COLORS",
     "ENVELOPE_BINS",
@@ -114,6 +118,74 @@ def _report_figure(build: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+_REUSE = contextvars.ContextVar("reuse_report_figures", default=False)
+_KEPT: dict[tuple, Figure] = {}
+KEPT_FIGURES_MAX = 16
+"""Most figure layouts kept by :func:`reusing_figures` in one process (the oldest is dropped)."""
+
+
+@contextlib.contextmanager
+def reusing_figures() -> Iterator[None]:
+    """Within, each figure function draws into the figure it built last time for the same layout.
+
+    A new figure with its axes and ticks costs about a third of a report
+    figure's time; a batch kernel draws the same few layouts for every
+    patient. The kept figure is emptied first (every artist removed, titles
+    and labels blanked, limits, scales and ticks back to automatic), so its
+    picture equals a new figure's, pixel for pixel (``tests/reports``
+    checks it on nights of every layout). A figure returned within is valid
+    only until the same function's next call: render it at once, as
+    :func:`show` does. For one thread at a time (a report kernel).
+
+    >>> b = pd.DataFrame({"peak_s": np.arange(0, 600, 4.0), "rate_bpm": np.full(150, 15.0)})
+    >>> with reusing_figures():
+    ...     first, second = breath_rate_figure(b), breath_rate_figure(b)
+    >>> first is second, len(second.axes[0].lines), first is breath_rate_figure(b)
+    (True, 1, False)
+    """
+    token = _REUSE.set(True)
+    try:
+        yield
+    finally:
+        _REUSE.reset(token)
+
+
+def _empty_axes(ax: Any) -> None:
+    """``ax`` as it was before anything was drawn on it (its ticks and layout kept)."""
+    for container in list(ax.containers):
+        container.remove()
+    for artist in [*ax.lines, *ax.collections, *ax.patches, *ax.texts, *ax.images, *ax.artists, *ax.tables]:
+        artist.remove()
+    if ax.legend_ is not None:
+        ax.legend_.remove()
+    ax.set_title("")
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.set_axis_on()
+    ax.set_prop_cycle(None)
+    ax.set_xscale("linear")  # automatic locators and formatters again
+    ax.set_yscale("linear")
+    ax.relim()
+    ax.set_autoscale_on(True)
+
+
+def _figure(key: tuple, make: Callable[[], Figure]) -> Figure:
+    """A new figure from ``make()``, or within :func:`reusing_figures` the one kept for ``key``, emptied."""
+    if not _REUSE.get():
+        return make()
+    fig = _KEPT.pop(key, None)
+    if fig is None:
+        fig = make()
+        FigureCanvasAgg(fig)  # its renderer (and text measurements) then last as long as the figure
+    else:
+        for ax in fig.axes:
+            _empty_axes(ax)
+    _KEPT[key] = fig
+    while len(_KEPT) > KEPT_FIGURES_MAX:
+        del _KEPT[next(iter(_KEPT))]
+    return fig
+
+
 class _TimeAxis:
     """Seconds -> x values: matplotlib dates (lab clock) when the start is known, else hours elapsed."""
 
@@ -138,12 +210,17 @@ class _TimeAxis:
             ax.set_xlabel("hours from the start")
 
 
-def _strip_figure(height_in: float = 2.4) -> tuple[Figure, Any]:
+def _strip_figure(role: str, height_in: float = 2.4) -> tuple[Figure, Any]:
     """A page-wide figure with one axes, margins fixed (no layout engine: it costs more than the drawing)."""
-    fig = Figure(figsize=(_WIDTH_IN, height_in), dpi=FIGURE_DPI)
-    ax = fig.add_subplot()
-    fig.subplots_adjust(left=0.17, right=0.98, top=0.86, bottom=0.22)
-    return fig, ax
+
+    def make() -> Figure:
+        fig = Figure(figsize=(_WIDTH_IN, height_in), dpi=FIGURE_DPI)
+        fig.add_subplot()
+        fig.subplots_adjust(left=0.17, right=0.98, top=0.86, bottom=0.22)
+        return fig
+
+    fig = _figure(("strip", role, height_in), make)
+    return fig, fig.axes[0]
 
 
 def _say(fig: Figure, ax: Any, text: str) -> Figure:
@@ -199,11 +276,17 @@ def overview_figure(subject: Any) -> Figure:
         channels.insert(0, ("pressure", "pressure (cmH2O)", "tab:green"))
     rows = _event_rows(subject)
     heights = [2.2] + [1.0] * len(channels) + [0.35 * max(len(rows), 1) + 0.4]
-    fig = Figure(figsize=(_WIDTH_IN, 1.0 + sum(heights)), dpi=FIGURE_DPI)
-    axes = fig.subplots(len(heights), 1, sharex=True, gridspec_kw={"height_ratios": heights})
-    fig.subplots_adjust(
-        left=0.17, right=0.98, top=1 - 0.35 / fig.get_figheight(), bottom=0.55 / fig.get_figheight(), hspace=0.15
-    )
+
+    def make() -> Figure:
+        fig = Figure(figsize=(_WIDTH_IN, 1.0 + sum(heights)), dpi=FIGURE_DPI)
+        fig.subplots(len(heights), 1, sharex=True, gridspec_kw={"height_ratios": heights})
+        fig.subplots_adjust(
+            left=0.17, right=0.98, top=1 - 0.35 / fig.get_figheight(), bottom=0.55 / fig.get_figheight(), hspace=0.15
+        )
+        return fig
+
+    fig = _figure(("overview", tuple(heights)), make)
+    axes: list[Any] = fig.axes
     ax = axes[0]
     centre, lo, hi = flow_envelope(subject.time_s, subject.flow_lps)
     if centre.size:
@@ -277,11 +360,18 @@ def worst_events_figure(subject: Any, *, n: int = 3, margin_s: float = ZOOM_MARG
         ).any()
     ]
     if not shown:
-        fig, ax = _strip_figure(2.6)
+        fig, ax = _strip_figure("say", 2.6)
         return _say(fig, ax, "No apnea or hypopnea with a stored flow trace" if len(worst) else "No apnea or hypopnea")
-    fig = Figure(figsize=(_WIDTH_IN, 2.6), dpi=FIGURE_DPI)
-    axes = np.atleast_1d(fig.subplots(1, len(shown), sharey=True))
-    fig.subplots_adjust(left=0.17, right=0.98, top=0.8, bottom=0.2, wspace=0.08)
+
+    def make() -> Figure:
+        fig = Figure(figsize=(_WIDTH_IN, 2.6), dpi=FIGURE_DPI)
+        fig.subplots(1, len(shown), sharey=True, squeeze=False)
+        fig.subplots_adjust(left=0.17, right=0.98, top=0.8, bottom=0.2, wspace=0.08)
+        fig.suptitle("Worst events up close", x=0.17, ha="left", fontsize="medium")
+        return fig
+
+    fig = _figure(("worst", len(shown)), make)
+    axes: list[Any] = fig.axes
     from .tables import clock_texts
 
     for ax, row in zip(axes, shown):
@@ -299,7 +389,6 @@ def worst_events_figure(subject: Any, *, n: int = 3, margin_s: float = ZOOM_MARG
         )
         ax.set_xlabel("s from the event's start")
     axes[0].set_ylabel("flow (L/s)")
-    fig.suptitle("Worst events up close", x=0.17, ha="left", fontsize="medium")
     return fig
 
 
@@ -308,9 +397,9 @@ def ahi_per_hour_figure(subject: Any) -> Figure:
     """Events per hour of data in each hour of the night (bars; hours with < 15 min of data hatched)."""
     axis = _TimeAxis(subject)
     table = ahi_per_hour(subject)
-    fig, ax = _strip_figure()
     if table.empty:
-        return _say(fig, ax, "no data")
+        return _say(*_strip_figure("say"), "no data")
+    fig, ax = _strip_figure("ahi")
     short = table["recorded_min"].to_numpy() < 15
     ax.bar(
         axis(table["hour_start_s"]),
@@ -380,9 +469,9 @@ def breath_rate_figure(breaths: pd.DataFrame, *, bin_s: float = 60.0) -> Figure:
     >>> len(line.get_xdata()), float(line.get_ydata()[0])
     (10, 15.0)
     """
-    fig, ax = _strip_figure()
     if breaths.empty:
-        return _say(fig, ax, "No breaths found")
+        return _say(*_strip_figure("say"), "No breaths found")
+    fig, ax = _strip_figure("breath rate")
     peak = breaths["peak_s"].to_numpy(float)
     rate = breaths["rate_bpm"].to_numpy(float)
     binned = pd.Series(rate).groupby(np.floor(peak / bin_s)).median()

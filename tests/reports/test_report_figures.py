@@ -12,7 +12,7 @@ from cpap_lib.analysis import analyze
 from cpap_lib.clock import lab_timezone
 from cpap_lib.recording import Signal
 from cpap_lib.reports import figures, night, tables
-from cpap_lib.reports.subjects import ReportSubject
+from cpap_lib.reports.subjects import ReportSubject, events_frame
 from cpap_lib.sim import simulate_recording
 
 
@@ -116,3 +116,57 @@ def test_spo2_rows_where_an_oximeter_was_worn(subject):
     assert page["SpO2 mean / minimum (%)"] == f"{spo2.mean():.1f} / 89"
     assert page["Time with SpO2 < 90 % (min)"] == "0.5"
     assert page["ODI (3 %, /h)"] == f"{1 / (480 / 3600):.1f}"
+
+
+def _pixels(fig) -> np.ndarray:
+    from io import BytesIO
+
+    from PIL import Image
+
+    return np.asarray(Image.open(BytesIO(figures.figure_png(fig))).convert("RGBA"))
+
+
+def test_kept_figures_draw_the_same_pictures_as_new_ones(subject):
+    """A batch kernel draws each patient into the previous patient's figures: nothing of theirs may remain."""
+    zone = lab_timezone("Europe/Berlin")
+    t = np.arange(0.0, 480.0, 2.0)
+    signals = {
+        "pressure": Signal("pressure", "cmH2O", t, np.where(t < 240, 8.0, 10.0)),
+        "leak": Signal("leak", "L/min", t, 6.0 + np.sin(t / 30)),
+    }
+    device = subject.events.iloc[:2].assign(kind="central_apnea")
+    on_clock = ReportSubject(
+        **{
+            **subject.__dict__,
+            "signals": signals,
+            "device_events": device,
+            "start": datetime(2026, 3, 3, 23, 30, tzinfo=zone),
+        }
+    )
+    hours = np.arange(0.0, 4 * 3600.0, 0.5)
+    long_night = ReportSubject(
+        name="long",
+        summary={"duration_s": hours[-1]},
+        patient={},
+        time_s=hours,
+        flow_lps=0.4 * np.sin(2 * np.pi * hours / 4),
+        events=events_frame([(600.0, 620.0), (7300.0, 7330.0)], [(9000.0, 9040.0)]),
+        start=datetime(2026, 3, 4, 22, 10, tzinfo=zone),
+        breaths=pd.DataFrame({"peak_s": hours[::8], "rate_bpm": np.full(hours[::8].size, 14.0)}),
+    )
+    quiet = ReportSubject(
+        **{**subject.__dict__, "events": subject.events.iloc[:0], "breaths": subject.breaths.iloc[:0]}
+    )
+    nights = [subject, on_clock, long_night, quiet]
+
+    def drawn(s):
+        yield figures.overview_figure(s)
+        yield figures.worst_events_figure(s)
+        yield figures.ahi_per_hour_figure(s)
+        yield figures.breath_rate_figure(s.breaths)
+
+    new = [[_pixels(fig) for fig in drawn(s)] for s in nights]
+    with figures.reusing_figures():
+        for i in [0, 1, 2, 0, 3, 2, 1, 3, 0]:
+            kept = [_pixels(fig) for fig in drawn(nights[i])]
+            assert all(np.array_equal(a, b) for a, b in zip(kept, new[i], strict=True)), nights[i].name
