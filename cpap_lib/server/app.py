@@ -17,6 +17,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..errors import NotFoundError
@@ -29,6 +30,8 @@ from .settings import Settings
 __all__ = ["API_VERSION", "create_app"]
 
 API_VERSION = "1.0.0"
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""FastAPI's native OpenTelemetry off: nothing here exports it, and asking for providers costs every request."""
 logger = logging.getLogger("cpap_lib.server")
 
 
@@ -124,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """
     settings = settings or Settings.from_env()
     app = FastAPI(
+        telemetry=NO_TELEMETRY,
         docs_url=None,  # served below from local assets: no CDN
         redoc_url=None,
         title="Sleep Lab Monitor API",
