@@ -79,6 +79,28 @@ def test_database_failure_is_503_with_a_clear_message(tmp_path):
     assert SECRET_NAME not in log
 
 
+def test_a_poll_the_event_loop_cannot_read_is_answered_from_the_thread_pool(tmp_path):
+    """The poll reads SQLite on the event loop; what that read meets goes the thread pool's way (503, one line)."""
+    url = f"sqlite:///{tmp_path / 'poll.db'}"
+    with start_server(url, log_level="info") as server, CpapClient(server.url, retries=0) as api:
+        api.upload_measurement(6, "POLL-1", cpap_pressure=8)
+        api.command_pressure(6, 11)
+        poll = f"{server.url}/api/v1/rooms/6/pressure"
+        assert requests.get(poll, timeout=5).json()["cmh2o"] == 11
+        api.command_pressure(6, 12)  # a write from the thread pool, seen by the loop's next read
+        assert requests.get(poll, timeout=5).json()["cmh2o"] == 12
+        engine = create_engine(url)
+        with engine.begin() as connection:  # break the poll's join under the running server
+            connection.execute(text("DROP TABLE pressure_commands"))
+        engine.dispose()
+        answers = [requests.get(poll, timeout=5) for _ in range(3)]
+        log = server.log_path.read_text()
+    unavailable = (503, {"detail": "database unavailable; try again shortly"})
+    assert [(a.status_code, a.json()) for a in answers] == [unavailable] * 3
+    assert log.count("event=db_unavailable error=OperationalError") == 1
+    assert log.count("route=/api/v1/rooms/{room}/pressure status=503") == 3
+
+
 def test_unreachable_database_fails_startup_with_the_servers_own_message(tmp_path):
     log = tmp_path / "server.log"
     with pytest.raises(ServerUnavailableError, match="server exited with status") as failed:
