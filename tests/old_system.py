@@ -24,6 +24,7 @@ from where they lie.
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import os
 import re
@@ -351,6 +352,10 @@ class OldClientRequests:
     ``create_json`` of the Tk client and of the Streamlit client (imported
     outside ``streamlit run``: Streamlit's calls at import are no-ops then).
     The flow figure is drawn as each client draws it (size, one line).
+    A payload is a pure function of its arguments (the old analysis of the
+    file, a JPEG of the figure): each is built once and handed out again as a
+    copy, so the SQLite and the PostgreSQL run of a test send the same bytes
+    without the old analysis and JPEG encoding running twice (seconds each).
     """
 
     def __init__(self) -> None:
@@ -360,6 +365,12 @@ class OldClientRequests:
         self.tk = load_reference_module("patient_GUI", FakeTk().modules())
         self.st = load_reference_module("patient_streamlit")
         self.analysis_driver = self.tk.analysis_driver
+        self._built: dict[tuple, dict[str, Any]] = {}
+
+    def _once(self, build: Callable[[], dict[str, Any]], *key: Any) -> dict[str, Any]:
+        if key not in self._built:
+            self._built[key] = build()
+        return copy.deepcopy(self._built[key])
 
     def _figure(self, size: tuple[float, float], recording: os.PathLike | None) -> tuple[Any, Any, Any]:
         from matplotlib.figure import Figure
@@ -375,17 +386,27 @@ class OldClientRequests:
         self, mrn: int | str, room: int | str, name: str = "", pressure: str = "", recording: os.PathLike | None = None
     ) -> dict[str, Any]:
         """What the Tk client's "Upload to Server" posts: the values as its labels show them (text)."""
-        fig, rate, apnea = self._figure((14, 6), recording)
-        rate_text = "Not measured" if recording is None else str(rate)
-        apnea_text = "Not measured" if recording is None else str(apnea)
-        return self.tk.create_json(int(mrn), int(room), name, pressure, rate_text, apnea_text, self.tk.plot_to_b64(fig))
+
+        def build() -> dict[str, Any]:
+            fig, rate, apnea = self._figure((14, 6), recording)
+            rate_text = "Not measured" if recording is None else str(rate)
+            apnea_text = "Not measured" if recording is None else str(apnea)
+            return self.tk.create_json(
+                int(mrn), int(room), name, pressure, rate_text, apnea_text, self.tk.plot_to_b64(fig)
+            )
+
+        return self._once(build, "tk", mrn, room, name, pressure, recording)
 
     def streamlit_upload(
         self, mrn: int | str, room: int | str, name: str = "", pressure: str = "", recording: os.PathLike | None = None
     ) -> dict[str, Any]:
         """What the Streamlit client's "Upload to Server" posts: numbers from ``analysis_driver``."""
-        fig, rate, apnea = self._figure((12, 5), recording)
-        return self.st.create_json(int(mrn), int(room), name, pressure, rate, apnea, self.st.plot_to_b64(fig))
+
+        def build() -> dict[str, Any]:
+            fig, rate, apnea = self._figure((12, 5), recording)
+            return self.st.create_json(int(mrn), int(room), name, pressure, rate, apnea, self.st.plot_to_b64(fig))
+
+        return self._once(build, "streamlit", mrn, room, name, pressure, recording)
 
 
 # ------------------------------------------------------------- comparing answers

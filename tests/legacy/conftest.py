@@ -6,6 +6,7 @@ a fresh server of ours (SQLite, and PostgreSQL), both on 127.0.0.1 free ports.
 The old server runs in the time zone :data:`LAB_TZ` (it stamps uploads with
 its machine's clock); ours on a UTC machine told the lab's zone by
 ``CPAP_LAB_TZ``, so a UTC slip would show. ``Pair.ask`` sends one request to both.
+``old_clients`` (session): the old clients' payload builders (``old_system.OldClientRequests``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 import requests
-from old_system import LAB_TZ, start_reference_server
+from old_system import LAB_TZ, OldClientRequests, start_reference_server
 
 from cpap_lib.server.process import start_server
 
@@ -61,6 +62,12 @@ def servers(request, tmp_path_factory):
     url = request.getfixturevalue("postgres_cluster").new_database() if request.param == "postgres" else None
     with _pair(tmp_path_factory, url) as pair:
         yield pair
+
+
+@pytest.fixture(scope="session")
+def old_clients() -> OldClientRequests:
+    """The old clients' own payload builders (loading them imports Streamlit: seconds), once per session."""
+    return OldClientRequests()
 
 
 @pytest.fixture(scope="module")

@@ -18,15 +18,10 @@ import io
 
 import pytest
 from matplotlib.figure import Figure
-from old_system import LAB_TZ, REFERENCE_DATA, OldClientRequests, assert_same
+from old_system import LAB_TZ, REFERENCE_DATA, assert_same
 
 VENTURI = REFERENCE_DATA / "venturi"
 SHORT, LONGER = VENTURI / "patient_07.txt", VENTURI / "patient_04.txt"  # real lab files (07: 2 malformed lines)
-
-
-@pytest.fixture(scope="module")
-def old_clients():
-    return OldClientRequests()
 
 
 def _png_b64() -> str:

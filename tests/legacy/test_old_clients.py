@@ -25,7 +25,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from old_system import CLOCK_SLACK, LAB_TZ, REFERENCE_DATA, REFERENCE_SYSTEM, OldClientRequests, TkClient
+from old_system import CLOCK_SLACK, LAB_TZ, REFERENCE_DATA, REFERENCE_SYSTEM, TkClient
 from streamlit.testing.v1 import AppTest
 
 SHORT, LONGER = "patient_07.txt", "patient_04.txt"
@@ -135,8 +135,10 @@ def streamlit_night(url: str, monkeypatch, poll) -> dict:
 
 
 @pytest.mark.slow
-def test_the_streamlit_client_shows_the_same_night_with_our_server(sqlite_servers, streamlit_folder, monkeypatch):
-    client = OldClientRequests().st
+def test_the_streamlit_client_shows_the_same_night_with_our_server(
+    sqlite_servers, streamlit_folder, monkeypatch, old_clients
+):
+    client = old_clients.st
 
     def poll(url: str, room: str) -> str:
         client.SERVER = url  # its setting (read from $API_URL at import)
