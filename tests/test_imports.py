@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cpap_lib.paths import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "cpap_lib"
@@ -49,6 +51,7 @@ print(json.dumps(failures))
 """
 
 
+@pytest.mark.slow
 def test_every_module_imports_on_its_own():
     names = list(module_names())
     assert len(names) > 50

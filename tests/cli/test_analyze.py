@@ -19,6 +19,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_json_contract_on_a_sample():
     out = run("analyze", str(SAMPLE), "--json")
     assert out.returncode == 0, out.stderr
@@ -40,6 +41,7 @@ def test_json_contract_on_a_sample():
     assert d["apneas"][0]["start_s"] > 2.6  # the recording's own time base, which starts at 2.685 s
 
 
+@pytest.mark.slow
 def test_readable_summary():
     out = run("analyze", str(SAMPLE_DATA_DIR / "malformed_rows.txt"))
     assert out.returncode == 0
@@ -66,6 +68,7 @@ def test_junk_file(tmp_path):
     assert out.returncode == 2 and "junk.txt: binary data" in out.stderr and out.stdout == ""
 
 
+@pytest.mark.slow
 def test_a_reader_that_closes_the_pipe_gets_no_traceback():
     """``cpap-lab analyze --json | head``: the reader is gone before we write; exit 141, nothing on stderr."""
     read_end, write_end = os.pipe()

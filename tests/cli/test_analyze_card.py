@@ -35,6 +35,7 @@ def card(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_card_json_is_one_row_per_night(card):
     out = run("analyze", str(card), "--json")
     assert out.returncode == 0, out.stderr
@@ -53,6 +54,7 @@ def test_card_json_is_one_row_per_night(card):
     assert "Updating header" not in out.stdout + out.stderr
 
 
+@pytest.mark.slow
 def test_card_table_and_one_night(card):
     out = run("analyze", str(card))
     assert out.returncode == 0, out.stderr
@@ -69,6 +71,7 @@ def test_card_table_and_one_night(card):
     assert "no night '2025-02-03' on the card (nights: 2025-02-02, 2025-02-04)" in missing.stderr
 
 
+@pytest.mark.slow
 def test_shared_airsense10_card_row_and_its_summary_only_days():
     out = run("analyze", str(REFERENCE_DATA / "resmed_airsense10"))
     assert out.returncode == 0, out.stderr

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import requests
 
 from cpap_lib.client import CpapClient
 from cpap_lib.server.process import start_server
 
 
+@pytest.mark.slow
 def test_a_deleted_database_file_fails_health_and_writes_loudly(tmp_path):
     db = tmp_path / "cpap_lab.db"
     with start_server(f"sqlite:///{db}") as server, CpapClient(server.url, retries=0) as api:
@@ -27,6 +29,7 @@ def test_a_deleted_database_file_fails_health_and_writes_loudly(tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_a_read_only_database_file_fails_health_and_writes_until_writable_again(tmp_path):
     db = tmp_path / "cpap_lab.db"
     with start_server(f"sqlite:///{db}") as server, CpapClient(server.url, retries=0) as api:

@@ -225,6 +225,7 @@ def test_database_made_by_create_all_is_stamped_kept_and_served(empty_url, tmp_p
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_database_newer_than_the_code_is_refused_with_a_sentence(engine, empty_url, tmp_path):
     prepare_schema(engine)
     with engine.begin() as connection:
@@ -254,6 +255,7 @@ def test_tables_not_made_by_cpap_lib_are_refused_and_left_alone(engine):
     assert VERSION_TABLE not in sa.inspect(engine).get_table_names()
 
 
+@pytest.mark.slow
 def test_db_command_upgrades_and_reports(empty_url):
     def cli(*args):
         return subprocess.run(

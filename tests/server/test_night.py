@@ -157,6 +157,7 @@ def test_each_alarm_state_its_sentence_and_the_board_order(staff, device):
     assert order == [312, 313, 314, 311, 315]
 
 
+@pytest.mark.slow
 def test_no_data_is_the_loudest_and_comes_first(staff, device):
     _upload(device, 321, "ND-321", apneas=3, hypopneas=2, minutes=10)  # ahi_high now ...
     assert _board_room(staff, 321).alarm.state == "ahi_high"

@@ -157,6 +157,7 @@ def test_an_unreachable_server_becomes_a_sentence_and_the_tiles_stay(live_server
     assert overview.refresh() and overview.messages.level == ""
 
 
+@pytest.mark.slow
 def test_each_page_uses_the_token_of_its_role(tmp_path):
     from cpap_lib.dashboard.runtime.connection import client_from_env
     from cpap_lib.server.process import start_server
