@@ -53,7 +53,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ...clock import as_utc, to_lab_time
 from .. import crud
-from ..deps import LEGACY_DEVICE, LEGACY_POLL, STAFF, Actor, ActorDep, DbDep
+from ..deps import LEGACY_DEVICE, LEGACY_POLL, STAFF, Actor, ActorDep, DbDep, database_of
 from ..schemas import (
     MAX_IMAGE_BASE64_CHARS,
     PRESSURE_MAX,
@@ -342,8 +342,10 @@ def _int_or_none(text: str) -> int | None:
         404: _JSON_TEXT,
     },
 )
-async def cpap_query(room_number: str, db: DbDep) -> FlaskJSONResponse:
-    # Polled by every old bedside client: one primary-key lookup, in the thread pool (db.poll).
+async def cpap_query(room_number: str, request: Request) -> FlaskJSONResponse:
+    # Polled by every old bedside client: one primary-key lookup (Database.poll); the database taken from
+    # the app rather than as a dependency, as the new poll route does.
+    db = database_of(request)
     room = _int_or_none(room_number)
     if room is None:
         return FlaskJSONResponse(f"room_number: must be a whole number, got {_shown(room_number)}", status_code=400)
